@@ -1,0 +1,117 @@
+"""Access to the warehouse (DuckDB file or PostgreSQL) through SQLAlchemy.
+
+Everything the pipeline computes runs as SQL inside the warehouse; this module only opens transactions,
+executes the project's SQL files with bound parameters, fetches small results and bulk-loads DataFrames
+(the demo generator and tests). The two engines differ only in how bulk loads are done.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
+
+from lifecycle import sql
+from lifecycle.errors import WarehouseError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SUPPORTED_DIALECTS = ("duckdb", "postgresql")
+# Another process holding the DuckDB file (for example a concurrent task) is waited for, not failed on.
+_DUCKDB_LOCK_WAIT_S = 120.0
+
+
+class Warehouse:
+    """A warehouse reachable by a SQLAlchemy URL (``duckdb:///path`` or ``postgresql+psycopg://…``)."""
+
+    def __init__(self, url: str | sa.URL):
+        self.url = sa.make_url(url)
+        if self.url.get_backend_name() not in SUPPORTED_DIALECTS:
+            raise WarehouseError(
+                f"unsupported warehouse {self.url.get_backend_name()!r}; use one of {SUPPORTED_DIALECTS}"
+            )
+        # DuckDB allows one writing process per file: release the file as soon as a transaction ends.
+        pool = {"poolclass": NullPool} if self.dialect == "duckdb" else {"pool_pre_ping": True}
+        self.engine = sa.create_engine(self.url, **pool)
+
+    @property
+    def dialect(self) -> str:
+        return self.url.get_backend_name()
+
+    def __repr__(self) -> str:
+        return f"Warehouse({self.url.render_as_string(hide_password=True)})"
+
+    @contextmanager
+    def begin(self) -> Iterator[sa.Connection]:
+        """A connection inside one transaction: committed on success, rolled back on error."""
+        with self._connect() as conn, conn.begin():
+            yield conn
+
+    def _connect(self) -> sa.Connection:
+        deadline = time.monotonic() + _DUCKDB_LOCK_WAIT_S
+        while True:
+            try:
+                return self.engine.connect()
+            except sa.exc.OperationalError as exc:
+                if self.dialect == "duckdb" and "lock" in str(exc).lower() and time.monotonic() < deadline:
+                    time.sleep(0.5)
+                    continue
+                raise WarehouseError(f"{self!r} is unreachable: {exc.orig}") from exc
+
+    @staticmethod
+    def run(conn: sa.Connection, name: str, /, **params: Any) -> sa.CursorResult:
+        """Execute the SQL file ``include/sql/<name>`` with bound parameters."""
+        return conn.execute(sa.text(sql.load(name)), params)
+
+    def fetch_df(self, name: str, /, **params: Any) -> pd.DataFrame:
+        """Run a query file and return its (small) result as a DataFrame."""
+        import pandas as pd
+
+        with self.begin() as conn:
+            result = self.run(conn, name, **params)
+            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+    def fetch_all(self, name: str, /, **params: Any) -> list[Mapping[str, Any]]:
+        with self.begin() as conn:
+            return [dict(row) for row in self.run(conn, name, **params).mappings()]
+
+    def run_script(self, conn: sa.Connection, script: str) -> None:
+        """Execute a multi-statement script without parameters (migrations)."""
+        raw = conn.connection.driver_connection
+        if self.dialect == "duckdb":
+            raw.execute(script)
+        else:
+            with raw.cursor() as cur:
+                cur.execute(script)
+
+    def insert_df(self, conn: sa.Connection, table: str, frame: pd.DataFrame) -> int:
+        """Bulk-append a DataFrame to ``schema.table`` (columns matched by name); returns the row count."""
+        if frame.empty:
+            return 0
+        schema, name = table.split(".")
+        raw = conn.connection.driver_connection
+        if self.dialect == "duckdb":
+            # Identifiers cannot be bound; they come from the project's own table names, quoted here.
+            target = f'"{schema}"."{name}"'
+            raw.register("_lifecycle_frame", frame)
+            try:
+                raw.execute(f"INSERT INTO {target} BY NAME SELECT * FROM _lifecycle_frame")
+            finally:
+                raw.unregister("_lifecycle_frame")
+        else:
+            from psycopg import sql as pgsql
+
+            copy_sql = pgsql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+                pgsql.Identifier(schema, name), pgsql.SQL(", ").join(map(pgsql.Identifier, frame.columns))
+            )
+            buffer = io.StringIO()
+            frame.to_csv(buffer, index=False, header=False, date_format="%Y-%m-%d %H:%M:%S.%f")
+            with raw.cursor() as cur, cur.copy(copy_sql) as copy:
+                copy.write(buffer.getvalue())
+        return len(frame)

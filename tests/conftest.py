@@ -1,0 +1,82 @@
+"""Test set-up shared by every test.
+
+Airflow reads its configuration from the environment when first imported, so it is set here before any
+test module imports it: a throw-away AIRFLOW_HOME with a SQLite metadata database, this project's dags/ and
+plugins/ folders, and no example DAGs.
+
+Warehouses are real: a DuckDB file in a temporary folder, and a fresh database on the PostgreSQL server at
+127.0.0.1:5432 (override with LIFECYCLE_TEST_PG_URL). Without that server the PostgreSQL tests are skipped
+locally but fail when CI=true, so a CI run can never pass without them.
+"""
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+_AIRFLOW_HOME = tempfile.mkdtemp(prefix="lifecycle-airflow-home-")
+os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
+os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME}/airflow.db"
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
+
+PG_ADMIN_URL = os.environ.get("LIFECYCLE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _pg_unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"PostgreSQL is required in CI and is unreachable: {reason}", pytrace=False)
+    pytest.skip(f"PostgreSQL unreachable ({reason}); it is required when CI=true")
+
+
+@pytest.fixture
+def duckdb_warehouse(tmp_path):
+    from lifecycle.warehouse import Warehouse
+
+    return Warehouse(f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
+
+
+@pytest.fixture
+def postgres_warehouse():
+    """A fresh PostgreSQL database, dropped after the test."""
+    import sqlalchemy as sa
+
+    from lifecycle.warehouse import Warehouse
+
+    admin_url = sa.make_url(PG_ADMIN_URL)
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"lifecycle_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        _pg_unavailable(str(exc.orig).strip().splitlines()[0])
+    warehouse = Warehouse(admin_url.set(database=name))
+    try:
+        yield warehouse
+    finally:
+        warehouse.engine.dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def warehouse(request):
+    """Each test using this runs once on DuckDB and once on PostgreSQL."""
+    return request.getfixturevalue(f"{request.param}_warehouse")
+
+
+@pytest.fixture
+def migrated(warehouse):
+    from lifecycle.migrations import migrate
+
+    migrate(warehouse)
+    return warehouse
