@@ -10,10 +10,14 @@ and ``crm`` (the pipeline's own schema).
 from __future__ import annotations
 
 import re
+import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import sqlalchemy as sa
+
+from lifecycle import sql
 from lifecycle.errors import ConfigError
 from lifecycle.paths import MIGRATIONS_DIR
 from lifecycle.warehouse import SUPPORTED_DIALECTS, Warehouse
@@ -72,4 +76,16 @@ def migrate(warehouse: Warehouse, sets: tuple[str, ...] = MIGRATION_SETS) -> lis
                     applied_at=datetime.now(UTC).replace(tzinfo=None),
                 )
             applied_now.append(f"{migration_set}/{migration.version}_{migration.name}")
+    if "crm" in sets:
+        _seed_timezones(warehouse)
     return applied_now
+
+
+def _seed_timezones(warehouse: Warehouse) -> None:
+    """Keep crm.ref_timezones equal to the tz database this Python knows (validation joins against it)."""
+    with warehouse.begin() as conn:
+        known = {row[0] for row in conn.exec_driver_sql("SELECT timezone FROM crm.ref_timezones")}
+        missing = sorted(zoneinfo.available_timezones() - known)
+        if missing:
+            conn.execute(sa.text(sql.single_statement("migrations/queries/add_timezone.sql")),
+                         [{"timezone": name} for name in missing])

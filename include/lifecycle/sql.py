@@ -3,6 +3,7 @@
 Python never formats SQL: a file is loaded as it is and executed with bound parameters (``:name``).
 """
 
+import re
 from functools import cache
 
 from lifecycle.errors import ConfigError
@@ -22,3 +23,23 @@ def load(name: str) -> str:
             "start it with '--' lines naming its inputs, outputs and parameters",
         )
     return text
+
+
+# A statement ends with a semicolon at the end of a line; the project's SQL files follow that layout.
+_STATEMENT_END = re.compile(r";[ \t]*(?:\n|$)")
+
+
+@cache
+def statements(name: str) -> tuple[str, ...]:
+    """The statements of a file, in order, without their comment lines (which may mention ``:params``)."""
+    code = "\n".join(line for line in load(name).splitlines() if not line.lstrip().startswith("--"))
+    return tuple(chunk.strip() for chunk in _STATEMENT_END.split(code) if chunk.strip())
+
+
+def single_statement(name: str) -> str:
+    """The one statement of a query file; more than one is a mistake worth naming."""
+    found = statements(name)
+    if len(found) != 1:
+        raise ConfigError(str(SQL_DIR / name), "sql", f"expected one statement, found {len(found)}",
+                          "split the file or run it with Warehouse.run_steps")
+    return found[0]

@@ -67,7 +67,15 @@ class Warehouse:
     @staticmethod
     def run(conn: sa.Connection, name: str, /, **params: Any) -> sa.CursorResult:
         """Execute the SQL file ``include/sql/<name>`` with bound parameters."""
-        return conn.execute(sa.text(sql.load(name)), params)
+        return _execute(conn, sql.single_statement(name), params)
+
+    @staticmethod
+    def run_steps(conn: sa.Connection, name: str, /, **params: Any) -> list[dict[str, Any]]:
+        """Execute a multi-statement SQL file in order; returns the rows of its last statement."""
+        result = None
+        for statement in sql.statements(name):
+            result = _execute(conn, statement, params)
+        return [dict(row) for row in result.mappings()] if result is not None and result.returns_rows else []
 
     def fetch_df(self, name: str, /, **params: Any) -> pd.DataFrame:
         """Run a query file and return its (small) result as a DataFrame."""
@@ -111,7 +119,15 @@ class Warehouse:
                 pgsql.Identifier(schema, name), pgsql.SQL(", ").join(map(pgsql.Identifier, frame.columns))
             )
             buffer = io.StringIO()
-            frame.to_csv(buffer, index=False, header=False, date_format="%Y-%m-%d %H:%M:%S.%f")
+            # Nullable integer columns arrive as floats ("1.0"), which PostgreSQL refuses for BIGINT.
+            frame.convert_dtypes(convert_string=False, convert_boolean=False).to_csv(buffer, index=False, header=False, date_format="%Y-%m-%d %H:%M:%S.%f")
             with raw.cursor() as cur, cur.copy(copy_sql) as copy:
                 copy.write(buffer.getvalue())
         return len(frame)
+
+
+def _execute(conn: sa.Connection, statement: str, params: Mapping[str, Any]) -> sa.CursorResult:
+    """Execute with the parameters the statement binds, so one parameter set can serve a whole file."""
+    clause = sa.text(statement)
+    used = clause.compile().params
+    return conn.execute(clause, {key: params[key] for key in used if key in params})

@@ -39,6 +39,11 @@ INSERT INTO crm.ref_order_statuses (status, counts_as_purchase) VALUES
 ('returned', FALSE)
 ON CONFLICT (status) DO NOTHING;
 
+-- IANA time zone names customers may have; filled by lifecycle.migrations from Python's tz database.
+CREATE TABLE IF NOT EXISTS crm.ref_timezones (
+    timezone VARCHAR PRIMARY KEY
+);
+
 CREATE TABLE IF NOT EXISTS crm.watermarks (
     source_table VARCHAR PRIMARY KEY,
     loaded_through TIMESTAMP NOT NULL,
@@ -53,6 +58,7 @@ CREATE TABLE IF NOT EXISTS crm.ingest_runs (
     rows_read BIGINT NOT NULL,
     rows_loaded BIGINT NOT NULL,
     rows_quarantined BIGINT NOT NULL,
+    rows_deferred BIGINT NOT NULL,
     finished_at TIMESTAMP NOT NULL,
     PRIMARY KEY (run_key, source_table)
 );

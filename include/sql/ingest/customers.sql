@@ -1,0 +1,131 @@
+-- Ingest step shop.customers -> crm.customers for one window of loaded_at (upsert: the newest version wins).
+-- Inputs: shop.customers, crm.ref_timezones, crm.customers.
+-- Outputs: new or changed customers in crm.customers; rejected rows in crm.quarantine; changed customers in
+--          touched_customers; a final row of counts (rows_read, rows_loaded, rows_quarantined, rows_deferred).
+-- Parameters: :window_start, :window_end (loaded_at window), :defer_after (unused here), :now.
+-- Outcome per row: new (inserted or newer than the stored version), seen (this version is already stored),
+--                  stale (an older version than the stored one, kept out), rejected (with a reason).
+DROP TABLE IF EXISTS stage_customers;
+
+CREATE TEMP TABLE stage_customers AS
+WITH batch AS (
+    SELECT
+        s.*,
+        ROW_NUMBER() OVER (
+            PARTITION BY s.customer_id, s.updated_at, s.loaded_at ORDER BY s.email
+        ) AS copy_no
+    FROM shop.customers AS s
+    WHERE s.loaded_at >= :window_start AND s.loaded_at < :window_end
+),
+
+ranked AS (
+    SELECT
+        batch.*,
+        ROW_NUMBER() OVER (
+            PARTITION BY customer_id, copy_no ORDER BY updated_at DESC, loaded_at DESC
+        ) AS version_rank
+    FROM batch
+),
+
+checked AS (
+    SELECT
+        b.*,
+        CASE
+            WHEN b.customer_id IS NULL THEN 'missing_customer_id'
+            WHEN b.registered_at IS NULL THEN 'missing_registered_at'
+            WHEN b.updated_at IS NULL THEN 'missing_timestamp'
+            WHEN b.timezone IS NULL OR z.timezone IS NULL THEN 'unknown_timezone'
+            WHEN b.registered_at > b.loaded_at + INTERVAL '1 day' THEN 'future_timestamp'
+            WHEN b.registered_at < TIMESTAMP '2000-01-01 00:00:00' THEN 'absurd_timestamp'
+            WHEN b.copy_no > 1 THEN 'duplicate'
+        END AS reject_reason,
+        c.updated_at AS stored_updated_at,
+        c.loaded_at AS stored_loaded_at
+    FROM ranked AS b
+    LEFT JOIN crm.ref_timezones AS z ON b.timezone = z.timezone
+    LEFT JOIN crm.customers AS c ON b.customer_id = c.customer_id
+)
+
+SELECT
+    checked.*,
+    CASE
+        WHEN reject_reason IS NOT NULL THEN 'rejected'
+        WHEN stored_updated_at = updated_at AND stored_loaded_at = loaded_at THEN 'seen'
+        WHEN version_rank > 1 OR stored_updated_at > updated_at THEN 'stale'
+        ELSE 'new'
+    END AS outcome
+FROM checked;
+
+INSERT INTO crm.quarantine (source_table, source_key, loaded_at, reason, detail, quarantined_at)
+SELECT
+    'shop.customers' AS source_table,
+    COALESCE(CAST(customer_id AS VARCHAR), 'no customer_id: ' || COALESCE(email, phone, 'no contact'))
+    || '#' || CAST(copy_no AS VARCHAR) AS source_key,
+    loaded_at,
+    reject_reason AS reason,
+    'email=' || COALESCE(email, 'NULL')
+    || ' timezone=' || COALESCE(timezone, 'NULL')
+    || ' registered_at=' || COALESCE(CAST(registered_at AS VARCHAR), 'NULL') AS detail,
+    :now AS quarantined_at
+FROM stage_customers
+WHERE outcome = 'rejected'
+ON CONFLICT DO NOTHING;
+
+INSERT INTO crm.customers (
+    customer_id, email, phone, first_name, last_name, gender, birthday, city, timezone, registered_at,
+    signup_source, email_consent, email_consent_at, push_consent, push_consent_at, sms_consent,
+    sms_consent_at, updated_at, loaded_at
+)
+SELECT
+    customer_id,
+    LOWER(TRIM(email)) AS email,
+    phone,
+    first_name,
+    last_name,
+    gender,
+    birthday,
+    city,
+    timezone,
+    registered_at,
+    signup_source,
+    COALESCE(email_consent, FALSE) AS email_consent,
+    email_consent_at,
+    COALESCE(push_consent, FALSE) AS push_consent,
+    push_consent_at,
+    COALESCE(sms_consent, FALSE) AS sms_consent,
+    sms_consent_at,
+    updated_at,
+    loaded_at
+FROM stage_customers
+WHERE outcome = 'new'
+ON CONFLICT (customer_id) DO UPDATE SET
+    email = excluded.email,
+    phone = excluded.phone,
+    first_name = excluded.first_name,
+    last_name = excluded.last_name,
+    gender = excluded.gender,
+    birthday = excluded.birthday,
+    city = excluded.city,
+    timezone = excluded.timezone,
+    registered_at = excluded.registered_at,
+    signup_source = excluded.signup_source,
+    email_consent = excluded.email_consent,
+    email_consent_at = excluded.email_consent_at,
+    push_consent = excluded.push_consent,
+    push_consent_at = excluded.push_consent_at,
+    sms_consent = excluded.sms_consent,
+    sms_consent_at = excluded.sms_consent_at,
+    updated_at = excluded.updated_at,
+    loaded_at = excluded.loaded_at;
+
+INSERT INTO touched_customers (customer_id)
+SELECT customer_id FROM stage_customers
+WHERE outcome = 'new'
+ON CONFLICT DO NOTHING;
+
+SELECT
+    COUNT(*) AS rows_read,
+    COALESCE(SUM(CASE WHEN outcome = 'new' THEN 1 ELSE 0 END), 0) AS rows_loaded,
+    COALESCE(SUM(CASE WHEN outcome = 'rejected' THEN 1 ELSE 0 END), 0) AS rows_quarantined,
+    0 AS rows_deferred
+FROM stage_customers;

@@ -1,0 +1,81 @@
+-- Ingest step shop.order_items -> crm.order_items for one window of loaded_at (one row per order line).
+-- Inputs: shop.order_items, crm.order_items, crm.orders, crm.products.
+-- Outputs: new lines in crm.order_items; rejected rows in crm.quarantine;
+--          a final row of counts (rows_read, rows_loaded, rows_quarantined, rows_deferred).
+-- Parameters: :window_start, :window_end (loaded_at window), :defer_after (lines loaded at or after it whose
+--             order or product is not known yet wait for the next run), :now.
+DROP TABLE IF EXISTS stage_order_items;
+
+CREATE TEMP TABLE stage_order_items AS
+WITH batch AS (
+    SELECT
+        s.*,
+        ROW_NUMBER() OVER (PARTITION BY s.order_id, s.line_no ORDER BY s.loaded_at, s.product_id) AS copy_no
+    FROM shop.order_items AS s
+    WHERE s.loaded_at >= :window_start AND s.loaded_at < :window_end
+),
+
+checked AS (
+    SELECT
+        b.*,
+        CASE
+            WHEN b.order_id IS NULL THEN 'missing_order_id'
+            WHEN b.line_no IS NULL THEN 'missing_line_no'
+            WHEN b.quantity IS NULL OR b.quantity <= 0 THEN 'bad_quantity'
+            WHEN b.price IS NULL OR b.price < 0 OR b.discount < 0 THEN 'negative_price'
+            WHEN b.copy_no > 1 OR i.loaded_at <> b.loaded_at THEN 'duplicate'
+            WHEN o.order_id IS NULL THEN 'unknown_order'
+            WHEN p.product_id IS NULL THEN 'unknown_product'
+        END AS reject_reason,
+        COALESCE(i.loaded_at = b.loaded_at, FALSE) AS already_loaded
+    FROM batch AS b
+    LEFT JOIN crm.order_items AS i ON b.order_id = i.order_id AND b.line_no = i.line_no
+    LEFT JOIN crm.orders AS o ON b.order_id = o.order_id
+    LEFT JOIN crm.products AS p ON b.product_id = p.product_id
+)
+
+SELECT
+    checked.*,
+    CASE
+        WHEN reject_reason IS NULL AND already_loaded THEN 'seen'
+        WHEN reject_reason IS NULL THEN 'new'
+        WHEN reject_reason IN ('unknown_order', 'unknown_product') AND loaded_at >= :defer_after
+            THEN 'deferred'
+        ELSE 'rejected'
+    END AS outcome
+FROM checked;
+
+INSERT INTO crm.quarantine (source_table, source_key, loaded_at, reason, detail, quarantined_at)
+SELECT
+    'shop.order_items' AS source_table,
+    COALESCE(CAST(order_id AS VARCHAR), 'no order_id') || ':' || COALESCE(CAST(line_no AS VARCHAR), '?')
+    || '#' || CAST(copy_no AS VARCHAR) AS source_key,
+    loaded_at,
+    reject_reason AS reason,
+    'product_id=' || COALESCE(CAST(product_id AS VARCHAR), 'NULL')
+    || ' quantity=' || COALESCE(CAST(quantity AS VARCHAR), 'NULL')
+    || ' price=' || COALESCE(CAST(price AS VARCHAR), 'NULL') AS detail,
+    :now AS quarantined_at
+FROM stage_order_items
+WHERE outcome = 'rejected'
+ON CONFLICT DO NOTHING;
+
+INSERT INTO crm.order_items (order_id, line_no, product_id, quantity, price, discount, loaded_at)
+SELECT
+    order_id,
+    line_no,
+    product_id,
+    quantity,
+    price,
+    COALESCE(discount, 0) AS discount,
+    loaded_at
+FROM stage_order_items
+WHERE outcome = 'new'
+ON CONFLICT DO NOTHING;
+
+SELECT
+    COUNT(*) AS rows_read,
+    COALESCE(SUM(CASE WHEN outcome = 'new' THEN 1 ELSE 0 END), 0) AS rows_loaded,
+    COALESCE(SUM(CASE WHEN outcome = 'rejected' THEN 1 ELSE 0 END), 0) AS rows_quarantined,
+    COALESCE(SUM(CASE WHEN outcome = 'deferred' THEN 1 ELSE 0 END), 0) AS rows_deferred
+FROM stage_order_items;

@@ -1,0 +1,122 @@
+-- Ingest step shop.orders -> crm.orders for one window of loaded_at (upsert: the newest version of an order
+-- wins, so a later status change such as a return replaces the earlier row).
+-- Inputs: shop.orders, crm.ref_order_statuses, crm.orders, crm.customers.
+-- Outputs: new or changed orders in crm.orders; rejected rows in crm.quarantine; their customers in
+--          touched_customers; a final row of counts (rows_read, rows_loaded, rows_quarantined, rows_deferred).
+-- Parameters: :window_start, :window_end (loaded_at window), :defer_after (orders loaded at or after it whose
+--             customer is not known yet wait for the next run), :now.
+DROP TABLE IF EXISTS stage_orders;
+
+CREATE TEMP TABLE stage_orders AS
+WITH batch AS (
+    SELECT
+        s.*,
+        ROW_NUMBER() OVER (
+            PARTITION BY s.order_id, s.updated_at, s.loaded_at ORDER BY s.status
+        ) AS copy_no
+    FROM shop.orders AS s
+    WHERE s.loaded_at >= :window_start AND s.loaded_at < :window_end
+),
+
+ranked AS (
+    SELECT
+        batch.*,
+        ROW_NUMBER() OVER (
+            PARTITION BY order_id, copy_no ORDER BY updated_at DESC, loaded_at DESC
+        ) AS version_rank
+    FROM batch
+),
+
+checked AS (
+    SELECT
+        b.*,
+        CASE
+            WHEN b.order_id IS NULL THEN 'missing_order_id'
+            WHEN b.customer_id IS NULL THEN 'missing_customer_id'
+            WHEN b.ordered_at IS NULL OR b.updated_at IS NULL THEN 'missing_timestamp'
+            WHEN st.status IS NULL THEN 'unknown_status'
+            WHEN b.channel IS NULL OR b.channel NOT IN ('online', 'offline') THEN 'unknown_channel'
+            WHEN b.total_amount IS NULL OR b.total_amount < 0 OR b.discount_amount < 0 THEN 'negative_amount'
+            WHEN b.ordered_at > b.loaded_at + INTERVAL '1 day' THEN 'future_timestamp'
+            WHEN b.ordered_at < TIMESTAMP '2000-01-01 00:00:00' THEN 'absurd_timestamp'
+            WHEN b.copy_no > 1 THEN 'duplicate'
+            WHEN c.customer_id IS NULL THEN 'unknown_customer'
+        END AS reject_reason,
+        o.updated_at AS stored_updated_at,
+        o.loaded_at AS stored_loaded_at
+    FROM ranked AS b
+    LEFT JOIN crm.ref_order_statuses AS st ON b.status = st.status
+    LEFT JOIN crm.orders AS o ON b.order_id = o.order_id
+    LEFT JOIN crm.customers AS c ON b.customer_id = c.customer_id
+)
+
+SELECT
+    checked.*,
+    CASE
+        WHEN reject_reason = 'unknown_customer' AND loaded_at >= :defer_after THEN 'deferred'
+        WHEN reject_reason IS NOT NULL THEN 'rejected'
+        WHEN stored_updated_at = updated_at AND stored_loaded_at = loaded_at THEN 'seen'
+        WHEN version_rank > 1 OR stored_updated_at > updated_at THEN 'stale'
+        ELSE 'new'
+    END AS outcome
+FROM checked;
+
+INSERT INTO crm.quarantine (source_table, source_key, loaded_at, reason, detail, quarantined_at)
+SELECT
+    'shop.orders' AS source_table,
+    COALESCE(CAST(order_id AS VARCHAR), 'no order_id') || '#' || CAST(copy_no AS VARCHAR) AS source_key,
+    loaded_at,
+    reject_reason AS reason,
+    'customer_id=' || COALESCE(CAST(customer_id AS VARCHAR), 'NULL')
+    || ' status=' || COALESCE(status, 'NULL')
+    || ' channel=' || COALESCE(channel, 'NULL')
+    || ' total_amount=' || COALESCE(CAST(total_amount AS VARCHAR), 'NULL')
+    || ' ordered_at=' || COALESCE(CAST(ordered_at AS VARCHAR), 'NULL') AS detail,
+    :now AS quarantined_at
+FROM stage_orders
+WHERE outcome = 'rejected'
+ON CONFLICT DO NOTHING;
+
+INSERT INTO crm.orders (
+    order_id, customer_id, channel, store_id, status, total_amount, discount_amount, promo_code,
+    ordered_at, delivered_at, updated_at, loaded_at
+)
+SELECT
+    order_id,
+    customer_id,
+    channel,
+    store_id,
+    status,
+    total_amount,
+    COALESCE(discount_amount, 0) AS discount_amount,
+    promo_code,
+    ordered_at,
+    delivered_at,
+    updated_at,
+    loaded_at
+FROM stage_orders
+WHERE outcome = 'new'
+ON CONFLICT (order_id) DO UPDATE SET
+    customer_id = excluded.customer_id,
+    channel = excluded.channel,
+    store_id = excluded.store_id,
+    status = excluded.status,
+    total_amount = excluded.total_amount,
+    discount_amount = excluded.discount_amount,
+    promo_code = excluded.promo_code,
+    ordered_at = excluded.ordered_at,
+    delivered_at = excluded.delivered_at,
+    updated_at = excluded.updated_at,
+    loaded_at = excluded.loaded_at;
+
+INSERT INTO touched_customers (customer_id)
+SELECT DISTINCT customer_id FROM stage_orders
+WHERE outcome = 'new'
+ON CONFLICT DO NOTHING;
+
+SELECT
+    COUNT(*) AS rows_read,
+    COALESCE(SUM(CASE WHEN outcome = 'new' THEN 1 ELSE 0 END), 0) AS rows_loaded,
+    COALESCE(SUM(CASE WHEN outcome = 'rejected' THEN 1 ELSE 0 END), 0) AS rows_quarantined,
+    COALESCE(SUM(CASE WHEN outcome = 'deferred' THEN 1 ELSE 0 END), 0) AS rows_deferred
+FROM stage_orders;

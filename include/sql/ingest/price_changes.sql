@@ -1,0 +1,46 @@
+-- Ingest step shop.price_changes -> crm.price_changes (one row per product and change time).
+-- Inputs: shop.price_changes, crm.products. Outputs: crm.price_changes, crm.quarantine, a final row of counts.
+-- Parameters: :window_start, :window_end (loaded_at window), :defer_after (unused here), :now.
+DROP TABLE IF EXISTS stage_price_changes;
+
+CREATE TEMP TABLE stage_price_changes AS
+SELECT
+    s.*,
+    CASE
+        WHEN s.product_id IS NULL THEN 'missing_product_id'
+        WHEN s.changed_at IS NULL THEN 'missing_timestamp'
+        WHEN s.old_price IS NULL OR s.new_price IS NULL OR s.old_price < 0 OR s.new_price < 0
+            THEN 'negative_price'
+        WHEN p.product_id IS NULL THEN 'unknown_product'
+    END AS reject_reason,
+    ROW_NUMBER() OVER (PARTITION BY s.product_id, s.changed_at ORDER BY s.loaded_at DESC) AS copy_no
+FROM shop.price_changes AS s
+LEFT JOIN crm.products AS p ON s.product_id = p.product_id
+WHERE s.loaded_at >= :window_start AND s.loaded_at < :window_end;
+
+INSERT INTO crm.quarantine (source_table, source_key, loaded_at, reason, detail, quarantined_at)
+SELECT
+    'shop.price_changes' AS source_table,
+    COALESCE(CAST(product_id AS VARCHAR), 'NULL') || '@' || COALESCE(CAST(changed_at AS VARCHAR), 'NULL')
+    AS source_key,
+    loaded_at,
+    reject_reason AS reason,
+    'old_price=' || COALESCE(CAST(old_price AS VARCHAR), 'NULL')
+    || ' new_price=' || COALESCE(CAST(new_price AS VARCHAR), 'NULL') AS detail,
+    :now AS quarantined_at
+FROM stage_price_changes
+WHERE reject_reason IS NOT NULL
+ON CONFLICT DO NOTHING;
+
+INSERT INTO crm.price_changes (product_id, changed_at, old_price, new_price, loaded_at)
+SELECT product_id, changed_at, old_price, new_price, loaded_at
+FROM stage_price_changes
+WHERE reject_reason IS NULL AND copy_no = 1
+ON CONFLICT DO NOTHING;
+
+SELECT
+    COUNT(*) AS rows_read,
+    COALESCE(SUM(CASE WHEN reject_reason IS NULL AND copy_no = 1 THEN 1 ELSE 0 END), 0) AS rows_loaded,
+    COALESCE(SUM(CASE WHEN reject_reason IS NOT NULL THEN 1 ELSE 0 END), 0) AS rows_quarantined,
+    0 AS rows_deferred
+FROM stage_price_changes;

@@ -1,0 +1,68 @@
+-- Ingest step shop.push_tokens -> crm.push_tokens (upsert by token, the latest loaded row wins, so a
+-- deactivated token replaces its active version).
+-- Inputs: shop.push_tokens, crm.customers. Outputs: crm.push_tokens, crm.quarantine, a final row of counts.
+-- Parameters: :window_start, :window_end (loaded_at window), :defer_after (tokens loaded at or after it whose
+--             customer is not known yet wait for the next run), :now.
+DROP TABLE IF EXISTS stage_push_tokens;
+
+CREATE TEMP TABLE stage_push_tokens AS
+WITH checked AS (
+    SELECT
+        s.*,
+        CASE
+            WHEN s.token IS NULL OR s.token = '' THEN 'missing_token'
+            WHEN s.customer_id IS NULL THEN 'missing_customer_id'
+            WHEN s.platform IS NULL OR s.platform NOT IN ('android', 'ios', 'web') THEN 'unknown_platform'
+            WHEN c.customer_id IS NULL THEN 'unknown_customer'
+        END AS reject_reason,
+        ROW_NUMBER() OVER (PARTITION BY s.token ORDER BY s.loaded_at DESC, s.is_active) AS version_rank
+    FROM shop.push_tokens AS s
+    LEFT JOIN crm.customers AS c ON s.customer_id = c.customer_id
+    WHERE s.loaded_at >= :window_start AND s.loaded_at < :window_end
+)
+
+SELECT
+    checked.*,
+    CASE
+        WHEN reject_reason = 'unknown_customer' AND loaded_at >= :defer_after THEN 'deferred'
+        WHEN reject_reason IS NOT NULL THEN 'rejected'
+        WHEN version_rank = 1 THEN 'new'
+        ELSE 'stale'
+    END AS outcome
+FROM checked;
+
+INSERT INTO crm.quarantine (source_table, source_key, loaded_at, reason, detail, quarantined_at)
+SELECT
+    'shop.push_tokens' AS source_table,
+    COALESCE(token, 'no token') || '@' || COALESCE(CAST(customer_id AS VARCHAR), 'NULL') AS source_key,
+    loaded_at,
+    reject_reason AS reason,
+    'platform=' || COALESCE(platform, 'NULL') AS detail,
+    :now AS quarantined_at
+FROM stage_push_tokens
+WHERE outcome = 'rejected'
+ON CONFLICT DO NOTHING;
+
+INSERT INTO crm.push_tokens (token, customer_id, platform, created_at, is_active, loaded_at)
+SELECT
+    token,
+    customer_id,
+    platform,
+    COALESCE(created_at, loaded_at) AS created_at,
+    COALESCE(is_active, TRUE) AS is_active,
+    loaded_at
+FROM stage_push_tokens
+WHERE outcome = 'new'
+ON CONFLICT (token) DO UPDATE SET
+    customer_id = excluded.customer_id,
+    platform = excluded.platform,
+    created_at = excluded.created_at,
+    is_active = excluded.is_active,
+    loaded_at = excluded.loaded_at;
+
+SELECT
+    COUNT(*) AS rows_read,
+    COALESCE(SUM(CASE WHEN outcome = 'new' THEN 1 ELSE 0 END), 0) AS rows_loaded,
+    COALESCE(SUM(CASE WHEN outcome = 'rejected' THEN 1 ELSE 0 END), 0) AS rows_quarantined,
+    COALESCE(SUM(CASE WHEN outcome = 'deferred' THEN 1 ELSE 0 END), 0) AS rows_deferred
+FROM stage_push_tokens;

@@ -1,0 +1,24 @@
+"""Settings every project DAG shares, so policy lives in one place and the DAG integrity test can check it."""
+
+from datetime import timedelta
+
+from lifecycle_providers.hooks.warehouse import WarehouseHook
+
+#: Tasks that touch the warehouse run in this pool. With the embedded DuckDB it has 1 slot (one writer per
+#: file); on PostgreSQL it can be raised. `make airflow` and docker-compose create it.
+WAREHOUSE_POOL = "lifecycle_warehouse"
+
+DEFAULT_ARGS = {
+    "owner": "data-engineering",
+    "retries": 2,
+    "retry_delay": timedelta(minutes=2),
+    "retry_exponential_backoff": True,
+    "pool": WAREHOUSE_POOL,
+}
+
+TAG_PRODUCT = "lifecycle"
+
+
+def warehouse():
+    """The warehouse of the ``lifecycle_warehouse`` connection; call inside a task, never at parse time."""
+    return WarehouseHook().get_conn()
