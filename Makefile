@@ -5,18 +5,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | md5sum | cut -c1-12)
 
-# Local Airflow: its metadata, logs and the demo warehouse live under data/ (git-ignored).
-export AIRFLOW_HOME := $(CURDIR)/data/airflow
-export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
-export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
-export AIRFLOW__CORE__LOAD_EXAMPLES := False
-export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION := False
-export AIRFLOW__API__HOST := 127.0.0.1
-export AIRFLOW__API__PORT := 8080
-export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS := admin:admin
-export LIFECYCLE_WAREHOUSE_FILE ?= $(CURDIR)/data/warehouse.duckdb
-export AIRFLOW_CONN_LIFECYCLE_WAREHOUSE ?= {"conn_type": "duckdb", "host": "$(LIFECYCLE_WAREHOUSE_FILE)"}
-
 .PHONY: venv demo test lint airflow bench lock sqlfix clean
 
 venv: $(STAMP)

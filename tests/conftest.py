@@ -25,7 +25,9 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME}/airflow.db"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 
-PG_ADMIN_URL = os.environ.get("LIFECYCLE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "LIFECYCLE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -80,3 +82,26 @@ def migrated(warehouse):
 
     migrate(warehouse)
     return warehouse
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """Airflow's metadata database (SQLite in the session's AIRFLOW_HOME), migrated once per worker."""
+    from airflow.utils import db
+
+    db.resetdb()
+
+
+@pytest.fixture
+def airflow_warehouse(duckdb_warehouse, monkeypatch):
+    """The DuckDB warehouse, migrated, exposed to DAG runs as the ``lifecycle_warehouse`` connection."""
+    import json
+
+    from lifecycle.migrations import migrate
+
+    migrate(duckdb_warehouse)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_LIFECYCLE_WAREHOUSE",
+        json.dumps({"conn_type": "duckdb", "host": duckdb_warehouse.url.database}),
+    )
+    return duckdb_warehouse

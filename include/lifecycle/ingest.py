@@ -88,21 +88,35 @@ def ingest(
     window_end = _naive_utc(window_end)
     now = _naive_utc(now or datetime.now(UTC))
     with warehouse.begin() as conn:
-        watermarks = {row["source_table"]: row["loaded_through"]
-                      for row in warehouse.run(conn, "ingest/watermark.sql").mappings()}
+        watermarks = {
+            row["source_table"]: row["loaded_through"]
+            for row in warehouse.run(conn, "ingest/watermark.sql").mappings()
+        }
         start = _window_start(watermarks, interval_start, late_grace)
         report = IngestReport(run_key=run_key, window_start=start, window_end=window_end)
-        params = {"window_start": start, "window_end": window_end,
-                  "defer_after": window_end - late_grace, "now": now}
+        params = {
+            "window_start": start,
+            "window_end": window_end,
+            "defer_after": window_end - late_grace,
+            "now": now,
+        }
         warehouse.run_steps(conn, "ingest/begin.sql")
         for table in SOURCE_TABLES:
             (counts,) = warehouse.run_steps(conn, f"ingest/{table}.sql", **params)
             figures = TableFigures(f"shop.{table}", **{k: int(v) for k, v in counts.items()})
             report.tables.append(figures)
-            warehouse.run_steps(conn, "ingest/record_run.sql", run_key=run_key, **figures.__dict__,
-                                window_start=start, window_end=window_end, now=now)
+            warehouse.run_steps(
+                conn,
+                "ingest/record_run.sql",
+                run_key=run_key,
+                **figures.__dict__,
+                window_start=start,
+                window_end=window_end,
+                now=now,
+            )
         report.customers_refreshed = warehouse.run(
-            conn, "ingest/refresh_customer_state.sql", now=now).rowcount
+            conn, "ingest/refresh_customer_state.sql", now=now
+        ).rowcount
     return report
 
 

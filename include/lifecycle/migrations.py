@@ -46,7 +46,9 @@ def discover(migration_set: str) -> list[Migration]:
         match = _FILE_NAME.match(path.name)
         if not match or (match["dialect"] and match["dialect"] not in SUPPORTED_DIALECTS):
             raise ConfigError(
-                str(path), "file name", "it is not NNNN_name.sql or NNNN_name.<duckdb|postgresql>.sql",
+                str(path),
+                "file name",
+                "it is not NNNN_name.sql or NNNN_name.<duckdb|postgresql>.sql",
                 "rename the file",
             )
         key = (match["version"], match["dialect"])
@@ -63,16 +65,21 @@ def migrate(warehouse: Warehouse, sets: tuple[str, ...] = MIGRATION_SETS) -> lis
         warehouse.run_script(conn, (MIGRATIONS_DIR / "bootstrap.sql").read_text(encoding="utf-8"))
     for migration_set in sets:
         with warehouse.begin() as conn:
-            done = {row[0] for row in warehouse.run(conn, "migrations/queries/applied.sql",
-                                                    migration_set=migration_set)}
+            done = {
+                row[0]
+                for row in warehouse.run(conn, "migrations/queries/applied.sql", migration_set=migration_set)
+            }
         for migration in discover(migration_set):
             if migration.version in done or not migration.applies_to(warehouse.dialect):
                 continue
             with warehouse.begin() as conn:
                 warehouse.run_script(conn, migration.path.read_text(encoding="utf-8"))
                 warehouse.run(
-                    conn, "migrations/queries/record.sql", migration_set=migration_set,
-                    version=migration.version, name=migration.name,
+                    conn,
+                    "migrations/queries/record.sql",
+                    migration_set=migration_set,
+                    version=migration.version,
+                    name=migration.name,
                     applied_at=datetime.now(UTC).replace(tzinfo=None),
                 )
             applied_now.append(f"{migration_set}/{migration.version}_{migration.name}")
@@ -87,5 +94,7 @@ def _seed_timezones(warehouse: Warehouse) -> None:
         known = {row[0] for row in conn.exec_driver_sql("SELECT timezone FROM crm.ref_timezones")}
         missing = sorted(zoneinfo.available_timezones() - known)
         if missing:
-            conn.execute(sa.text(sql.single_statement("migrations/queries/add_timezone.sql")),
-                         [{"timezone": name} for name in missing])
+            conn.execute(
+                sa.text(sql.single_statement("migrations/queries/add_timezone.sql")),
+                [{"timezone": name} for name in missing],
+            )

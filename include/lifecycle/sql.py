@@ -19,7 +19,9 @@ def load(name: str) -> str:
     text = path.read_text(encoding="utf-8")
     if not text.lstrip().startswith("--"):
         raise ConfigError(
-            str(path), "header", "the file has no header comment",
+            str(path),
+            "header",
+            "the file has no header comment",
             "start it with '--' lines naming its inputs, outputs and parameters",
         )
     return text
@@ -40,6 +42,10 @@ def single_statement(name: str) -> str:
     """The one statement of a query file; more than one is a mistake worth naming."""
     found = statements(name)
     if len(found) != 1:
-        raise ConfigError(str(SQL_DIR / name), "sql", f"expected one statement, found {len(found)}",
-                          "split the file or run it with Warehouse.run_steps")
+        raise ConfigError(
+            str(SQL_DIR / name),
+            "sql",
+            f"expected one statement, found {len(found)}",
+            "split the file or run it with Warehouse.run_steps",
+        )
     return found[0]

@@ -119,8 +119,9 @@ class Warehouse:
                 pgsql.Identifier(schema, name), pgsql.SQL(", ").join(map(pgsql.Identifier, frame.columns))
             )
             buffer = io.StringIO()
-            # Nullable integer columns arrive as floats ("1.0"), which PostgreSQL refuses for BIGINT.
-            frame.convert_dtypes(convert_string=False, convert_boolean=False).to_csv(buffer, index=False, header=False, date_format="%Y-%m-%d %H:%M:%S.%f")
+            _integral_floats_as_ints(frame).to_csv(
+                buffer, index=False, header=False, date_format="%Y-%m-%d %H:%M:%S.%f"
+            )
             with raw.cursor() as cur, cur.copy(copy_sql) as copy:
                 copy.write(buffer.getvalue())
         return len(frame)
@@ -131,3 +132,13 @@ def _execute(conn: sa.Connection, statement: str, params: Mapping[str, Any]) -> 
     clause = sa.text(statement)
     used = clause.compile().params
     return conn.execute(clause, {key: params[key] for key in used if key in params})
+
+
+def _integral_floats_as_ints(frame: pd.DataFrame) -> pd.DataFrame:
+    """Nullable integer columns arrive as floats ("1.0"), which PostgreSQL's COPY refuses for BIGINT."""
+    out = frame.copy(deep=False)
+    for column in frame.columns[frame.dtypes == "float64"]:
+        values = frame[column]
+        if values.isna().any() and (values.dropna() % 1 == 0).all():
+            out[column] = values.astype("Int64")
+    return out

@@ -41,5 +41,5 @@ def test_malformed_migration_name_is_refused(tmp_path, monkeypatch):
     (tmp_path / "crm").mkdir()
     (tmp_path / "crm" / "1_bad.sql").write_text("-- x\nSELECT 1;")
     monkeypatch.setattr(migrations, "MIGRATIONS_DIR", tmp_path)
-    with pytest.raises(ConfigError, match="1_bad.sql"):
+    with pytest.raises(ConfigError, match=r"1_bad\.sql"):
         discover("crm")

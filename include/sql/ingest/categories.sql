@@ -10,7 +10,7 @@ SELECT
         WHEN s.category_id IS NULL THEN 'missing_category_id'
         WHEN s.name IS NULL THEN 'missing_name'
     END AS reject_reason,
-    ROW_NUMBER() OVER (PARTITION BY s.category_id ORDER BY s.loaded_at DESC, s.name) AS version_rank
+    ROW_NUMBER() OVER (PARTITION BY s.category_id ORDER BY s.loaded_at DESC, s.name ASC) AS version_rank
 FROM shop.categories AS s
 WHERE s.loaded_at >= :window_start AND s.loaded_at < :window_end;
 
@@ -27,7 +27,12 @@ WHERE reject_reason IS NOT NULL
 ON CONFLICT DO NOTHING;
 
 INSERT INTO crm.categories (category_id, parent_id, name, slug, loaded_at)
-SELECT category_id, parent_id, name, slug, loaded_at
+SELECT
+    category_id,
+    parent_id,
+    name,
+    slug,
+    loaded_at
 FROM stage_categories
 WHERE reject_reason IS NULL AND version_rank = 1
 ON CONFLICT (category_id) DO UPDATE SET

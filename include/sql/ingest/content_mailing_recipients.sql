@@ -24,10 +24,12 @@ WITH checked AS (
 SELECT
     checked.*,
     CASE
-        WHEN reject_reason IN ('unknown_mailing', 'unknown_customer') AND loaded_at >= :defer_after
+        WHEN
+            checked.reject_reason IN ('unknown_mailing', 'unknown_customer')
+            AND checked.loaded_at >= :defer_after
             THEN 'deferred'
-        WHEN reject_reason IS NOT NULL THEN 'rejected'
-        WHEN copy_no = 1 THEN 'new'
+        WHEN checked.reject_reason IS NOT NULL THEN 'rejected'
+        WHEN checked.copy_no = 1 THEN 'new'
         ELSE 'stale'
     END AS outcome
 FROM checked;
@@ -36,7 +38,7 @@ INSERT INTO crm.quarantine (source_table, source_key, loaded_at, reason, detail,
 SELECT
     'shop.content_mailing_recipients' AS source_table,
     COALESCE(CAST(mailing_id AS VARCHAR), 'NULL') || ':' || COALESCE(CAST(customer_id AS VARCHAR), 'NULL')
-    AS source_key,
+        AS source_key,
     loaded_at,
     reject_reason AS reason,
     NULL AS detail,
@@ -46,7 +48,10 @@ WHERE outcome = 'rejected'
 ON CONFLICT DO NOTHING;
 
 INSERT INTO crm.content_mailing_recipients (mailing_id, customer_id, loaded_at)
-SELECT mailing_id, customer_id, loaded_at
+SELECT
+    mailing_id,
+    customer_id,
+    loaded_at
 FROM stage_content_mailing_recipients
 WHERE outcome = 'new'
 ON CONFLICT DO NOTHING;

@@ -12,7 +12,9 @@ SELECT
         WHEN s.channel IS NULL OR s.channel NOT IN ('email', 'push', 'sms') THEN 'unknown_channel'
         WHEN s.kind IS NULL OR s.kind NOT IN ('content', 'sale') THEN 'unknown_kind'
     END AS reject_reason,
-    ROW_NUMBER() OVER (PARTITION BY s.mailing_id ORDER BY s.loaded_at DESC, s.scheduled_at DESC) AS version_rank
+    ROW_NUMBER()
+        OVER (PARTITION BY s.mailing_id ORDER BY s.loaded_at DESC, s.scheduled_at DESC)
+        AS version_rank
 FROM shop.content_mailings AS s
 WHERE s.loaded_at >= :window_start AND s.loaded_at < :window_end;
 

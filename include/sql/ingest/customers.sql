@@ -1,7 +1,8 @@
 -- Ingest step shop.customers -> crm.customers for one window of loaded_at (upsert: the newest version wins).
 -- Inputs: shop.customers, crm.ref_timezones, crm.customers.
 -- Outputs: new or changed customers in crm.customers; rejected rows in crm.quarantine; changed customers in
---          touched_customers; a final row of counts (rows_read, rows_loaded, rows_quarantined, rows_deferred).
+--          touched_customers; a final row of counts
+--          (rows_read, rows_loaded, rows_quarantined, rows_deferred).
 -- Parameters: :window_start, :window_end (loaded_at window), :defer_after (unused here), :now.
 -- Outcome per row: new (inserted or newer than the stored version), seen (this version is already stored),
 --                  stale (an older version than the stored one, kept out), rejected (with a reason).
@@ -22,7 +23,7 @@ ranked AS (
     SELECT
         batch.*,
         ROW_NUMBER() OVER (
-            PARTITION BY customer_id, copy_no ORDER BY updated_at DESC, loaded_at DESC
+            PARTITION BY batch.customer_id, batch.copy_no ORDER BY batch.updated_at DESC, batch.loaded_at DESC
         ) AS version_rank
     FROM batch
 ),
@@ -49,9 +50,11 @@ checked AS (
 SELECT
     checked.*,
     CASE
-        WHEN reject_reason IS NOT NULL THEN 'rejected'
-        WHEN stored_updated_at = updated_at AND stored_loaded_at = loaded_at THEN 'seen'
-        WHEN version_rank > 1 OR stored_updated_at > updated_at THEN 'stale'
+        WHEN checked.reject_reason IS NOT NULL THEN 'rejected'
+        WHEN
+            checked.stored_updated_at = checked.updated_at AND checked.stored_loaded_at = checked.loaded_at
+            THEN 'seen'
+        WHEN checked.version_rank > 1 OR checked.stored_updated_at > checked.updated_at THEN 'stale'
         ELSE 'new'
     END AS outcome
 FROM checked;

@@ -42,9 +42,11 @@ checked AS (
 SELECT
     checked.*,
     CASE
-        WHEN reject_reason IS NULL AND already_loaded THEN 'seen'
-        WHEN reject_reason IS NULL THEN 'new'
-        WHEN reject_reason IN ('unknown_customer', 'unknown_product') AND loaded_at >= :defer_after
+        WHEN checked.reject_reason IS NULL AND checked.already_loaded THEN 'seen'
+        WHEN checked.reject_reason IS NULL THEN 'new'
+        WHEN
+            checked.reject_reason IN ('unknown_customer', 'unknown_product')
+            AND checked.loaded_at >= :defer_after
             THEN 'deferred'
         ELSE 'rejected'
     END AS outcome
@@ -71,8 +73,18 @@ INSERT INTO crm.events (
     duration_s, platform, ts, loaded_at
 )
 SELECT
-    event_id, customer_id, session_id, event_type, product_id, category_id, search_query, price,
-    duration_s, platform, ts, loaded_at
+    event_id,
+    customer_id,
+    session_id,
+    event_type,
+    product_id,
+    category_id,
+    search_query,
+    price,
+    duration_s,
+    platform,
+    ts,
+    loaded_at
 FROM stage_events
 WHERE outcome = 'new'
 ON CONFLICT DO NOTHING;

@@ -37,9 +37,11 @@ checked AS (
 SELECT
     checked.*,
     CASE
-        WHEN reject_reason IS NULL AND already_loaded THEN 'seen'
-        WHEN reject_reason IS NULL THEN 'new'
-        WHEN reject_reason IN ('unknown_order', 'unknown_product') AND loaded_at >= :defer_after
+        WHEN checked.reject_reason IS NULL AND checked.already_loaded THEN 'seen'
+        WHEN checked.reject_reason IS NULL THEN 'new'
+        WHEN
+            checked.reject_reason IN ('unknown_order', 'unknown_product')
+            AND checked.loaded_at >= :defer_after
             THEN 'deferred'
         ELSE 'rejected'
     END AS outcome

@@ -2,7 +2,8 @@
 -- wins, so a later status change such as a return replaces the earlier row).
 -- Inputs: shop.orders, crm.ref_order_statuses, crm.orders, crm.customers.
 -- Outputs: new or changed orders in crm.orders; rejected rows in crm.quarantine; their customers in
---          touched_customers; a final row of counts (rows_read, rows_loaded, rows_quarantined, rows_deferred).
+--          touched_customers; a final row of counts
+--          (rows_read, rows_loaded, rows_quarantined, rows_deferred).
 -- Parameters: :window_start, :window_end (loaded_at window), :defer_after (orders loaded at or after it whose
 --             customer is not known yet wait for the next run), :now.
 DROP TABLE IF EXISTS stage_orders;
@@ -22,7 +23,7 @@ ranked AS (
     SELECT
         batch.*,
         ROW_NUMBER() OVER (
-            PARTITION BY order_id, copy_no ORDER BY updated_at DESC, loaded_at DESC
+            PARTITION BY batch.order_id, batch.copy_no ORDER BY batch.updated_at DESC, batch.loaded_at DESC
         ) AS version_rank
     FROM batch
 ),
@@ -53,10 +54,12 @@ checked AS (
 SELECT
     checked.*,
     CASE
-        WHEN reject_reason = 'unknown_customer' AND loaded_at >= :defer_after THEN 'deferred'
-        WHEN reject_reason IS NOT NULL THEN 'rejected'
-        WHEN stored_updated_at = updated_at AND stored_loaded_at = loaded_at THEN 'seen'
-        WHEN version_rank > 1 OR stored_updated_at > updated_at THEN 'stale'
+        WHEN checked.reject_reason = 'unknown_customer' AND checked.loaded_at >= :defer_after THEN 'deferred'
+        WHEN checked.reject_reason IS NOT NULL THEN 'rejected'
+        WHEN
+            checked.stored_updated_at = checked.updated_at AND checked.stored_loaded_at = checked.loaded_at
+            THEN 'seen'
+        WHEN checked.version_rank > 1 OR checked.stored_updated_at > checked.updated_at THEN 'stale'
         ELSE 'new'
     END AS outcome
 FROM checked;

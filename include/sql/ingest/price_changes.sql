@@ -1,5 +1,6 @@
 -- Ingest step shop.price_changes -> crm.price_changes (one row per product and change time).
--- Inputs: shop.price_changes, crm.products. Outputs: crm.price_changes, crm.quarantine, a final row of counts.
+-- Inputs: shop.price_changes, crm.products.
+-- Outputs: crm.price_changes, crm.quarantine, a final row of counts.
 -- Parameters: :window_start, :window_end (loaded_at window), :defer_after (unused here), :now.
 DROP TABLE IF EXISTS stage_price_changes;
 
@@ -22,7 +23,7 @@ INSERT INTO crm.quarantine (source_table, source_key, loaded_at, reason, detail,
 SELECT
     'shop.price_changes' AS source_table,
     COALESCE(CAST(product_id AS VARCHAR), 'NULL') || '@' || COALESCE(CAST(changed_at AS VARCHAR), 'NULL')
-    AS source_key,
+        AS source_key,
     loaded_at,
     reject_reason AS reason,
     'old_price=' || COALESCE(CAST(old_price AS VARCHAR), 'NULL')
@@ -33,7 +34,12 @@ WHERE reject_reason IS NOT NULL
 ON CONFLICT DO NOTHING;
 
 INSERT INTO crm.price_changes (product_id, changed_at, old_price, new_price, loaded_at)
-SELECT product_id, changed_at, old_price, new_price, loaded_at
+SELECT
+    product_id,
+    changed_at,
+    old_price,
+    new_price,
+    loaded_at
 FROM stage_price_changes
 WHERE reject_reason IS NULL AND copy_no = 1
 ON CONFLICT DO NOTHING;

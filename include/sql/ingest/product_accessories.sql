@@ -20,7 +20,7 @@ INSERT INTO crm.quarantine (source_table, source_key, loaded_at, reason, detail,
 SELECT
     'shop.product_accessories' AS source_table,
     COALESCE(CAST(product_id AS VARCHAR), 'NULL') || '>' || COALESCE(CAST(accessory_id AS VARCHAR), 'NULL')
-    AS source_key,
+        AS source_key,
     loaded_at,
     reject_reason AS reason,
     NULL AS detail,
@@ -30,7 +30,10 @@ WHERE reject_reason IS NOT NULL
 ON CONFLICT DO NOTHING;
 
 INSERT INTO crm.product_accessories (product_id, accessory_id, loaded_at)
-SELECT product_id, accessory_id, loaded_at
+SELECT
+    product_id,
+    accessory_id,
+    loaded_at
 FROM stage_product_accessories
 WHERE reject_reason IS NULL AND copy_no = 1
 ON CONFLICT DO NOTHING;

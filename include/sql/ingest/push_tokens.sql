@@ -15,7 +15,7 @@ WITH checked AS (
             WHEN s.platform IS NULL OR s.platform NOT IN ('android', 'ios', 'web') THEN 'unknown_platform'
             WHEN c.customer_id IS NULL THEN 'unknown_customer'
         END AS reject_reason,
-        ROW_NUMBER() OVER (PARTITION BY s.token ORDER BY s.loaded_at DESC, s.is_active) AS version_rank
+        ROW_NUMBER() OVER (PARTITION BY s.token ORDER BY s.loaded_at DESC, s.is_active ASC) AS version_rank
     FROM shop.push_tokens AS s
     LEFT JOIN crm.customers AS c ON s.customer_id = c.customer_id
     WHERE s.loaded_at >= :window_start AND s.loaded_at < :window_end
@@ -24,9 +24,9 @@ WITH checked AS (
 SELECT
     checked.*,
     CASE
-        WHEN reject_reason = 'unknown_customer' AND loaded_at >= :defer_after THEN 'deferred'
-        WHEN reject_reason IS NOT NULL THEN 'rejected'
-        WHEN version_rank = 1 THEN 'new'
+        WHEN checked.reject_reason = 'unknown_customer' AND checked.loaded_at >= :defer_after THEN 'deferred'
+        WHEN checked.reject_reason IS NOT NULL THEN 'rejected'
+        WHEN checked.version_rank = 1 THEN 'new'
         ELSE 'stale'
     END AS outcome
 FROM checked;

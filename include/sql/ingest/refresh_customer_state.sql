@@ -16,8 +16,10 @@ WITH order_stats AS (
         MAX(CASE WHEN st.counts_as_purchase THEN o.ordered_at END) AS last_order_at,
         SUM(CASE WHEN st.counts_as_purchase THEN 1 ELSE 0 END) AS orders_count,
         SUM(CASE WHEN o.status = 'returned' THEN 1 ELSE 0 END) AS returned_orders_count,
-        SUM(CASE WHEN st.counts_as_purchase AND o.channel = 'online' THEN 1 ELSE 0 END) AS online_orders_count,
-        SUM(CASE WHEN st.counts_as_purchase AND o.channel = 'offline' THEN 1 ELSE 0 END) AS offline_orders_count,
+        SUM(CASE WHEN st.counts_as_purchase AND o.channel = 'online' THEN 1 ELSE 0 END)
+            AS online_orders_count,
+        SUM(CASE WHEN st.counts_as_purchase AND o.channel = 'offline' THEN 1 ELSE 0 END)
+            AS offline_orders_count,
         SUM(CASE WHEN st.counts_as_purchase THEN o.total_amount ELSE 0 END) AS revenue_total,
         SUM(CASE WHEN st.counts_as_purchase THEN o.discount_amount ELSE 0 END) AS discount_total
     FROM crm.orders AS o

@@ -1,5 +1,6 @@
 -- Ingest step shop.stock_changes -> crm.stock_changes (one row per product and change time).
--- Inputs: shop.stock_changes, crm.products. Outputs: crm.stock_changes, crm.quarantine, a final row of counts.
+-- Inputs: shop.stock_changes, crm.products.
+-- Outputs: crm.stock_changes, crm.quarantine, a final row of counts.
 -- Parameters: :window_start, :window_end (loaded_at window), :defer_after (unused here), :now.
 DROP TABLE IF EXISTS stage_stock_changes;
 
@@ -20,7 +21,7 @@ INSERT INTO crm.quarantine (source_table, source_key, loaded_at, reason, detail,
 SELECT
     'shop.stock_changes' AS source_table,
     COALESCE(CAST(product_id AS VARCHAR), 'NULL') || '@' || COALESCE(CAST(changed_at AS VARCHAR), 'NULL')
-    AS source_key,
+        AS source_key,
     loaded_at,
     reject_reason AS reason,
     'in_stock=' || COALESCE(CAST(in_stock AS VARCHAR), 'NULL') AS detail,
@@ -30,7 +31,11 @@ WHERE reject_reason IS NOT NULL
 ON CONFLICT DO NOTHING;
 
 INSERT INTO crm.stock_changes (product_id, changed_at, in_stock, loaded_at)
-SELECT product_id, changed_at, in_stock, loaded_at
+SELECT
+    product_id,
+    changed_at,
+    in_stock,
+    loaded_at
 FROM stage_stock_changes
 WHERE reject_reason IS NULL AND copy_no = 1
 ON CONFLICT DO NOTHING;

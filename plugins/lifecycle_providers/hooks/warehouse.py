@@ -37,8 +37,12 @@ class WarehouseHook(BaseHook):
             return f"duckdb:///{conn.host}"
         if conn.conn_type in ("postgres", "postgresql"):
             return sa.URL.create(
-                "postgresql+psycopg", username=conn.login or None, password=conn.password or None,
-                host=conn.host or "localhost", port=conn.port or 5432, database=conn.schema or "postgres",
+                "postgresql+psycopg",
+                username=conn.login or None,
+                password=conn.password or None,
+                host=conn.host or "localhost",
+                port=conn.port or 5432,
+                database=conn.schema or "postgres",
                 query={k: str(v) for k, v in conn.extra_dejson.items() if k in ("sslmode", "options")},
             ).render_as_string(hide_password=False)
         raise ValueError(

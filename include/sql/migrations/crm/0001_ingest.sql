@@ -2,7 +2,8 @@
 --
 -- `crm` is the pipeline's own schema. The ingest copies each source row that passes validation into the
 -- matching crm table (entities are upserted by id, facts appended by id), records every rejected row in
--- crm.quarantine with a reason code, and keeps crm.customer_state up to date for the customers a batch touched.
+-- crm.quarantine with a reason code, and keeps crm.customer_state up to date for the customers a
+-- batch touched.
 -- All timestamps are UTC without time zone.
 
 CREATE SCHEMA IF NOT EXISTS crm;

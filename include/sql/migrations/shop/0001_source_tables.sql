@@ -5,7 +5,8 @@
 -- NOT NULL constraints: real source data has missing ids and duplicates, and the ingest quarantines them.
 -- Every table has `loaded_at`, the time the row landed in the warehouse; the ingest watermark follows it,
 -- so rows that arrive late (an old `ts`, a new `loaded_at`) are still picked up.
--- Timestamps are UTC without time zone; `customers.timezone` is an IANA name (Europe/Moscow, Asia/Vladivostok…).
+-- Timestamps are UTC without time zone; `customers.timezone` is an IANA name
+-- (Europe/Moscow, Asia/Vladivostok…).
 
 CREATE SCHEMA IF NOT EXISTS shop;
 

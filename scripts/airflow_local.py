@@ -1,0 +1,31 @@
+"""`make airflow`: Airflow standalone on http://localhost:8080 with this project's DAGs, plugins and the
+demo warehouse; login admin / admin. Run `make demo` first to have data to look at."""
+
+import os
+import subprocess
+import sys
+
+from local_env import UI_LOGIN, UI_URL, WAREHOUSE_FILE, airflow_env, write_login
+
+
+def main() -> None:
+    env = airflow_env()
+    if "AIRFLOW_CONN_LIFECYCLE_WAREHOUSE" not in os.environ and not WAREHOUSE_FILE.exists():
+        print(f"No demo warehouse at {WAREHOUSE_FILE}: run `make demo` first.", file=sys.stderr)
+        sys.exit(1)
+    write_login(env)
+    airflow = [sys.executable, "-m", "airflow"]
+    subprocess.run([*airflow, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
+    # DuckDB has one writer per file: warehouse tasks take turns through a one-slot pool.
+    subprocess.run(
+        [*airflow, "pools", "set", "lifecycle_warehouse", "1", "Tasks that use the warehouse"],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    print(f"Airflow UI: {UI_URL}  (login {UI_LOGIN[0]} / {UI_LOGIN[1]}); stop with Ctrl+C", flush=True)
+    os.execvpe(airflow[0], [*airflow, "standalone"], env)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""The environment of the local Airflow used by `make demo` and `make airflow`.
+
+Everything lives under data/ (git-ignored): Airflow's home with its SQLite metadata database and logs,
+and the demo warehouse `data/warehouse.duckdb`, exposed to the DAGs as the `lifecycle_warehouse` connection.
+Values already set in the environment win, so a real warehouse can be used with the same commands.
+"""
+
+import json
+import os
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = PROJECT_DIR / "data"
+AIRFLOW_HOME = DATA_DIR / "airflow"
+WAREHOUSE_FILE = DATA_DIR / "warehouse.duckdb"
+UI_URL = "http://localhost:8080"
+UI_LOGIN = ("admin", "admin")
+
+
+def airflow_env() -> dict[str, str]:
+    """os.environ plus the local Airflow settings (existing values are kept)."""
+    defaults = {
+        "AIRFLOW_HOME": str(AIRFLOW_HOME),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_DIR / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_DIR / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": "8080",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{UI_LOGIN[0]}:admin",
+        "AIRFLOW_CONN_LIFECYCLE_WAREHOUSE": json.dumps({"conn_type": "duckdb", "host": str(WAREHOUSE_FILE)}),
+    }
+    return defaults | dict(os.environ)
+
+
+def warehouse_url(env: dict[str, str]) -> str:
+    """The SQLAlchemy URL of the warehouse connection the DAGs will use."""
+    conn = json.loads(env["AIRFLOW_CONN_LIFECYCLE_WAREHOUSE"])
+    if conn["conn_type"] != "duckdb":
+        raise SystemExit("the demo builds its shop in a DuckDB file; unset AIRFLOW_CONN_LIFECYCLE_WAREHOUSE")
+    return f"duckdb:///{conn['host']}"
+
+
+def write_login(env: dict[str, str]) -> None:
+    """Pre-write the simple auth manager's password file so the local login is the documented one."""
+    home = Path(env["AIRFLOW_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    passwords = home / "simple_auth_manager_passwords.json.generated"
+    passwords.write_text(json.dumps({UI_LOGIN[0]: UI_LOGIN[1]}), encoding="utf-8")

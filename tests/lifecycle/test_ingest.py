@@ -1,0 +1,246 @@
+"""The hourly ingest on real DuckDB and PostgreSQL warehouses, with small hand-built source rows."""
+
+from datetime import datetime, timedelta
+
+import pandas as pd
+import pytest
+
+from lifecycle.ingest import ingest
+
+T0 = datetime(2026, 3, 2, 10, 0)
+HOUR = timedelta(hours=1)
+
+
+def _customer(customer_id, loaded_at, **overrides):
+    row = {
+        "customer_id": customer_id,
+        "email": f"c{customer_id}@example.ru",
+        "first_name": "Анна",
+        "timezone": "Europe/Moscow",
+        "registered_at": loaded_at - timedelta(minutes=5),
+        "email_consent": True,
+        "push_consent": False,
+        "sms_consent": False,
+        "updated_at": loaded_at - timedelta(minutes=5),
+        "loaded_at": loaded_at,
+    }
+    return row | overrides
+
+
+def _event(event_id, customer_id, loaded_at, event_type="view_product", **overrides):
+    row = {
+        "event_id": event_id,
+        "customer_id": customer_id,
+        "event_type": event_type,
+        "product_id": 100,
+        "price": 1000.0,
+        "ts": loaded_at - timedelta(seconds=30),
+        "loaded_at": loaded_at,
+    }
+    return row | overrides
+
+
+def _order(order_id, customer_id, loaded_at, status="paid", total=5000.0, **overrides):
+    row = {
+        "order_id": order_id,
+        "customer_id": customer_id,
+        "channel": "online",
+        "status": status,
+        "total_amount": total,
+        "discount_amount": 0.0,
+        "ordered_at": loaded_at - timedelta(minutes=2),
+        "updated_at": loaded_at - timedelta(minutes=1),
+        "loaded_at": loaded_at,
+    }
+    return row | overrides
+
+
+def _load(warehouse, **tables):
+    with warehouse.begin() as conn:
+        for table, rows in tables.items():
+            warehouse.insert_df(conn, f"shop.{table}", pd.DataFrame(rows))
+
+
+def _query(warehouse, sql):
+    with warehouse.begin() as conn:
+        return [tuple(r) for r in conn.exec_driver_sql(sql).fetchall()]
+
+
+@pytest.fixture
+def shop(migrated):
+    """A catalogue of one product and two customers, loaded before T0."""
+    _load(
+        migrated,
+        categories=[{"category_id": 1, "name": "Смартфоны", "loaded_at": T0 - 5 * HOUR}],
+        products=[
+            {
+                "product_id": 100,
+                "name": "Nova Phone 5",
+                "category_id": 1,
+                "price": 1000.0,
+                "in_stock": True,
+                "is_consumable": False,
+                "updated_at": T0 - 5 * HOUR,
+                "loaded_at": T0 - 5 * HOUR,
+            }
+        ],
+        customers=[_customer(1, T0 - 2 * HOUR), _customer(2, T0 - 2 * HOUR)],
+    )
+    ingest(migrated, window_end=T0, run_key="run-0", interval_start=T0 - HOUR)
+    return migrated
+
+
+def test_valid_rows_land_in_crm_and_refresh_customer_state(shop):
+    _load(
+        shop,
+        events=[
+            _event(1, 1, T0 + timedelta(minutes=5)),
+            _event(2, 1, T0 + timedelta(minutes=6), "add_to_cart"),
+        ],
+        orders=[
+            _order(10, 1, T0 + timedelta(minutes=20), total=3000.0),
+            _order(11, 1, T0 + timedelta(minutes=30), total=5000.0, discount_amount=500.0),
+        ],
+        order_items=[
+            {
+                "order_id": 10,
+                "line_no": 1,
+                "product_id": 100,
+                "quantity": 3,
+                "price": 1000.0,
+                "discount": 0.0,
+                "loaded_at": T0 + timedelta(minutes=20),
+            }
+        ],
+    )
+    report = ingest(shop, window_end=T0 + HOUR, run_key="run-1", interval_start=T0)
+    figures = {t.source_table: t for t in report.tables}
+    assert figures["shop.events"].rows_loaded == 2
+    assert figures["shop.orders"].rows_loaded == 2
+    assert figures["shop.order_items"].rows_loaded == 1
+    assert report.rows_quarantined == 0
+    state = _query(
+        shop,
+        "SELECT customer_id, orders_count, revenue_total, discount_total, avg_check, "
+        "last_cart_at IS NOT NULL FROM crm.customer_state ORDER BY customer_id",
+    )
+    assert state == [(1, 2, 8000.0, 500.0, 4000.0, True), (2, 0, 0.0, 0.0, None, False)]
+
+
+@pytest.mark.parametrize(
+    ("table", "row", "reason"),
+    [
+        ("events", _event(1, None, T0 + HOUR / 2), "missing_customer_id"),
+        ("events", _event(1, 1, T0 + HOUR / 2, "teleport"), "unknown_event_type"),
+        ("events", _event(1, 1, T0 + HOUR / 2, ts=T0 + timedelta(days=3)), "future_timestamp"),
+        ("events", _event(1, 1, T0 + HOUR / 2, ts=datetime(1970, 1, 1)), "absurd_timestamp"),
+        ("events", _event(1, 1, T0 + HOUR / 2, price=-5.0), "negative_price"),
+        ("events", _event(1, 1, T0 + HOUR / 2, product_id=999), "unknown_product"),
+        ("events", _event(1, 777, T0 + HOUR / 2), "unknown_customer"),
+        ("orders", _order(10, 1, T0 + HOUR / 2, status="lost"), "unknown_status"),
+        ("orders", _order(10, 1, T0 + HOUR / 2, total=-1.0), "negative_amount"),
+        ("orders", _order(10, 1, T0 + HOUR / 2, channel="telepathy"), "unknown_channel"),
+        ("customers", _customer(3, T0 + HOUR / 2, timezone="Mars/Olympus"), "unknown_timezone"),
+        ("customers", _customer(None, T0 + HOUR / 2), "missing_customer_id"),
+        (
+            "order_items",
+            {
+                "order_id": 55,
+                "line_no": 1,
+                "product_id": 100,
+                "quantity": 1,
+                "price": 1.0,
+                "loaded_at": T0 + HOUR / 2,
+            },
+            "unknown_order",
+        ),
+    ],
+)
+def test_a_bad_row_is_quarantined_with_its_reason_and_counted(shop, table, row, reason):
+    # Rows old enough that a missing reference can no longer be waited for (no grace).
+    _load(shop, **{table: [row]})
+    report = ingest(shop, window_end=T0 + HOUR, run_key="run-1", interval_start=T0, late_grace=timedelta(0))
+    figures = {t.source_table: t for t in report.tables}[f"shop.{table}"]
+    assert (figures.rows_read, figures.rows_loaded, figures.rows_quarantined) == (1, 0, 1)
+    assert _query(shop, "SELECT source_table, reason FROM crm.quarantine") == [(f"shop.{table}", reason)]
+
+
+def test_duplicates_are_quarantined_once_each_and_the_original_loaded(shop):
+    original = _event(1, 1, T0 + timedelta(minutes=5))
+    later_copy = original | {"loaded_at": T0 + timedelta(minutes=40)}
+    _load(shop, events=[original, original, later_copy])
+    ingest(shop, window_end=T0 + HOUR, run_key="run-1", interval_start=T0)
+    assert _query(shop, "SELECT COUNT(*) FROM crm.events") == [(1,)]
+    assert _query(shop, "SELECT reason, COUNT(*) FROM crm.quarantine GROUP BY reason") == [("duplicate", 2)]
+
+
+def _snapshot(warehouse):
+    tables = ("customers", "events", "orders", "order_items", "customer_state", "quarantine", "watermarks")
+    return {t: sorted(_query(warehouse, f"SELECT * FROM crm.{t}"), key=repr) for t in tables}
+
+
+def test_rerunning_an_interval_changes_nothing(shop):
+    _load(
+        shop,
+        events=[_event(i, 1 + i % 2, T0 + timedelta(minutes=i)) for i in range(1, 30)]
+        + [_event(99, 1, T0 + HOUR / 2, "teleport")],
+        orders=[_order(10, 2, T0 + HOUR / 2)],
+    )
+    fixed_now = T0 + 2 * HOUR
+    ingest(shop, window_end=T0 + HOUR, run_key="run-1", interval_start=T0, now=fixed_now)
+    first = _snapshot(shop)
+    ingest(shop, window_end=T0 + HOUR, run_key="run-1", interval_start=T0, now=fixed_now)
+    assert _snapshot(shop) == first
+    # A backfill of the same interval after later runs leaves the tables as they were too.
+    ingest(shop, window_end=T0 + 2 * HOUR, run_key="run-2", interval_start=T0 + HOUR, now=fixed_now)
+    after_second = _snapshot(shop)
+    ingest(shop, window_end=T0 + HOUR, run_key="run-1", interval_start=T0, now=fixed_now)
+    assert _snapshot(shop) == after_second
+
+
+def test_late_rows_and_missed_runs_are_picked_up_through_the_watermark(shop):
+    # An offline order from yesterday lands now: an old business time, a new loaded_at.
+    _load(shop, orders=[_order(20, 2, T0 + HOUR / 2, channel="offline", ordered_at=T0 - timedelta(days=1))])
+    # Rows of an hour whose run never happened, then a run for a later hour only.
+    _load(shop, events=[_event(5, 1, T0 + 90 * timedelta(minutes=1))])
+    report = ingest(shop, window_end=T0 + 3 * HOUR, run_key="run-3", interval_start=T0 + 2 * HOUR)
+    assert report.window_start <= T0
+    assert _query(shop, "SELECT order_id, channel FROM crm.orders") == [(20, "offline")]
+    assert _query(shop, "SELECT event_id FROM crm.events") == [(5,)]
+    assert _query(shop, "SELECT MIN(loaded_through) FROM crm.watermarks") == [(T0 + 3 * HOUR,)]
+
+
+def test_a_row_whose_customer_arrives_later_waits_then_loads(shop):
+    _load(shop, events=[_event(7, 3, T0 + timedelta(minutes=50))])
+    first = ingest(shop, window_end=T0 + HOUR, run_key="run-1", interval_start=T0)
+    events = {t.source_table: t for t in first.tables}["shop.events"]
+    assert (events.rows_loaded, events.rows_deferred, events.rows_quarantined) == (0, 1, 0)
+    _load(shop, customers=[_customer(3, T0 + timedelta(minutes=70))])
+    ingest(shop, window_end=T0 + 2 * HOUR, run_key="run-2", interval_start=T0 + HOUR)
+    assert _query(shop, "SELECT event_id, customer_id FROM crm.events") == [(7, 3)]
+    assert _query(shop, "SELECT COUNT(*) FROM crm.quarantine") == [(0,)]
+
+
+def test_a_row_whose_customer_never_arrives_is_quarantined_after_the_grace(shop):
+    _load(shop, events=[_event(7, 3, T0 + timedelta(minutes=50))])
+    for hour in range(1, 6):
+        ingest(
+            shop, window_end=T0 + hour * HOUR, run_key=f"run-{hour}", interval_start=T0 + (hour - 1) * HOUR
+        )
+    assert _query(shop, "SELECT source_key, reason FROM crm.quarantine") == [("7#1", "unknown_customer")]
+
+
+def test_a_return_updates_the_order_and_the_customer_state(shop):
+    _load(shop, orders=[_order(10, 1, T0 + HOUR / 2, total=4000.0)])
+    ingest(shop, window_end=T0 + HOUR, run_key="run-1", interval_start=T0)
+    assert _query(
+        shop, "SELECT orders_count, revenue_total FROM crm.customer_state WHERE customer_id = 1"
+    ) == [(1, 4000.0)]
+    _load(shop, orders=[_order(10, 1, T0 + 90 * timedelta(minutes=1), status="returned", total=4000.0)])
+    ingest(shop, window_end=T0 + 2 * HOUR, run_key="run-2", interval_start=T0 + HOUR)
+    assert _query(shop, "SELECT status FROM crm.orders") == [("returned",)]
+    assert _query(
+        shop,
+        "SELECT orders_count, returned_orders_count, revenue_total FROM crm.customer_state "
+        "WHERE customer_id = 1",
+    ) == [(0, 1, 0.0)]
