@@ -1,0 +1,89 @@
+"""Settings of the contact policy (``include/config/policy.yaml``)."""
+
+from __future__ import annotations
+
+import re
+from datetime import time, timedelta
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from lifecycle.paths import INCLUDE_DIR
+from lifecycle.settings import load_model
+
+DEFAULT_POLICY_FILE = INCLUDE_DIR / "config" / "policy.yaml"
+CHANNELS = ("email", "push", "sms")
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
+
+
+def parse_duration(text: str) -> timedelta:
+    """'4h', '1d12h', '30m' -> timedelta; anything else is refused with the accepted form."""
+    match = _DURATION.match(str(text).strip())
+    if not match or not any(match.groups()):
+        raise ValueError(f"{text!r} is not a duration; write it like 30m, 4h, 2d or 1d12h")
+    days, hours, minutes = (int(g or 0) for g in match.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _per_channel(value: dict[str, int]) -> dict[str, int]:
+    unknown = set(value) - set(CHANNELS)
+    if unknown:
+        raise ValueError(f"unknown channel(s) {sorted(unknown)}; channels are {list(CHANNELS)}")
+    return value
+
+
+class Caps(_Section):
+    daily_total: int = Field(3, ge=1)
+    daily_per_channel: dict[str, int] = {"email": 2, "push": 2, "sms": 1}
+    weekly_per_channel: dict[str, int] = {"email": 6, "push": 6, "sms": 2}
+    min_gap: timedelta = timedelta(hours=4)
+    content_mailings_count: bool = True
+
+    _channels = field_validator("daily_per_channel", "weekly_per_channel")(_per_channel)
+
+    @field_validator("min_gap", mode="before")
+    @classmethod
+    def _duration(cls, value):
+        return parse_duration(value) if isinstance(value, str) else value
+
+
+class QuietHours(_Section):
+    start: time = time(21, 0)
+    end: time = time(9, 0)
+
+
+class ContentMailingDay(_Section):
+    outranking_priority: int = 80
+
+
+class SaleShare(_Section):
+    max_share: float = Field(0.25, gt=0, le=1)
+    window_days: int = Field(30, ge=1)
+
+
+class Experiments(_Section):
+    global_control_share: float = Field(0.05, ge=0, lt=1)
+    bandit_min_sample: int = Field(200, ge=1)
+    attribution_days: int = Field(7, ge=1)
+
+
+class Warmup(_Section):
+    sending_domain: str = "shop.example"
+    daily_limits: dict[str, int] = {}
+
+
+class PolicyConfig(_Section):
+    caps: Caps = Caps()
+    quiet_hours: QuietHours = QuietHours()
+    content_mailing_day: ContentMailingDay = ContentMailingDay()
+    sale_share: SaleShare = SaleShare()
+    experiments: Experiments = Experiments()
+    warmup: Warmup = Warmup()
+
+
+def load_policy(path: Path | str = DEFAULT_POLICY_FILE) -> PolicyConfig:
+    return load_model(path, PolicyConfig, "see the comments in include/config/policy.yaml and docs/policy.md")
