@@ -22,7 +22,7 @@ def bench_size(customers: int) -> dict:
     from lifecycle.ingest import ingest
     from lifecycle.warehouse import Warehouse
 
-    path = DATA_DIR / "bench" / f"shop-{customers}.duckdb"
+    path = DATA_DIR / "bench" / f"bench-{customers}.duckdb"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
     url = f"duckdb:///{path}"
