@@ -20,6 +20,7 @@ END = datetime(2026, 11, 23, 12, 0)
 
 def bench_size(customers: int) -> dict:
     from lifecycle.ingest import ingest
+    from lifecycle.migrations import migrate
     from lifecycle.warehouse import Warehouse
 
     path = DATA_DIR / "bench" / f"bench-{customers}.duckdb"
@@ -44,6 +45,7 @@ def bench_size(customers: int) -> dict:
     generate_s = time.perf_counter() - started
 
     warehouse = Warehouse(url)
+    migrate(warehouse)
     started = time.perf_counter()
     ingest(warehouse, window_end=END - timedelta(hours=1), run_key="bench-initial")
     initial_s = time.perf_counter() - started
