@@ -1,0 +1,121 @@
+"""
+# Hourly trigger chains: entries, exits and due steps of every chain, handed to the contact policy
+
+## Purpose
+Moves customers through the trigger chains of the communication map (`include/chains/*.yaml`): for each
+chain, its entry query (`include/sql/chains/`) admits the customers whose trigger fired since the chain's
+watermark, exit conditions end instances (purchase, unsubscribe, time limit…) before any step, and the steps
+that are due are written to `crm.due_steps`. The single `hand_off` task then gives every chain's due steps at
+once to the contact policy, which decides what is sent.
+
+## Trigger
+The Asset `lifecycle://warehouse/crm/customer_state` (after each hourly ingest). The run's as-of time is the
+ingest window's end (`window_end` of the triggering asset event); for a run triggered by hand, its logical
+date if it has one, else its `run_after`.
+
+## Inputs
+`crm.customers`, `crm.events`, `crm.orders`, `crm.order_items`, `crm.products`, `crm.price_changes`,
+`crm.stock_changes`, `crm.customer_state`, `crm.customer_scores`, `crm.decisions` (what the policy decided in
+earlier runs), the chain files in `include/chains/`, on the `lifecycle_warehouse` connection.
+
+## Outputs
+`crm.chain_instances`, `crm.chain_watermarks`, `crm.chain_runs` (figures per chain), `crm.chain_step_log`,
+`crm.due_steps` (keyed by this run's id), then the policy's `crm.decisions`.
+
+## Owner
+CRM analytics (chains and their SQL); data engineering (scheduling).
+
+## Triage notes
+A bad chain file or query fails `validate_chains`, before any chain runs, with the file, field and fix in the
+log. Clearing a run is safe: it rewrites the same due steps for its run id. Each chain group has three tasks
+(`enter`, `exit`, `due`); their return values hold the figures. `crm.chain_runs` and `crm.chain_instances`
+(exit_reason) explain who entered and who left.
+"""
+
+from pathlib import Path
+
+import pendulum
+from airflow.sdk import TaskGroup, dag, task
+
+from lifecycle_providers.assets import CUSTOMER_STATE
+from lifecycle_providers.dag_defaults import DEFAULT_ARGS, TAG_PRODUCT, warehouse
+
+#: Chain ids from the file names of the communication map: no YAML parsing or database at parse time.
+CHAINS_DIR = Path(__file__).resolve().parents[1] / "include" / "chains"
+CHAIN_IDS = sorted(path.stem for path in CHAINS_DIR.glob("*.yaml"))
+
+
+def _chain(chain_id: str):
+    from lifecycle.chains.config import CHAINS_DIR as CONFIG_DIR
+    from lifecycle.chains.config import load_chain
+
+    return load_chain(CONFIG_DIR / f"{chain_id}.yaml")
+
+
+@dag(
+    schedule=[CUSTOMER_STATE],
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=[TAG_PRODUCT, "chains"],
+    doc_md=__doc__,
+)
+def lifecycle_chains():
+    @task
+    def validate_chains(triggering_asset_events=None, logical_date=None, dag_run=None) -> str:
+        """Load and check every chain file; return the run's as-of time (ISO, UTC)."""
+        from lifecycle.chains.config import load_chains
+
+        load_chains()
+        ends = [
+            event.extra["window_end"]
+            for events in (triggering_asset_events or {}).values()
+            for event in events
+            if (event.extra or {}).get("window_end")
+        ]
+        if ends:
+            return max(pendulum.parse(end) for end in ends).isoformat()
+        return pendulum.instance(logical_date or dag_run.run_after).in_tz("UTC").isoformat()
+
+    @task
+    def enter(chain_id: str, as_of: str, dag_run=None) -> dict:
+        """New entries since the chain's watermark (after refreshing progress from earlier decisions)."""
+        from lifecycle.chains.engine import enter as enter_chain
+
+        return enter_chain(warehouse(), _chain(chain_id), pendulum.parse(as_of), dag_run.run_id).as_dict()
+
+    @task(task_id="exit")
+    def exit_instances(chain_id: str, as_of: str, dag_run=None) -> None:
+        """End the active instances whose exit condition holds, before any step."""
+        from lifecycle.chains.engine import apply_exits
+
+        apply_exits(warehouse(), _chain(chain_id), pendulum.parse(as_of), dag_run.run_id)
+
+    @task
+    def due(chain_id: str, as_of: str, dag_run=None) -> dict:
+        """Write the chain's due steps for this run to crm.due_steps; returns the chain's run figures."""
+        from lifecycle.chains.engine import emit_due_steps
+
+        return emit_due_steps(warehouse(), _chain(chain_id), pendulum.parse(as_of), dag_run.run_id).as_dict()
+
+    @task
+    def hand_off(as_of: str, dag_run=None) -> dict:
+        """Give every chain's due steps of this run to the contact policy at once."""
+        from lifecycle import policy
+
+        now = pendulum.parse(as_of).in_tz("UTC").naive()
+        return policy.decide(warehouse(), run_key=dag_run.run_id, now=now)
+
+    as_of = validate_chains()
+    groups = []
+    for chain_id in CHAIN_IDS:
+        with TaskGroup(group_id=chain_id) as group:
+            entered = enter(chain_id, as_of)
+            exited = exit_instances(chain_id, as_of)
+            entered >> exited >> due(chain_id, as_of)
+        groups.append(group)
+    groups >> hand_off(as_of)
+
+
+lifecycle_chains()

@@ -1,0 +1,304 @@
+"""The communication map: one YAML file per chain in ``include/chains/``, validated on load.
+
+A chain file names its entry query (``include/sql/chains/<id>.sql``) and the query's thresholds, the exits,
+the re-entry window, priority and holdout, and its steps (delay from entry, channel, template, message kind,
+quiet-hours behaviour, freshness, send condition, A/B variants, RFM segment overrides). Any mistake fails
+with :class:`~lifecycle.errors.ConfigError` naming the file, the field and the fix; ``docs/chains.md``
+describes every field.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+
+import sqlalchemy as sa
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from lifecycle import sql
+from lifecycle.errors import ConfigError
+from lifecycle.paths import INCLUDE_DIR, SQL_DIR, TEMPLATES_DIR
+
+CHAINS_DIR = INCLUDE_DIR / "chains"
+#: Set to 0 to load chains before their templates exist (config tests, a chain still being written).
+CHECK_TEMPLATES_ENV = "LIFECYCLE_CHECK_TEMPLATES"
+#: Parameters the engine binds into every entry query itself.
+ENGINE_PARAMS = frozenset({"since", "as_of"})
+
+_DURATION = re.compile(r"^(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?$")
+_RFM_PATTERN = re.compile(r"^[1-3*]{3}$")
+_ID = r"^[a-z][a-z0-9_]*$"
+
+
+def parse_duration(text: str | int) -> timedelta:
+    """``"2h"``, ``"1d"``, ``"3d12h"``, ``"30m"``, ``"0h"`` → timedelta; anything else is a ValueError."""
+    match = _DURATION.match(str(text).strip()) if not isinstance(text, bool) else None
+    if not match or not str(text).strip():
+        raise ValueError(f"{text!r} is not a duration like 2h, 1d, 3d12h or 30m")
+    return timedelta(days=int(match["d"] or 0), hours=int(match["h"] or 0), minutes=int(match["m"] or 0))
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Names(_Strict):
+    ru: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+
+class Entry(_Strict):
+    sql: str = Field(description="entry query, relative to include/sql/")
+    params: dict[str, int | float | str | bool] = Field(default_factory=dict)
+    first_run_lookback: Duration = timedelta(days=2)
+
+
+class Exits(_Strict):
+    unsubscribed: bool = True
+    purchase_of_trigger_product: bool = False
+    any_purchase: bool = False
+    any_cart: bool = False
+    entered_chain: list[str] = Field(default_factory=list)
+    max_touches: int | None = Field(default=None, ge=1)
+    time_limit: Duration | None = None
+
+
+class Variant(_Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9_]+$")
+    weight: float = Field(gt=0)
+
+
+class Condition(_Strict):
+    no_engagement_with: str
+
+
+class SegmentOverride(_Strict):
+    skip: bool = False
+    template: str | None = None
+    offer: Literal["none", "mild", "standard", "strong"] | None = None
+
+    @model_validator(mode="after")
+    def _says_something(self) -> SegmentOverride:
+        if self.skip and (self.template or self.offer):
+            raise ValueError("an override that skips the step cannot also set a template or offer")
+        if not (self.skip or self.template or self.offer):
+            raise ValueError("an override needs skip: true, a template or an offer")
+        return self
+
+
+class Step(_Strict):
+    id: str = Field(pattern=_ID)
+    delay: Duration
+    channel: Literal["email", "push", "sms"]
+    template: str
+    kind: Literal["service", "content", "sale"] = "content"
+    quiet_hours: Literal["hold", "drop"] = "hold"
+    fresh_for: Duration = timedelta(hours=12)
+    condition: Condition | None = None
+    variants: list[Variant] = Field(default_factory=lambda: [Variant(id="A", weight=1.0)], min_length=1)
+    bandit: bool = False
+    promo: bool = False
+    offer: Literal["none", "mild", "standard", "strong"] = "none"
+    branch: str | None = None
+    segment_overrides: dict[str, SegmentOverride] = Field(default_factory=dict)
+
+    @property
+    def send_condition(self) -> str | None:
+        return f"no_engagement_with:{self.condition.no_engagement_with}" if self.condition else None
+
+    def variants_json(self) -> str:
+        """Variants as the contract's JSON text, weights normalised to sum to 1."""
+        import json
+
+        total = sum(v.weight for v in self.variants)
+        return json.dumps([{"id": v.id, "weight": round(v.weight / total, 6)} for v in self.variants])
+
+    def override_for(self, rfm_code: str | None) -> tuple[str, SegmentOverride] | None:
+        """The first override (in file order) whose pattern matches the customer's RFM code."""
+        if not rfm_code:
+            return None
+        for pattern, override in self.segment_overrides.items():
+            if all(p in ("*", c) for p, c in zip(pattern, rfm_code, strict=True)):
+                return pattern, override
+        return None
+
+
+class ChainConfig(_Strict):
+    id: str = Field(pattern=_ID)
+    name: Names
+    description: str = Field(min_length=40)
+    priority: int
+    bound_to: Literal["cart", "product", "category", "order", "customer"]
+    entry: Entry
+    on_new_trigger: Literal["ignore", "restart"] = "ignore"
+    exits: Exits = Field(default_factory=Exits)
+    reentry_days: int = Field(ge=0)
+    holdout_share: float = Field(ge=0, lt=1)
+    consent_scope: str | None = None
+    typical_order_value: float = Field(default=0.0, ge=0)
+    steps: list[Step] = Field(min_length=1)
+
+    def step(self, step_id: str) -> Step:
+        return next(s for s in self.steps if s.id == step_id)
+
+
+def chain_ids(folder: Path = CHAINS_DIR) -> list[str]:
+    """Chain ids from the file names alone: cheap enough for DAG parsing (no YAML, no database)."""
+    return sorted(path.stem for path in folder.glob("*.yaml"))
+
+
+def load_chains(folder: Path = CHAINS_DIR, check_templates: bool | None = None) -> dict[str, ChainConfig]:
+    """Every chain of the map, validated one by one and against each other."""
+    chains = {path.stem: load_chain(path, check_templates) for path in sorted(folder.glob("*.yaml"))}
+    for chain in chains.values():
+        for other in chain.exits.entered_chain:
+            if other not in chains:
+                raise ConfigError(
+                    str(folder / f"{chain.id}.yaml"),
+                    "exits.entered_chain",
+                    f"there is no chain {other!r}",
+                    f"use one of {sorted(chains)}",
+                )
+    return chains
+
+
+def load_chain(path: Path, check_templates: bool | None = None) -> ChainConfig:
+    """One chain file, validated; ``check_templates`` defaults to the LIFECYCLE_CHECK_TEMPLATES switch."""
+    if check_templates is None:
+        check_templates = os.environ.get(CHECK_TEMPLATES_ENV, "1").lower() not in ("0", "false", "no")
+    file = str(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(file, "-", f"cannot be read as YAML ({exc})", "fix the YAML syntax") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(file, "-", "is not a mapping of fields", "start from an existing chain file")
+    try:
+        chain = ChainConfig.model_validate(raw)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise ConfigError(file, _field(error["loc"]), error["msg"], _fix(error)) from None
+    if chain.id != path.stem:
+        raise ConfigError(file, "id", f"id {chain.id!r} differs from the file name", f"set id: {path.stem}")
+    _check_steps(file, chain)
+    _check_entry_sql(file, chain)
+    if check_templates:
+        _check_templates(file, chain)
+    return chain
+
+
+def _field(loc: tuple) -> str:
+    return ".".join(str(part) for part in loc) or "-"
+
+
+def _fix(error: dict) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "remove the field or correct its spelling (docs/chains.md lists every field)"
+    if kind == "missing":
+        return "add the field (docs/chains.md describes it)"
+    if kind == "value_error" and "duration" in error["msg"]:
+        return "write a delay as days, hours and minutes, e.g. 2h, 1d, 3d12h, 30m"
+    if kind == "literal_error":
+        return "use one of the allowed values named above"
+    return "correct the value (docs/chains.md describes the field)"
+
+
+def _check_steps(file: str, chain: ChainConfig) -> None:
+    seen: dict[str, Step] = {}
+    previous = timedelta(0)
+    for no, step in enumerate(chain.steps):
+        where = f"steps.{no}"
+        if step.id in seen:
+            raise ConfigError(file, f"{where}.id", f"step id {step.id!r} is used twice", "rename one step")
+        if step.delay < previous:
+            raise ConfigError(
+                file,
+                f"{where}.delay",
+                f"{step.id} ({step.delay}) comes before the previous step ({previous})",
+                "list steps in the order of their delays",
+            )
+        if step.condition and step.condition.no_engagement_with not in seen:
+            raise ConfigError(
+                file,
+                f"{where}.condition.no_engagement_with",
+                f"{step.condition.no_engagement_with!r} is not an earlier step",
+                f"name one of {sorted(seen) or 'the steps before it'}",
+            )
+        if len({v.id for v in step.variants}) != len(step.variants):
+            raise ConfigError(file, f"{where}.variants", "a variant id is used twice", "rename one variant")
+        for pattern in step.segment_overrides:
+            if not _RFM_PATTERN.match(pattern):
+                raise ConfigError(
+                    file,
+                    f"{where}.segment_overrides.{pattern}",
+                    f"{pattern!r} is not an RFM segment",
+                    "use three characters R, F, M, each 1-3 or * (e.g. 333, 3*3, 1**)",
+                )
+        seen[step.id] = step
+        previous = step.delay
+
+
+def _check_entry_sql(file: str, chain: ChainConfig) -> None:
+    """The entry query exists, has a header, and binds exactly the configured thresholds."""
+    field = "entry.sql"
+    if not (SQL_DIR / chain.entry.sql).is_file():
+        raise ConfigError(
+            file, field, f"include/sql/{chain.entry.sql} does not exist", "create it or fix the path"
+        )
+    try:
+        statement = sql.single_statement(chain.entry.sql)
+    except ConfigError as exc:
+        raise ConfigError(file, field, f"{exc.file}: {exc.problem}", exc.fix) from None
+    bound = set(sa.text(statement).compile().params)
+    missing = bound - ENGINE_PARAMS - set(chain.entry.params)
+    if missing:
+        raise ConfigError(
+            file,
+            "entry.params",
+            f"the query binds {sorted(missing)} but the chain gives no value",
+            "add them under entry.params",
+        )
+    unused = set(chain.entry.params) - bound
+    if unused:
+        raise ConfigError(
+            file,
+            "entry.params",
+            f"the query does not use {sorted(unused)}",
+            "remove them or use them in the query",
+        )
+
+
+def template_paths(chain: ChainConfig) -> list[tuple[str, str]]:
+    """(field, template) for every template the chain names, overrides included."""
+    found = []
+    for no, step in enumerate(chain.steps):
+        found.append((f"steps.{no}.template", step.template))
+        for pattern, override in step.segment_overrides.items():
+            if override.template:
+                found.append((f"steps.{no}.segment_overrides.{pattern}.template", override.template))
+    return found
+
+
+def template_exists(template: str) -> bool:
+    """A template is a folder ``include/templates/<locale>/<chain>/<step>`` or files named ``<step>.*``."""
+    path = TEMPLATES_DIR / template
+    return path.is_dir() or any(path.parent.glob(f"{path.name}.*"))
+
+
+def _check_templates(file: str, chain: ChainConfig) -> None:
+    for field, template in template_paths(chain):
+        if not template_exists(template):
+            raise ConfigError(
+                file,
+                field,
+                f"template include/templates/{template} does not exist",
+                f"create it, correct the path, or set {CHECK_TEMPLATES_ENV}=0 until templates exist",
+            )

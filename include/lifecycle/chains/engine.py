@@ -1,0 +1,304 @@
+"""The hourly processing of the trigger chains, one chain at a time, with no Airflow in sight.
+
+For a chain and a run (``as_of``, ``run_key``), in this order:
+
+1. **progress** — touches and completions from what the contact policy decided in earlier runs;
+2. **entries** — the chain's entry query finds the triggers that became due since the chain's watermark
+   (minus a grace for late rows); admissible ones become ``crm.chain_instances``; the watermark moves on;
+3. **exits** — the chain's exit conditions are checked on its active instances, before any step;
+4. **due steps** — for each active instance, its next due step that is not done, with the template resolved
+   for the customer's RFM segment, goes to ``crm.due_steps`` (the hand-off to the contact policy). A step a
+   segment override skips is logged in ``crm.chain_step_log`` and the following due step is taken instead.
+
+Each phase is its own transaction, so the Airflow layer can show them as separate tasks; a re-run of the
+same run key writes the same due steps (the run's earlier rows are replaced, its own decisions ignored).
+Python only handles the candidates (new triggers, due steps), never the event history.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from lifecycle.chains.config import ChainConfig, load_chains
+from lifecycle.errors import ConfigError
+from lifecycle.paths import SQL_DIR
+
+if TYPE_CHECKING:
+    from lifecycle.warehouse import Warehouse
+
+#: Rows can land up to this late (the ingest's own grace); each run looks this far behind its watermark.
+LATE_GRACE = timedelta(hours=3)
+#: Columns every entry query must return; ``branch``, ``product_ids`` and ``trigger_value`` are optional,
+#: any other column is context for the templates.
+REQUIRED_COLUMNS = ("customer_id", "trigger_key", "triggered_at")
+_STAGED_COLUMNS = ("branch", "product_ids", "trigger_value")
+#: Exit checks in the order they are applied; the first that holds names the exit reason.
+EXIT_ORDER = (
+    "unsubscribed",
+    "purchase_of_trigger_product",
+    "any_purchase",
+    "any_cart",
+    "entered_chain",
+    "max_touches",
+    "time_limit",
+)
+
+
+@dataclass
+class ChainRunFigures:
+    chain_id: str
+    run_key: str
+    as_of: datetime
+    window_start: datetime
+    candidates: int = 0
+    entered: int = 0
+    exited: int = 0
+    completed: int = 0
+    due_steps: int = 0
+    skipped_steps: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["as_of"], data["window_start"] = self.as_of.isoformat(), self.window_start.isoformat()
+        return data
+
+
+def naive_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def run_chains(
+    warehouse: Warehouse, as_of: datetime, run_key: str, chains: dict[str, ChainConfig] | None = None
+) -> list[ChainRunFigures]:
+    """Every chain of the map, one after the other (the Airflow DAG runs them as parallel task groups)."""
+    chains = chains if chains is not None else load_chains()
+    return [process_chain(warehouse, chain, as_of, run_key) for chain in chains.values()]
+
+
+def process_chain(warehouse: Warehouse, chain: ChainConfig, as_of: datetime, run_key: str) -> ChainRunFigures:
+    """All four phases of one chain; returns the run's figures (also stored in ``crm.chain_runs``)."""
+    figures = enter(warehouse, chain, as_of, run_key)
+    apply_exits(warehouse, chain, as_of, run_key)
+    return emit_due_steps(warehouse, chain, as_of, run_key, figures)
+
+
+def enter(warehouse: Warehouse, chain: ChainConfig, as_of: datetime, run_key: str) -> ChainRunFigures:
+    """Phases 1–2: refresh progress, sync the configured steps, admit new entries, move the watermark."""
+    as_of, now = naive_utc(as_of), _now()
+    base = {"chain_id": chain.id, "as_of": as_of, "run_key": run_key, "now": now}
+    with warehouse.begin() as conn:
+        warehouse.run(conn, "chains/engine/sync_steps.sql", **base)
+        warehouse.insert_df(conn, "crm.chain_steps", _steps_frame(chain))
+        warehouse.run_steps(conn, "chains/engine/progress.sql", **base)
+        watermark = warehouse.run(conn, "chains/engine/watermark.sql", **base).scalar()
+        since = watermark - LATE_GRACE if watermark else as_of - chain.entry.first_run_lookback
+        since = min(since, as_of)
+        result = warehouse.run(conn, chain.entry.sql, since=since, as_of=as_of, **chain.entry.params)
+        rows = [dict(row) for row in result.mappings()]
+        warehouse.run(conn, "chains/engine/clear_candidates.sql", **base)
+        warehouse.insert_df(conn, "crm.chain_candidates", _candidates_frame(chain, rows))
+        warehouse.run_steps(
+            conn, "chains/engine/enter.sql", restart=chain.on_new_trigger == "restart", **base
+        )
+        warehouse.run(conn, "chains/engine/clear_candidates.sql", **base)
+        warehouse.run(conn, "chains/engine/set_watermark.sql", **base)
+    return ChainRunFigures(chain.id, run_key, as_of, since, candidates=len(rows))
+
+
+def apply_exits(warehouse: Warehouse, chain: ChainConfig, as_of: datetime, run_key: str) -> None:
+    """Phase 3: end the active instances whose exit condition holds, each with the first reason that holds."""
+    as_of = naive_utc(as_of)
+    base = {"chain_id": chain.id, "as_of": as_of, "run_key": run_key, "now": _now()}
+    exits = chain.exits
+    extra = {
+        "entered_chain": {"other_chains": ",".join(exits.entered_chain)},
+        "max_touches": {"max_touches": exits.max_touches},
+        "time_limit": {"entered_before": as_of - exits.time_limit if exits.time_limit else None},
+    }
+    with warehouse.begin() as conn:
+        for kind in EXIT_ORDER:
+            if getattr(exits, kind) not in (None, False, []):
+                warehouse.run(conn, f"chains/exits/{kind}.sql", **base, **extra.get(kind, {}))
+
+
+def emit_due_steps(
+    warehouse: Warehouse,
+    chain: ChainConfig,
+    as_of: datetime,
+    run_key: str,
+    figures: ChainRunFigures | None = None,
+) -> ChainRunFigures:
+    """Phase 4: the chain's due steps of this run into ``crm.due_steps`` (replacing an earlier attempt)."""
+    import pandas as pd
+
+    as_of, now = naive_utc(as_of), _now()
+    figures = figures or ChainRunFigures(chain.id, run_key, as_of, as_of)
+    base = {"chain_id": chain.id, "as_of": as_of, "run_key": run_key, "now": now}
+    with warehouse.begin() as conn:
+        warehouse.run_steps(conn, "chains/engine/clear_run.sql", **base)
+        rows = warehouse.run(
+            conn, "chains/engine/due.sql", typical_order_value=chain.typical_order_value, **base
+        ).mappings()
+        due, skipped = plan_steps(chain, [dict(row) for row in rows], run_key)
+        warehouse.insert_df(conn, "crm.due_steps", pd.DataFrame(due))
+        warehouse.insert_df(
+            conn, "crm.chain_step_log", pd.DataFrame([s | {"logged_at": now} for s in skipped])
+        )
+        counts = warehouse.run(conn, "chains/engine/run_figures.sql", **base).mappings().one()
+        figures.entered, figures.exited, figures.completed = (int(counts[k] or 0) for k in counts)
+        figures.due_steps, figures.skipped_steps = len(due), len(skipped)
+        record = asdict(figures) | {"finished_at": now}
+        warehouse.insert_df(conn, "crm.chain_runs", pd.DataFrame([record]))
+    return figures
+
+
+def plan_steps(
+    chain: ChainConfig, rows: list[dict[str, Any]], run_key: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Per instance, the first due step its RFM segment does not skip (rows come in instance, step order).
+
+    Returns the ``crm.due_steps`` rows and the ``crm.chain_step_log`` rows of the skipped steps.
+    """
+    due: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
+    taken: set[str] = set()
+    for row in rows:
+        instance_id = row["instance_id"]
+        if instance_id in taken:
+            continue
+        step = chain.step(row["step_id"])
+        override = step.override_for(row["rfm_code"])
+        if override and override[1].skip:
+            skipped.append(
+                {
+                    "instance_id": instance_id,
+                    "step_id": step.id,
+                    "chain_id": chain.id,
+                    "customer_id": row["customer_id"],
+                    "outcome": "skipped",
+                    "reason": f"segment_override:{override[0]}",
+                    "run_key": run_key,
+                }
+            )
+            continue
+        taken.add(instance_id)
+        template, offer = step.template, step.offer
+        if override:
+            template, offer = override[1].template or template, override[1].offer or offer
+        context = json.loads(row["context"]) | {
+            "rfm_code": row["rfm_code"],
+            "promo": step.promo,
+            "offer": offer,
+        }
+        due_at = row["due_at"]
+        due.append(
+            {
+                "run_key": run_key,
+                "chain_id": chain.id,
+                "step_id": step.id,
+                "step_no": int(row["step_no"]),
+                "instance_id": instance_id,
+                "trigger_key": row["trigger_key"],
+                "customer_id": int(row["customer_id"]),
+                "channel": step.channel,
+                "message_kind": step.kind,
+                "template": template,
+                "priority": chain.priority,
+                "expected_value": float(row["expected_value"] or 0.0),
+                "due_at": due_at,
+                "expires_at": due_at + step.fresh_for,
+                "quiet_hours": step.quiet_hours,
+                "holdout_share": chain.holdout_share,
+                "variants": step.variants_json(),
+                "use_bandit": step.bandit,
+                "send_condition": step.send_condition,
+                "consent_scope": chain.consent_scope,
+                "context": json.dumps(context, ensure_ascii=False, sort_keys=True),
+            }
+        )
+    return due, skipped
+
+
+def run_summary(warehouse: Warehouse, run_key: str) -> list[dict[str, Any]]:
+    """Per chain: candidates, entered, exited (plus a row per exit reason), completed, due, skipped steps."""
+    return [dict(row) for row in warehouse.fetch_all("chains/engine/summary.sql", run_key=run_key)]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _steps_frame(chain: ChainConfig):
+    import pandas as pd
+
+    return pd.DataFrame(
+        [
+            {
+                "chain_id": chain.id,
+                "step_no": no,
+                "step_id": step.id,
+                "delay_s": int(step.delay.total_seconds()),
+                "branch": step.branch,
+            }
+            for no, step in enumerate(chain.steps, start=1)
+        ]
+    )
+
+
+def _candidates_frame(chain: ChainConfig, rows: list[dict[str, Any]]):
+    """The entry query's rows as staged candidates; every non-key column goes into the JSON context."""
+    import pandas as pd
+
+    if rows:
+        missing = [c for c in REQUIRED_COLUMNS if c not in rows[0]]
+        if missing:
+            raise ConfigError(
+                str(SQL_DIR / chain.entry.sql),
+                "output columns",
+                f"the query returns no {missing}",
+                "select customer_id, trigger_key and triggered_at (see the header of any chain query)",
+            )
+    staged = []
+    for row in rows:
+        context = {k: _jsonable(v) for k, v in row.items() if k not in (*REQUIRED_COLUMNS, "product_ids")}
+        product_ids = row.get("product_ids")
+        if product_ids:
+            context["product_ids"] = [int(p) for p in str(product_ids).split(",") if p]
+        staged.append(
+            {
+                "chain_id": chain.id,
+                "customer_id": int(row["customer_id"]),
+                "trigger_key": str(row["trigger_key"]),
+                "branch": row.get("branch"),
+                "triggered_at": naive_utc(row["triggered_at"]),
+                "product_ids": product_ids,
+                "trigger_value": row.get("trigger_value"),
+                "context": json.dumps(context, ensure_ascii=False, sort_keys=True),
+                "reentry_days": chain.reentry_days,
+            }
+        )
+    return pd.DataFrame(
+        staged,
+        columns=[
+            "chain_id",
+            "customer_id",
+            "trigger_key",
+            *_STAGED_COLUMNS,
+            "triggered_at",
+            "context",
+            "reentry_days",
+        ],
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy / Decimal-like scalars
+        return value.item()
+    if value.__class__.__name__ == "Decimal":
+        return float(value)
+    return value

@@ -1,0 +1,62 @@
+-- Cross-sell: a customer received an order (delivered online, or bought in a store) with a product that has
+-- accessories in stock which the customer does not own yet.
+-- Inputs: crm.orders (delivered_at; store orders count from ordered_at), crm.order_items,
+--   crm.ref_order_statuses, crm.product_accessories, crm.products (in_stock).
+-- Output: customer_id, trigger_key ('order-<id>'), triggered_at (delivery), order_id, product_id (the
+--   dearest product with accessories), product_ids (the suggested accessories), accessories (how many),
+--   trigger_value (the cheapest accessory's price).
+-- Parameters: :since, :as_of (deliveries in (since, as_of]).
+WITH received AS (
+    SELECT
+        o.customer_id,
+        o.order_id,
+        COALESCE(o.delivered_at, CASE WHEN o.channel = 'offline' THEN o.ordered_at END) AS received_at
+    FROM crm.orders AS o
+    INNER JOIN crm.ref_order_statuses AS st ON o.status = st.status
+    WHERE
+        st.counts_as_purchase
+        AND COALESCE(o.delivered_at, CASE WHEN o.channel = 'offline' THEN o.ordered_at END) > :since
+        AND COALESCE(o.delivered_at, CASE WHEN o.channel = 'offline' THEN o.ordered_at END) <= :as_of
+),
+
+suggestions AS (
+    SELECT
+        r.customer_id,
+        r.order_id,
+        r.received_at,
+        oi.product_id,
+        main.price AS product_price,
+        acc.product_id AS accessory_id,
+        acc.price AS accessory_price
+    FROM received AS r
+    INNER JOIN crm.order_items AS oi ON r.order_id = oi.order_id
+    INNER JOIN crm.products AS main ON oi.product_id = main.product_id
+    INNER JOIN crm.product_accessories AS pa ON oi.product_id = pa.product_id
+    INNER JOIN crm.products AS acc ON pa.accessory_id = acc.product_id
+    WHERE
+        acc.in_stock
+        AND NOT EXISTS (
+            SELECT 1
+            FROM crm.orders AS owned
+            INNER JOIN crm.ref_order_statuses AS ost ON owned.status = ost.status
+            INNER JOIN crm.order_items AS owned_item ON owned.order_id = owned_item.order_id
+            WHERE
+                owned.customer_id = r.customer_id
+                AND ost.counts_as_purchase
+                AND owned_item.product_id = acc.product_id
+                AND owned.ordered_at <= r.received_at
+        )
+)
+
+SELECT
+    customer_id,
+    'order-' || CAST(order_id AS VARCHAR) AS trigger_key,
+    received_at AS triggered_at,
+    order_id,
+    MAX(product_id) AS product_id,
+    STRING_AGG(DISTINCT CAST(accessory_id AS VARCHAR), ',' ORDER BY CAST(accessory_id AS VARCHAR))
+        AS product_ids,
+    COUNT(DISTINCT accessory_id) AS accessories,
+    MIN(accessory_price) AS trigger_value
+FROM suggestions
+GROUP BY customer_id, order_id, received_at;

@@ -1,0 +1,42 @@
+-- Bring a chain's active instances up to date with what the contact policy decided in earlier runs:
+-- touches = messages planned for the instance; an instance whose every step (of its branch) is done
+-- (planned or suppressed by the policy, or skipped by a segment override) is completed.
+-- Inputs: crm.chain_instances, crm.chain_steps, crm.chain_step_outcomes (decisions and skips).
+-- Output: crm.chain_instances (touches, status 'completed', exited_at, exited_run_key).
+-- Parameters: :chain_id, :run_key (its own outcomes are ignored, so a re-run gives the same result),
+--   :as_of, :now.
+UPDATE crm.chain_instances SET
+    touches = (
+        SELECT COUNT(*)
+        FROM crm.chain_step_outcomes AS o
+        WHERE
+            o.instance_id = crm.chain_instances.instance_id
+            AND o.outcome = 'planned'
+            AND o.run_key <> :run_key
+    ),
+    updated_at = :now
+WHERE chain_id = :chain_id AND status = 'active';
+
+UPDATE crm.chain_instances SET
+    status = 'completed',
+    exited_at = :as_of,
+    exited_run_key = :run_key,
+    updated_at = :now
+WHERE
+    chain_id = :chain_id
+    AND status = 'active'
+    AND NOT EXISTS (
+        SELECT 1
+        FROM crm.chain_steps AS s
+        WHERE
+            s.chain_id = crm.chain_instances.chain_id
+            AND (s.branch IS NULL OR s.branch = crm.chain_instances.branch)
+            AND NOT EXISTS (
+                SELECT 1
+                FROM crm.chain_step_outcomes AS o
+                WHERE
+                    o.instance_id = crm.chain_instances.instance_id
+                    AND o.step_id = s.step_id
+                    AND o.run_key <> :run_key
+            )
+    );

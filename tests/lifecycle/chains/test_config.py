@@ -1,0 +1,124 @@
+"""The communication map loads, and every kind of mistake names the file, the field and the fix."""
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lifecycle.chains.config import (
+    CHAINS_DIR,
+    chain_ids,
+    load_chain,
+    load_chains,
+    parse_duration,
+    template_paths,
+)
+from lifecycle.errors import ConfigError
+
+CART = yaml.safe_load((CHAINS_DIR / "abandoned_cart.yaml").read_text(encoding="utf-8"))
+
+
+def test_every_chain_of_the_brief_is_in_the_map():
+    chains = load_chains(check_templates=False)
+    assert sorted(chains) == chain_ids()
+    assert set(chains) >= {
+        "welcome", "abandoned_cart", "abandoned_browse", "expensive_browse", "abandoned_category",
+        "back_in_stock", "price_drop", "cross_sell", "replenishment", "product_line_update", "post_purchase",
+        "second_purchase", "win_back", "birthday", "seasonal", "ecosystem",
+    }  # fmt: skip
+    for chain in chains.values():
+        assert chain.description
+        assert chain.name.ru
+        assert chain.name.en
+        assert all(t.startswith(f"ru/{chain.id}/") for _, t in template_paths(chain))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2h", timedelta(hours=2)),
+        ("1d", timedelta(days=1)),
+        ("3d12h", timedelta(days=3, hours=12)),
+        ("0h", timedelta(0)),
+    ],
+)
+def test_durations(text, expected):
+    assert parse_duration(text) == expected
+
+
+def _write(tmp_path: Path, data: dict) -> Path:
+    path = tmp_path / "abandoned_cart.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def _step(**changes):
+    steps = [dict(s) for s in CART["steps"]]
+    steps[0] |= changes
+    return steps
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "fix"),
+    [
+        ({"prority": 5}, "prority", "remove the field or correct its spelling"),
+        ({"steps": _step(delay="2 hours")}, "steps.0.delay", "e.g. 2h, 1d, 3d12h"),
+        ({"steps": _step(channel="fax")}, "steps.0.channel", "allowed values"),
+        (
+            {"steps": _step(segment_overrides={"4*1": {"skip": True}})},
+            "steps.0.segment_overrides.4*1",
+            "1-3 or *",
+        ),
+        (
+            {"steps": _step(condition={"no_engagement_with": "email_9"})},
+            "steps.0.condition.no_engagement_with",
+            "name",
+        ),
+        ({"entry": {"sql": "chains/nowhere.sql"}}, "entry.sql", "create it"),
+        (
+            {"entry": {"sql": "chains/abandoned_cart.sql", "params": {"idle_hours": 2}}},
+            "entry.params",
+            "add them",
+        ),
+        ({"id": "other"}, "id", "set id: abandoned_cart"),
+        ({"bound_to": "wallet"}, "bound_to", "allowed values"),
+    ],
+)
+def test_mistakes_name_the_file_field_and_fix(tmp_path, change, field, fix):
+    path = _write(tmp_path, CART | change)
+    with pytest.raises(ConfigError) as caught:
+        load_chain(path, check_templates=False)
+    assert (caught.value.file, caught.value.field) == (str(path), field)
+    assert fix in caught.value.fix
+    assert str(path) in str(caught.value)
+
+
+def test_a_missing_template_fails_only_when_templates_are_checked(tmp_path, monkeypatch):
+    path = _write(tmp_path, CART)
+    load_chain(path, check_templates=False)
+    monkeypatch.delenv("LIFECYCLE_CHECK_TEMPLATES", raising=False)
+    monkeypatch.setattr("lifecycle.chains.config.TEMPLATES_DIR", tmp_path / "templates")
+    with pytest.raises(ConfigError) as caught:
+        load_chain(path)  # checked by default
+    assert caught.value.field == "steps.0.template"
+    assert "LIFECYCLE_CHECK_TEMPLATES=0" in caught.value.fix
+    for _, template in template_paths(load_chain(path, check_templates=False)):
+        (tmp_path / "templates" / template).mkdir(parents=True)
+    assert load_chain(path).id == "abandoned_cart"
+
+
+def test_an_exit_into_an_unknown_chain_is_refused(tmp_path):
+    _write(tmp_path, CART | {"exits": {"entered_chain": ["nowhere"]}})
+    with pytest.raises(ConfigError) as caught:
+        load_chains(tmp_path, check_templates=False)
+    assert caught.value.field == "exits.entered_chain"
+
+
+def test_segment_overrides_match_in_file_order():
+    chain = load_chain(CHAINS_DIR / "abandoned_cart.yaml", check_templates=False)
+    final = chain.steps[-1]
+    assert final.override_for("333")[1].template == "ru/abandoned_cart/email_4_no_discount"
+    assert final.override_for("123")[1].offer == "strong"
+    assert final.override_for("322") is None
+    assert final.override_for(None) is None
