@@ -1,0 +1,70 @@
+"""
+# Dispatch of planned messages
+
+## Purpose
+Sends what the contact policy planned in `crm.send_ledger`: claims the due rows of each channel, renders
+their templates (`include/templates/`), sends them through the channel's provider in batches of its
+maximum, and records every outcome (sent / failed / unknown / expired) in the ledger.
+
+## Trigger
+Hourly at :20 (UTC), after the chains and policy runs of the hour; one run at a time.
+
+## Inputs
+`crm.send_ledger` rows in state `planned` and due, `crm.customers`, `crm.push_tokens`, the catalogue and
+orders (for personalisation); connections `lifecycle_warehouse`, `lifecycle_links` and the providers named
+by the params `email_conn_id` / `push_conn_id` (default `lifecycle_sandbox`: files, nothing leaves the
+machine).
+
+## Outputs
+`crm.send_ledger` states, `crm.promo_codes`, retired `crm.push_tokens`; each task returns its figures.
+
+## Owner
+Data engineering (delivery).
+
+## Triage notes
+Retrying or clearing a task is safe: rows a crashed try left in `sending` become `unknown` (never resent
+blindly) or, with a provider that deduplicates by our key (OneSignal, sandbox), `planned` again. A task
+fails on bad credentials (401/403, SMTP login) after releasing the unsent rows; fix the connection and clear
+it. Rows `failed` with `render:` in `last_error` name the template and the missing variable. See
+docs/delivery.md.
+"""
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import CronTriggerTimetable, Param, dag
+
+from lifecycle_providers.dag_defaults import DEFAULT_ARGS, TAG_PRODUCT
+from lifecycle_providers.operators.dispatch import LedgerDispatchOperator
+
+#: One task per channel, alone in its pool: provider concurrency is bounded per channel, and a retry
+#: knows that any row still 'sending' on its channel was left by a try that died (orphan_after=0).
+CHANNEL_POOLS = {"email": "lifecycle_delivery_email", "push": "lifecycle_delivery_push"}
+
+
+@dag(
+    schedule=CronTriggerTimetable("20 * * * *", timezone="UTC"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=[TAG_PRODUCT, "delivery"],
+    params={
+        "email_conn_id": Param("lifecycle_sandbox", type="string", description="provider for email"),
+        "push_conn_id": Param("lifecycle_sandbox", type="string", description="provider for push"),
+    },
+    doc_md=__doc__,
+)
+def lifecycle_dispatch():
+    for channel, pool in CHANNEL_POOLS.items():
+        LedgerDispatchOperator(
+            task_id=f"dispatch_{channel}",
+            channel=channel,
+            provider_conn_id=f"{{{{ params.{channel}_conn_id }}}}",
+            orphan_after=timedelta(0),
+            pool=pool,
+            retry_delay=timedelta(minutes=5),
+        )
+
+
+lifecycle_dispatch()

@@ -1,0 +1,117 @@
+"""SendGrid v3 Mail Send (``POST /v3/mail/send``, ``Authorization: Bearer``).
+
+SendGrid's ``content`` is per request, so personalised HTML needs either one request per message, or a
+"pass-through" dynamic template (HTML ``{{{html}}}``, text ``{{{text}}}``, subject ``{{subject}}``) whose
+``dynamic_template_data`` carries each message's rendering: then up to 1000 personalizations go in one
+request. A 202 means queued; per-recipient results come through the Event Webhook, correlated by the
+``send_key`` custom arg. There is no idempotency key: a timeout or 5xx is 'unknown', never resent. A 400
+rejects the whole request without sending, so a failing batch is split to isolate the bad message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from lifecycle.delivery.email_mime import Sender
+from lifecycle.delivery.messages import (
+    Message,
+    Outcome,
+    ProviderConfigError,
+    ProviderResponseError,
+    batch_outcomes,
+)
+from lifecycle.delivery.providers import http
+from lifecycle.delivery.providers.base import Provider
+
+MAX_PERSONALIZATIONS = 1000
+
+
+class SendGridProvider(Provider):
+    name = "sendgrid"
+    channels = frozenset({"email"})
+
+    def __init__(
+        self,
+        api_key: str,
+        sender: Sender,
+        base_url: str = "https://api.sendgrid.com",
+        template_id: str | None = None,
+        timeout: float = 30.0,
+        concurrency: int = 4,
+        requests_per_second: float | None = None,
+    ):
+        self.sender, self.template_id = sender, template_id
+        self.max_batch = MAX_PERSONALIZATIONS if template_id else 1
+        self.concurrency, self.requests_per_second = concurrency, requests_per_second
+        self.client = httpx.Client(
+            base_url=base_url,
+            timeout=timeout,
+            headers={"Authorization": f"Bearer {api_key}"},
+            limits=httpx.Limits(max_connections=max(concurrency, 1) * 2),
+        )
+
+    def _personalization(self, message: Message) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "to": [{"email": address} for address in message.to],
+            "custom_args": {"send_key": message.send_key, "chain": message.chain_id, "step": message.step_id},
+        }
+        if message.headers:
+            item["headers"] = dict(message.headers)
+        if self.template_id:
+            item["dynamic_template_data"] = {
+                "subject": message.email.subject,
+                "preheader": message.email.preheader,
+                "html": message.email.html,
+                "text": message.email.text,
+            }
+        else:
+            item["subject"] = message.email.subject
+        return item
+
+    def payload(self, batch: list[Message]) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "from": {"email": self.sender.from_email, "name": self.sender.from_name},
+            "personalizations": [self._personalization(m) for m in batch],
+        }
+        if self.sender.reply_to:
+            body["reply_to"] = {"email": self.sender.reply_to}
+        if self.template_id:
+            body["template_id"] = self.template_id
+        else:
+            (message,) = batch
+            body["content"] = [
+                {"type": "text/plain", "value": message.email.text},
+                {"type": "text/html", "value": message.email.html},
+            ]
+        return body
+
+    def send(self, batch: list[Message]) -> list[Outcome]:
+        if not batch:
+            return []
+        response = http.post(self.client, "/v3/mail/send", self.name, json=self.payload(batch))
+        try:
+            http.check(response, self.name)
+        except ProviderResponseError as exc:
+            if exc.kind == "failed" and len(batch) > 1:
+                return self._split(batch)
+            raise
+        message_id = response.headers.get("x-message-id")
+        return [Outcome(m.send_key, "sent", provider_message_id=message_id) for m in batch]
+
+    def _split(self, batch: list[Message]) -> list[Outcome]:
+        """Send the halves of a rejected batch; once a part was accepted, later errors become outcomes."""
+        outcomes: list[Outcome] = []
+        middle = len(batch) // 2
+        for part in (batch[:middle], batch[middle:]):
+            try:
+                outcomes += self.send(part)
+            except ProviderResponseError as exc:
+                outcomes += batch_outcomes(part, exc, self.idempotent)
+            except ProviderConfigError as exc:
+                raise ProviderConfigError(str(exc), outcomes + exc.outcomes) from exc
+        return outcomes
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,169 @@
+"""Jinja rendering of the message templates in ``include/templates/<locale>/<chain>/<step>/``.
+
+An email step has ``subject.txt``, ``preheader.txt``, ``body.html`` and ``body.txt`` (the bodies extend the
+shared layouts in ``layout/``); a push step has ``title.txt`` and ``body.txt``. HTML is autoescaped, and
+every template renders with ``StrictUndefined``: a variable the context lacks fails the render of that
+message, before anything is sent. ``messages.yaml`` says what a step needs beyond the trigger (which
+recommendations, whether a promo code) and holds the shop's sender details.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+
+from lifecycle.delivery.messages import EmailContent, PushContent
+from lifecycle.errors import ConfigError
+from lifecycle.paths import TEMPLATES_DIR
+
+EMAIL_PARTS = ("subject.txt", "preheader.txt", "body.html", "body.txt")
+PUSH_PARTS = ("title.txt", "body.txt")
+RECOMMENDATION_KINDS = ("none", "alternatives", "accessories", "top_category", "next_generation")
+_MONTHS = (
+    "января",
+    "февраля",
+    "марта",
+    "апреля",
+    "мая",
+    "июня",
+    "июля",
+    "августа",
+    "сентября",
+    "октября",
+    "ноября",
+    "декабря",
+)
+
+
+class RenderError(Exception):
+    """A template could not be rendered for one message (missing variable, bad template)."""
+
+
+def money(value: float | int | None) -> str:
+    """12990 -> '12 990 ₽' with no-break spaces, as Russian shops print prices."""
+    if value is None:
+        raise RenderError("money() got no value")
+    return f"{round(value):,}".replace(",", "\u00a0") + "\u00a0₽"
+
+
+def date_ru(value: date | datetime) -> str:
+    return f"{value.day} {_MONTHS[value.month - 1]}"
+
+
+@dataclass(frozen=True)
+class Promo:
+    percent: int
+    valid_days: int
+    prefix: str
+
+
+@dataclass(frozen=True)
+class StepSettings:
+    recommend: str = "none"
+    promo: Promo | None = None
+
+
+class Templates:
+    """The template tree: renders steps and reads ``messages.yaml``."""
+
+    def __init__(self, root: Path = TEMPLATES_DIR):
+        self.root = root
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(root)),
+            autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters["money"] = money
+        self.env.filters["date_ru"] = date_ru
+
+    @cached_property
+    def settings(self) -> dict[str, Any]:
+        path = self.root / "messages.yaml"
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for key in ("shop", "steps"):
+            if not isinstance(raw.get(key), dict):
+                raise ConfigError(str(path), key, "the section is missing", f"add a '{key}:' mapping")
+        return raw
+
+    @property
+    def shop(self) -> dict[str, Any]:
+        return self.settings["shop"]
+
+    def step_settings(self, chain_id: str, step_id: str) -> StepSettings:
+        path = str(self.root / "messages.yaml")
+        raw = (self.settings["steps"].get(chain_id) or {}).get(step_id) or {}
+        recommend = raw.get("recommend", "none")
+        if recommend not in RECOMMENDATION_KINDS:
+            raise ConfigError(
+                path,
+                f"steps.{chain_id}.{step_id}.recommend",
+                f"unknown kind {recommend!r}",
+                f"use one of {', '.join(RECOMMENDATION_KINDS)}",
+            )
+        promo = raw.get("promo")
+        if promo is not None:
+            try:
+                promo = Promo(int(promo["percent"]), int(promo["valid_days"]), str(promo["prefix"]))
+            except (KeyError, TypeError, ValueError):
+                raise ConfigError(
+                    path,
+                    f"steps.{chain_id}.{step_id}.promo",
+                    "needs percent, valid_days and prefix",
+                    "write e.g. {percent: 10, valid_days: 7, prefix: CART}",
+                ) from None
+        return StepSettings(recommend, promo)
+
+    def steps(self, locale: str = "ru") -> list[str]:
+        """Every step template of a locale, as ``<locale>/<chain>/<step>``."""
+        return sorted(
+            str(folder.relative_to(self.root))
+            for folder in (self.root / locale).glob("*/*")
+            if folder.is_dir()
+        )
+
+    def is_push(self, template: str) -> bool:
+        return (self.root / template / "title.txt").is_file()
+
+    def _render(self, name: str, context: dict[str, Any]) -> str:
+        try:
+            return self.env.get_template(name).render(context)
+        except jinja2.TemplateNotFound as exc:
+            raise RenderError(f"template {exc.name} does not exist") from None
+        except jinja2.UndefinedError as exc:
+            raise RenderError(f"{name}: {exc.message}") from None
+        except (jinja2.TemplateError, TypeError, ValueError, RenderError) as exc:
+            raise RenderError(f"{name}: {exc}") from None
+
+    def _line(self, name: str, context: dict[str, Any]) -> str:
+        return re.sub(r"[ \t\r\n]+", " ", self._render(name, context)).strip()
+
+    def render_email(self, template: str, context: dict[str, Any]) -> EmailContent:
+        subject = self._line(f"{template}/subject.txt", context)
+        preheader = self._line(f"{template}/preheader.txt", context)
+        # The layouts show both (HTML <title>, hidden preheader); the step templates need not repeat them.
+        context = {**context, "subject": subject, "preheader": preheader}
+        text = self._render(f"{template}/body.txt", context)
+        return EmailContent(
+            subject=subject,
+            preheader=preheader,
+            html=self._render(f"{template}/body.html", context),
+            text=re.sub(r"\n{3,}", "\n\n", text).strip() + "\n",
+        )
+
+    def render_push(self, template: str, context: dict[str, Any]) -> PushContent:
+        products = context.get("products") or []
+        url = products[0]["url"] if products else context["links"]["shop"]
+        return PushContent(
+            title=self._line(f"{template}/title.txt", context),
+            body=self._line(f"{template}/body.txt", context),
+            url=url,
+        )

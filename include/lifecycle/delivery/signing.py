@@ -1,0 +1,130 @@
+"""Signed links and signatures: the one-click unsubscribe link, promo codes, and webhook verification.
+
+Every secret comes from the caller (the Airflow layer reads it from a Connection); nothing here reads the
+environment. Tokens are HMAC-SHA256 with a purpose prefix: a token minted for one use is useless for another.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass
+
+#: Characters of a promo code: no 0/O, 1/I/L confusion when a customer types it at the till.
+_PROMO_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@dataclass(frozen=True)
+class LinkSigner:
+    """Mints and checks the links that go into messages. ``base_url`` is where the webhook app is served,
+    e.g. ``https://crm.shop.example/lifecycle-webhooks``."""
+
+    secret: bytes
+    base_url: str
+
+    def __post_init__(self):
+        if len(self.secret) < 16:
+            raise ValueError("the link signing secret must be at least 16 bytes")
+
+    def _mac(self, purpose: str, value: str) -> bytes:
+        return hmac.new(self.secret, f"{purpose}:{value}".encode(), hashlib.sha256).digest()
+
+    def unsubscribe_token(self, send_key: str) -> str:
+        return f"{_b64(send_key.encode())}.{_b64(self._mac('unsubscribe', send_key))}"
+
+    def verify_unsubscribe(self, token: str) -> str | None:
+        """The send key a token was minted for, or None when the token is forged or damaged."""
+        try:
+            payload, mac = token.split(".", 1)
+            send_key = _unb64(payload).decode()
+            given = _unb64(mac)
+        except (ValueError, UnicodeDecodeError, binascii.Error):
+            return None
+        return send_key if hmac.compare_digest(given, self._mac("unsubscribe", send_key)) else None
+
+    def unsubscribe_url(self, send_key: str) -> str:
+        return f"{self.base_url.rstrip('/')}/unsubscribe/{self.unsubscribe_token(send_key)}"
+
+    def promo_code(self, prefix: str, chain_id: str, instance_id: str) -> str:
+        """A deterministic code, unique per chain instance and unguessable without the secret."""
+        number = int.from_bytes(self._mac("promo", f"{chain_id}:{instance_id}")[:10], "big")
+        chars = []
+        for _ in range(10):
+            number, index = divmod(number, len(_PROMO_ALPHABET))
+            chars.append(_PROMO_ALPHABET[index])
+        return f"{prefix}-{''.join(chars)}"
+
+
+# --- generic HMAC webhook signature (sandbox and any provider that signs with a shared secret) -------------
+
+SIGNATURE_HEADER = "X-Lifecycle-Signature"
+
+
+def sign_webhook(secret: bytes, body: bytes, timestamp: int | None = None) -> str:
+    """The value of :data:`SIGNATURE_HEADER`: ``t=<unix time>,v1=<hex HMAC-SHA256 of "t." + body>``."""
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    mac = hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+def verify_webhook(
+    secret: bytes, header: str | None, body: bytes, now: float | None = None, tolerance_s: int = 300
+) -> bool:
+    """True when ``header`` signs exactly ``body`` with ``secret`` within ``tolerance_s`` (no replays)."""
+    if not header:
+        return False
+    try:
+        parts = dict(item.split("=", 1) for item in header.split(","))
+        timestamp = int(parts["t"])
+        given = parts["v1"]
+    except (KeyError, ValueError):
+        return False
+    now = time.time() if now is None else now
+    if abs(now - timestamp) > tolerance_s:
+        return False
+    expected = hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(given, expected)
+
+
+# --- SendGrid signed Event Webhook -------------------------------------------------------------------------
+
+SENDGRID_SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
+SENDGRID_TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
+
+
+def load_sendgrid_public_key(key: str):
+    """The ECDSA public key SendGrid shows in Mail Settings: base64 DER, or the same wrapped as PEM."""
+    from cryptography.hazmat.primitives.serialization import load_der_public_key, load_pem_public_key
+
+    key = key.strip()
+    if key.startswith("-----BEGIN"):
+        return load_pem_public_key(key.encode())
+    return load_der_public_key(base64.b64decode(key))
+
+
+def verify_sendgrid(public_key, signature_b64: str | None, timestamp: str | None, body: bytes) -> bool:
+    """ECDSA P-256/SHA-256 over ``timestamp + raw body`` (sendgrid-python's EventWebhook.verify_signature)."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    if not signature_b64 or not timestamp:
+        return False
+    try:
+        public_key.verify(
+            base64.b64decode(signature_b64), timestamp.encode() + body, ec.ECDSA(hashes.SHA256())
+        )
+    except (InvalidSignature, ValueError, binascii.Error):
+        return False
+    return True

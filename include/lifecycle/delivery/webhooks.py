@@ -1,0 +1,148 @@
+"""The feedback web app (FastAPI), mounted by the project's Airflow plugin under ``/lifecycle-webhooks``.
+
+* ``POST /sendgrid/events``   SendGrid Event Webhook, ECDSA-verified (public key from the sendgrid connection)
+* ``POST /sandbox/events``    the generic format, HMAC-signed (``X-Lifecycle-Signature``, 5-minute window)
+* ``GET  /unsubscribe/{t}``   a page with a confirm button;  ``POST`` it: RFC 8058 one-click unsubscribe
+Anything unsigned or badly signed gets 401 and is not stored. Airflow does not authenticate plugin
+routes; the signatures are the authentication. Settings are resolved per request (short-lived
+warehouse connections: DuckDB allows one writing process per file).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from lifecycle.delivery import signing
+from lifecycle.delivery.feedback import (
+    FeedbackError,
+    FeedbackEvent,
+    generic_events,
+    sendgrid_events,
+    store_events,
+)
+from lifecycle.delivery.signing import LinkSigner
+from lifecycle.warehouse import Warehouse
+
+
+@dataclass
+class WebhookSettings:
+    warehouse: Warehouse
+    signer: LinkSigner
+    shop_name: str = "Магазин"
+    sandbox_secret: bytes | None = None
+    sendgrid_public_key: str | None = None
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(
+        f"""<!DOCTYPE html><html lang="ru"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{html.escape(title)}</title></head>
+<body style="margin:0;background:#eef1f5;font-family:Arial,Helvetica,sans-serif;color:#1f2937;">
+<div style="max-width:480px;margin:48px auto;background:#fff;border-radius:14px;padding:32px;">
+<h1 style="font-size:22px;margin:0 0 16px;">{html.escape(title)}</h1>{body}</div></body></html>""",
+        status_code=status,
+    )
+
+
+def create_app(resolve_settings: Callable[[], WebhookSettings]) -> FastAPI:
+    app = FastAPI(title="Lifecycle webhooks", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @contextmanager
+    def settings() -> Iterator[WebhookSettings]:
+        resolved = resolve_settings()
+        try:
+            yield resolved
+        finally:
+            resolved.warehouse.engine.dispose()
+
+    def store(resolved: WebhookSettings, events: list[FeedbackEvent]) -> JSONResponse:
+        return JSONResponse({"received": store_events(resolved.warehouse, events)})
+
+    @app.get("/health")
+    def health() -> dict:
+        return {"status": "ok"}
+
+    @app.post("/sendgrid/events")
+    async def sendgrid(request: Request) -> JSONResponse:
+        body = await request.body()
+        with settings() as resolved:
+            if not resolved.sendgrid_public_key:
+                raise HTTPException(503, "no SendGrid verification key is configured")
+            key = signing.load_sendgrid_public_key(resolved.sendgrid_public_key)
+            if not signing.verify_sendgrid(
+                key,
+                request.headers.get(signing.SENDGRID_SIGNATURE_HEADER),
+                request.headers.get(signing.SENDGRID_TIMESTAMP_HEADER),
+                body,
+            ):
+                raise HTTPException(401, "bad or missing signature")
+            try:
+                events = sendgrid_events(json.loads(body))
+            except (ValueError, FeedbackError) as exc:
+                raise HTTPException(400, str(exc)) from None
+            return store(resolved, events)
+
+    @app.post("/sandbox/events")
+    async def sandbox(request: Request) -> JSONResponse:
+        body = await request.body()
+        with settings() as resolved:
+            if not resolved.sandbox_secret:
+                raise HTTPException(503, "no sandbox webhook secret is configured")
+            if not signing.verify_webhook(
+                resolved.sandbox_secret, request.headers.get(signing.SIGNATURE_HEADER), body
+            ):
+                raise HTTPException(401, "bad or missing signature")
+            try:
+                events = generic_events("sandbox", json.loads(body))
+            except (ValueError, FeedbackError) as exc:
+                raise HTTPException(400, str(exc)) from None
+            return store(resolved, events)
+
+    def _ledger_row(resolved: WebhookSettings, token: str) -> dict:
+        send_key = resolved.signer.verify_unsubscribe(token)
+        if send_key is None:
+            raise HTTPException(404, "unknown link")
+        with resolved.warehouse.begin() as conn:
+            row = Warehouse.run(conn, "delivery/ledger_row.sql", send_key=send_key).mappings().first()
+        if row is None or not row["address"]:
+            raise HTTPException(404, "unknown link")
+        return dict(row)
+
+    @app.get("/unsubscribe/{token}", response_class=HTMLResponse)
+    def unsubscribe_page(token: str) -> HTMLResponse:
+        with settings() as resolved:
+            row = _ledger_row(resolved, token)
+            return _page(
+                "Отписка от рассылки",
+                f"""<p style="line-height:24px;">Больше не присылать письма магазина
+«{html.escape(resolved.shop_name)}» на адрес <b>{html.escape(row["address"])}</b>?</p>
+<form method="post"><button type="submit" style="background:#2563eb;color:#fff;border:0;border-radius:8px;
+padding:14px 28px;font-size:16px;cursor:pointer;">Отписаться</button></form>""",
+            )
+
+    @app.post("/unsubscribe/{token}", response_class=HTMLResponse)
+    def unsubscribe(token: str) -> HTMLResponse:
+        # RFC 8058: the mail client POSTs "List-Unsubscribe=One-Click"; the page's button POSTs the same URL.
+        with settings() as resolved:
+            row = _ledger_row(resolved, token)
+            event = FeedbackEvent(
+                provider="link",
+                event_id=f"unsubscribe:{row['send_key']}",
+                event_type="unsubscribe",
+                send_key=row["send_key"],
+                recipient=row["address"],
+                occurred_at=datetime.now(UTC).replace(tzinfo=None),
+                channel="email",
+            )
+            store_events(resolved.warehouse, [event])
+            return _page("Вы отписались", "<p>Мы больше не будем присылать вам рассылку на этот адрес.</p>")
+
+    return app

@@ -1,0 +1,98 @@
+"""SendGrid v3 Mail Send against a local stand-in that checks the documented contract."""
+
+import time
+
+import pytest
+from delivery_shop import NOW, ledger, ledger_row, plan
+from provider_standins import Reply, SendGridStandIn
+
+from lifecycle.delivery.dispatch import Dispatcher
+from lifecycle.delivery.providers.sendgrid import SendGridProvider
+
+
+@pytest.fixture
+def sendgrid():
+    with SendGridStandIn() as server:
+        yield server
+    assert server.violations == []
+
+
+def run(warehouse, signer, provider, sleeps=None):
+    sleeps = [] if sleeps is None else sleeps
+    return Dispatcher(warehouse, provider, signer, clock=lambda: NOW, sleep=sleeps.append).run("email")
+
+
+def keys(n):
+    return [ledger_row(f"k{i:03}", 1 + i % 2, "ru/welcome/email_1", {}) for i in range(n)]
+
+
+def test_batches_of_personalizations_with_pass_through_template(duck_shop, signer, sender, sendgrid):
+    plan(duck_shop, keys(5))
+    provider = SendGridProvider(
+        SendGridStandIn.api_key, sender, sendgrid.url, template_id="d-pass", concurrency=1
+    )
+    provider.max_batch = 2  # the stand-in allows 1000; small batches show the batching
+    report = run(duck_shop, signer, provider)
+    assert report.sent == 5
+    assert [len(r.json()["personalizations"]) for r in sendgrid.requests] == [2, 2, 1]
+    first = sendgrid.requests[0].json()["personalizations"][0]
+    assert first["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert first["dynamic_template_data"]["html"].startswith("<!DOCTYPE html>")
+    assert all(r["provider_message_id"] for r in ledger(duck_shop).values())
+
+
+def test_429_waits_for_ratelimit_reset_then_sends_once(duck_shop, signer, sender, sendgrid):
+    plan(duck_shop, keys(3))
+    sendgrid.script(
+        Reply(
+            429,
+            {"errors": [{"message": "too many requests"}]},
+            {"X-RateLimit-Reset": str(int(time.time()) + 5)},
+        )
+    )
+    sleeps = []
+    report = run(duck_shop, signer, SendGridProvider(SendGridStandIn.api_key, sender, sendgrid.url), sleeps)
+    assert report.sent == 3
+    assert sleeps
+    assert 3 <= sleeps[0] <= 5
+    assert sorted(sendgrid.accepted_keys()) == ["k000", "k001", "k002"]
+
+
+def test_timeout_and_500_are_unknown_and_never_resent(duck_shop, signer, sender, sendgrid):
+    plan(duck_shop, keys(3))
+    sendgrid.script(Reply(202, None, delay_s=1.5), Reply(500, {"errors": [{"message": "oops"}]}))
+    provider = SendGridProvider(SendGridStandIn.api_key, sender, sendgrid.url, timeout=0.5, concurrency=1)
+    report = run(duck_shop, signer, provider)
+    assert (report.unknown, report.sent) == (2, 1)
+    again = run(duck_shop, signer, SendGridProvider(SendGridStandIn.api_key, sender, sendgrid.url))
+    assert again.claimed == 0
+    accepted = sendgrid.accepted_keys()
+    assert len(accepted) == len(set(accepted))  # at most once, even the one whose answer was lost
+
+
+def test_a_400_batch_is_split_to_fail_only_the_bad_message(duck_shop, signer, sender, sendgrid):
+    plan(duck_shop, keys(4))
+    bad = {"n": 0}
+    original = sendgrid.handle
+
+    def handle(request):  # the provider rejects any request containing k002, as SendGrid does for one bad row
+        if any(p["custom_args"]["send_key"] == "k002" for p in request.json()["personalizations"]):
+            bad["n"] += 1
+            return Reply(400, {"errors": [{"message": "Does not contain a valid address.", "field": "to"}]})
+        return original(request)
+
+    sendgrid.handle = handle
+    report = run(duck_shop, signer, SendGridProvider(SendGridStandIn.api_key, sender, sendgrid.url, "d-pass"))
+    states = {k: r["state"] for k, r in ledger(duck_shop).items()}
+    assert states == {"k000": "sent", "k001": "sent", "k002": "failed", "k003": "sent"}
+    assert report.failed == 1
+    assert sorted(sendgrid.accepted_keys()) == ["k000", "k001", "k003"]
+
+
+def test_bad_api_key_fails_the_run_and_releases_rows(duck_shop, signer, sender, sendgrid):
+    from lifecycle.delivery.messages import ProviderConfigError
+
+    plan(duck_shop, keys(2))
+    with pytest.raises(ProviderConfigError):
+        run(duck_shop, signer, SendGridProvider("SG.wrong", sender, sendgrid.url))
+    assert {r["state"] for r in ledger(duck_shop).values()} == {"planned"}
