@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from local_env import UI_LOGIN, UI_URL, WAREHOUSE_FILE, airflow_env, write_login
+from local_env import POOLS, UI_LOGIN, UI_URL, WAREHOUSE_FILE, airflow_env, write_login
 
 
 def main() -> None:
@@ -16,13 +16,15 @@ def main() -> None:
     write_login(env)
     airflow = [sys.executable, "-m", "airflow"]
     subprocess.run([*airflow, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
-    # DuckDB has one writer per file: warehouse tasks take turns through a one-slot pool.
-    subprocess.run(
-        [*airflow, "pools", "set", "lifecycle_warehouse", "1", "Tasks that use the warehouse"],
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    # DuckDB has one writer per file: warehouse tasks take turns through a one-slot pool; each delivery
+    # channel sends from one task at a time.
+    for pool, slots in POOLS.items():
+        subprocess.run(
+            [*airflow, "pools", "set", pool, str(slots), "lifecycle"],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     print(f"Airflow UI: {UI_URL}  (login {UI_LOGIN[0]} / {UI_LOGIN[1]}); stop with Ctrl+C", flush=True)
     os.execvpe(airflow[0], [*airflow, "standalone"], env)
 

@@ -8,13 +8,30 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from local_env import PROJECT_DIR, UI_LOGIN, UI_URL, WAREHOUSE_FILE, airflow_env, warehouse_url, write_login
+import pandas as pd
+from local_env import (
+    OUTBOX_DIR,
+    PROJECT_DIR,
+    UI_LOGIN,
+    UI_URL,
+    WAREHOUSE_FILE,
+    airflow_env,
+    warehouse_url,
+    write_login,
+)
 
 CUSTOMERS = 3000
 SEED = 42
 BAD_SHARE = 0.01
 #: DAGs in pipeline order; each runs only if its file exists (later capabilities add theirs).
-PIPELINE = ("lifecycle_ingest", "lifecycle_train_churn", "lifecycle_scores")
+PIPELINE = (
+    "lifecycle_ingest",
+    "lifecycle_train_churn",
+    "lifecycle_scores",
+    "lifecycle_chains",
+    "lifecycle_dispatch",
+    "lifecycle_reports",
+)
 
 
 def step(title: str) -> None:
@@ -24,6 +41,7 @@ def step(title: str) -> None:
 def build_shop(url: str, end: datetime) -> dict:
     for leftover in (WAREHOUSE_FILE, WAREHOUSE_FILE.with_suffix(".duckdb.wal")):
         leftover.unlink(missing_ok=True)
+    shutil.rmtree(OUTBOX_DIR, ignore_errors=True)
     cmd = [
         sys.executable,
         "-m",
@@ -71,6 +89,34 @@ def report_ingest(url: str) -> None:
     print(overview.to_string(index=False))
 
 
+def report_chains(url: str) -> None:
+    """Per chain: entered, exited (by reason) and due; then the policy's funnel from due to planned."""
+    from lifecycle.chains.engine import run_summary
+    from lifecycle.warehouse import Warehouse
+
+    warehouse = Warehouse(url)
+    latest = warehouse.fetch_all("reports/latest_chains_run.sql")
+    if not latest:
+        return
+    run_key = latest[0]["run_key"]
+    summary = pd.DataFrame(run_summary(warehouse, run_key))
+    totals = summary[summary["exit_reason"].isna()].drop(columns="exit_reason")
+    print(totals.to_string(index=False))
+    exits = summary[summary["exit_reason"].notna()][["chain_id", "exit_reason", "exited"]]
+    print("\nExits by reason:")
+    print(exits.to_string(index=False) if not exits.empty else "  none")
+    funnel = warehouse.fetch_df("policy/funnel.sql", run_key=run_key)
+    if funnel.empty:
+        return
+    funnel["column"] = funnel["outcome"] + funnel["reason"].map(lambda r: f": {r}" if r else "")
+    table = funnel.pivot_table(
+        index="chain_id", columns="column", values="steps", aggfunc="sum", fill_value=0
+    )
+    table.insert(0, "due", table.sum(axis=1))
+    print("\nContact policy, due steps by outcome and reason (crm.decisions):")
+    print(table.to_string())
+
+
 def main() -> None:
     env = airflow_env()
     url = warehouse_url(env)
@@ -97,9 +143,16 @@ def main() -> None:
 
     step("What the ingest did")
     report_ingest(url)
+    step("Trigger chains and the contact policy (latest chains run)")
+    report_chains(url)
 
     step(f"Done in {time.monotonic() - started:.0f} s. Where to look")
     print(f"  Warehouse (DuckDB): {WAREHOUSE_FILE}  - schemas shop (source) and crm (pipeline)")
+    emails = sorted((OUTBOX_DIR / "email").glob("*.html"))
+    pushes = sorted((OUTBOX_DIR / "push").glob("*.json"))
+    print(f"  Sent through the sandbox: {len(emails)} emails, {len(pushes)} pushes in {OUTBOX_DIR}")
+    if emails:
+        print(f"  Open an email in a browser: file://{emails[0]}")
     print(f"  Airflow UI: `make airflow`, then {UI_URL}  (login {UI_LOGIN[0]} / {UI_LOGIN[1]})")
     print("  Runs of this demo are listed under each DAG; task logs hold the figures above.")
 

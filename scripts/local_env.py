@@ -13,6 +13,10 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_DIR / "data"
 AIRFLOW_HOME = DATA_DIR / "airflow"
 WAREHOUSE_FILE = DATA_DIR / "warehouse.duckdb"
+#: The sandbox provider writes every "sent" message here (.eml + .html for email, .json for push).
+OUTBOX_DIR = DATA_DIR / "outbox"
+#: Pools the DAGs use, with their local slot counts: one writer for the DuckDB file, one sender per channel.
+POOLS = {"lifecycle_warehouse": 1, "lifecycle_delivery_email": 1, "lifecycle_delivery_push": 1}
 UI_URL = "http://localhost:8080"
 UI_LOGIN = ("admin", "admin")
 
@@ -29,6 +33,26 @@ def airflow_env() -> dict[str, str]:
         "AIRFLOW__API__PORT": "8080",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{UI_LOGIN[0]}:admin",
         "AIRFLOW_CONN_LIFECYCLE_WAREHOUSE": json.dumps({"conn_type": "duckdb", "host": str(WAREHOUSE_FILE)}),
+        # Email and push go to the sandbox: nothing leaves the machine.
+        "AIRFLOW_CONN_LIFECYCLE_SANDBOX": json.dumps(
+            {
+                "conn_type": "lifecycle_sandbox",
+                "password": "local-sandbox-webhook-secret",
+                "extra": {
+                    "path": str(OUTBOX_DIR),
+                    "from_email": "shop@shop.example",
+                    "from_name": "Электросфера",
+                },
+            }
+        ),
+        # Signed unsubscribe links and webhooks point at the local Airflow's plugin.
+        "AIRFLOW_CONN_LIFECYCLE_LINKS": json.dumps(
+            {
+                "conn_type": "generic",
+                "password": "local-links-signing-secret",
+                "extra": {"base_url": "http://localhost:8080/lifecycle-webhooks"},
+            }
+        ),
     }
     return defaults | dict(os.environ)
 

@@ -11,7 +11,6 @@ TEMPLATES = Templates()
 STEPS = TEMPLATES.steps("ru")
 
 
-
 def _templates_the_chains_name() -> set[str]:
     from lifecycle.chains.config import load_chains, template_paths
 
