@@ -1,0 +1,102 @@
+"""Short Markdown digests of a run (at most 1000 characters, the limit of a DAG-run note in Airflow 3.3).
+
+The full summary is on the run's "Run summary" tab; the note only has to say, at a glance in the grid, what
+the run did. Labels are bilingual like the tab's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+NOTE_LIMIT = 1000
+
+
+def chains_digest(summary: dict[str, Any], limit: int = NOTE_LIMIT) -> str:
+    """Due, held, holdout, planned, sent and failed of a chains run, overall and for the busiest chains."""
+    chains: dict[str, dict[str, int]] = {}
+    for s in summary["funnel"]:
+        c = chains.setdefault(
+            s["chain_id"], {"due": 0, "held": 0, "holdout": 0, "planned": 0, "sent": 0, "failed": 0}
+        )
+        c["due"] += s["due"] or s["planned"] + sum(s["held"].values()) + sum(s["suppressed"].values())
+        c["held"] += sum(s["held"].values()) + sum(s["suppressed"].values())
+        c["holdout"] += s["holdout"] + s["global_control"]
+        for key in ("planned", "sent", "failed"):
+            c[key] += s[key]
+    total = {
+        k: sum(c[k] for c in chains.values()) for k in ("due", "held", "holdout", "planned", "sent", "failed")
+    }
+    head = [
+        "### Цепочки / Chains",
+        f"Due **{total['due']}** · held back (отложено) {total['held']} · holdout {total['holdout']}"
+        f" · planned **{total['planned']}** · sent **{total['sent']}** · failed {total['failed']}",
+        "",
+    ]
+    rows = [
+        f"* {cid}: {c['due']} → {c['planned']} planned, {c['sent']} sent"
+        + (f", {c['failed']} failed" if c["failed"] else "")
+        for cid, c in sorted(chains.items(), key=lambda kv: (-kv[1]["due"], kv[0]))
+    ]
+    return _fit(head, rows, "Details: Run summary tab / вкладка Run summary", limit)
+
+
+def ingest_digest(summary: dict[str, Any], limit: int = NOTE_LIMIT) -> str:
+    """Rows read, loaded and quarantined by the run, and the main quarantine reasons."""
+    tables = summary["tables"]
+    read = sum(t["rows_read"] for t in tables)
+    loaded = sum(t["rows_loaded"] for t in tables)
+    quarantined = sum(t["rows_quarantined"] for t in tables)
+    reasons: dict[str, int] = {}
+    for q in summary["quarantine"]:
+        reasons[q["reason"]] = reasons.get(q["reason"], 0) + int(q["row_count"])
+    head = [
+        "### Загрузка / Ingest",
+        f"Read **{read}** · loaded **{loaded}** · quarantined (карантин) **{quarantined}**",
+        "",
+    ]
+    rows = [f"* {reason}: {n}" for reason, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return _fit(head, rows, "Details: Run summary tab", limit)
+
+
+def scores_digest(summary: dict[str, Any], limit: int = NOTE_LIMIT) -> str:
+    """The scored date, customers, model versions and the largest RFM segments."""
+    run = summary["run"]
+    if run is None:
+        return "### Скоринг / Scores\nNothing scored in this run (date already scored)."
+    head = [
+        "### Скоринг / Scores",
+        f"As of **{run['as_of']}** · customers **{run['customers']}**"
+        f" · churn model v{run['churn_model_version']} · LTV model v{run['ltv_model_version']}",
+        "",
+    ]
+    top = sorted((s for s in summary["segments"] if s["customers"]), key=lambda s: -s["customers"])
+    rows = [f"* {s['rfm_code']} {s['segment_ru']}: {s['customers']}" for s in top]
+    return _fit(head, rows, "Details: Run summary tab", limit)
+
+
+def reports_digest(
+    figures: dict[str, Any], overview: dict[str, Any] | None = None, limit: int = NOTE_LIMIT
+) -> str:
+    """What a reports run recomputed and, when given, the period's incremental revenue per chain."""
+    head = [
+        "### Отчёты / Reports",
+        f"Report date **{figures['report_date']}**, recomputed from {figures['recomputed_from']}",
+        "",
+    ]
+    rows = []
+    for c in (overview or {}).get("chains", []):
+        u = c.get("uplift")
+        if u and u["incremental_revenue"] is not None:
+            ci = f" [{u['ci_low']:,.0f}; {u['ci_high']:,.0f}]" if u["ci_low"] is not None else ""
+            rows.append(f"* {c['chain_id']}: incremental {u['incremental_revenue']:,.0f}{ci}")
+    return _fit(head, rows, "CRM overview: Browse → CRM overview", limit)
+
+
+def _fit(head: list[str], rows: list[str], footer: str, limit: int) -> str:
+    """Head, as many rows as fit, a '+N more' line when some do not, and the footer; never over ``limit``."""
+    for shown in range(len(rows), -1, -1):
+        more = [f"* … +{len(rows) - shown} more"] if shown < len(rows) else []
+        text = "\n".join([*head, *rows[:shown], *more, "", footer]).strip()
+        if len(text) <= limit:
+            return text
+    return "\n".join(head)[:limit]

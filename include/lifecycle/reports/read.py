@@ -1,0 +1,240 @@
+"""What the UI pages show, read from the warehouse as plain dicts: the summary of one DAG run (chains, ingest,
+scores) and the CRM overview over a period. Only small tables and per-run rows are read here.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from lifecycle.policy.experiments import probability_best, thompson_weights
+from lifecycle.reports.build import HOLDOUT, NEW_CODE, TREATED
+from lifecycle.reports.stats import ArmStats, welch_uplift
+
+if TYPE_CHECKING:
+    from lifecycle.chains.config import ChainConfig
+    from lifecycle.warehouse import Warehouse
+
+#: Reasons that are experiment arms rather than contact-policy hold-backs; the funnel shows them apart.
+EXPERIMENT_REASONS = ("holdout", "global_control")
+#: Ledger states after planning, in funnel order; "pending" is planned or sending.
+SEND_STATES = ("sent", "failed", "unknown", "expired", "pending")
+DEFAULT_PERIOD_DAYS = 30
+
+
+def chains_run(warehouse: Warehouse, run_key: str) -> dict[str, Any]:
+    """The funnel of one chains run per chain and step, the previous run's funnel, and sends by channel."""
+    previous = _fetch(warehouse, "reports/previous_chains_run.sql", run_key=run_key)
+    previous_key = previous[0]["run_key"] if previous else None
+    return {
+        "run_key": run_key,
+        "funnel": _funnel(warehouse, run_key),
+        "previous_run_key": previous_key,
+        "previous_funnel": _funnel(warehouse, previous_key) if previous_key else [],
+        "channels": [dict(r) for r in _fetch(warehouse, "reports/run_channels.sql", run_key=run_key)],
+    }
+
+
+def _funnel(warehouse: Warehouse, run_key: str) -> list[dict[str, Any]]:
+    steps: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def step(chain_id: str, step_id: str) -> dict[str, Any]:
+        return steps.setdefault(
+            (chain_id, step_id),
+            {"chain_id": chain_id, "step_id": step_id, "step_no": None, "channel": None, "due": 0}
+            | {"held": defaultdict(int), "suppressed": defaultdict(int), "holdout": 0, "global_control": 0}
+            | {"planned": 0}
+            | dict.fromkeys(SEND_STATES, 0),
+        )
+
+    for row in _fetch(warehouse, "reports/run_due_steps.sql", run_key=run_key):
+        s = step(row["chain_id"], row["step_id"])
+        s.update(step_no=row["step_no"], channel=row["channel"], due=int(row["due"]))
+    for row in _fetch(warehouse, "reports/run_funnel.sql", run_key=run_key):
+        s, n = step(row["chain_id"], row["step_id"]), int(row["steps"])
+        if row["outcome"] == "planned":
+            s["planned"] += n
+            s[row["state"] if row["state"] in SEND_STATES else "pending"] += n
+        elif row["reason"] in EXPERIMENT_REASONS:
+            s[row["reason"]] += n
+        else:
+            s["held" if row["outcome"] == "held" else "suppressed"][row["reason"] or "unspecified"] += n
+    ordered = sorted(steps.values(), key=lambda s: (s["chain_id"], s["step_no"] or 0, s["step_id"]))
+    for s in ordered:
+        s["held"], s["suppressed"] = dict(s["held"]), dict(s["suppressed"])
+    return ordered
+
+
+def ingest_run(warehouse: Warehouse, run_key: str) -> dict[str, Any]:
+    """Rows read, loaded, quarantined and deferred per source table, and quarantined rows by reason."""
+    return {
+        "run_key": run_key,
+        "tables": _fetch(warehouse, "reports/run_ingest.sql", run_key=run_key),
+        "quarantine": _fetch(warehouse, "reports/run_quarantine.sql", run_key=run_key),
+    }
+
+
+def scores_run(warehouse: Warehouse, run_key: str) -> dict[str, Any]:
+    """The scored date, model versions with their validation figures and the RFM segment distribution."""
+    runs = _fetch(warehouse, "reports/run_scores.sql", run_key=run_key)
+    if not runs:
+        return {"run_key": run_key, "run": None, "models": [], "segments": []}
+    run = runs[0]
+    return {
+        "run_key": run_key,
+        "run": run,
+        "models": _fetch(
+            warehouse,
+            "reports/model_versions.sql",
+            churn_version=run["churn_model_version"],
+            ltv_version=run["ltv_model_version"],
+        ),
+        "segments": _fetch(warehouse, "scores/segment_distribution.sql", as_of=run["as_of"]),
+    }
+
+
+def default_period(warehouse: Warehouse, days: int = DEFAULT_PERIOD_DAYS) -> tuple[date, date]:
+    """The last ``days`` days up to the latest reported day (or today before any report)."""
+    span = _fetch(warehouse, "reports/report_days.sql")[0]
+    last = span["report_date"] or span["last_day"] or date.today()
+    return last - timedelta(days=days - 1), last
+
+
+def overview(
+    warehouse: Warehouse,
+    first_day: date,
+    last_day: date,
+    chains: dict[str, ChainConfig] | None = None,
+    bandit_min_sample: int | None = None,
+) -> dict[str, Any]:
+    """The CRM overview for the days ``first_day``..``last_day``: chain and step KPIs, incremental revenue
+    with its interval, A/B results with P(best) and bandit weights, cohorts, RFM, customer KPIs."""
+    period = {"since_day": first_day, "until_day": last_day + timedelta(days=1)}
+    steps = [_rates(dict(r)) for r in _fetch(warehouse, "reports/chain_kpis.sql", **period)]
+    chain_totals: dict[str, dict[str, Any]] = {}
+    for s in steps:
+        total = chain_totals.setdefault(s["chain_id"], {"chain_id": s["chain_id"]})
+        for key, value in s.items():
+            if isinstance(value, int | float) and not key.endswith("_rate"):
+                total[key] = total.get(key, 0) + value
+    uplift = _uplift(_fetch(warehouse, "reports/holdout_stats.sql", **period))
+    for chain_id in uplift:
+        chain_totals.setdefault(chain_id, {"chain_id": chain_id})
+    kpis = [_rates(t) | {"uplift": uplift.get(cid)} for cid, t in sorted(chain_totals.items())]
+    customer = _fetch(warehouse, "reports/customer_kpis.sql", **period)
+    return {
+        "first_day": first_day,
+        "last_day": last_day,
+        "chains": kpis,
+        "steps": steps,
+        "experiments": _experiments(warehouse, period, chains or {}, bandit_min_sample),
+        "cohorts": _fetch(warehouse, "reports/cohorts.sql", since_month=date(last_day.year - 2, 1, 1)),
+        "rfm": _fetch(warehouse, "reports/rfm_distribution.sql", until_date=last_day),
+        "rfm_migration": _fetch(warehouse, "reports/rfm_migration.sql", until_date=last_day),
+        "customers": customer[-1] if customer else None,
+        "customer_history": customer,
+    }
+
+
+def rfm_migration_between(warehouse: Warehouse, from_date: date, to_date: date) -> list[dict[str, Any]]:
+    """The migration matrix between any two scored dates, computed on demand from crm.customer_scores."""
+    rows = _fetch(warehouse, "scores/rfm_migrations.sql", from_date=from_date, to_date=to_date)
+    return [
+        dict(r) | {"from_code": r["from_code"] or NEW_CODE, "from_date": from_date, "to_date": to_date}
+        for r in rows
+    ]
+
+
+def _rates(row: dict[str, Any]) -> dict[str, Any]:
+    def ratio(num: str, den: str) -> float | None:
+        return row.get(num, 0) / row[den] if row.get(den) else None
+
+    return row | {
+        "delivery_rate": ratio("delivered", "sent"),
+        "open_rate": ratio("opened", "delivered"),
+        "click_rate": ratio("clicked", "delivered"),
+        "conversion_rate": ratio("converted", "sent"),
+        "unsubscribe_rate": ratio("unsubscribed", "delivered"),
+    }
+
+
+def _uplift(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    arms: dict[str, dict[str, ArmStats]] = defaultdict(dict)
+    for r in rows:
+        arms[r["chain_id"]][r["arm"]] = ArmStats(
+            int(r["entrants"]), float(r["revenue"]), float(r["revenue_sq"])
+        )
+    empty = ArmStats(0, 0.0, 0.0)
+    return {
+        chain_id: welch_uplift(a.get(TREATED, empty), a.get(HOLDOUT, empty)).as_dict()
+        for chain_id, a in sorted(arms.items())
+    }
+
+
+def _experiments(
+    warehouse: Warehouse, period: dict, chains: dict[str, ChainConfig], min_sample: int | None
+) -> list[dict[str, Any]]:
+    """Steps with two or more variants: per variant sends, conversions, P(best) over the period, and the
+    bandit's current traffic shares (all-time data) where the step uses the bandit."""
+    in_period = _by_step(_fetch(warehouse, "reports/variant_stats.sql", **period))
+    all_time = _by_step(
+        _fetch(
+            warehouse, "reports/variant_stats.sql", since_day=date(2000, 1, 1), until_day=period["until_day"]
+        )
+    )
+    results = []
+    for (chain_id, step_id), variants in sorted(in_period.items()):
+        config = chains.get(chain_id)
+        step = next((s for s in config.steps if s.id == step_id), None) if config else None
+        if len(variants) < 2 and not (step and len(step.variants) > 1):
+            continue
+        stats = [(v["variant"], int(v["sent"]), int(v["converted"])) for v in variants]
+        p_best = probability_best(stats, seed=f"report:{chain_id}:{step_id}")
+        weights = shares = None
+        if step is not None and step.bandit:
+            arms = [
+                (v["variant"], int(v["sent"]), int(v["converted"])) for v in all_time[(chain_id, step_id)]
+            ]
+            shares = thompson_weights(arms, min_sample or 0, seed=f"report:{chain_id}:{step_id}")
+            total = sum(v.weight for v in step.variants)
+            weights = dict(shares) if shares else {v.id: v.weight / total for v in step.variants}
+        results.append(
+            {
+                "chain_id": chain_id,
+                "step_id": step_id,
+                "bandit": bool(step and step.bandit),
+                "bandit_active": bool(step and step.bandit and weights and shares),
+                "variants": [
+                    v
+                    | {
+                        "conversion_rate": v["converted"] / v["sent"] if v["sent"] else None,
+                        "p_best": p_best.get(v["variant"]),
+                        "weight": (weights or {}).get(v["variant"]),
+                    }
+                    for v in variants
+                ],
+            }
+        )
+    return results
+
+
+def _fetch(warehouse: Warehouse, name: str, **params: Any) -> list[dict[str, Any]]:
+    """Rows as dicts with plain numbers (PostgreSQL returns SUMs as Decimal)."""
+    return [
+        {
+            k: (int(v) if v == v.to_integral_value() else float(v)) if isinstance(v, Decimal) else v
+            for k, v in r.items()
+        }
+        for r in warehouse.fetch_all(name, **params)
+    ]
+
+
+def _by_step(rows: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    grouped: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        grouped[(r["chain_id"], r["step_id"])].append(
+            dict(r) | {"sent": int(r["sent"]), "converted": int(r["converted"])}
+        )
+    return grouped

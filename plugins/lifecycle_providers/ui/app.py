@@ -1,0 +1,89 @@
+"""The FastAPI app of the UI plugin, mounted by Airflow's api-server under ``/lifecycle``.
+
+``GET /lifecycle/runs/{dag_id}/{run_id}``  the Run summary tab of a DAG run (iframe on the run page)
+``GET /lifecycle/overview?start=&end=``   the CRM overview page (Airflow navigation)
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query
+from fastapi.responses import HTMLResponse
+
+from lifecycle_providers.ui.auth import require_viewer
+
+URL_PREFIX = "/lifecycle"
+log = logging.getLogger(__name__)
+
+app = FastAPI(title="Lifecycle UI", docs_url=None, redoc_url=None, openapi_url=None)
+
+
+def warehouse_url() -> str:
+    """Dependency: the warehouse the pages read (tests override it)."""
+    from lifecycle_providers.ui.warehouse import warehouse_url as from_connection
+
+    return from_connection()
+
+
+def chain_map() -> tuple[dict[str, Any], str | None]:
+    """Dependency: the chain configs (communication map, names) and an error text if they do not load."""
+    from lifecycle.chains.config import load_chains
+    from lifecycle.errors import ConfigError
+
+    try:
+        return load_chains(check_templates=False), None
+    except ConfigError as exc:
+        return {}, f"Карта цепочек не загружена / chain map not loaded: {exc}"
+
+
+def _busy(exc: Exception) -> HTMLResponse:
+    log.info("warehouse busy: %s", exc)
+    return HTMLResponse(
+        "<p>Хранилище занято задачей, обновите страницу через несколько секунд. / "
+        "The warehouse is busy with a task; reload in a few seconds.</p>",
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
+@app.get("/runs/{dag_id}/{run_id:path}", response_class=HTMLResponse)
+def run_summary(
+    dag_id: str,
+    run_id: str,
+    _viewer: str = Depends(require_viewer),
+    url: str = Depends(warehouse_url),
+    chains: tuple = Depends(chain_map),
+) -> HTMLResponse:
+    from lifecycle_providers.ui import pages
+    from lifecycle_providers.ui.warehouse import WarehouseBusy, reading
+
+    try:
+        with reading(url) as reader:
+            return HTMLResponse(pages.run_summary(reader, dag_id, run_id, chains[0]))
+    except WarehouseBusy as exc:
+        return _busy(exc)
+
+
+@app.get("/overview", response_class=HTMLResponse)
+def overview(
+    start: Annotated[date | None, Query()] = None,
+    end: Annotated[date | None, Query()] = None,
+    _viewer: str = Depends(require_viewer),
+    url: str = Depends(warehouse_url),
+    chains: tuple = Depends(chain_map),
+) -> HTMLResponse:
+    from lifecycle.policy.config import load_policy
+    from lifecycle_providers.ui import pages
+    from lifecycle_providers.ui.warehouse import WarehouseBusy, reading
+
+    if start and end and start > end:
+        raise HTTPException(422, "start must not be after end")
+    min_sample = load_policy().experiments.bandit_min_sample
+    try:
+        with reading(url) as reader:
+            return HTMLResponse(pages.overview(reader, start, end, chains[0], min_sample, chains[1]))
+    except WarehouseBusy as exc:
+        return _busy(exc)

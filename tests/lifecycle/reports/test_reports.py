@@ -1,0 +1,122 @@
+"""The report tables and the overview on hand-built rows with known answers, on DuckDB and PostgreSQL."""
+
+from datetime import date, datetime
+
+import pytest
+from report_rows import HOLDOUT_REVENUE, REPORT_DATE, TREATED_REVENUE
+
+from lifecycle.reports import read
+from lifecycle.reports.build import build_reports
+from lifecycle.reports.stats import ArmStats, welch_uplift
+
+pytestmark = pytest.mark.usefixtures("reports_warehouse")
+
+
+def _rows(warehouse, table, order):
+    with warehouse.begin() as conn:
+        result = conn.exec_driver_sql(f"SELECT * FROM crm.{table} ORDER BY {order}")
+        return [dict(r) for r in result.mappings()]
+
+
+def test_last_touch_and_first_touch_attribution(reports_warehouse):
+    rows = _rows(reports_warehouse.warehouse, "report_attributed_orders", "model, order_id")
+    got = {(r["model"], r["order_id"]): (r["send_key"], r["revenue"]) for r in rows}
+    assert got == {
+        # order 1 (100) follows cart (3 days) and welcome (1 day); order 3 (50) is 8 days after cart.
+        ("last_touch", 1): ("s2", 100.0),
+        ("last_touch", 3): ("s2", 50.0),
+        ("first_touch", 1): ("s1", 100.0),
+        ("first_touch", 3): ("s2", 50.0),
+    }
+
+
+def test_chain_and_step_kpis_over_a_period(reports_warehouse):
+    view = read.overview(reports_warehouse.warehouse, date(2026, 3, 1), REPORT_DATE)
+    chains = {c["chain_id"]: c for c in view["chains"]}
+    cart, welcome = chains["cart"], chains["welcome"]
+    assert (cart["messages"], cart["sent"], cart["failed"]) == (2, 1, 1)
+    assert (cart["delivered"], cart["opened"], cart["clicked"], cart["unsubscribed"]) == (1, 1, 1, 0)
+    assert (cart["converted"], cart["orders_last_touch"], cart["revenue_last_touch"]) == (1, 0, 0.0)
+    assert (cart["orders_first_touch"], cart["revenue_first_touch"]) == (1, 100.0)
+    assert (welcome["revenue_last_touch"], welcome["revenue_first_touch"]) == (150.0, 50.0)
+    assert welcome["unsubscribed"] == 1
+    assert welcome["unsubscribe_rate"] == 1.0
+    # A period that excludes the sends has no KPIs for them.
+    assert read.overview(reports_warehouse.warehouse, date(2026, 3, 4), REPORT_DATE)["steps"] == []
+
+
+def test_incremental_revenue_and_welch_interval(reports_warehouse):
+    scipy_stats = pytest.importorskip("scipy.stats")
+    uplift = next(
+        c["uplift"]
+        for c in read.overview(reports_warehouse.warehouse, date(2026, 3, 1), REPORT_DATE)["chains"]
+        if c["chain_id"] == "cart"
+    )
+    assert (uplift["treated"], uplift["holdout"]) == (4, 3)
+    assert uplift["revenue_per_treated"] == pytest.approx(75.0)
+    assert uplift["revenue_per_holdout"] == pytest.approx(20.0)
+    assert uplift["uplift_per_entrant"] == pytest.approx(55.0)
+    assert uplift["incremental_revenue"] == pytest.approx(220.0)  # 55 per entrant × 4 treated
+    # The interval equals SciPy's Welch interval on the raw revenues, scaled by the treated count.
+    test = scipy_stats.ttest_ind(TREATED_REVENUE, HOLDOUT_REVENUE, equal_var=False)
+    low, high = test.confidence_interval(0.95)
+    assert uplift["ci_low"] == pytest.approx(low * 4)
+    assert uplift["ci_high"] == pytest.approx(high * 4)
+
+
+def test_ab_results_and_bandit_weights(reports_warehouse, chains):
+    view = read.overview(
+        reports_warehouse.warehouse, date(2026, 3, 1), REPORT_DATE, chains=chains, bandit_min_sample=200
+    )
+    (test,) = view["experiments"]
+    variants = {v["variant"]: v for v in test["variants"]}
+    assert (variants["A"]["sent"], variants["A"]["converted"], variants["B"]["sent"]) == (1, 1, 0)
+    assert variants["A"]["p_best"] + variants["B"]["p_best"] == pytest.approx(1.0)
+    assert variants["A"]["p_best"] > variants["B"]["p_best"]
+    # Below the bandit's minimum sample the configured weights stay in force.
+    assert test["bandit"]
+    assert not test["bandit_active"]
+    assert (variants["A"]["weight"], variants["B"]["weight"]) == (0.5, 0.5)
+
+
+def test_cohort_retention_matrix(reports_warehouse):
+    rows = _rows(reports_warehouse.warehouse, "report_cohorts", "cohort_month, months_since")
+    got = {(r["cohort_month"], r["months_since"]): (r["cohort_size"], r["active_customers"]) for r in rows}
+    # Customer 1 (January cohort) buys in March; the 8 February customers all buy in March.
+    assert got == {(date(2026, 1, 1), 2): (1, 1), (date(2026, 2, 1), 1): (8, 8)}
+
+
+def test_rfm_distribution_and_migration(reports_warehouse):
+    view = read.overview(reports_warehouse.warehouse, date(2026, 3, 1), REPORT_DATE)
+    counts = {r["rfm_code"]: r["customers"] for r in view["rfm"] if r["customers"]}
+    assert counts == {"311": 1, "333": 1, "111": 1}
+    moves = {(r["from_code"], r["to_code"]): r["customers"] for r in view["rfm_migration"]}
+    assert moves == {("new", "111"): 1, ("111", "311"): 1, ("333", "333"): 1}
+    assert {r["from_date"] for r in view["rfm_migration"]} == {date(2026, 2, 1)}
+
+
+def test_customer_kpis(reports_warehouse):
+    kpis = read.overview(reports_warehouse.warehouse, date(2026, 3, 1), REPORT_DATE)["customers"]
+    # 9 buyers; repeat buyers: customer 1 (3 purchases) and the 4 entrants with a purchase in the horizon.
+    assert (kpis["customers"], kpis["buyers"], kpis["repeat_buyers"]) == (9, 9, 5)
+    assert kpis["repeat_purchase_rate"] == pytest.approx(5 / 9)
+    assert kpis["mean_ltv"] == pytest.approx(200.0)  # ltv 100, 200, 300 on the latest scored date
+    assert kpis["retention_base"] == 0
+    assert kpis["retention_rate"] is None
+
+
+def test_rebuilding_a_date_gives_the_same_tables(reports_warehouse, chains, policy):
+    wh = reports_warehouse.warehouse
+    tables = ("report_attributed_orders", "report_chain_daily", "report_holdout_daily", "report_cohorts")
+    before = {t: _rows(wh, t, "1, 2, 3") for t in tables}
+    build_reports(wh, REPORT_DATE, "again", chains=chains, policy=policy, now=datetime(2026, 4, 1))
+    build_reports(wh, date(2026, 4, 1), "next", chains=chains, policy=policy, now=datetime(2026, 4, 2))
+    assert {t: _rows(wh, t, "1, 2, 3") for t in tables} == before
+
+
+def test_welch_interval_edge_cases():
+    one = ArmStats.of([10.0])
+    assert welch_uplift(one, ArmStats.of([1.0, 2.0])).per_entrant_low is None
+    flat = welch_uplift(ArmStats.of([5.0, 5.0]), ArmStats.of([2.0, 2.0]))
+    assert (flat.per_entrant, flat.low, flat.high) == (3.0, 6.0, 6.0)
+    assert welch_uplift(ArmStats(0, 0, 0), one).incremental_revenue is None

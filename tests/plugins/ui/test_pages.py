@@ -1,0 +1,145 @@
+"""The plugin pages rendered by FastAPI's TestClient on hand-built rows, and their access check."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+from ui_rows import PREVIOUS_RUN, RUN, _rows_module, build_ui_warehouse
+
+SECRET = "test-shared-secret"
+JWT_SECRET = "a-test-only-jwt-signing-secret-of-sixty-four-bytes-for-hs512-ok!"
+
+
+@pytest.fixture(scope="module")
+def ui_warehouse(tmp_path_factory):
+    return build_ui_warehouse(tmp_path_factory.mktemp("ui") / "warehouse.duckdb")
+
+
+@pytest.fixture
+def client(ui_warehouse, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from lifecycle_providers.ui import app as ui
+
+    monkeypatch.setenv("AIRFLOW__LIFECYCLE__UI_SHARED_SECRET", SECRET)
+    monkeypatch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", JWT_SECRET)
+    real, error = ui.chain_map()
+    ui.app.dependency_overrides[ui.warehouse_url] = lambda: str(ui_warehouse.url)
+    ui.app.dependency_overrides[ui.chain_map] = lambda: ({**real, **_rows_module().CHAINS}, error)
+    yield TestClient(ui.app)
+    ui.app.dependency_overrides.clear()
+
+
+AUTH = {"X-Lifecycle-Secret": SECRET}
+
+
+def test_anonymous_requests_are_refused(client):
+    for path in (f"/runs/lifecycle_chains/{RUN}", "/overview"):
+        response = client.get(path)
+        assert response.status_code == 401
+        assert "Войдите" in response.text
+        assert "Funnel" not in response.text
+    assert client.get("/overview", headers={"Authorization": "Bearer not-a-jwt"}).status_code == 401
+    assert client.get("/overview", headers={"X-Lifecycle-Secret": "wrong"}).status_code == 401
+
+
+def test_an_airflow_jwt_is_accepted_as_bearer_or_cookie(airflow_db, client, monkeypatch):
+    monkeypatch.delenv("AIRFLOW__LIFECYCLE__UI_SHARED_SECRET")
+    from airflow.api_fastapi.app import create_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    token = create_auth_manager().generate_jwt(SimpleAuthManagerUser(username="admin", role="admin"))
+    assert client.get("/overview", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    client.cookies.set("_token", token)
+    assert client.get("/runs/lifecycle_ingest/ingest-run").status_code == 200
+
+
+def test_chains_run_summary(client):
+    response = client.get(f"/runs/lifecycle_chains/{RUN}", headers=AUTH)
+    assert response.status_code == 200
+    html = response.text
+    assert "Воронка / Funnel" in html
+    assert "<svg" in html
+    assert PREVIOUS_RUN in html  # compared with the previous run
+    assert "quiet_hours 1" in html
+    assert "✕ daily_cap 1" in html
+    assert "sandbox" in html  # sends by provider
+    assert "Due **5**" in html
+    assert "planned **2**" in html
+    assert "sent **1**" in html
+
+
+def test_ingest_and_scores_run_summaries(client):
+    ingest = client.get("/runs/lifecycle_ingest/ingest-run", headers=AUTH).text
+    assert "negative_amount" in ingest
+    assert "unknown_customer" in ingest
+    assert "quarantined (карантин) **3**" in ingest
+    scores = client.get("/runs/lifecycle_scores/scores-run", headers=AUTH).text
+    assert "churn model v4" in scores
+    assert "0.81" in scores
+    assert "recent, one-time, low check" in scores
+    other = client.get("/runs/some_other_dag/x", headers=AUTH)
+    assert other.status_code == 200
+    assert "no run summary" in other.text
+
+
+def test_crm_overview(client):
+    response = client.get("/overview?start=2026-03-01&end=2026-03-31", headers=AUTH)
+    assert response.status_code == 200
+    html = response.text
+    assert "CRM: обзор / CRM overview" in html
+    assert "220" in html  # incremental revenue of the cart chain (55 per entrant × 4)
+    assert "P(лучший) / P(best)" in html
+    assert "bandit (warming up)" in html
+    assert "2026-02" in html
+    assert "100.0%" in html
+    assert "from \\ to" in html
+    assert "311" in html
+    assert "Карта коммуникаций / Communication map" in html
+    assert "abandoned_cart" in html
+    assert client.get("/overview?start=2026-03-31&end=2026-03-01", headers=AUTH).status_code == 422
+
+
+def test_default_period_is_the_last_reported_month(client):
+    html = client.get("/overview", headers=AUTH).text
+    assert "2026-03-02 — 2026-03-31" in html
+
+
+def test_busy_duckdb_gives_503(client, ui_warehouse, monkeypatch):
+    import duckdb
+
+    from lifecycle_providers.ui import warehouse as ui_warehouse_module
+
+    monkeypatch.setattr(ui_warehouse_module, "LOCK_WAIT_S", 0.2)
+    holder = ui_warehouse.url.database
+    script = f"import duckdb, time; c = duckdb.connect({holder!r}); print('held', flush=True); time.sleep(20)"
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        from lifecycle_providers.ui.warehouse import WarehouseBusy, reading
+
+        with pytest.raises(WarehouseBusy), reading(f"duckdb:///{holder}?access_mode=read_only", wait_s=0.2):
+            pass
+    finally:
+        proc.kill()
+        proc.wait()
+    assert duckdb  # imported for the subprocess's sake only
+
+
+def test_plugin_registers_the_tab_and_the_page():
+    spec = importlib.util.spec_from_file_location(
+        "lifecycle_ui_plugin", Path(__file__).resolve().parents[3] / "plugins" / "lifecycle_ui_plugin.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    plugin = module.LifecycleUIPlugin
+    views = {v["name"]: v for v in plugin.external_views}
+    assert views["Run summary"]["destination"] == "dag_run"
+    assert views["Run summary"]["href"] == "lifecycle/runs/{DAG_ID}/{RUN_ID}"
+    assert views["CRM overview"]["destination"] == "nav"
+    assert plugin.fastapi_apps[0]["url_prefix"] == "/lifecycle"
+    json.dumps(plugin.external_views)

@@ -1,0 +1,113 @@
+"""The hand-built warehouse of the UI tests: the report rows of tests/lifecycle/reports plus a chains run and
+its predecessor, an ingest run and a scores run, with the report tables built for 2026-03-31."""
+
+import importlib.util
+from datetime import datetime, timedelta
+from pathlib import Path
+
+ROWS = Path(__file__).resolve().parents[2] / "lifecycle" / "reports" / "report_rows.py"
+RUN = "manual__2026-03-02T10:00:00+00:00"
+PREVIOUS_RUN = "manual__2026-03-02T09:00:00+00:00"
+
+
+def _rows_module():
+    spec = importlib.util.spec_from_file_location("report_rows", ROWS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _decision(run_key, n, outcome, reason=None, send_key=None, customer_id=1, step="email_1", at=None):
+    return {
+        "run_key": run_key,
+        "instance_id": f"i{n}",
+        "step_id": step,
+        "channel": "email",
+        "chain_id": "cart",
+        "customer_id": customer_id,
+        "outcome": outcome,
+        "reason": reason,
+        "send_key": send_key,
+        "variant": "A" if send_key else None,
+        "decided_at": at,
+    }
+
+
+def _due(run_key, n, customer_id=1):
+    at = datetime(2026, 3, 2, 10)
+    return {
+        "run_key": run_key,
+        "chain_id": "cart",
+        "step_id": "email_1",
+        "step_no": 0,
+        "instance_id": f"i{n}",
+        "trigger_key": "t",
+        "customer_id": customer_id,
+        "channel": "email",
+        "message_kind": "content",
+        "template": "x",
+        "priority": 90,
+        "expected_value": 1.0,
+        "due_at": at,
+        "expires_at": at + timedelta(hours=12),
+        "quiet_hours": "hold",
+        "holdout_share": 0.5,
+        "variants": "[]",
+        "use_bandit": False,
+        "context": "{}",
+    }
+
+
+def build_ui_warehouse(path):
+    """DuckDB with the report rows, a chains run and its predecessor, an ingest run and a scores run."""
+    import pandas as pd
+
+    from lifecycle.migrations import migrate
+    from lifecycle.reports.build import build_reports
+    from lifecycle.warehouse import Warehouse
+
+    rows = _rows_module()
+    wh = Warehouse(f"duckdb:///{path}")
+    migrate(wh)
+    rows.build_fixture_rows(wh)
+    build_reports(
+        wh, rows.REPORT_DATE, "r", chains=rows.CHAINS, policy=rows._policy(), now=datetime(2026, 4, 1)
+    )
+    t1, t0 = datetime(2026, 3, 2, 10), datetime(2026, 3, 2, 9)
+    decisions = [
+        _decision(RUN, 1, "planned", send_key="s1", at=t1),
+        _decision(RUN, 2, "planned", send_key="s3", customer_id=2, at=t1),
+        _decision(RUN, 3, "held", "quiet_hours", at=t1),
+        _decision(RUN, 4, "suppressed", "holdout", at=t1),
+        _decision(RUN, 5, "suppressed", "daily_cap", at=t1),
+        _decision(PREVIOUS_RUN, 1, "planned", send_key="s0", at=t0),
+        _decision(PREVIOUS_RUN, 2, "held", "quiet_hours", at=t0),
+    ]
+    due = [_due(RUN, n) for n in range(1, 6)] + [_due(PREVIOUS_RUN, n) for n in (1, 2)]
+    with wh.begin() as conn:
+        wh.insert_df(conn, "crm.decisions", pd.DataFrame(decisions))
+        wh.insert_df(conn, "crm.due_steps", pd.DataFrame(due))
+        conn.exec_driver_sql(f"UPDATE crm.send_ledger SET run_key = '{RUN}' WHERE send_key IN ('s1', 's3')")
+        conn.exec_driver_sql(
+            "INSERT INTO crm.ingest_runs VALUES ('ingest-run', 'orders', NULL, '2026-03-02 10:00', 120, 117,"
+            " 3, 0, '2026-03-02 10:05'), ('ingest-run', 'events', NULL, '2026-03-02 10:00', 500, 500, 0, 0,"
+            " '2026-03-02 10:05')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO crm.quarantine VALUES ('orders', '1', '2026-03-02 09:00', 'negative_amount', NULL,"
+            " '2026-03-02 10:05'), ('orders', '2', '2026-03-02 09:00', 'unknown_customer', NULL,"
+            " '2026-03-02 10:05'), ('orders', '3', '2026-03-02 09:00', 'negative_amount', NULL,"
+            " '2026-03-02 10:05')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO crm.score_runs VALUES ('2026-03-31', 'scores-run', 3, 4, 2, 'quantile', '{}', 1.5,"
+            " '2026-04-01 03:00')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO crm.model_registry (model_name, version, trained_at, train_from, train_to,"
+            " validation_as_of, horizon_days, features, settings, auc, brier, metrics, artefact, status,"
+            " decision, decided_at) VALUES ('churn', 4, '2026-03-01', '2025-01-01', '2025-12-01',"
+            " '2026-01-01', 90, '[]', '{}', 0.81, 0.17, '{}', '\\x00'::BLOB, 'current', 'promoted',"
+            " '2026-03-01')"
+        )
+    return wh
