@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | md5sum | cut -c1-12)
 
-.PHONY: venv demo test lint airflow bench lock sqlfix clean
+.PHONY: venv demo test browser lint airflow bench lock sqlfix clean
 
 venv: $(STAMP)
 
@@ -20,8 +20,12 @@ $(STAMP): requirements.txt requirements-dev.txt
 demo: venv
 	$(BIN)/python scripts/demo.py
 
-test: venv
+test: venv browser
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+# The UI tests drive a real headless Chromium (Debian's package); installed with apt-get when missing and root.
+browser:
+	@$(BIN)/python tests/plugins/ui/browser.py --install
 
 lint: venv
 	$(BIN)/ruff check .

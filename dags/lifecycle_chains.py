@@ -107,6 +107,17 @@ def lifecycle_chains():
         now = pendulum.parse(as_of).in_tz("UTC").naive()
         return policy.decide(warehouse(), run_key=dag_run.run_id, now=now)
 
+    @task
+    def write_run_note(dag_run=None) -> str:
+        """A short digest of the run in its note; the Run summary tab has the whole funnel."""
+        from lifecycle.reports.digest import chains_digest
+        from lifecycle.reports.read import chains_run
+        from lifecycle_providers.ui.run_note import post_run_note
+
+        note = chains_digest(chains_run(warehouse(), dag_run.run_id))
+        post_run_note(dag_run.dag_id, dag_run.run_id, note)
+        return note
+
     as_of = validate_chains()
     groups = []
     for chain_id in CHAIN_IDS:
@@ -115,7 +126,7 @@ def lifecycle_chains():
             exited = exit_instances(chain_id, as_of)
             entered >> exited >> due(chain_id, as_of)
         groups.append(group)
-    groups >> hand_off(as_of)
+    groups >> hand_off(as_of) >> write_run_note()
 
 
 lifecycle_chains()

@@ -17,7 +17,8 @@ interval, reaching back to the stored watermark (missed runs catch up) minus a 3
 
 ## Outputs
 The matching `crm.*` tables, `crm.quarantine`, `crm.ingest_runs`, `crm.watermarks`, `crm.customer_state`;
-emits the Asset `lifecycle://warehouse/crm/customer_state`, which schedules the downstream DAGs.
+emits the Asset `lifecycle://warehouse/crm/customer_state`, which schedules the downstream DAGs; a short
+digest in the run's note (with the `lifecycle_airflow_api` connection; `make airflow` sets it).
 
 ## Owner
 Data engineering.
@@ -70,7 +71,18 @@ def lifecycle_ingest():
         }
         return report.as_dict()
 
-    migrate_schema() >> ingest_sources()
+    @task
+    def write_run_note(dag_run=None) -> str:
+        """A short digest of the run in its note; the Run summary tab has the figures per table."""
+        from lifecycle.reports.digest import ingest_digest
+        from lifecycle.reports.read import ingest_run
+        from lifecycle_providers.ui.run_note import post_run_note
+
+        note = ingest_digest(ingest_run(warehouse(), dag_run.run_id))
+        post_run_note(dag_run.dag_id, dag_run.run_id, note)
+        return note
+
+    migrate_schema() >> ingest_sources() >> write_run_note()
 
 
 lifecycle_ingest()

@@ -1,6 +1,7 @@
 """`make airflow`: Airflow standalone on http://localhost:8080 with this project's DAGs, plugins and the
 demo warehouse; login admin / admin. Run `make demo` first to have data to look at."""
 
+import json
 import os
 import subprocess
 import sys
@@ -14,6 +15,19 @@ def main() -> None:
         print(f"No demo warehouse at {WAREHOUSE_FILE}: run `make demo` first.", file=sys.stderr)
         sys.exit(1)
     write_login(env)
+    # Tasks write a short digest into their run's note through the REST API of this same Airflow.
+    env.setdefault(
+        "AIRFLOW_CONN_LIFECYCLE_AIRFLOW_API",
+        json.dumps(
+            {
+                "conn_type": "http",
+                "host": "localhost",
+                "port": 8080,
+                "login": UI_LOGIN[0],
+                "password": UI_LOGIN[1],
+            }
+        ),
+    )
     airflow = [sys.executable, "-m", "airflow"]
     subprocess.run([*airflow, "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL)
     # DuckDB has one writer per file: warehouse tasks take turns through a one-slot pool; each delivery
