@@ -1,15 +1,14 @@
-"""Settings of the scores (``include/config/scores.yaml``), validated so a wrong value names its file and field."""
+"""Settings of the scores (``include/config/scores.yaml``), validated: a wrong value names file and field."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from lifecycle.errors import ConfigError
 from lifecycle.paths import INCLUDE_DIR
+from lifecycle.settings import load_model
 
 DEFAULT_CONFIG_FILE = INCLUDE_DIR / "config" / "scores.yaml"
 
@@ -35,7 +34,7 @@ class RfmConfig(_Section):
     @field_validator("quantiles")
     @classmethod
     def _fractions(cls, cuts):
-        if not (0 < cuts[0] and cuts[1] < 1):
+        if not (cuts[0] > 0 and cuts[1] < 1):
             raise ValueError("quantiles are fractions strictly between 0 and 1, e.g. [0.3333, 0.6667]")
         return cuts
 
@@ -48,8 +47,8 @@ class ChurnGate(_Section):
 
 class ChurnConfig(_Section):
     horizon_days: int = Field(90, ge=7, le=730)
-    training_snapshots: int = Field(4, ge=2, le=24)
-    snapshot_step_days: int = Field(30, ge=1)
+    training_snapshots: int = Field(6, ge=2, le=24)
+    snapshot_step_days: int = Field(60, ge=1)
     calibration: Literal["isotonic", "sigmoid"] = "isotonic"
     max_training_rows: int = Field(400_000, ge=1000)
     gate: ChurnGate = ChurnGate()
@@ -73,20 +72,4 @@ class ScoresConfig(_Section):
 
 def load_config(path: Path | str = DEFAULT_CONFIG_FILE) -> ScoresConfig:
     """Read and validate the scores settings; raises :class:`ConfigError` naming the file and the field."""
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigError(str(path), "(file)", "the file does not exist", "create it or fix the path") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(str(path), "(file)", f"it is not valid YAML ({exc})", "fix the syntax") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(str(path), "(file)", "it is not a mapping", "use sections rfm:, churn:, ltv:")
-    try:
-        return ScoresConfig.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "(file)"
-        raise ConfigError(
-            str(path), field, first["msg"], "see the comments in include/config/scores.yaml and docs/scores.md"
-        ) from None
+    return load_model(path, ScoresConfig, "see the comments in include/config/scores.yaml and docs/scores.md")

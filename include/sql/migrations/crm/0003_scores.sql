@@ -1,12 +1,13 @@
 -- Migration crm/0003: customer scores (RFM, churn probability, LTV) with history, and the model registry.
 --
--- crm.rfm_segments names the 27 RFM codes (R, F, M digits 1-3, 3 is best) in Russian and English; analysts may
--- reword a name with an UPDATE, the scoring job copies the names into each day's scores.
+-- crm.rfm_segments names the 27 RFM codes (R, F, M digits 1-3, 3 is best) in Russian and English; analysts
+-- may reword a name with an UPDATE, the scoring job copies the names into each day's scores.
 -- crm.customer_scores keeps one row per customer and as-of date, so segment migrations can be reported;
 -- re-scoring a date replaces that date's rows. crm.score_runs records each scoring run.
 -- crm.model_registry holds every trained model (churn classifier, LTV model) with its validation figures,
 -- its artefact (pickled bytes, loadable by any worker) and the promotion decision; crm.model_calibration is
--- the calibration table of each churn model on its validation snapshot.
+-- the calibration table of each model on its validation data (per bin of predictions: mean predicted vs
+-- mean observed; churn rate for the churn model, realised revenue for LTV).
 
 CREATE TABLE IF NOT EXISTS crm.rfm_segments (
     rfm_code VARCHAR PRIMARY KEY,
@@ -118,6 +119,6 @@ CREATE TABLE IF NOT EXISTS crm.model_calibration (
     bin SMALLINT NOT NULL,
     customers BIGINT NOT NULL,
     mean_predicted DOUBLE PRECISION NOT NULL,
-    observed_rate DOUBLE PRECISION NOT NULL,
+    mean_observed DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (model_name, version, bin)
 );

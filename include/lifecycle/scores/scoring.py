@@ -1,0 +1,119 @@
+"""Daily scoring: RFM segment, churn probability and LTV of every purchasing customer, into customer_scores.
+
+RFM and the features are computed in the warehouse; only one row per customer comes back to Python, where
+the current models of the registry score it. The date's rows are replaced in one transaction, so re-scoring a
+date is safe and readers never see half a day.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from lifecycle.scores import churn, ltv, registry
+from lifecycle.scores.config import ScoresConfig
+from lifecycle.scores.features import build_features
+from lifecycle.scores.rfm import compute_rfm
+from lifecycle.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+SCORE_COLUMNS = (
+    "as_of",
+    "customer_id",
+    "recency_days",
+    "frequency",
+    "avg_check",
+    "r",
+    "f",
+    "m",
+    "rfm_code",
+    "segment_ru",
+    "segment_en",
+    "churn_probability",
+    "ltv",
+    "churn_model_version",
+    "ltv_model_version",
+    "scored_at",
+)
+
+
+@dataclass(frozen=True)
+class ScoreReport:
+    as_of: date
+    customers: int
+    churn_model_version: int | None
+    ltv_model_version: int | None
+    rfm_method: str
+    rfm_cuts: dict[str, float]
+    seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "as_of": self.as_of.isoformat()}
+
+
+def scored_by_another_run(warehouse: Warehouse, as_of: date, run_key: str) -> bool:
+    """True when a different run already scored ``as_of`` (a retry of the same run is not counted)."""
+    return warehouse.fetch_all("scores/other_score_runs.sql", as_of=as_of, run_key=run_key)[0]["runs"] > 0
+
+
+def score(warehouse: Warehouse, as_of: date, config: ScoresConfig, run_key: str) -> ScoreReport:
+    """Score every customer with a purchase by the end of ``as_of`` and replace that date's scores."""
+    import pandas as pd
+
+    started = time.perf_counter()
+    frame, cuts = compute_rfm(warehouse, as_of, config.rfm)
+    churn_model = registry.current_model(warehouse, churn.MODEL_NAME)
+    ltv_model = registry.current_model(warehouse, ltv.MODEL_NAME)
+    frame["churn_probability"] = pd.array([None] * len(frame), dtype="Float64")
+    frame["ltv"] = pd.array([None] * len(frame), dtype="Float64")
+    if len(frame) and (churn_model or ltv_model):
+        features = build_features(warehouse, as_of).reindex(frame.index)
+        if churn_model:
+            frame["churn_probability"] = churn.predict(churn_model.load(), features)
+        if ltv_model:
+            frame["ltv"] = ltv_model.load().predict(features)
+    if not churn_model or not ltv_model:
+        log.warning(
+            "no current %s model: its scores are left empty; run the lifecycle_train_churn DAG",
+            " or ".join(name for name, m in (("churn", churn_model), ("ltv", ltv_model)) if not m),
+        )
+    churn_version = churn_model.version if churn_model else None
+    ltv_version = ltv_model.version if ltv_model else None
+    now = datetime.now(UTC).replace(tzinfo=None)
+    frame = frame.reset_index().assign(
+        as_of=as_of,
+        scored_at=now,
+        churn_model_version=pd.array([churn_version] * len(frame), dtype="Int64"),
+        ltv_model_version=pd.array([ltv_version] * len(frame), dtype="Int64"),
+    )[list(SCORE_COLUMNS)]
+    with warehouse.begin() as conn:
+        warehouse.run(conn, "scores/delete_scores.sql", as_of=as_of)
+        warehouse.insert_df(conn, "crm.customer_scores", frame)
+        warehouse.run(conn, "scores/delete_score_run.sql", as_of=as_of, run_key=run_key)
+        report = ScoreReport(
+            as_of=as_of,
+            customers=len(frame),
+            churn_model_version=churn_version,
+            ltv_model_version=ltv_version,
+            rfm_method=config.rfm.method,
+            rfm_cuts=cuts,
+            seconds=round(time.perf_counter() - started, 3),
+        )
+        warehouse.run(
+            conn,
+            "scores/record_score_run.sql",
+            **{**asdict(report), "rfm_cuts": json.dumps(cuts)},
+            run_key=run_key,
+            scored_at=now,
+        )
+    return report
+
+
+def segment_distribution(warehouse: Warehouse, as_of: date):
+    """Customers, share, mean churn probability and mean LTV per RFM segment on a scored date (27 rows)."""
+    return warehouse.fetch_df("scores/segment_distribution.sql", as_of=as_of)

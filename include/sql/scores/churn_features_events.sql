@@ -1,0 +1,24 @@
+-- Site and app activity features as of the end of a snapshot date, for customers active in the 90 days
+-- before it. A retailer without web events simply gets no rows: every customer then takes the neutral values
+-- (zero counts, days_since_last_event = 90), exactly as a customer with no recent activity.
+-- Inputs: crm.events.
+-- Outputs: customer_id, events_30d, sessions_30d, product_views_30d, cart_adds_30d, app_opens_30d,
+--   days_since_last_event (0-89).
+-- Parameters: :as_of (date; events before the following midnight count).
+SELECT
+    customer_id,
+    SUM(CASE WHEN ts >= CAST(:as_of AS DATE) - 29 THEN 1 ELSE 0 END) AS events_30d,
+    COUNT(DISTINCT CASE WHEN ts >= CAST(:as_of AS DATE) - 29 THEN session_id END) AS sessions_30d,
+    SUM(
+        CASE WHEN ts >= CAST(:as_of AS DATE) - 29 AND event_type = 'view_product' THEN 1 ELSE 0 END
+    ) AS product_views_30d,
+    SUM(
+        CASE WHEN ts >= CAST(:as_of AS DATE) - 29 AND event_type = 'add_to_cart' THEN 1 ELSE 0 END
+    ) AS cart_adds_30d,
+    SUM(
+        CASE WHEN ts >= CAST(:as_of AS DATE) - 29 AND event_type = 'app_open' THEN 1 ELSE 0 END
+    ) AS app_opens_30d,
+    CAST(:as_of AS DATE) - CAST(MAX(ts) AS DATE) AS days_since_last_event
+FROM crm.events
+WHERE ts >= CAST(:as_of AS DATE) - 89 AND ts < CAST(:as_of AS DATE) + 1
+GROUP BY customer_id

@@ -1,0 +1,16 @@
+-- Purchases each customer made in the horizon after the as-of date: the churn label and the realised revenue
+-- that LTV is validated against.
+-- Inputs: crm.orders, crm.ref_order_statuses (counts_as_purchase).
+-- Outputs: customer_id, purchases, revenue; only customers with at least one purchase in the window.
+-- Parameters: :as_of (date; the window starts at the following midnight), :horizon_days (window length).
+SELECT
+    o.customer_id,
+    COUNT(*) AS purchases,
+    SUM(o.total_amount) AS revenue
+FROM crm.orders AS o
+INNER JOIN crm.ref_order_statuses AS s ON o.status = s.status
+WHERE
+    s.counts_as_purchase
+    AND o.ordered_at >= CAST(:as_of AS DATE) + 1
+    AND o.ordered_at < CAST(:as_of AS DATE) + 1 + :horizon_days
+GROUP BY o.customer_id

@@ -1,0 +1,49 @@
+"""The daily scores DAG run end to end through Airflow (dag.test): scores a date once, emits its Asset."""
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.airflow
+DAGS = Path(__file__).resolve().parents[2] / "dags"
+
+
+def _count(warehouse, sql):
+    with warehouse.begin() as conn:
+        return conn.exec_driver_sql(sql).scalar()
+
+
+def test_scores_dag_scores_the_last_complete_day_once_and_emits_its_asset(airflow_db, scores_warehouse):
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+
+    from lifecycle.scores.features import build_features
+    from lifecycle_providers.assets import CUSTOMER_SCORES
+
+    dag = DagBag(dag_folder=str(DAGS)).dags["lifecycle_scores"]
+    # Like an asset-triggered run (no logical date) after the first ingest of 30 June: it scores 29 June.
+    first = dag.test(run_after=datetime(2026, 6, 30, 0, 20, tzinfo=UTC), logical_date=None)
+    assert first.state == "success"
+    scored = _count(
+        scores_warehouse,
+        "SELECT COUNT(*) FROM crm.customer_scores WHERE as_of = '2026-06-29'"
+        " AND churn_probability IS NOT NULL AND ltv IS NOT NULL AND churn_model_version = 1",
+    )
+    assert scored == len(build_features(scores_warehouse, date(2026, 6, 29)))  # every purchasing customer
+    with create_session() as session:
+        events = [
+            (event.asset.uri, event.extra["as_of"], event.extra["churn_model_version"])
+            for event in session.query(AssetEvent).filter(AssetEvent.source_run_id == first.run_id)
+        ]
+    assert events == [(CUSTOMER_SCORES.uri, "2026-06-29", 1)]
+
+    # The next ingest run the same day finds the date scored: the scoring task is skipped, nothing emitted.
+    second = dag.test(run_after=datetime(2026, 6, 30, 1, 20, tzinfo=UTC), logical_date=None)
+    assert second.state == "success"
+    assert {ti.task_id: ti.state for ti in second.get_task_instances()} == {
+        "pick_as_of": "success",
+        "score_customers": "skipped",
+    }
+    assert _count(scores_warehouse, "SELECT COUNT(*) FROM crm.score_runs") == 1

@@ -1,0 +1,101 @@
+"""RFM computed in the warehouse, checked against digits worked out by hand, on DuckDB and PostgreSQL."""
+
+from datetime import date, datetime
+
+import pytest
+
+from lifecycle.scores.config import RfmConfig
+from lifecycle.scores.rfm import compute_rfm
+
+AS_OF = date(2024, 6, 30)
+
+
+def _order(customer_id, ordered_at, amount, status="completed"):
+    return {"customer_id": customer_id, "ordered_at": ordered_at, "total_amount": amount, "status": status}
+
+
+@pytest.fixture
+def shop(migrated, add_customers, add_orders):
+    """Seven customers whose recency, frequency and average check are easy to work out by hand."""
+    add_customers(migrated, range(1, 8))
+    add_orders(
+        migrated,
+        [
+            # 1: four purchases, the last 29 days before 30 June, average (40+35+30+35)/4 = 35 000.
+            _order(1, datetime(2024, 6, 1, 10), 40000),
+            _order(1, datetime(2024, 5, 1, 10), 35000),
+            _order(1, datetime(2024, 4, 1, 10), 30000),
+            _order(1, datetime(2024, 3, 1, 10), 35000),
+            # 2: one purchase 532 days before, 3 000.
+            _order(2, datetime(2023, 1, 15, 12), 3000),
+            # 3: two purchases (last 172 days before, average 15 000); the returned order is no purchase.
+            _order(3, datetime(2024, 1, 10, 9), 10000),
+            _order(3, datetime(2023, 12, 1, 9), 20000),
+            _order(3, datetime(2024, 6, 20, 9), 50000, status="returned"),
+            # 4: on the boundaries: last purchase 90 days before, checks of exactly 5 000, 3 purchases.
+            _order(4, datetime(2024, 4, 1, 8), 5000),
+            _order(4, datetime(2024, 2, 1, 8), 5000),
+            _order(4, datetime(2023, 12, 1, 8), 5000),
+            # 5: bought in the last minute of the as-of date; the order of 1 July is after it and ignored.
+            _order(5, datetime(2024, 6, 30, 23, 59), 30000.01),
+            _order(5, datetime(2024, 7, 1, 0, 1), 100000),
+            # 6: only a cancelled order: no purchase, no RFM.
+            _order(6, datetime(2024, 6, 1, 10), 9000, status="cancelled"),
+            # 7: one purchase exactly 365 days before, 30 000.
+            _order(7, datetime(2023, 7, 1, 18), 30000),
+        ],
+    )
+    return migrated
+
+
+def test_fixed_thresholds_give_the_hand_computed_digits(shop):
+    frame, cuts = compute_rfm(shop, AS_OF, RfmConfig(method="fixed"))
+    assert cuts == {
+        "r_cut_1": 90,
+        "r_cut_2": 365,
+        "f_cut_1": 1,
+        "f_cut_2": 3,
+        "m_cut_1": 5000,
+        "m_cut_2": 30000,
+    }
+    assert frame["rfm_code"].to_dict() == {1: "333", 2: "111", 3: "222", 4: "321", 5: "313", 7: "212"}
+    assert frame.loc[1, ["recency_days", "frequency"]].tolist() == [29, 4]
+    assert frame.loc[1, "avg_check"] == pytest.approx(35000)
+    assert frame.loc[2, "recency_days"] == 532
+    assert frame.loc[3, ["recency_days", "frequency"]].tolist() == [172, 2]
+    assert frame.loc[5, ["recency_days", "frequency"]].tolist() == [0, 1]
+    assert frame.loc[1, "segment_ru"] == "недавние частые с высоким чеком"
+    assert frame.loc[1, "segment_en"] == "recent, frequent, high check"
+    assert frame.loc[2, "segment_ru"] == "давние разовые с низким чеком"
+    assert frame.loc[3, "segment_en"] == "sleeping, rare, mid check"
+    assert frame.loc[7, "segment_ru"] == "спящие разовые со средним чеком"
+
+
+def test_quantile_thresholds_follow_the_customers_own_values(shop):
+    # With six customers the 0.4 and 0.8 quantiles fall exactly on the 3rd and 5th sorted values.
+    frame, cuts = compute_rfm(shop, AS_OF, RfmConfig(method="quantile", quantiles=(0.4, 0.8)))
+    assert cuts == pytest.approx(
+        {"r_cut_1": 90, "r_cut_2": 365, "f_cut_1": 1, "f_cut_2": 3, "m_cut_1": 15000, "m_cut_2": 30000.01}
+    )
+    assert frame["rfm_code"].to_dict() == {1: "333", 2: "111", 3: "221", 4: "321", 5: "312", 7: "212"}
+
+
+def test_an_earlier_date_sees_only_its_past(shop):
+    frame, _ = compute_rfm(shop, date(2023, 12, 31), RfmConfig())
+    assert sorted(frame.index) == [2, 3, 4, 7]
+    assert frame.loc[3, ["recency_days", "frequency"]].tolist() == [30, 1]
+
+
+def test_the_reference_table_names_all_27_codes_in_the_seeds_pattern(migrated):
+    r_names = {1: ("давние", "lapsed"), 2: ("спящие", "sleeping"), 3: ("недавние", "recent")}
+    f_names = {1: ("разовые", "one-time"), 2: ("редкие", "rare"), 3: ("частые", "frequent")}
+    m_names = {1: ("с низким", "low"), 2: ("со средним", "mid"), 3: ("с высоким", "high")}
+    with migrated.begin() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT rfm_code, r, f, m, name_ru, name_en FROM crm.rfm_segments"
+        ).fetchall()
+    assert len(rows) == 27
+    for code, r, f, m, name_ru, name_en in rows:
+        assert code == f"{r}{f}{m}"
+        assert name_ru == f"{r_names[r][0]} {f_names[f][0]} {m_names[m][0]} чеком"
+        assert name_en == f"{r_names[r][1]}, {f_names[f][1]}, {m_names[m][1]} check"

@@ -1,0 +1,45 @@
+"""The scores settings load from YAML and wrong values are named with their file and field."""
+
+import pytest
+
+from lifecycle.errors import ConfigError
+from lifecycle.scores.config import DEFAULT_CONFIG_FILE, load_config
+
+
+def test_the_shipped_file_loads_with_the_documented_defaults():
+    config = load_config()
+    assert config.rfm.method == "fixed"
+    assert config.rfm.recency_days == (90, 365)
+    assert config.rfm.frequency_orders == (1, 3)
+    assert config.rfm.avg_check_rub == (5000, 30000)
+    assert config.churn.horizon_days == 90
+    assert config.ltv.horizon_days == 365
+    assert DEFAULT_CONFIG_FILE.name == "scores.yaml"
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("rfm:\n  method: median\n", "rfm.method"),
+        ("rfm:\n  recency_days: [365, 90]\n", "rfm.recency_days"),
+        ("rfm:\n  quantiles: [0.5, 1.5]\n", "rfm.quantiles"),
+        ("churn:\n  horizon_days: 2\n", "churn.horizon_days"),
+        ("churn:\n  gate:\n    auc_tolerance: -1\n", "churn.gate.auc_tolerance"),
+        ("ltv:\n  horizon: 365\n", "ltv.horizon"),
+        ("rfm: [1, 2\n", "(file)"),
+    ],
+)
+def test_a_wrong_value_names_the_file_and_the_field(tmp_path, text, field):
+    path = tmp_path / "scores.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert error.value.file == str(path)
+    assert error.value.field == field
+    assert str(path) in str(error.value)
+    assert field in str(error.value)
+
+
+def test_a_missing_file_is_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"absent\.yaml"):
+        load_config(tmp_path / "absent.yaml")

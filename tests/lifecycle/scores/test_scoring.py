@@ -1,0 +1,108 @@
+"""Daily scoring writes crm.customer_scores with history, replaces a re-scored date, reports migrations."""
+
+from datetime import date, datetime
+
+import pandas as pd
+import pytest
+
+from lifecycle.scores import registry
+from lifecycle.scores.config import ScoresConfig
+from lifecycle.scores.features import build_features
+from lifecycle.scores.gate import Decision
+from lifecycle.scores.ltv import LtvModel
+from lifecycle.scores.rfm import segment_migrations
+from lifecycle.scores.scoring import score, scored_by_another_run, segment_distribution
+
+CONFIG = ScoresConfig()
+D1, D2 = date(2024, 5, 31), date(2024, 6, 30)
+
+
+@pytest.fixture
+def shop(migrated, add_customers, add_orders):
+    add_customers(migrated, [1, 2, 3])
+    add_orders(
+        migrated,
+        [
+            {"customer_id": 1, "ordered_at": datetime(2024, 1, 10), "total_amount": 12000.0},
+            {"customer_id": 1, "ordered_at": datetime(2024, 6, 10), "total_amount": 8000.0},
+            {"customer_id": 2, "ordered_at": datetime(2023, 3, 1), "total_amount": 45000.0},
+            {"customer_id": 3, "ordered_at": datetime(2024, 6, 15), "total_amount": 2000.0},
+        ],
+    )
+    return migrated
+
+
+def _register_models(warehouse):
+    """A small recency-only churn pipeline and fixed LTV parameters, registered as current."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    features = build_features(warehouse, D2)
+    churn = Pipeline(
+        [
+            ("features", ColumnTransformer([("keep", "passthrough", ["recency_days"])])),
+            ("model", LogisticRegression()),
+        ]
+    ).fit(features, features["recency_days"] > 100)
+    empty = pd.DataFrame(columns=["bin", "customers", "mean_predicted", "mean_observed"])
+    for name, model in (("churn", churn), ("ltv", LtvModel(0.5, 60.0, 0.8, 2.5, 3.0, 4.0, 9000.0, 365))):
+        candidate = registry.Candidate(name, model, D1, D1, D1, 90, ("recency_days",), {}, empty)
+        registry.register(warehouse, candidate, Decision(True, "promoted: test"))
+
+
+def _scores(warehouse):
+    with warehouse.begin() as conn:
+        result = conn.exec_driver_sql("SELECT * FROM crm.customer_scores ORDER BY as_of, customer_id")
+        return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def test_scores_are_written_per_date_and_a_rescored_date_is_replaced(shop):
+    _register_models(shop)
+    first = score(shop, D2, CONFIG, run_key="run-1")
+    assert (first.customers, first.churn_model_version, first.ltv_model_version) == (3, 1, 1)
+    rows = _scores(shop)
+    assert rows["rfm_code"].tolist() == ["322", "113", "311"]
+    assert rows["segment_en"].tolist()[0] == "recent, rare, mid check"
+    assert rows["churn_probability"].between(0, 1).all()
+    assert (rows["ltv"] >= 0).all()
+    # the recency-only model ranks the lapsed customer as the likeliest to churn
+    assert rows.loc[1, "churn_probability"] > rows.loc[0, "churn_probability"]
+    assert (rows["churn_model_version"] == 1).all()
+
+    score(shop, D2, CONFIG, run_key="run-2")
+    assert len(_scores(shop)) == 3  # replaced, not duplicated
+    score(shop, D1, CONFIG, run_key="run-3")
+    history = _scores(shop)
+    assert history.groupby("as_of").size().to_dict() == {D1: 2, D2: 3}
+    assert history.query("as_of == @D1")["rfm_code"].tolist() == ["212", "113"]
+
+    migrations = segment_migrations(shop, D1, D2)
+    assert migrations.fillna("new").values.tolist() == [
+        ["new", "311", 1],
+        ["113", "113", 1],
+        ["212", "322", 1],
+    ]
+    distribution = segment_distribution(shop, D2).set_index("rfm_code")
+    assert len(distribution) == 27
+    assert distribution["customers"].sum() == 3
+    assert distribution.loc["322", "share"] == pytest.approx(1 / 3)
+
+
+def test_without_a_current_model_scores_have_rfm_but_no_probabilities(shop):
+    report = score(shop, D2, CONFIG, run_key="run-1")
+    assert report.churn_model_version is None
+    assert report.ltv_model_version is None
+    rows = _scores(shop)
+    assert len(rows) == 3
+    assert rows["churn_probability"].isna().all()
+    assert rows["ltv"].isna().all()
+    assert rows["churn_model_version"].isna().all()
+
+
+def test_a_date_is_scored_once_per_run(shop):
+    assert not scored_by_another_run(shop, D2, "run-1")
+    score(shop, D2, CONFIG, run_key="run-1")
+    assert not scored_by_another_run(shop, D2, "run-1")  # a retry of the same run scores again
+    assert scored_by_another_run(shop, D2, "run-2")
+    assert not scored_by_another_run(shop, D1, "run-2")
