@@ -13,15 +13,15 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 import sqlalchemy as sa
-import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lifecycle import sql
 from lifecycle.errors import ConfigError
 from lifecycle.paths import INCLUDE_DIR, SQL_DIR, TEMPLATES_DIR
+from lifecycle.settings import Duration, load_model
 
 CHAINS_DIR = INCLUDE_DIR / "chains"
 #: Set to 0 to load chains before their templates exist (config tests, a chain still being written).
@@ -29,20 +29,8 @@ CHECK_TEMPLATES_ENV = "LIFECYCLE_CHECK_TEMPLATES"
 #: Parameters the engine binds into every entry query itself.
 ENGINE_PARAMS = frozenset({"since", "as_of"})
 
-_DURATION = re.compile(r"^(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?$")
 _RFM_PATTERN = re.compile(r"^[1-3*]{3}$")
 _ID = r"^[a-z][a-z0-9_]*$"
-
-
-def parse_duration(text: str | int) -> timedelta:
-    """``"2h"``, ``"1d"``, ``"3d12h"``, ``"30m"``, ``"0h"`` → timedelta; anything else is a ValueError."""
-    match = _DURATION.match(str(text).strip()) if not isinstance(text, bool) else None
-    if not match or not str(text).strip():
-        raise ValueError(f"{text!r} is not a duration like 2h, 1d, 3d12h or 30m")
-    return timedelta(days=int(match["d"] or 0), hours=int(match["h"] or 0), minutes=int(match["m"] or 0))
-
-
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
 class _Strict(BaseModel):
@@ -174,17 +162,7 @@ def load_chain(path: Path, check_templates: bool | None = None) -> ChainConfig:
     if check_templates is None:
         check_templates = os.environ.get(CHECK_TEMPLATES_ENV, "1").lower() not in ("0", "false", "no")
     file = str(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(file, "-", f"cannot be read as YAML ({exc})", "fix the YAML syntax") from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(file, "-", "is not a mapping of fields", "start from an existing chain file")
-    try:
-        chain = ChainConfig.model_validate(raw)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        raise ConfigError(file, _field(error["loc"]), error["msg"], _fix(error)) from None
+    chain = load_model(path, ChainConfig, _fix)
     if chain.id != path.stem:
         raise ConfigError(file, "id", f"id {chain.id!r} differs from the file name", f"set id: {path.stem}")
     _check_steps(file, chain)
@@ -192,10 +170,6 @@ def load_chain(path: Path, check_templates: bool | None = None) -> ChainConfig:
     if check_templates:
         _check_templates(file, chain)
     return chain
-
-
-def _field(loc: tuple) -> str:
-    return ".".join(str(part) for part in loc) or "-"
 
 
 def _fix(error: dict) -> str:

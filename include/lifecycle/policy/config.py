@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from datetime import time, timedelta
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from lifecycle.paths import INCLUDE_DIR
-from lifecycle.settings import load_model
+from lifecycle.settings import Duration, load_model
 
 DEFAULT_POLICY_FILE = INCLUDE_DIR / "config" / "policy.yaml"
 CHANNELS = ("email", "push", "sms")
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
-
-
-def parse_duration(text: str) -> timedelta:
-    """'4h', '1d12h', '30m' -> timedelta; anything else is refused with the accepted form."""
-    match = _DURATION.match(str(text).strip())
-    if not match or not any(match.groups()):
-        raise ValueError(f"{text!r} is not a duration; write it like 30m, 4h, 2d or 1d12h")
-    days, hours, minutes = (int(g or 0) for g in match.groups())
-    return timedelta(days=days, hours=hours, minutes=minutes)
 
 
 class _Section(BaseModel):
@@ -40,15 +29,10 @@ class Caps(_Section):
     daily_total: int = Field(3, ge=1)
     daily_per_channel: dict[str, int] = {"email": 2, "push": 2, "sms": 1}
     weekly_per_channel: dict[str, int] = {"email": 6, "push": 6, "sms": 2}
-    min_gap: timedelta = timedelta(hours=4)
+    min_gap: Duration = timedelta(hours=4)
     content_mailings_count: bool = True
 
     _channels = field_validator("daily_per_channel", "weekly_per_channel")(_per_channel)
-
-    @field_validator("min_gap", mode="before")
-    @classmethod
-    def _duration(cls, value):
-        return parse_duration(value) if isinstance(value, str) else value
 
 
 class QuietHours(_Section):

@@ -11,10 +11,10 @@ from lifecycle.chains.config import (
     chain_ids,
     load_chain,
     load_chains,
-    parse_duration,
     template_paths,
 )
 from lifecycle.errors import ConfigError
+from lifecycle.settings import parse_duration
 
 CART = yaml.safe_load((CHAINS_DIR / "abandoned_cart.yaml").read_text(encoding="utf-8"))
 
