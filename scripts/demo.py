@@ -22,6 +22,8 @@ from local_env import (
 
 CUSTOMERS = 3000
 SEED = 42
+#: Two years of history, so the churn model and the LTV model both have a later window to be validated on.
+DAYS = 730
 BAD_SHARE = 0.01
 #: DAGs in pipeline order; each runs only if its file exists (later capabilities add theirs).
 PIPELINE = (
@@ -50,6 +52,8 @@ def build_shop(url: str, end: datetime) -> dict:
         str(CUSTOMERS),
         "--seed",
         str(SEED),
+        "--days",
+        str(DAYS),
         "--end",
         end.isoformat(),
         "--bad-share",
@@ -87,6 +91,13 @@ def report_ingest(url: str) -> None:
     overview = warehouse.fetch_df("reports/customer_state_overview.sql")
     print("\nCustomer state (crm.customer_state):")
     print(overview.to_string(index=False))
+
+
+def report_scores(url: str) -> None:
+    from lifecycle.scores.report import describe
+    from lifecycle.warehouse import Warehouse
+
+    print(describe(Warehouse(url)))
 
 
 def report_chains(url: str) -> None:
@@ -143,6 +154,8 @@ def main() -> None:
 
     step("What the ingest did")
     report_ingest(url)
+    step("Customer scores: models and RFM segments")
+    report_scores(url)
     step("Trigger chains and the contact policy (latest chains run)")
     report_chains(url)
 
