@@ -93,11 +93,13 @@ def lifecycle_chains():
         apply_exits(warehouse(), _chain(chain_id), pendulum.parse(as_of), dag_run.run_id)
 
     @task
-    def due(chain_id: str, as_of: str, dag_run=None) -> dict:
+    def due(chain_id: str, as_of: str, entry: dict, dag_run=None) -> dict:
         """Write the chain's due steps for this run to crm.due_steps; returns the chain's run figures."""
-        from lifecycle.chains.engine import emit_due_steps
+        from lifecycle.chains.engine import ChainRunFigures, emit_due_steps
 
-        return emit_due_steps(warehouse(), _chain(chain_id), pendulum.parse(as_of), dag_run.run_id).as_dict()
+        figures = ChainRunFigures.from_dict(entry)
+        chain = _chain(chain_id)
+        return emit_due_steps(warehouse(), chain, pendulum.parse(as_of), dag_run.run_id, figures).as_dict()
 
     @task
     def hand_off(as_of: str, dag_run=None) -> dict:
@@ -124,7 +126,7 @@ def lifecycle_chains():
         with TaskGroup(group_id=chain_id) as group:
             entered = enter(chain_id, as_of)
             exited = exit_instances(chain_id, as_of)
-            entered >> exited >> due(chain_id, as_of)
+            entered >> exited >> due(chain_id, as_of, entered)
         groups.append(group)
     groups >> hand_off(as_of) >> write_run_note()
 

@@ -67,8 +67,20 @@ def build_shop(url: str, end: datetime) -> dict:
 
 def run_dag(dag_id: str, logical_date: datetime, env: dict) -> None:
     started = time.monotonic()
+    # The reports cover the demo's own day (a scheduled run reports the previous day).
+    conf = {"report_date": logical_date.date().isoformat()} if dag_id == "lifecycle_reports" else {}
     result = subprocess.run(
-        [sys.executable, "-m", "airflow", "dags", "test", dag_id, logical_date.isoformat()],
+        [
+            sys.executable,
+            "-m",
+            "airflow",
+            "dags",
+            "test",
+            dag_id,
+            logical_date.isoformat(),
+            "-c",
+            json.dumps(conf),
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -111,7 +123,7 @@ def report_chains(url: str) -> None:
         return
     run_key = latest[0]["run_key"]
     summary = pd.DataFrame(run_summary(warehouse, run_key))
-    totals = summary[summary["exit_reason"].isna()].drop(columns="exit_reason")
+    totals = summary[summary["exit_reason"].isna()].drop(columns="exit_reason").convert_dtypes()
     print(totals.to_string(index=False))
     exits = summary[summary["exit_reason"].notna()][["chain_id", "exit_reason", "exited"]]
     print("\nExits by reason:")
