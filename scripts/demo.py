@@ -138,6 +138,9 @@ def report_chains(url: str) -> None:
     table.insert(0, "due", table.sum(axis=1))
     print("\nContact policy, due steps by outcome and reason (crm.decisions):")
     print(table.to_string())
+    from lifecycle.policy.audit import audit_ledger
+
+    print("\nLedger audit in each customer's time zone:", audit_ledger(warehouse).summary())
 
 
 def main() -> None:
