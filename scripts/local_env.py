@@ -7,6 +7,7 @@ Values already set in the environment win, so a real warehouse can be used with 
 
 import json
 import os
+import sys
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -54,7 +55,10 @@ def airflow_env() -> dict[str, str]:
             }
         ),
     }
-    return defaults | dict(os.environ)
+    env = defaults | dict(os.environ)
+    # `airflow standalone` starts its components as `airflow …` from PATH: this virtualenv's.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
 
 
 def warehouse_url(env: dict[str, str]) -> str:
