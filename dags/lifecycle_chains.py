@@ -38,7 +38,7 @@ import pendulum
 from airflow.sdk import TaskGroup, dag, task
 
 from lifecycle_providers.assets import CUSTOMER_STATE
-from lifecycle_providers.dag_defaults import DEFAULT_ARGS, TAG_PRODUCT, warehouse
+from lifecycle_providers.dag_defaults import DAG_SETTINGS, TAG_PRODUCT, warehouse
 
 #: Chain ids from the file names of the communication map: no YAML parsing or database at parse time.
 CHAINS_DIR = Path(__file__).resolve().parents[1] / "include" / "chains"
@@ -54,10 +54,7 @@ def _chain(chain_id: str):
 
 @dag(
     schedule=[CUSTOMER_STATE],
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    **DAG_SETTINGS,
     tags=[TAG_PRODUCT, "chains"],
     doc_md=__doc__,
 )

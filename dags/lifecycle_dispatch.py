@@ -31,10 +31,9 @@ docs/delivery.md.
 
 from datetime import timedelta
 
-import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag
 
-from lifecycle_providers.dag_defaults import DEFAULT_ARGS, TAG_PRODUCT
+from lifecycle_providers.dag_defaults import DAG_SETTINGS, TAG_PRODUCT
 from lifecycle_providers.operators.dispatch import LedgerDispatchOperator
 
 #: One task per channel, alone in its pool: provider concurrency is bounded per channel, and a retry
@@ -44,10 +43,7 @@ CHANNEL_POOLS = {"email": "lifecycle_delivery_email", "push": "lifecycle_deliver
 
 @dag(
     schedule=CronTriggerTimetable("20 * * * *", timezone="UTC"),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    **DAG_SETTINGS,
     tags=[TAG_PRODUCT, "delivery"],
     params={
         "email_conn_id": Param("lifecycle_sandbox", type="string", description="provider for email"),

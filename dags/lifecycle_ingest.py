@@ -29,19 +29,15 @@ Bad source rows never fail the run; look at `crm.quarantine` (table, key, reason
 `ingest_sources` return value for counts. A failure here is the warehouse itself (connection, lock, disk).
 """
 
-import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
 from lifecycle_providers.assets import CUSTOMER_STATE
-from lifecycle_providers.dag_defaults import DEFAULT_ARGS, TAG_PRODUCT, warehouse
+from lifecycle_providers.dag_defaults import DAG_SETTINGS, TAG_PRODUCT, warehouse
 
 
 @dag(
     schedule=CronDataIntervalTimetable("0 * * * *", timezone="UTC"),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    **DAG_SETTINGS,
     tags=[TAG_PRODUCT, "ingest"],
     doc_md=__doc__,
 )

@@ -34,18 +34,14 @@ horizon, the whole history on the first run) is deleted and written again in one
 look stale usually mean the chains, dispatch or ingest DAGs have not run; check `crm.report_runs`.
 """
 
-import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
-from lifecycle_providers.dag_defaults import DEFAULT_ARGS, TAG_PRODUCT, warehouse
+from lifecycle_providers.dag_defaults import DAG_SETTINGS, TAG_PRODUCT, warehouse
 
 
 @dag(
     schedule=CronTriggerTimetable("30 2 * * *", timezone="UTC"),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    **DAG_SETTINGS,
     tags=[TAG_PRODUCT, "reports"],
     doc_md=__doc__,
     params={

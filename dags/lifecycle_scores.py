@@ -35,19 +35,15 @@ names the field of `scores.yaml` to fix. The return value of `score_customers` h
 the customers per segment; `crm.score_runs` keeps the same per run.
 """
 
-import pendulum
 from airflow.sdk import Param, dag, task
 
 from lifecycle_providers.assets import CUSTOMER_SCORES, CUSTOMER_STATE
-from lifecycle_providers.dag_defaults import DEFAULT_ARGS, TAG_PRODUCT, warehouse
+from lifecycle_providers.dag_defaults import DAG_SETTINGS, TAG_PRODUCT, warehouse
 
 
 @dag(
     schedule=[CUSTOMER_STATE],
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    **DAG_SETTINGS,
     tags=[TAG_PRODUCT, "scores"],
     doc_md=__doc__,
     params={"as_of": Param(None, type=["null", "string"], format="date", description="date to (re)score")},

@@ -31,18 +31,14 @@ default settings churn needs 11 months of orders (19 for all six snapshots), LTV
 check). Retrying is safe: a retry adds one more registry version and never removes one.
 """
 
-import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
-from lifecycle_providers.dag_defaults import DEFAULT_ARGS, TAG_PRODUCT, warehouse
+from lifecycle_providers.dag_defaults import DAG_SETTINGS, TAG_PRODUCT, warehouse
 
 
 @dag(
     schedule=CronTriggerTimetable("0 3 * * 1", timezone="UTC"),
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    **DAG_SETTINGS,
     tags=[TAG_PRODUCT, "scores"],
     doc_md=__doc__,
     params={"data_end": Param(None, type=["null", "string"], format="date", description="last day of data")},

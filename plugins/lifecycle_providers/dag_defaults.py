@@ -2,6 +2,8 @@
 
 from datetime import timedelta
 
+import pendulum
+
 from lifecycle_providers.hooks.warehouse import WarehouseHook
 
 #: Tasks that touch the warehouse run in this pool. With the embedded DuckDB it has 1 slot (one writer per
@@ -14,6 +16,15 @@ DEFAULT_ARGS = {
     "retry_delay": timedelta(minutes=2),
     "retry_exponential_backoff": True,
     "pool": WAREHOUSE_POOL,
+}
+
+#: Keyword arguments every project DAG passes to ``@dag``: no catch-up of missed intervals (the ingest
+#: watermark catches up instead), one run at a time, the shared task defaults.
+DAG_SETTINGS = {
+    "start_date": pendulum.datetime(2026, 1, 1, tz="UTC"),
+    "catchup": False,
+    "max_active_runs": 1,
+    "default_args": DEFAULT_ARGS,
 }
 
 TAG_PRODUCT = "lifecycle"
