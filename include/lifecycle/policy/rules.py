@@ -24,7 +24,7 @@ REASONS = {
     "invalid_address": "no valid email address or phone number for the channel",
     "no_push_token": "no active push token",
     "suppressed_address": "the address is on the suppression list (unsubscribe, complaint, hard bounce)",
-    "no_consent": "no consent for the channel",
+    "no_consent": "no consent for the channel, or the customer opted out of the chain's scenario",
     "global_control": "the customer is in the global control group (no trigger messages)",
     "holdout": "the customer is in the chain's holdout",
     "condition_not_met": "the step's condition does not hold (e.g. the email was already opened or clicked)",
@@ -39,6 +39,9 @@ REASONS = {
 }
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _BLOCKS_SERVICE = {"hard_bounce", "complaint"}
+#: A suppression reason ``unsubscribe:<scope>`` withdraws consent to one scenario (a chain's consent_scope,
+#: e.g. "birthday") on a channel, leaving the customer's other messages on that channel alone.
+SCOPE_OPT_OUT = "unsubscribe:"
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class DueStep:
     variants: tuple[tuple[str, float], ...] = (("A", 1.0),)
     use_bandit: bool = False
     send_condition: str | None = None
+    consent_scope: str | None = None
     context: str = "{}"
 
     @property
@@ -181,12 +185,15 @@ def _ineligible(customer: Customer, step: DueStep, config: PolicyConfig, now: da
     address_problem = _address_problem(customer, step.channel)
     if address_problem:
         return address_problem
-    blocked = customer.suppressions.get(step.channel, set())
+    reasons = customer.suppressions.get(step.channel, set())
+    blocked = {reason for reason in reasons if not reason.startswith(SCOPE_OPT_OUT)}
     if blocked and (not service or blocked & _BLOCKS_SERVICE):
         return "suppressed_address"
     if service:
         return None
     if not customer.consents.get(step.channel, False):
+        return "no_consent"
+    if step.consent_scope and f"{SCOPE_OPT_OUT}{step.consent_scope}" in reasons:
         return "no_consent"
     if bucket("global_control", customer.customer_id) < config.experiments.global_control_share:
         return "global_control"

@@ -116,6 +116,7 @@ def _due_step(row: dict[str, Any]) -> DueStep:
         variants=variants,
         use_bandit=bool(row["use_bandit"]),
         send_condition=row["send_condition"],
+        consent_scope=row["consent_scope"],
         context=row["context"],
     )
 

@@ -241,3 +241,10 @@ def test_daylight_saving_change_keeps_local_quiet_hours():
     assert next_window_open(datetime(2026, 3, 27, 21, 0), zone, CONFIG.quiet_hours.end) == datetime(
         2026, 3, 28, 8, 0
     )
+
+
+def test_opting_out_of_a_scenario_stops_only_that_scenario():
+    opted_out = customer(suppressions={"email": {"unsubscribe:birthday"}})
+    birthday = step(chain_id="birthday", instance_id="b", consent_scope="birthday")
+    assert only(decide(opted_out, [birthday])) == (SUPPRESSED, "no_consent")
+    assert only(decide(opted_out, [step()]))[0] == PLANNED

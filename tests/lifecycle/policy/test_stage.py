@@ -227,3 +227,64 @@ def test_engagement_with_the_email_cancels_the_push(migrated):
     assert _rows(migrated, f"SELECT outcome, reason FROM crm.decisions WHERE run_key = '{RUN}'") == [
         ("suppressed", "condition_not_met")
     ]
+
+
+def test_the_bandit_sends_new_customers_to_the_variant_that_converts(migrated):
+    from lifecycle.policy.config import Experiments, PolicyConfig
+
+    sent_at = NOW - timedelta(days=3)
+    ledger = []
+    for variant, first in (("A", 1001), ("B", 2001)):
+        for cid in range(first, first + 6):
+            ledger.append(
+                {
+                    "send_key": f"abandoned_cart:email_1:k{cid}:{cid}:email",
+                    "chain_id": "abandoned_cart",
+                    "step_id": "email_1",
+                    "instance_id": f"i{cid}",
+                    "trigger_key": f"k{cid}",
+                    "customer_id": cid,
+                    "channel": "email",
+                    "message_kind": "content",
+                    "template": "t",
+                    "variant": variant,
+                    "context": "{}",
+                    "planned_at": sent_at,
+                    "send_after": sent_at,
+                    "local_send_date": sent_at.date(),
+                    "expires_at": sent_at,
+                    "run_key": "old",
+                    "state": "sent",
+                    "attempts": 1,
+                    "sent_at": sent_at,
+                    "updated_at": sent_at,
+                }
+            )
+    _insert(migrated, "crm.send_ledger", ledger)
+    _insert(
+        migrated,
+        "crm.orders",
+        [
+            {
+                "order_id": cid,
+                "customer_id": cid,
+                "channel": "online",
+                "status": "paid",
+                "total_amount": 100.0,
+                "discount_amount": 0.0,
+                "ordered_at": sent_at + timedelta(days=1),
+                "updated_at": sent_at,
+                "loaded_at": sent_at,
+            }
+            for cid in range(2001, 2006)
+        ],
+    )
+    fresh = _ids(40)
+    _insert(migrated, "crm.customers", [_customer(cid) for cid in fresh])
+    ab = json.dumps([{"id": "A", "weight": 0.5}, {"id": "B", "weight": 0.5}])
+    _insert(migrated, "crm.due_steps", [_due(cid, variants=ab, use_bandit=True) for cid in fresh])
+    config = PolicyConfig(experiments=Experiments(global_control_share=0.0, bandit_min_sample=5))
+    decide(migrated, RUN, NOW, config)
+    variants = [v for (v,) in _rows(migrated, f"SELECT variant FROM crm.decisions WHERE run_key = '{RUN}'")]
+    assert len(variants) == 40
+    assert variants.count("B") >= 32  # B converted 5 of 6, A none of 6
