@@ -23,7 +23,8 @@ thresholds in `include/config/scores.yaml` (docs/scores.md).
 ## Outputs
 `crm.customer_scores`: one row per customer and as-of date (re-scoring a date replaces its rows),
 `crm.customer_scores_current` (view of the newest date), `crm.score_runs`; emits the Asset
-`lifecycle://warehouse/crm/customer_scores`; its event extra holds the date, customers and model versions.
+`lifecycle://warehouse/crm/customer_scores`; its event extra holds the date, customers and model versions;
+a short digest in the run's note (with the `lifecycle_airflow_api` connection).
 
 ## Owner
 Analytics (models and thresholds); data engineering (the DAG).
@@ -85,7 +86,18 @@ def lifecycle_scores():
         counts = dict(zip(segments["rfm_code"], segments["customers"].astype(int), strict=True))
         return {**report.as_dict(), "segments": counts}
 
-    score_customers(pick_as_of())
+    @task
+    def write_run_note(dag_run=None) -> str:
+        """A short digest of the run in its note (segments and model versions); the tab has the rest."""
+        from lifecycle.reports.digest import scores_digest
+        from lifecycle.reports.read import scores_run
+        from lifecycle_providers.ui.run_note import post_run_note
+
+        note = scores_digest(scores_run(warehouse(), dag_run.run_id))
+        post_run_note(dag_run.dag_id, dag_run.run_id, note)
+        return note
+
+    score_customers(pick_as_of()) >> write_run_note()
 
 
 lifecycle_scores()

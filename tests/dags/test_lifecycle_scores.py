@@ -45,5 +45,6 @@ def test_scores_dag_scores_the_last_complete_day_once_and_emits_its_asset(airflo
     assert {ti.task_id: ti.state for ti in second.get_task_instances()} == {
         "pick_as_of": "success",
         "score_customers": "skipped",
+        "write_run_note": "skipped",
     }
     assert _count(scores_warehouse, "SELECT COUNT(*) FROM crm.score_runs") == 1
