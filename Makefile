@@ -21,7 +21,7 @@ demo: venv
 	$(BIN)/python scripts/demo.py
 
 test: venv browser
-	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 # The UI tests drive a real headless Chromium (Debian's package); installed with apt-get when missing and root.
 browser:
