@@ -96,10 +96,10 @@ class ContextBuilder:
             key = row["send_key"]
             try:
                 ids = parsed[key] = TriggerIds.parse(row["context"])
-            except ContextError as exc:
-                parsed[key] = exc
+                settings = self.templates.step_settings(row["chain_id"], row["step_id"])
+            except Exception as exc:  # one poison row fails alone, never the claim
+                parsed[key] = exc if isinstance(exc, ContextError) else ContextError(f"{exc!r}")
                 continue
-            settings = self.templates.step_settings(row["chain_id"], row["step_id"])
             base = {"claim_token": claim_token, "send_key": key, "customer_id": row["customer_id"]}
             base["recommend"] = settings.recommend
             stage.append(
@@ -148,7 +148,10 @@ class ContextBuilder:
             if isinstance(ids, ContextError):
                 contexts[key] = ids
                 continue
-            contexts[key] = self._context(row, ids, loaded, key)
+            try:
+                contexts[key] = self._context(row, ids, loaded, key)
+            except Exception as exc:  # one poison row fails alone, never the claim
+                contexts[key] = ContextError(f"{exc!r}")
         return contexts
 
     def _load(self, conn: sa.Connection, claim_token: str, now: datetime) -> dict[str, dict[str, list]]:

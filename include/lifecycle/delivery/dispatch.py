@@ -1,37 +1,45 @@
-"""The send ledger's state machine: claim due rows, render them, send them in batches, record outcomes.
+"""The send ledger's state machine: claim due rows, render them, re-check the policy, send, record.
 
-    planned ──claim──▶ sending ──▶ sent | failed | unknown        planned ──(expires_at passed)──▶ expired
-                          └── certainly not sent (retries used up, provider down) ──▶ planned
+    planned ──claim──▶ sending ──check──▶ (handed over) ──request──▶ sent | failed | unknown
+       ▲                  │  └──held (quiet hours, daily cap, gap)──▶ planned (send_after = when it may go)
+       │                  │  └──dropped (consent, suppression, weekly cap, quiet hours: drop)──▶ dropped
+       │                  └──not taken (429, 503, 4xx, refused), or claimed but never handed over──▶ planned
+       └──(expires_at passed)──▶ expired
 
-* Claiming is one ``UPDATE … WHERE state = 'planned'`` under a fresh claim token, so no row is held twice;
-  outcomes are written only for rows still holding the token.
-* Batches of the provider's maximum go out on ``provider.concurrency`` threads under a client-side rate
-  limit; a message the provider did not take (429, 503, 4xx SMTP reply, connection refused) is retried with
-  exponential backoff that honours Retry-After / X-RateLimit-Reset (tenacity), then released to 'planned'.
-* Permanent errors are 'failed' at once; partial failures touch only the rows concerned.
+* **Claim** is one ``UPDATE … WHERE state = 'planned'`` under a fresh claim token, so no row is held twice.
+  A claimed row is not yet handed over: if the process dies, it returns to 'planned'.
+* **Per request**, in one commit, the rows are re-checked against the contact policy as it stands now
+  (:mod:`lifecycle.delivery.gate`) and the approved ones are marked handed over (``attempted_at``); then the
+  request leaves, and its outcomes are written in one commit when it returns. A crash can therefore leave
+  ambiguous only the rows of requests in flight (at most ``provider.concurrency`` requests).
+* A message the provider did not take is released to 'planned' with ``send_after`` at the provider's
+  Retry-After or an exponential backoff, and claimed again later in the same run when that is near, or in
+  a later run; the others go on. A run stops early only when a whole round sent nothing because the
+  provider refused everything (it is down), after ``max_attempts`` such rounds.
+* Permanent errors are 'failed' at once; partial failures touch only the rows concerned; a row that cannot
+  be rendered fails alone, with its reason.
 * An ambiguous outcome (timeout or 5xx after the request left) is 'unknown' and never resent, except with a
   provider that deduplicates by our key (OneSignal, the sandbox), which is simply asked again.
-* A dispatch that died leaves rows in 'sending'; the next dispatch of the channel turns them into 'unknown'
-  (or back into 'planned' for a deduplicating provider) before claiming anything.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
+import threading
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-import tenacity
 
 from lifecycle import sql
 from lifecycle.delivery.context import ContextBuilder, ContextError
+from lifecycle.delivery.gate import GateCustomer, GateRow, Verdict, check
 from lifecycle.delivery.messages import (
     Message,
     Outcome,
@@ -42,11 +50,19 @@ from lifecycle.delivery.messages import (
 )
 from lifecycle.delivery.providers.base import Provider
 from lifecycle.delivery.ratelimit import RateLimiter
-from lifecycle.delivery.render import RenderError, Templates
+from lifecycle.delivery.render import Templates
 from lifecycle.delivery.signing import LinkSigner
+from lifecycle.policy.config import PolicyConfig, load_policy
+from lifecycle.policy.rules import Message as Received
 from lifecycle.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
+
+#: How far back actually received messages matter to the send-time check (the weekly cap, with margin).
+_HISTORY = timedelta(days=8)
+#: The PostgreSQL advisory lock that serialises the send-time check of every dispatch (all channels), so
+#: two processes never approve the same customer's messages against the same history.
+GATE_LOCK_KEY = 0x6C69666563796331
 
 
 def utcnow() -> datetime:
@@ -56,11 +72,13 @@ def utcnow() -> datetime:
 
 @dataclass(frozen=True)
 class DispatchSettings:
-    #: Attempts per batch within one run (the first send included).
+    #: Rounds in a row in which the provider took nothing (it refused or could not be reached) before the
+    #: run gives up; the rows stay 'planned' for the next run.
     max_attempts: int = 4
-    #: First backoff step in seconds (doubled per attempt) when the provider gives no hint.
+    #: First backoff step in seconds (doubled per attempt of the row) when the provider gives no hint.
     base_wait_s: float = 1.0
-    #: A Retry-After longer than this ends the run's attempts: the rows go back to 'planned' for a later run.
+    #: The run waits for released rows that become due within this many seconds; later ones are left to
+    #: a later run (a Retry-After of an hour is honoured across runs through ``send_after``).
     max_wait_s: float = 60.0
     #: A 'sending' row claimed this long ago belongs to a dispatch that died. 0 when the caller guarantees
     #: one dispatch per channel at a time (the DAG: one task per channel, max_active_runs=1).
@@ -73,6 +91,9 @@ class DispatchSettings:
 class DispatchReport:
     channel: str
     provider: str
+    #: Claimed rows a dead dispatch never handed over: back to 'planned' (they lose nothing).
+    orphans_released: int = 0
+    #: Rows a dead dispatch had in flight: 'unknown', or 'planned' again with a deduplicating provider.
     orphans_recovered: int = 0
     expired: int = 0
     claimed: int = 0
@@ -81,7 +102,11 @@ class DispatchReport:
     unknown: int = 0
     released: int = 0
     tokens_retired: int = 0
+    #: Send-time check: rows held back (to a later time) and dropped, by reason code.
+    held: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
+    requests: int = 0
     elapsed_s: float = 0.0
 
     def count(self, outcome: Outcome) -> None:
@@ -91,16 +116,14 @@ class DispatchReport:
             reason = outcome.error.split(":")[0][:60]
             self.errors[reason] = self.errors.get(reason, 0) + 1
 
+    def count_verdict(self, verdict: Verdict) -> None:
+        if verdict.state == "sending":
+            return
+        target = self.held if verdict.state == "planned" else self.dropped
+        target[verdict.reason or verdict.state] = target.get(verdict.reason or verdict.state, 0) + 1
+
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-class _Pending(Exception):
-    """Some messages of a batch may be tried again after ``retry_after`` seconds."""
-
-    def __init__(self, retry_after: float):
-        super().__init__(retry_after)
-        self.retry_after = retry_after
 
 
 class Dispatcher:
@@ -113,13 +136,17 @@ class Dispatcher:
         settings: DispatchSettings | None = None,
         clock: Callable[[], datetime] = utcnow,
         sleep: Callable[[float], None] = time.sleep,
+        policy: PolicyConfig | None = None,
     ):
         self.warehouse, self.provider, self.signer = warehouse, provider, signer
         self.templates = templates or Templates()
         self.settings = settings or DispatchSettings()
+        self.policy = policy or load_policy()
         self.clock, self.sleep = clock, sleep
         self.builder = ContextBuilder(self.templates, signer)
         self.limiter = RateLimiter(provider.requests_per_second)
+        #: Warehouse work of the sending threads is serialised: short commits, and one writer for DuckDB.
+        self._db = threading.Lock()
 
     # --- the run ---------------------------------------------------------------------------------------
 
@@ -130,33 +157,54 @@ class Dispatcher:
         report = DispatchReport(channel, self.provider.name)
         now = self.clock()
         with self.warehouse.begin() as conn:
-            report.orphans_recovered = self._count(
-                Warehouse.run(
-                    conn,
-                    "delivery/recover_orphans.sql",
-                    channel=channel,
-                    provider=self.provider.name,
-                    resend_orphans=self.provider.idempotent,
-                    stale_before=now - self.settings.orphan_after,
-                    now=now,
-                )
-            )
+            params = {
+                "channel": channel,
+                "provider": self.provider.name,
+                "resend_orphans": self.provider.idempotent,
+                "stale_before": now - self.settings.orphan_after,
+                "now": now,
+            }
+            released, in_flight = sql.statements("delivery/recover_orphans.sql")
+            report.orphans_released = self._count(conn.execute(sa.text(released), _used(released, params)))
+            report.orphans_recovered = self._count(conn.execute(sa.text(in_flight), _used(in_flight, params)))
             report.expired = self._count(Warehouse.run(conn, "delivery/expire.sql", channel=channel, now=now))
         claim_size = self.provider.max_batch * max(self.provider.concurrency, 1)
+        idle_rounds, waited_for = 0, None
         while self.settings.max_messages is None or report.claimed < self.settings.max_messages:
             limit = claim_size
             if self.settings.max_messages is not None:
                 limit = min(limit, self.settings.max_messages - report.claimed)
-            released_before = report.released
+            sent_before, released_before = report.sent, report.released
             if not self._dispatch_claim(channel, limit, report):
-                break
-            if report.released > released_before:
+                due = self._next_due(channel)
+                if due is None or due == waited_for:
+                    break
+                waited_for = due
+                self.sleep(max((due - self.clock()).total_seconds(), 0.0))
+                continue
+            refused_everything = report.sent == sent_before and report.released > released_before
+            idle_rounds = idle_rounds + 1 if refused_everything else 0
+            if idle_rounds >= self.settings.max_attempts:
                 log.warning(
-                    "%s: messages released after retries; the next run tries again", self.provider.name
+                    "%s took nothing in %d rounds in a row; the rest waits for the next run",
+                    self.provider.name,
+                    idle_rounds,
                 )
                 break
         report.elapsed_s = round(time.monotonic() - started, 3)
         return report
+
+    def _next_due(self, channel: str) -> datetime | None:
+        """When nothing is due now: the moment the next row released in this run is, if soon enough."""
+        now = self.clock()
+        with self.warehouse.begin() as conn:
+            return Warehouse.run(
+                conn,
+                "delivery/next_due.sql",
+                channel=channel,
+                now=now,
+                until=now + timedelta(seconds=self.settings.max_wait_s),
+            ).scalar()
 
     @staticmethod
     def _count(result: sa.CursorResult) -> int:
@@ -179,13 +227,27 @@ class Dispatcher:
                 dict(r)
                 for r in Warehouse.run(conn, "delivery/claimed.sql", claim_token=claim_token).mappings()
             ]
-            contexts = self.builder.build(self.warehouse, conn, claim_token, rows, now) if rows else {}
         if not rows:
             return False
         report.claimed += len(rows)
+        try:
+            with self.warehouse.begin() as conn:
+                contexts = self.builder.build(self.warehouse, conn, claim_token, rows, now)
+        except Exception:
+            # Not a row's fault (the warehouse or a query failed): give the whole claim back, untouched.
+            self._record(
+                claim_token,
+                [
+                    Outcome(r["send_key"], "retry", error="not sent: building the context failed")
+                    for r in rows
+                ],
+                {},
+                report,
+            )
+            raise
         messages, early = self._prepare(rows, contexts)
         self._record(claim_token, early, {}, report)
-        self._send_all(claim_token, messages, report)
+        self._send_all(claim_token, rows, messages, report)
         return True
 
     # --- rendering and addressing ------------------------------------------------------------------------
@@ -199,9 +261,10 @@ class Dispatcher:
                 if isinstance(context, ContextError):
                     raise context
                 messages.append(self._message(row, context))
-            except (RenderError, ContextError, _Unaddressable) as exc:
-                prefix = "unaddressable" if isinstance(exc, _Unaddressable) else "render"
-                failed.append(Outcome(key, "failed", error=f"{prefix}: {exc}"))
+            except _Unaddressable as exc:
+                failed.append(Outcome(key, "failed", error=f"unaddressable: {exc}"))
+            except Exception as exc:  # a poison row (bad template, bad data) fails alone, with its reason
+                failed.append(Outcome(key, "failed", error=f"render: {exc}"))
         return messages, failed
 
     def _message(self, row: dict[str, Any], context: dict[str, Any]) -> Message:
@@ -219,11 +282,11 @@ class Dispatcher:
             content = self.templates.render_email(row["template"], context)
             headers = {}
             if row["message_kind"] != "service":
-                headers = {
-                    "List-Unsubscribe": f"<{context['links']['unsubscribe']}>",
-                    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-                }
-            return Message(**common, to=(row["email"],), email=content, headers=headers)
+                headers = {"List-Unsubscribe": f"<{context['links']['unsubscribe']}>"}
+                # RFC 8058: one-click only with an HTTPS URI.
+                if context["links"]["unsubscribe"].startswith("https://"):
+                    headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+            return Message(**common, to=(row["email"].strip(),), email=content, headers=headers)
         tokens = tuple(context["push_tokens"])
         if self.provider.needs_push_tokens and not tokens:
             raise _Unaddressable("no active push token")
@@ -231,89 +294,62 @@ class Dispatcher:
 
     # --- sending -----------------------------------------------------------------------------------------
 
-    def _send_all(self, claim_token: str, messages: list[Message], report: DispatchReport) -> None:
+    def batches(self, messages: list[Message]) -> list[list[Message]]:
+        """Requests of at most ``max_batch`` messages; with ``unique_recipients`` no address twice in one."""
         size = self.provider.max_batch
-        batches = [messages[i : i + size] for i in range(0, len(messages), size)]
+        if not self.provider.unique_recipients:
+            return [messages[i : i + size] for i in range(0, len(messages), size)]
+        batches: list[list[Message]] = []
+        addresses: list[set[str]] = []
+        for message in messages:
+            wanted = {address.lower() for address in message.to}
+            for batch, taken in zip(batches, addresses, strict=True):
+                if len(batch) < size and not wanted & taken:
+                    batch.append(message)
+                    taken |= wanted
+                    break
+            else:
+                batches.append([message])
+                addresses.append(set(wanted))
+        return batches
+
+    def _send_all(
+        self, claim_token: str, rows: list[dict], messages: list[Message], report: DispatchReport
+    ) -> None:
         by_key = {m.send_key: m for m in messages}
-        config_error: ProviderConfigError | None = None
-        with ThreadPoolExecutor(max_workers=max(self.provider.concurrency, 1)) as pool:
-            futures: dict[Future, list[Message]] = {
-                pool.submit(self._send_with_retries, b): b for b in batches
-            }
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                for future in done:
-                    batch = futures[future]
-                    try:
-                        outcomes = future.result()
-                    except ProviderConfigError as exc:
-                        config_error = config_error or exc
-                        settled = {o.send_key for o in exc.outcomes}
-                        outcomes = exc.outcomes + Outcome.for_batch(
-                            [m for m in batch if m.send_key not in settled], "retry", f"not sent: {exc}"
-                        )
-                        for other in pending:
-                            other.cancel()
-                    self._record(claim_token, outcomes, by_key, report)
-                if config_error:
-                    cancelled = [f for f in pending if f.cancelled()]
-                    for future in cancelled:
-                        self._record(
-                            claim_token,
-                            Outcome.for_batch(futures[future], "retry", f"not sent: {config_error}"),
-                            by_key,
-                            report,
-                        )
-                    pending -= set(cancelled)
-        if config_error:
-            raise config_error
+        gate_rows = self._gate_rows(claim_token, rows)
+        stop = threading.Event()
+        config_errors: list[ProviderConfigError] = []
 
-    def _send_with_retries(self, batch: list[Message]) -> list[Outcome]:
-        pending = {m.send_key: m for m in batch}
-        final: dict[str, Outcome] = {}
-
-        def attempt() -> None:
+        def one_request(batch: list[Message]) -> None:
+            if stop.is_set():
+                return
             self.limiter.acquire()
-            outcomes = self._send_once(list(pending.values()))
-            hint = 0.0
-            for outcome in outcomes:
-                final[outcome.send_key] = outcome
-                if outcome.state == "retry":
-                    hint = max(hint, outcome.retry_after or 0.0)
-                else:
-                    pending.pop(outcome.send_key, None)
-            for key in set(pending) - {o.send_key for o in outcomes}:
-                final[key] = Outcome(key, "unknown", error=f"{self.provider.name} reported nothing for it")
-                pending.pop(key)
-            if pending:
-                raise _Pending(hint)
+            approved = self._gate(claim_token, batch, gate_rows, report)
+            if not approved:
+                return
+            try:
+                outcomes = self._send_once(approved)
+            except ProviderConfigError as exc:
+                stop.set()
+                config_errors.append(exc)
+                settled = {o.send_key for o in exc.outcomes}
+                outcomes = exc.outcomes + Outcome.for_batch(
+                    [m for m in approved if m.send_key not in settled], "retry", f"not sent: {exc}"
+                )
+            self._record(claim_token, outcomes, by_key, report)
 
-        backoff = tenacity.wait_exponential(
-            multiplier=self.settings.base_wait_s, max=self.settings.max_wait_s
-        )
-
-        def wait_for(state: tenacity.RetryCallState) -> float:
-            return max(state.outcome.exception().retry_after, backoff(state))
-
-        def hint_too_long(state: tenacity.RetryCallState) -> bool:
-            return state.outcome.exception().retry_after > self.settings.max_wait_s
-
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(_Pending),
-            stop=tenacity.stop_after_attempt(self.settings.max_attempts) | hint_too_long,
-            wait=wait_for,
-            sleep=self.sleep,
-            reraise=True,
-        )
-        # What is still pending keeps its 'retry' outcome and is released to 'planned'.
-        with contextlib.suppress(_Pending):
-            retrying(attempt)
-        return [final[m.send_key] for m in batch]
+        with ThreadPoolExecutor(max_workers=max(self.provider.concurrency, 1)) as pool:
+            for future in [pool.submit(one_request, batch) for batch in self.batches(messages)]:
+                future.result()
+        if config_errors:
+            # The rows never handed over go back to 'planned' at once; the task fails loudly.
+            self._release_unattempted(claim_token, report, f"not sent: {config_errors[0]}")
+            raise config_errors[0]
 
     def _send_once(self, batch: list[Message]) -> list[Outcome]:
         try:
-            return self.provider.send(batch)
+            outcomes = self.provider.send(batch)
         except ProviderConfigError:
             raise
         except ProviderResponseError as exc:
@@ -322,40 +358,170 @@ class Dispatcher:
             log.exception("%s: unexpected error while sending", self.provider.name)
             error = ProviderResponseError("ambiguous", f"{self.provider.name}: unexpected {exc!r}")
             return batch_outcomes(batch, error, self.provider.idempotent)
+        answered = {o.send_key for o in outcomes}
+        return outcomes + [
+            Outcome(m.send_key, "unknown", error=f"{self.provider.name} reported nothing for it")
+            for m in batch
+            if m.send_key not in answered
+        ]
+
+    # --- the send-time check -----------------------------------------------------------------------------
+
+    def _gate_rows(self, claim_token: str, rows: list[dict]) -> dict[str, GateRow]:
+        with self.warehouse.begin() as conn:
+            extra = {
+                r["send_key"]: r
+                for r in Warehouse.run(conn, "delivery/gate_rows.sql", claim_token=claim_token).mappings()
+            }
+        gate_rows = {}
+        for row in rows:
+            more = extra.get(row["send_key"])
+            if more is None:
+                continue
+            gate_rows[row["send_key"]] = GateRow(
+                send_key=row["send_key"],
+                customer_id=row["customer_id"],
+                channel=row["channel"],
+                message_kind=row["message_kind"],
+                expires_at=more["expires_at"],
+                quiet_hours=more["quiet_hours"],
+                consent_scope=more["consent_scope"],
+            )
+        return gate_rows
+
+    def _gate(
+        self, claim_token: str, batch: list[Message], gate_rows: dict[str, GateRow], report: DispatchReport
+    ) -> list[Message]:
+        """Re-check the policy for one request and hand the approved rows over, in one commit."""
+        import pandas as pd
+
+        with self._db, self.warehouse.begin() as conn:
+            if self.warehouse.dialect == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": GATE_LOCK_KEY})
+            now = self.clock()
+            customers = self._gate_customers(conn, claim_token, now)
+            verdicts, approved = [], []
+            for message in batch:
+                row = gate_rows.get(message.send_key)
+                if row is None:  # no longer held by this claim (recovered by another dispatch)
+                    continue
+                verdict = check(row, customers.get(row.customer_id), self.policy, now)
+                report.count_verdict(verdict)
+                verdicts.append(
+                    {
+                        "claim_token": claim_token,
+                        "send_key": message.send_key,
+                        "state": verdict.state,
+                        "reason": verdict.reason,
+                        "hold_until": verdict.hold_until,
+                    }
+                )
+                if verdict.state == "sending":
+                    approved.append(message)
+            if verdicts:
+                self.warehouse.insert_df(conn, "crm.delivery_gate_stage", pd.DataFrame(verdicts))
+                Warehouse.run(conn, "delivery/apply_gate.sql", claim_token=claim_token, now=now)
+                Warehouse.run(conn, "delivery/gate_stage_clear.sql", claim_token=claim_token)
+        return approved
+
+    def _gate_customers(
+        self, conn: sa.Connection, claim_token: str, now: datetime
+    ) -> dict[int, GateCustomer]:
+        customers = {
+            r["customer_id"]: GateCustomer.from_row(dict(r))
+            for r in Warehouse.run(conn, "delivery/gate_customers.sql", claim_token=claim_token).mappings()
+        }
+        for r in Warehouse.run(conn, "delivery/gate_suppressions.sql", claim_token=claim_token).mappings():
+            if r["customer_id"] in customers:
+                customers[r["customer_id"]].suppressions.setdefault(r["channel"], set()).add(r["reason"])
+        count_mailings = self.policy.caps.content_mailings_count
+        received: dict[int, list[Received]] = defaultdict(list)
+        for r in Warehouse.run(
+            conn, "delivery/gate_history.sql", claim_token=claim_token, since=now - _HISTORY, now=now
+        ).mappings():
+            if r["source"] == "mailing" and not count_mailings:
+                continue
+            received[r["customer_id"]].append(Received(r["at"], r["channel"], r["kind"]))
+        for customer_id, messages in received.items():
+            if customer_id in customers:
+                customers[customer_id].received = sorted(messages, key=lambda m: m.at)
+        return customers
 
     # --- the ledger --------------------------------------------------------------------------------------
+
+    def _retry_at(self, outcome: Outcome, attempts: int, now: datetime) -> datetime:
+        if outcome.retry_after is not None:
+            wait = outcome.retry_after
+        else:
+            wait = min(self.settings.base_wait_s * 2 ** max(attempts - 1, 0), self.settings.max_wait_s)
+        return now + timedelta(seconds=wait)
 
     def _record(
         self, claim_token: str, outcomes: list[Outcome], by_key: dict[str, Message], report: DispatchReport
     ) -> None:
         if not outcomes:
             return
-        now = self.clock()
-        rows, tokens = [], []
-        for outcome in outcomes:
-            message = by_key.get(outcome.send_key)
-            rows.append(
-                {
-                    "send_key": outcome.send_key,
-                    "claim_token": claim_token,
-                    "state": "planned" if outcome.state == "retry" else outcome.state,
-                    "recipient": message.recipient if message else None,
-                    "provider_message_id": outcome.provider_message_id,
-                    "last_error": outcome.error[:1000] if outcome.error else None,
-                    "sent_at": now if outcome.state == "sent" else None,
-                }
-            )
-            tokens += [{"token": token} for token in outcome.dead_tokens]
-            report.count(outcome)
-        report.tokens_retired += len(tokens)
         import pandas as pd
 
+        with self._db:
+            now = self.clock()
+            attempts = self._attempts(claim_token) if any(o.state == "retry" for o in outcomes) else {}
+            rows, tokens = [], []
+            for outcome in outcomes:
+                message = by_key.get(outcome.send_key)
+                retry = outcome.state == "retry"
+                rows.append(
+                    {
+                        "send_key": outcome.send_key,
+                        "claim_token": claim_token,
+                        "state": "planned" if retry else outcome.state,
+                        "recipient": message.recipient if message else None,
+                        "provider_message_id": outcome.provider_message_id,
+                        "last_error": outcome.error[:1000] if outcome.error else None,
+                        "sent_at": now if outcome.state == "sent" else None,
+                        "retry_at": (
+                            self._retry_at(outcome, attempts.get(outcome.send_key, 1), now) if retry else None
+                        ),
+                    }
+                )
+                tokens += [{"token": token} for token in outcome.dead_tokens]
+                report.count(outcome)
+            report.tokens_retired += len(tokens)
+            report.requests += 1 if by_key else 0
+            frame = pd.DataFrame(rows)
+            frame["retry_at"] = pd.to_datetime(frame["retry_at"])
+            frame["sent_at"] = pd.to_datetime(frame["sent_at"])
+            with self.warehouse.begin() as conn:
+                self.warehouse.insert_df(conn, "crm.delivery_outcome_stage", frame)
+                Warehouse.run(conn, "delivery/apply_outcomes.sql", claim_token=claim_token, now=now)
+                Warehouse.run(conn, "delivery/outcome_stage_clear.sql", claim_token=claim_token)
+                if tokens:
+                    conn.execute(sa.text(sql.single_statement("delivery/retire_token.sql")), tokens)
+
+    def _attempts(self, claim_token: str) -> dict[str, int]:
         with self.warehouse.begin() as conn:
-            self.warehouse.insert_df(conn, "crm.delivery_outcome_stage", pd.DataFrame(rows))
-            Warehouse.run(conn, "delivery/apply_outcomes.sql", claim_token=claim_token, now=now)
-            Warehouse.run(conn, "delivery/outcome_stage_clear.sql", claim_token=claim_token)
-            if tokens:
-                conn.execute(sa.text(sql.single_statement("delivery/retire_token.sql")), tokens)
+            return {
+                r["send_key"]: int(r["attempts"])
+                for r in Warehouse.run(
+                    conn, "delivery/claim_attempts.sql", claim_token=claim_token
+                ).mappings()
+            }
+
+    def _release_unattempted(self, claim_token: str, report: DispatchReport, error: str) -> None:
+        with self._db, self.warehouse.begin() as conn:
+            released = Warehouse.run(
+                conn,
+                "delivery/release_unattempted.sql",
+                claim_token=claim_token,
+                error=error,
+                now=self.clock(),
+            )
+            report.released += self._count(released)
+
+
+def _used(statement: str, params: dict[str, Any]) -> dict[str, Any]:
+    used = sa.text(statement).compile().params
+    return {key: params[key] for key in used if key in params}
 
 
 class _Unaddressable(Exception):

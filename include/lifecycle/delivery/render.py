@@ -9,6 +9,7 @@ recommendations, whether a promo code) and holds the shop's sender details.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -50,6 +51,8 @@ def money(value: float | int | None) -> str:
     """12990 -> '12 990 ₽' with no-break spaces, as Russian shops print prices."""
     if value is None:
         raise RenderError("money() got no value")
+    if not math.isfinite(value):
+        raise RenderError(f"money() got {value!r}, not a price")
     return f"{round(value):,}".replace(",", "\u00a0") + "\u00a0₽"
 
 

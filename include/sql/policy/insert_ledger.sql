@@ -13,7 +13,9 @@ INSERT INTO crm.send_ledger (
     run_key,
     state,
     attempts,
-    updated_at
+    updated_at,
+    quiet_hours,
+    consent_scope
 )
 SELECT
     d.send_key,
@@ -34,7 +36,9 @@ SELECT
     d.run_key,
     'planned' AS state,
     0 AS attempts,
-    :now AS updated_at
+    :now AS updated_at,
+    s.quiet_hours,
+    s.consent_scope
 FROM crm.decisions AS d
 INNER JOIN crm.due_steps AS s
     ON

@@ -22,7 +22,7 @@ def duck_shop(duckdb_warehouse):
 def signer():
     from lifecycle.delivery.signing import LinkSigner
 
-    return LinkSigner(SECRET, "http://127.0.0.1:8080/lifecycle-webhooks")
+    return LinkSigner(SECRET, "https://crm.shop.example/lifecycle-webhooks")
 
 
 @pytest.fixture

@@ -162,3 +162,61 @@ def ledger(warehouse) -> dict[str, dict]:
     with warehouse.begin() as conn:
         result = conn.exec_driver_sql("SELECT * FROM crm.send_ledger ORDER BY send_key")
         return {row["send_key"]: dict(row) for row in result.mappings()}
+
+
+class Clock:
+    """A test clock that moves only when the code under test sleeps (or the test says so)."""
+
+    def __init__(self, start: datetime = NOW):
+        self.now = start
+        self.waits: list[float] = []
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += timedelta(seconds=seconds)
+
+
+def uncapped_policy():
+    """The default policy without caps or gap: for tests of the providers, which plan many messages to the
+    few customers of the test shop. The send-time check itself is tested with the real defaults."""
+    from lifecycle.policy.config import Caps, PolicyConfig
+
+    many = {"email": 10**6, "push": 10**6, "sms": 10**6}
+    return PolicyConfig(
+        caps=Caps(daily_total=10**6, daily_per_channel=many, weekly_per_channel=many, min_gap=timedelta(0))
+    )
+
+
+def run_dispatch(warehouse, provider, signer, channel: str, clock: Clock | None = None, **kwargs):
+    """One dispatch run of the provider tests: the test clock, no real sleeping, no caps."""
+    from lifecycle.delivery.dispatch import Dispatcher
+
+    clock = clock or Clock()
+    kwargs.setdefault("policy", uncapped_policy())
+    return Dispatcher(warehouse, provider, signer, clock=clock, sleep=clock.sleep, **kwargs).run(channel)
+
+
+def add_customers(warehouse, count: int, first_id: int = 1000) -> list[int]:
+    """``count`` more customers with consent and distinct addresses (``c<id>@example.ru``)."""
+    t = NOW - timedelta(days=1)
+    ids = list(range(first_id, first_id + count))
+    frame = pd.DataFrame(
+        {
+            "customer_id": ids,
+            "email": [f"c{i}@example.ru" for i in ids],
+            "first_name": "Клиент",
+            "timezone": "Europe/Moscow",
+            "registered_at": t,
+            "email_consent": True,
+            "push_consent": True,
+            "sms_consent": False,
+            "updated_at": t,
+            "loaded_at": t,
+        }
+    )
+    with warehouse.begin() as conn:
+        warehouse.insert_df(conn, "crm.customers", frame)
+    return ids

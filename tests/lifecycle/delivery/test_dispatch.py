@@ -6,22 +6,26 @@ from datetime import timedelta
 from email import policy
 
 import pytest
-from delivery_shop import NOW, ledger, ledger_row, plan
+from delivery_shop import NOW, Clock, ledger, ledger_row, plan, uncapped_policy
 
 from lifecycle.delivery.dispatch import Dispatcher, DispatchSettings
 from lifecycle.delivery.messages import Outcome, ProviderResponseError
 from lifecycle.delivery.providers.base import Provider
 from lifecycle.delivery.providers.sandbox import SandboxProvider
+from lifecycle.policy.config import load_policy
 
 
-def dispatcher(warehouse, provider, signer, **settings):
+def dispatcher(warehouse, provider, signer, clock=None, policy=None, **settings):
+    """A dispatcher on the test clock; without caps unless a policy is given (the shop has 4 customers)."""
+    clock = clock or Clock()
     return Dispatcher(
         warehouse,
         provider,
         signer,
         settings=DispatchSettings(**settings),
-        clock=lambda: NOW,
-        sleep=lambda s: None,
+        clock=clock,
+        sleep=clock.sleep,
+        policy=policy or uncapped_policy(),
     )
 
 
@@ -41,8 +45,13 @@ def test_sandbox_dispatch_renders_sends_and_records(shop, signer, sender, tmp_pa
         ],
     )
     provider = SandboxProvider(tmp_path, sender)
-    email_report = dispatcher(shop, provider, signer).run("email")
-    push_report = dispatcher(shop, provider, signer).run("push")
+    email_report = dispatcher(shop, provider, signer, policy=load_policy()).run("email")
+    # Boris got an email at NOW: the send-time check holds his push for the minimum gap (4 h).
+    held = dispatcher(shop, provider, signer, policy=load_policy()).run("push")
+    assert held.held == {"min_gap": 1}
+    assert ledger(shop)["push-2"]["send_after"] == NOW + timedelta(hours=4)
+    later = Clock(NOW + timedelta(hours=4))
+    push_report = dispatcher(shop, provider, signer, later, load_policy()).run("push")
 
     rows = ledger(shop)
     assert {k: r["state"] for k, r in rows.items()} == {
@@ -105,12 +114,11 @@ class Flaky(Provider):
 
 def test_retry_after_is_honoured_then_sent(duck_shop, signer):
     plan(duck_shop, [ledger_row(f"w-{i}", 1, "ru/welcome/email_1", {}) for i in range(3)])
-    waits = []
+    clock = Clock()
     provider = Flaky([ProviderResponseError("retry", "429", retry_after=7.0)])
-    d = Dispatcher(duck_shop, provider, signer, clock=lambda: NOW, sleep=waits.append)
-    report = d.run("email")
+    report = dispatcher(duck_shop, provider, signer, clock).run("email")
     assert report.sent == 3
-    assert waits == [7.0]
+    assert clock.waits == [7.0]
     assert sorted(k for call in provider.calls for k in call) == ["w-0", "w-0", "w-1", "w-1", "w-2"]
 
 
@@ -129,7 +137,10 @@ def test_a_long_retry_after_releases_rows_for_a_later_run(duck_shop, signer):
     report = dispatcher(duck_shop, provider, signer).run("email")
     assert report.released == 1
     assert ledger(duck_shop)["w-0"]["state"] == "planned"
-    assert dispatcher(duck_shop, provider, signer).run("email").sent == 1
+    assert ledger(duck_shop)["w-0"]["send_after"] == NOW + timedelta(hours=1)
+    assert dispatcher(duck_shop, provider, signer).run("email").claimed == 0
+    later = Clock(NOW + timedelta(hours=1))
+    assert dispatcher(duck_shop, provider, signer, later).run("email").sent == 1
 
 
 @pytest.mark.parametrize(("idempotent", "after_crash"), [(False, "unknown"), (True, "sent")])

@@ -5,17 +5,19 @@ import json
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from delivery_shop import NOW, ledger, ledger_row, plan
+from delivery_shop import Clock, ledger, ledger_row, plan, run_dispatch
 from provider_standins import FcmStandIn, OneSignalStandIn, Reply
 
-from lifecycle.delivery.dispatch import Dispatcher
 from lifecycle.delivery.providers.fcm import FcmProvider
 from lifecycle.delivery.providers.onesignal import OneSignalProvider, idempotency_key
 
 
 def run(warehouse, signer, provider, sleeps=None):
-    sleeps = [] if sleeps is None else sleeps
-    return Dispatcher(warehouse, provider, signer, clock=lambda: NOW, sleep=sleeps.append).run("push")
+    clock = Clock()
+    report = run_dispatch(warehouse, provider, signer, "push", clock)
+    if sleeps is not None:
+        sleeps.extend(clock.waits)
+    return report
 
 
 @pytest.fixture

@@ -3,10 +3,9 @@
 import time
 
 import pytest
-from delivery_shop import NOW, ledger, ledger_row, plan
+from delivery_shop import Clock, ledger, ledger_row, plan, run_dispatch
 from provider_standins import Reply, SendGridStandIn
 
-from lifecycle.delivery.dispatch import Dispatcher
 from lifecycle.delivery.providers.sendgrid import SendGridProvider
 
 
@@ -18,8 +17,11 @@ def sendgrid():
 
 
 def run(warehouse, signer, provider, sleeps=None):
-    sleeps = [] if sleeps is None else sleeps
-    return Dispatcher(warehouse, provider, signer, clock=lambda: NOW, sleep=sleeps.append).run("email")
+    clock = Clock()
+    report = run_dispatch(warehouse, provider, signer, "email", clock)
+    if sleeps is not None:
+        sleeps.extend(clock.waits)
+    return report
 
 
 def keys(n):

@@ -5,9 +5,8 @@ from email import message_from_bytes, policy
 
 import pytest
 from aiosmtpd.controller import Controller
-from delivery_shop import NOW, ledger, ledger_row, plan
+from delivery_shop import ledger, ledger_row, plan, run_dispatch
 
-from lifecycle.delivery.dispatch import Dispatcher
 from lifecycle.delivery.providers.smtp import SmtpProvider
 
 
@@ -52,7 +51,7 @@ def test_smtp_partial_failures_touch_only_their_rows(duck_shop, signer, sender, 
         ],
     )
     provider = SmtpProvider("127.0.0.1", port, sender, max_batch=10)
-    report = Dispatcher(duck_shop, provider, signer, clock=lambda: NOW, sleep=lambda s: None).run("email")
+    report = run_dispatch(duck_shop, provider, signer, "email")
     states = {k: (r["state"], r["last_error"]) for k, r in ledger(duck_shop).items()}
     assert states["a"][0] == "sent"
     assert states["b"][0] == "sent"
@@ -63,7 +62,7 @@ def test_smtp_partial_failures_touch_only_their_rows(duck_shop, signer, sender, 
     assert sorted(tos[0] for tos, _ in mailbox.messages) == ["anna@example.ru", "boris@example.ru"]
     _, message = mailbox.messages[0]
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert message["List-Unsubscribe"].startswith("<http://127.0.0.1:8080/lifecycle-webhooks/unsubscribe/")
+    assert message["List-Unsubscribe"].startswith("<https://crm.shop.example/lifecycle-webhooks/unsubscribe/")
     assert message.get_body(("plain",))
     assert message.get_body(("html",))
 
@@ -71,6 +70,9 @@ def test_smtp_partial_failures_touch_only_their_rows(duck_shop, signer, sender, 
 def test_unreachable_server_releases_rows(duck_shop, signer, sender):
     plan(duck_shop, [ledger_row("a", 1, "ru/welcome/email_1", {})])
     provider = SmtpProvider("127.0.0.1", 1, sender, timeout=1)
-    report = Dispatcher(duck_shop, provider, signer, clock=lambda: NOW, sleep=lambda s: None).run("email")
-    assert report.released == 1
-    assert ledger(duck_shop)["a"]["state"] == "planned"
+    report = run_dispatch(duck_shop, provider, signer, "email")
+    # Four rounds in which the server took nothing (backoff 1, 2, 4 s between them), then the run gives up.
+    assert (report.requests, report.released, report.sent) == (4, 4, 0)
+    row = ledger(duck_shop)["a"]
+    assert row["state"] == "planned"
+    assert row["attempted_at"] is None

@@ -7,7 +7,7 @@ render context in SQL, rendering every email and recording outcomes in DuckDB.
 
 import time
 
-from delivery_shop import NOW, ledger_row, plan
+from delivery_shop import NOW, add_customers, ledger_row, plan, uncapped_policy
 from provider_standins import SendGridStandIn
 
 from lifecycle.delivery.dispatch import Dispatcher
@@ -19,12 +19,13 @@ CONCURRENCY = 2
 
 
 def test_sendgrid_throughput(duck_shop, signer, sender):
-    plan(duck_shop, [ledger_row(f"t{i:05}", 1 + i % 2, "ru/welcome/email_1", {}) for i in range(MESSAGES)])
+    customers = add_customers(duck_shop, MESSAGES)
+    plan(duck_shop, [ledger_row(f"t{i:05}", c, "ru/welcome/email_1", {}) for i, c in enumerate(customers)])
     with SendGridStandIn(latency_s=LATENCY_S) as server:
         provider = SendGridProvider(
             SendGridStandIn.api_key, sender, server.url, template_id="d-pass", concurrency=CONCURRENCY
         )
-        dispatcher = Dispatcher(duck_shop, provider, signer, clock=lambda: NOW)
+        dispatcher = Dispatcher(duck_shop, provider, signer, clock=lambda: NOW, policy=uncapped_policy())
         rendered = dispatcher.templates.render_email  # time spent sending vs the rest
         started = time.perf_counter()
         report = dispatcher.run("email")

@@ -21,6 +21,8 @@ class Provider(ABC):
     idempotent: bool = False
     #: Push providers that address devices by our stored tokens (FCM) rather than by customer (OneSignal).
     needs_push_tokens: bool = True
+    #: True when one request may not carry the same address twice (SendGrid's personalizations).
+    unique_recipients: bool = False
 
     @abstractmethod
     def send(self, batch: list[Message]) -> list[Outcome]:

@@ -1,0 +1,146 @@
+"""The contact policy re-checked at the moment of sending, for the rows of one request.
+
+The policy decided when it planned a message; hours or days may pass before the message leaves (a provider
+outage, a held queue, a retry). So, just before a request is handed to the provider, every row is checked
+again, in the customer's time zone, against the customer as they are *now* and against what was *actually
+sent*: consent and suppressions, quiet hours (hold or drop, as the step says), the weekly and daily caps
+and the minimum gap, and the freshness limit. Service messages, as at planning, skip consent, quiet hours
+and caps, but not a hard bounce or a complaint.
+
+:func:`check` is a pure function (no warehouse), so every rule can be tested directly; the dispatcher loads
+the facts (``delivery/gate_*.sql``), calls it row by row in send order (an approved row counts against the
+next ones) and writes the verdicts in the same commit that marks the approved rows as handed over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from lifecycle.policy.config import CHANNELS, PolicyConfig
+from lifecycle.policy.rules import (
+    SCOPE_OPT_OUT,
+    Message,
+    in_quiet_hours,
+    local,
+    next_day_open,
+    next_window_open,
+)
+
+#: Verdicts: 'sending' = go now; 'planned' = held until ``hold_until``; 'dropped' / 'expired' = never sent.
+GateState = Literal["sending", "planned", "dropped", "expired"]
+#: Reason codes written to ``crm.send_ledger.hold_reason`` (held or dropped at send time).
+SEND_TIME_REASONS = {
+    "expired": "the freshness limit passed before the message could leave",
+    "no_customer": "the customer is no longer in the warehouse",
+    "suppressed_address": "the address was suppressed (unsubscribe, complaint, hard bounce) after planning",
+    "no_consent": "consent for the channel or the chain's scenario was withdrawn after planning",
+    "quiet_hours": "the customer's quiet hours began (held until they end, or dropped if the step says so)",
+    "weekly_cap": "the channel's weekly cap is reached by messages actually sent",
+    "daily_cap": "the day's cap (all channels or this channel) is reached by messages actually sent",
+    "min_gap": "too soon after the last message actually sent",
+}
+_BLOCKS_SERVICE = {"hard_bounce", "complaint"}
+
+
+@dataclass(frozen=True)
+class GateRow:
+    send_key: str
+    customer_id: int
+    channel: str
+    message_kind: str
+    expires_at: datetime
+    quiet_hours: str = "hold"
+    consent_scope: str | None = None
+
+
+@dataclass
+class GateCustomer:
+    customer_id: int
+    timezone: str
+    consents: dict[str, bool] = field(default_factory=dict)
+    suppressions: dict[str, set[str]] = field(default_factory=dict)
+    #: Messages actually received (sent, possibly sent, in flight, content mailings), oldest first.
+    received: list[Message] = field(default_factory=list)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        try:
+            return ZoneInfo(self.timezone or "UTC")
+        except (ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo("UTC")
+
+    @classmethod
+    def from_row(cls, row: dict) -> GateCustomer:
+        return cls(
+            customer_id=row["customer_id"],
+            timezone=row["timezone"] or "UTC",
+            consents={channel: bool(row.get(f"{channel}_consent")) for channel in CHANNELS},
+        )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    state: GateState
+    reason: str | None = None
+    hold_until: datetime | None = None
+
+
+GO = Verdict("sending")
+
+
+def check(row: GateRow, customer: GateCustomer | None, config: PolicyConfig, now: datetime) -> Verdict:
+    """The verdict for one row at ``now`` (naive UTC). An approved row is counted as received."""
+    verdict = _verdict(row, customer, config, now)
+    if verdict.state == "planned" and verdict.hold_until is not None and verdict.hold_until >= row.expires_at:
+        return Verdict("expired", verdict.reason)
+    if verdict.state == "sending" and customer is not None:
+        customer.received.append(Message(now, row.channel, row.message_kind))
+    return verdict
+
+
+def _verdict(row: GateRow, customer: GateCustomer | None, config: PolicyConfig, now: datetime) -> Verdict:
+    if now >= row.expires_at:
+        return Verdict("expired", "expired")
+    if customer is None:
+        return Verdict("dropped", "no_customer")
+    service = row.message_kind == "service"
+    reasons = customer.suppressions.get(row.channel, set())
+    blocked = {reason for reason in reasons if not reason.startswith(SCOPE_OPT_OUT)}
+    if blocked and (not service or blocked & _BLOCKS_SERVICE):
+        return Verdict("dropped", "suppressed_address")
+    if service:
+        return GO
+    if not customer.consents.get(row.channel, False):
+        return Verdict("dropped", "no_consent")
+    if row.consent_scope and f"{SCOPE_OPT_OUT}{row.consent_scope}" in reasons:
+        return Verdict("dropped", "no_consent")
+    zone, quiet, caps = customer.zone, config.quiet_hours, config.caps
+    if in_quiet_hours(now, zone, quiet.start, quiet.end):
+        if row.quiet_hours == "drop":
+            return Verdict("dropped", "quiet_hours")
+        return Verdict("planned", "quiet_hours", next_window_open(now, zone, quiet.end))
+    received = [m for m in customer.received if m.at <= now]
+    today = local(now, zone).date()
+    weekly = caps.weekly_per_channel.get(row.channel)
+    if weekly is not None and _count(received, zone, row.channel, today - timedelta(days=6), today) >= weekly:
+        return Verdict("dropped", "weekly_cap")
+    daily_channel = caps.daily_per_channel.get(row.channel)
+    if _count(received, zone, None, today, today) >= caps.daily_total or (
+        daily_channel is not None and _count(received, zone, row.channel, today, today) >= daily_channel
+    ):
+        return Verdict("planned", "daily_cap", next_day_open(now, zone, quiet.end))
+    last = max((m.at for m in received), default=None)
+    if last is not None and now - last < caps.min_gap:
+        return Verdict("planned", "min_gap", last + caps.min_gap)
+    return GO
+
+
+def _count(messages: list[Message], zone: ZoneInfo, channel: str | None, first: date, last: date) -> int:
+    return sum(
+        1
+        for m in messages
+        if (channel is None or m.channel == channel) and first <= local(m.at, zone).date() <= last
+    )
