@@ -70,7 +70,7 @@ def connections(monkeypatch):
     ("conn_id", "provider", "checks"),
     [
         ("lifecycle_sandbox", "sandbox", {"idempotent": True}),
-        ("lifecycle_smtp", "smtp", {"max_batch": 20, "starttls": True, "port": 587}),
+        ("lifecycle_smtp", "smtp", {"messages_per_connection": 20, "starttls": True, "port": 587}),
         ("lifecycle_sendgrid", "sendgrid", {"max_batch": 1000, "template_id": "d-1"}),
         ("lifecycle_fcm", "fcm", {"project_id": "p"}),
         ("lifecycle_onesignal", "onesignal", {"idempotent": True, "app_id": "app"}),

@@ -14,6 +14,8 @@ from lifecycle.delivery.messages import Message
 #: Long header values (the List-Unsubscribe URL) must stay literal: folding them at 78 characters would
 #: turn the URL into an RFC 2047 encoded word that mail clients cannot use. RFC 5322 allows 998.
 _POLICY = policy.default.clone(max_line_length=998)
+#: For a server without 8BITMIME: bodies are base64 / quoted-printable, never raw 8-bit (RFC 6152).
+_POLICY_7BIT = _POLICY.clone(cte_type="7bit")
 
 
 @dataclass(frozen=True)
@@ -32,10 +34,12 @@ def message_id(send_key: str, domain: str) -> str:
     return f"<{hashlib.sha256(send_key.encode()).hexdigest()[:32]}@{domain}>"
 
 
-def build_mime(message: Message, sender: Sender, now: datetime | None = None) -> EmailMessage:
+def build_mime(
+    message: Message, sender: Sender, now: datetime | None = None, seven_bit: bool = False
+) -> EmailMessage:
     if message.email is None:
         raise ValueError(f"{message.send_key}: not an email")
-    mime = EmailMessage(policy=_POLICY)
+    mime = EmailMessage(policy=_POLICY_7BIT if seven_bit else _POLICY)
     mime["Subject"] = message.email.subject
     mime["From"] = (
         formataddr((sender.from_name, sender.from_email)) if sender.from_name else sender.from_email

@@ -2,8 +2,9 @@
 
 Connection ``lifecycle_smtp`` (type ``smtp``): ``host``, ``port``, optional ``login``/``password``; extras
 ``starttls`` (bool), ``ssl`` (implicit TLS, bool), ``timeout`` (s), ``from_email``, ``from_name``,
-``reply_to``, ``max_batch`` (messages per SMTP session, default 50), ``concurrency`` (sessions at once,
-default 1), ``requests_per_second`` (sessions per second, optional).
+``reply_to``, ``messages_per_connection`` (messages per SMTP session, default 50; ``max_batch`` is read as
+the same), ``concurrency`` (sessions at once, default 1), ``requests_per_second`` (messages per second,
+optional).
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ class SmtpDeliveryHook(DeliveryHook):
             starttls=self.bool_extra("starttls"),
             use_ssl=use_ssl,
             timeout=self.float_extra("timeout", 30.0),
-            max_batch=self.int_extra("max_batch", 50),
+            messages_per_connection=self.int_extra(
+                "messages_per_connection", self.int_extra("max_batch", 50)
+            ),
             concurrency=self.int_extra("concurrency", 1),
             requests_per_second=self.float_extra("requests_per_second", None),
         )

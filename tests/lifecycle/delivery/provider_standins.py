@@ -131,11 +131,27 @@ def _require(condition: bool, message: str) -> None:
         raise ContractError(message)
 
 
+def _sendgrid_error(message: str, field: str | None, error_id: str | None = None) -> Reply:
+    error = {"message": message, "field": field, "help": None}
+    if error_id:
+        error["error_id"] = error_id
+    return Reply(400, {"errors": [error]})
+
+
 class SendGridStandIn(StandIn):
     """``POST /v3/mail/send``: Bearer key, personalizations ≤ 1000 and ≤ 1000 recipients in total,
-    ``content`` (text/plain first) or ``template_id``; 202 with ``X-Message-ID``."""
+    ``content`` (text/plain first) or ``template_id``; 202 with ``X-Message-ID``.
+
+    As strict as SendGrid: a whole request is rejected (400, nothing sent) for an address given twice in
+    the personalizations, an address that is not one, or an inactive or unknown template (Twilio error
+    60218); ``inactive_templates`` and ``invalid_addresses`` choose which."""
 
     api_key = "SG.test-key"
+
+    def __init__(self, latency_s: float = 0.0):
+        super().__init__(latency_s)
+        self.inactive_templates: set[str] = set()
+        self.invalid_addresses: set[str] = set()
 
     def handle(self, request: Request) -> Reply:
         _require(
@@ -160,8 +176,27 @@ class SendGridStandIn(StandIn):
                 all(p.get("subject") or body.get("subject") for p in personalizations), "subject required"
             )
         for p in personalizations:
-            _require(all("@" in to["email"] for to in p["to"]), "invalid email in to")
             _require("send_key" in p.get("custom_args", {}), "custom_args.send_key expected")
+        if body.get("template_id") in self.inactive_templates:
+            return _sendgrid_error(
+                "The template version is inactive or the template does not exist.", "template_id", "60218"
+            )
+        seen: set[str] = set()
+        for n, p in enumerate(personalizations):
+            for to in p["to"]:
+                address = to["email"].lower()
+                if "@" not in address or address in self.invalid_addresses:
+                    field = f"personalizations.{n}.to.0.email"
+                    return _sendgrid_error("Does not contain a valid address.", field)
+                if address in seen:
+                    with self._lock:
+                        self.violations.append(f"duplicate address {address} in one request")
+                    return _sendgrid_error(
+                        "Each unique email address in the personalizations array should only be included "
+                        f"once. We found a duplicate of {address} in personalizations.{n}.to",
+                        f"personalizations.{n}.to",
+                    )
+                seen.add(address)
         return Reply(202, None, {"X-Message-ID": uuid.uuid4().hex[:22]})
 
     def accepted_keys(self) -> list[str]:
@@ -180,10 +215,18 @@ class FcmStandIn(StandIn):
 
     project_id = "demo-project"
 
-    def __init__(self, public_key, latency_s: float = 0.0, dead_tokens: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        public_key,
+        latency_s: float = 0.0,
+        dead_tokens: tuple[str, ...] = (),
+        invalid_tokens: tuple[str, ...] = (),
+    ):
         super().__init__(latency_s)
         self.public_key = public_key
         self.dead_tokens = set(dead_tokens)
+        #: tokens FCM rejects with 400 INVALID_ARGUMENT "not a valid FCM registration token"
+        self.invalid_tokens = set(invalid_tokens)
         self.issued: set[str] = set()
 
     @property
@@ -215,6 +258,23 @@ class FcmStandIn(StandIn):
                             {
                                 "@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError",
                                 "errorCode": "UNREGISTERED",
+                            }
+                        ],
+                    }
+                },
+            )
+        if message["token"] in self.invalid_tokens:
+            return Reply(
+                400,
+                {
+                    "error": {
+                        "code": 400,
+                        "message": "The registration token is not a valid FCM registration token",
+                        "status": "INVALID_ARGUMENT",
+                        "details": [
+                            {
+                                "@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError",
+                                "errorCode": "INVALID_ARGUMENT",
                             }
                         ],
                     }
@@ -257,6 +317,11 @@ class OneSignalStandIn(StandIn):
     def __init__(self, latency_s: float = 0.0):
         super().__init__(latency_s)
         self.created: dict[str, str] = {}
+        #: external ids that exist but are no longer subscribed: OneSignal answers 200 with an id *and*
+        #: ``errors.invalid_aliases`` naming them (OpenAPI spec, Notification 200 response)
+        self.unsubscribed: set[str] = set()
+        #: notifications that reached at least one subscriber, by idempotency key
+        self.delivered: dict[str, dict] = {}
 
     def handle(self, request: Request) -> Reply:
         _require(request.path == "/notifications", f"unknown path {request.path}")
@@ -275,6 +340,12 @@ class OneSignalStandIn(StandIn):
         _require("en" in body.get("contents", {}), "contents.en is required")
         key = body.get("idempotency_key")
         _require(key and str(uuid.UUID(key)) == key, "idempotency_key must be a UUID")
+        invalid = [alias for alias in aliases if alias in self.unsubscribed]
         with self._lock:
             notification_id = self.created.setdefault(key, str(uuid.uuid4()))
-        return Reply(200, {"id": notification_id, "external_id": None})
+            if len(invalid) < len(aliases):
+                self.delivered.setdefault(key, body)
+        answer: dict[str, Any] = {"id": notification_id, "external_id": None}
+        if invalid:
+            answer["errors"] = {"invalid_aliases": {"external_id": invalid}}
+        return Reply(200, answer)

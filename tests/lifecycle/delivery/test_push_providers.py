@@ -102,3 +102,65 @@ def test_onesignal_resends_ambiguous_failures_under_the_same_idempotency_key(duc
     assert all(len(k) == 1 for k in by_key.values())  # every retry carried the same key
     assert len(server.created) == 2  # so OneSignal created each notification once
     assert idempotency_key("p1") in server.created
+
+
+def test_onesignal_200_with_invalid_aliases_is_not_sent(duck_shop, signer):
+    """OneSignal answers 200 with an id *and* errors.invalid_aliases for a customer no longer subscribed."""
+    plan(
+        duck_shop,
+        [
+            ledger_row("p1", 1, "ru/price_drop/push_1", {"product_id": 100}),
+            ledger_row("p2", 2, "ru/price_drop/push_1", {"product_id": 100}),
+        ],
+    )
+    with OneSignalStandIn() as server:
+        server.unsubscribed = {"2"}
+        provider = OneSignalProvider(server.app_id, server.api_key, server.url, concurrency=1)
+        report = run(duck_shop, signer, provider)
+        assert server.violations == []
+    rows = ledger(duck_shop)
+    assert (rows["p1"]["state"], rows["p2"]["state"]) == ("sent", "failed")
+    assert "not subscribed" in rows["p2"]["last_error"]
+    assert (report.sent, report.failed) == (1, 1)
+    assert list(server.delivered) == [idempotency_key("p1")]
+
+
+def test_fcm_invalid_registration_token_is_retired(duck_shop, signer, rsa_key):
+    import pandas as pd
+    from delivery_shop import NOW
+
+    with duck_shop.begin() as conn:
+        duck_shop.insert_df(
+            conn,
+            "crm.push_tokens",
+            pd.DataFrame(
+                [
+                    {
+                        "token": "tok-vera-garbled",
+                        "customer_id": 3,
+                        "platform": "android",
+                        "created_at": NOW,
+                        "is_active": True,
+                        "loaded_at": NOW,
+                    }
+                ]
+            ),
+        )
+    plan(duck_shop, [ledger_row("p3", 3, "ru/back_in_stock/push_1", {"product_id": 101})])
+    with FcmStandIn(rsa_key.public_key(), invalid_tokens=("tok-vera-garbled",)) as fcm:
+        provider = FcmProvider(service_account(rsa_key, f"{fcm.url}/token"), fcm.url, concurrency=1)
+        report = run(duck_shop, signer, provider)
+    assert ledger(duck_shop)["p3"]["state"] == "failed"
+    assert report.tokens_retired == 1
+    with duck_shop.begin() as conn:
+        (active,) = conn.exec_driver_sql(
+            "SELECT is_active FROM crm.push_tokens WHERE token = 'tok-vera-garbled'"
+        ).one()
+    assert active is False
+    # the next push to Vera is not paid for again: no active token, so nothing is sent
+    plan(duck_shop, [ledger_row("p3b", 3, "ru/back_in_stock/push_1", {"product_id": 101})])
+    with FcmStandIn(rsa_key.public_key()) as fcm:
+        provider = FcmProvider(service_account(rsa_key, f"{fcm.url}/token"), fcm.url, concurrency=1)
+        run(duck_shop, signer, provider)
+        assert fcm.delivered == []
+    assert ledger(duck_shop)["p3b"]["last_error"] == "unaddressable: no active push token"

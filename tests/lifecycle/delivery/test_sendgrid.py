@@ -3,7 +3,7 @@
 import time
 
 import pytest
-from delivery_shop import Clock, ledger, ledger_row, plan, run_dispatch
+from delivery_shop import Clock, add_customers, ledger, ledger_row, plan, run_dispatch
 from provider_standins import Reply, SendGridStandIn
 
 from lifecycle.delivery.providers.sendgrid import SendGridProvider
@@ -24,12 +24,14 @@ def run(warehouse, signer, provider, sleeps=None):
     return report
 
 
-def keys(n):
-    return [ledger_row(f"k{i:03}", 1 + i % 2, "ru/welcome/email_1", {}) for i in range(n)]
+def keys(warehouse, n):
+    """n welcome emails to n new customers (distinct addresses)."""
+    customers = add_customers(warehouse, n)
+    return [ledger_row(f"k{i:03}", c, "ru/welcome/email_1", {}) for i, c in enumerate(customers)]
 
 
 def test_batches_of_personalizations_with_pass_through_template(duck_shop, signer, sender, sendgrid):
-    plan(duck_shop, keys(5))
+    plan(duck_shop, keys(duck_shop, 5))
     provider = SendGridProvider(
         SendGridStandIn.api_key, sender, sendgrid.url, template_id="d-pass", concurrency=1
     )
@@ -44,24 +46,24 @@ def test_batches_of_personalizations_with_pass_through_template(duck_shop, signe
 
 
 def test_429_waits_for_ratelimit_reset_then_sends_once(duck_shop, signer, sender, sendgrid):
-    plan(duck_shop, keys(3))
+    plan(duck_shop, keys(duck_shop, 3))
     sendgrid.script(
         Reply(
             429,
             {"errors": [{"message": "too many requests"}]},
-            {"X-RateLimit-Reset": str(int(time.time()) + 5)},
+            {"X-RateLimit-Reset": str(int(time.time()) + 30)},
         )
     )
     sleeps = []
     report = run(duck_shop, signer, SendGridProvider(SendGridStandIn.api_key, sender, sendgrid.url), sleeps)
     assert report.sent == 3
     assert sleeps
-    assert 3 <= sleeps[0] <= 5
+    assert 20 <= sleeps[0] <= 30  # until the reset epoch (the test clock does not really sleep)
     assert sorted(sendgrid.accepted_keys()) == ["k000", "k001", "k002"]
 
 
 def test_timeout_and_500_are_unknown_and_never_resent(duck_shop, signer, sender, sendgrid):
-    plan(duck_shop, keys(3))
+    plan(duck_shop, keys(duck_shop, 3))
     sendgrid.script(Reply(202, None, delay_s=1.5), Reply(500, {"errors": [{"message": "oops"}]}))
     provider = SendGridProvider(SendGridStandIn.api_key, sender, sendgrid.url, timeout=0.5, concurrency=1)
     report = run(duck_shop, signer, provider)
@@ -72,29 +74,54 @@ def test_timeout_and_500_are_unknown_and_never_resent(duck_shop, signer, sender,
     assert len(accepted) == len(set(accepted))  # at most once, even the one whose answer was lost
 
 
-def test_a_400_batch_is_split_to_fail_only_the_bad_message(duck_shop, signer, sender, sendgrid):
-    plan(duck_shop, keys(4))
-    bad = {"n": 0}
-    original = sendgrid.handle
-
-    def handle(request):  # the provider rejects any request containing k002, as SendGrid does for one bad row
-        if any(p["custom_args"]["send_key"] == "k002" for p in request.json()["personalizations"]):
-            bad["n"] += 1
-            return Reply(400, {"errors": [{"message": "Does not contain a valid address.", "field": "to"}]})
-        return original(request)
-
-    sendgrid.handle = handle
+def test_a_400_naming_a_personalization_fails_that_message_and_sends_the_rest(
+    duck_shop, signer, sender, sendgrid
+):
+    plan(duck_shop, keys(duck_shop, 4))
+    sendgrid.invalid_addresses = {"c1002@example.ru"}
     report = run(duck_shop, signer, SendGridProvider(SendGridStandIn.api_key, sender, sendgrid.url, "d-pass"))
     states = {k: r["state"] for k, r in ledger(duck_shop).items()}
     assert states == {"k000": "sent", "k001": "sent", "k002": "failed", "k003": "sent"}
+    assert "personalizations.2.to.0.email" in ledger(duck_shop)["k002"]["last_error"]
     assert report.failed == 1
+    assert len(sendgrid.requests) == 2  # the rejected request, then the same without the bad message
     assert sorted(sendgrid.accepted_keys()) == ["k000", "k001", "k003"]
+
+
+def test_an_inactive_template_is_a_configuration_error_not_a_thousand_failures(
+    duck_shop, signer, sender, sendgrid
+):
+    from lifecycle.delivery.messages import ProviderConfigError
+
+    plan(duck_shop, keys(duck_shop, 6))
+    sendgrid.inactive_templates = {"d-old"}
+    provider = SendGridProvider(SendGridStandIn.api_key, sender, sendgrid.url, "d-old", concurrency=1)
+    provider.max_batch = 3
+    with pytest.raises(ProviderConfigError, match=r"inactive"):
+        run(duck_shop, signer, provider)
+    assert len(sendgrid.requests) == 1
+    assert {r["state"] for r in ledger(duck_shop).values()} == {"planned"}
+    assert {r["attempted_at"] for r in ledger(duck_shop).values()} == {None}
+
+
+def test_one_request_never_carries_an_address_twice(duck_shop, signer, sender, sendgrid):
+    """Two service emails to one customer, due together, go in two requests (SendGrid rejects repeats)."""
+    plan(
+        duck_shop,
+        [ledger_row(f"s{i}", 1, "ru/welcome/email_1", {}, message_kind="service") for i in range(2)]
+        + keys(duck_shop, 2),
+    )
+    provider = SendGridProvider(SendGridStandIn.api_key, sender, sendgrid.url, "d-pass")
+    report = run(duck_shop, signer, provider)
+    assert report.sent == 4
+    assert sendgrid.violations == []
+    assert sorted(len(r.json()["personalizations"]) for r in sendgrid.requests) == [1, 3]
 
 
 def test_bad_api_key_fails_the_run_and_releases_rows(duck_shop, signer, sender, sendgrid):
     from lifecycle.delivery.messages import ProviderConfigError
 
-    plan(duck_shop, keys(2))
+    plan(duck_shop, keys(duck_shop, 2))
     with pytest.raises(ProviderConfigError):
         run(duck_shop, signer, SendGridProvider("SG.wrong", sender, sendgrid.url))
     assert {r["state"] for r in ledger(duck_shop).values()} == {"planned"}

@@ -1,9 +1,10 @@
 """Firebase Cloud Messaging HTTP v1: one request per device token (the batch API is gone since 2024).
 
 Auth is an OAuth2 bearer token of a service account (:mod:`.google_oauth`). A message to a customer goes to
-each active token; it is 'sent' when any device accepted it. ``UNREGISTERED`` (404) and
-``SENDER_ID_MISMATCH`` tokens are retired. FCM has no idempotency key: a timeout or 500 is 'unknown';
-429/503 are retried after ``Retry-After``.
+each active token; it is 'sent' when any device accepted it. ``UNREGISTERED`` (404),
+``SENDER_ID_MISMATCH`` and ``INVALID_ARGUMENT`` "not a valid FCM registration token" tokens are
+retired. FCM has no idempotency key: a timeout or 500 is 'unknown'; 429/503 are retried after
+``Retry-After``.
 """
 
 from __future__ import annotations
@@ -20,15 +21,27 @@ from lifecycle.delivery.providers.google_oauth import ServiceAccountToken
 DEAD_TOKEN_CODES = ("UNREGISTERED", "SENDER_ID_MISMATCH")
 
 
-def _error_code(response: httpx.Response) -> str:
+def _error(response: httpx.Response) -> tuple[str, str]:
+    """FCM's error code (``details[].errorCode``, else ``status``) and message."""
     try:
         error = response.json().get("error", {})
-    except ValueError:
-        return ""
-    for detail in error.get("details", []):
-        if detail.get("errorCode"):
-            return detail["errorCode"]
-    return error.get("status", "")
+    except (ValueError, AttributeError):
+        return "", ""
+    if not isinstance(error, dict):
+        return "", ""
+    message = str(error.get("message") or "")
+    for detail in error.get("details", []) or []:
+        if isinstance(detail, dict) and detail.get("errorCode"):
+            return detail["errorCode"], message
+    return str(error.get("status") or ""), message
+
+
+def is_dead_token(code: str, message: str) -> bool:
+    """UNREGISTERED / SENDER_ID_MISMATCH, or INVALID_ARGUMENT about the registration token itself (FCM's
+    token guidance lists it beside UNREGISTERED as a stale-token signal)."""
+    if code in DEAD_TOKEN_CODES:
+        return True
+    return code == "INVALID_ARGUMENT" and "registration token" in message.lower()
 
 
 class FcmProvider(Provider):
@@ -87,8 +100,8 @@ class FcmProvider(Provider):
                 if response.status_code == 200:
                     sent.append(response.json().get("name", ""))
                     continue
-                code = _error_code(response)
-                if code in DEAD_TOKEN_CODES:
+                code, text = _error(response)
+                if is_dead_token(code, text):
                     dead.append(token)
                     errors.append(f"token retired ({code})")
                     continue

@@ -3,7 +3,9 @@
 Messages are personalised, and OneSignal's content is per request, so each ledger row is its own
 notification targeted at the customer's ``external_id`` alias. Every request carries
 ``idempotency_key`` = UUIDv5 of the ledger key: OneSignal returns the original result for a repeat within
-30 days, so timeouts, 5xx and orphaned claims are safely resent.
+30 days, so timeouts, 5xx and orphaned claims are safely resent. A ``200`` may carry an ``id`` and
+``errors`` (``invalid_aliases`` / ``invalid_player_ids``: recipients no longer subscribed): with one
+recipient per request nobody got it, so the row is 'failed', not 'sent'.
 """
 
 from __future__ import annotations
@@ -79,9 +81,19 @@ class OneSignalProvider(Provider):
             raise ProviderResponseError(
                 "retry", f"onesignal: unreadable answer {response.text[:200]}"
             ) from None
+        errors = answer.get("errors")
+        if isinstance(errors, dict) and (errors.get("invalid_aliases") or errors.get("invalid_player_ids")):
+            # 200 with an id *and* errors: those recipients exist but are not subscribed. One recipient per
+            # request, so nobody got this notification.
+            return Outcome(
+                message.send_key,
+                "failed",
+                provider_message_id=answer.get("id") or None,
+                error=f"onesignal: recipient not subscribed {errors}"[:500],
+            )
         if answer.get("id"):
             return Outcome(message.send_key, "sent", provider_message_id=answer["id"])
-        return Outcome(message.send_key, "failed", error=f"onesignal created nothing: {answer.get('errors')}")
+        return Outcome(message.send_key, "failed", error=f"onesignal created nothing: {errors}")
 
     def send(self, batch: list[Message]) -> list[Outcome]:
         outcomes = []

@@ -5,11 +5,14 @@ SendGrid's ``content`` is per request, so personalised HTML needs either one req
 ``dynamic_template_data`` carries each message's rendering: then up to 1000 personalizations go in one
 request. A 202 means queued; per-recipient results come through the Event Webhook, correlated by the
 ``send_key`` custom arg. There is no idempotency key: a timeout or 5xx is 'unknown', never resent. A 400
-rejects the whole request without sending, so a failing batch is split to isolate the bad message.
+rejects the whole request without sending: errors naming a personalization fail that message and the rest
+is sent again; an error about the request itself (an inactive template, error 60218; the sender) is a
+configuration error. One request never carries the same address twice (SendGrid rejects it).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -26,11 +29,36 @@ from lifecycle.delivery.providers import http
 from lifecycle.delivery.providers.base import Provider
 
 MAX_PERSONALIZATIONS = 1000
+#: Top-level fields of the request itself: a 400 about them is a configuration error, not a message's.
+_REQUEST_FIELDS = {
+    "template_id",
+    "from",
+    "reply_to",
+    "reply_to_list",
+    "asm",
+    "mail_settings",
+    "tracking_settings",
+    "ip_pool_name",
+    "batch_id",
+    "categories",
+    "send_at",
+    "headers",
+}
+_PERSONALIZATION = re.compile(r"^personalizations\.(\d+)(?:\.|$)")
+
+
+def _errors(response: httpx.Response) -> list[dict[str, Any]]:
+    try:
+        errors = response.json().get("errors")
+    except (ValueError, AttributeError):
+        return []
+    return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
 
 
 class SendGridProvider(Provider):
     name = "sendgrid"
     channels = frozenset({"email"})
+    unique_recipients = True
 
     def __init__(
         self,
@@ -91,27 +119,43 @@ class SendGridProvider(Provider):
         if not batch:
             return []
         response = http.post(self.client, "/v3/mail/send", self.name, json=self.payload(batch))
+        if response.status_code == 400:
+            return self._rejected(batch, response)
         try:
             http.check(response, self.name)
         except ProviderResponseError as exc:
-            if exc.kind == "failed" and len(batch) > 1:
+            if exc.kind == "failed" and len(batch) > 1:  # 413: too large together; halves may pass
                 return self._split(batch)
             raise
         message_id = response.headers.get("x-message-id")
         return [Outcome(m.send_key, "sent", provider_message_id=message_id) for m in batch]
 
-    def _split(self, batch: list[Message]) -> list[Outcome]:
-        """Send the halves of a rejected batch; once a part was accepted, later errors become outcomes."""
-        outcomes: list[Outcome] = []
-        middle = len(batch) // 2
-        for part in (batch[:middle], batch[middle:]):
-            try:
-                outcomes += self.send(part)
-            except ProviderResponseError as exc:
-                outcomes += batch_outcomes(part, exc, self.idempotent)
-            except ProviderConfigError as exc:
-                raise ProviderConfigError(str(exc), outcomes + exc.outcomes) from exc
-        return outcomes
+    def _rejected(self, batch: list[Message], response: httpx.Response) -> list[Outcome]:
+        """A 400 rejects the whole request and sends nothing. Errors that name a personalization fail that
+        message and the rest is sent again; an error about the request itself (template, sender…) is a
+        configuration error, which no splitting can fix."""
+        errors = _errors(response)
+        detail = (
+            "; ".join(f"{e.get('field')}: {e.get('message')}" for e in errors)[:500] or response.text[:300]
+        )
+        fields = [str(e.get("field") or "") for e in errors]
+        if any(f.split(".")[0] in _REQUEST_FIELDS for f in fields):
+            raise ProviderConfigError(f"sendgrid rejected the request (HTTP 400): {detail}")
+        indices = {int(m.group(1)) for f in fields if (m := _PERSONALIZATION.match(f))}
+        if indices and all(_PERSONALIZATION.match(f) for f in fields):
+            bad = [batch[i] for i in sorted(indices) if i < len(batch)]
+            if bad:
+                rest = [m for i, m in enumerate(batch) if i not in indices]
+                failed = Outcome.for_batch(bad, "failed", f"sendgrid HTTP 400: {detail}")
+                try:
+                    return failed + self.send(rest)
+                except ProviderResponseError as exc:
+                    return failed + batch_outcomes(rest, exc, self.idempotent)
+                except ProviderConfigError as exc:
+                    raise ProviderConfigError(str(exc), failed + exc.outcomes) from exc
+        if len(batch) == 1:
+            return Outcome.for_batch(batch, "failed", f"sendgrid HTTP 400: {detail}")
+        return self._split(batch)
 
     def close(self) -> None:
         self.client.close()
