@@ -45,7 +45,7 @@ def load_model(
         raise ConfigError(
             str(path), "(file)", "the file does not exist", "create it or fix the path"
         ) from None
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: an impossible date such as 1990-13-01
         raise ConfigError(str(path), "(file)", f"it is not valid YAML ({exc})", "fix the syntax") from None
     if not isinstance(raw, dict):
         raise ConfigError(str(path), "(file)", "it is not a mapping of fields", "start from an existing file")
