@@ -25,8 +25,13 @@ Data engineering.
 
 ## Triage notes
 Re-running or clearing a run is safe: every write is keyed, and the same interval gives the same tables.
-Bad source rows never fail the run; look at `crm.quarantine` (table, key, reason, detail) and at the
-`ingest_sources` return value for counts. A failure here is the warehouse itself (connection, lock, disk).
+A bad source row never fails the run; look at `crm.quarantine` (table, key, reason, detail) and at the
+`ingest_sources` return value for counts. The quality gate fails `ingest_sources` (without retries) when
+more than `quality_gate.max_quarantined_share` (default 20 %) of the rows read from one table were
+quarantined: the log names the table, the share and the top reasons. The valid rows are loaded and the
+watermarks advanced before it fails (`crm.ingest_runs` has the run's figures). Fix the source, or the
+setting in `include/config/ingest.yaml` (docs/ingest.md). Any other failure is the warehouse itself
+(connection, lock, disk) or a wrong setting (`ConfigError` names the file and field).
 """
 
 from airflow.sdk import CronDataIntervalTimetable, dag, task
@@ -52,14 +57,22 @@ def lifecycle_ingest():
     @task(outlets=[CUSTOMER_STATE])
     def ingest_sources(data_interval_start=None, data_interval_end=None, dag_run=None, outlet_events=None):
         """Validate and load the interval's rows; its return value holds the figures per table."""
-        from lifecycle.ingest import ingest
+        from airflow.sdk.exceptions import AirflowFailException
 
-        report = ingest(
-            warehouse(),
-            window_end=data_interval_end or dag_run.run_after,
-            run_key=dag_run.run_id,
-            interval_start=data_interval_start,
-        )
+        from lifecycle.ingest import QuarantineShareError, ingest
+        from lifecycle.ingest_config import load_settings
+
+        try:
+            report = ingest(
+                warehouse(),
+                window_end=data_interval_end or dag_run.run_after,
+                run_key=dag_run.run_id,
+                interval_start=data_interval_start,
+                settings=load_settings(),
+            )
+        except QuarantineShareError as exc:
+            # The valid rows are committed; a retry would read the same window and fail the same way.
+            raise AirflowFailException(str(exc)) from exc
         outlet_events[CUSTOMER_STATE].extra = {
             "window_end": report.window_end.isoformat(),
             "customers_refreshed": report.customers_refreshed,

@@ -11,14 +11,23 @@ starts at the earlier of the interval start and the stored watermark, minus a gr
   insert-if-absent), and the run's figures are stored under its run key.
 
 Every rejected row lands in ``crm.quarantine`` with a reason code and is counted; nothing is dropped
-silently and a bad row never fails the run. All steps of a run commit in one transaction.
+silently and a bad row never fails the run. Every value class is checked at the door (non-finite and
+out-of-range numbers, control characters, over-long strings, timestamps in the future or before the earliest
+plausible business date; limits in ``include/config/ingest.yaml``, docs/ingest.md). All steps of a run commit
+in one transaction.
+
+The quality gate: when the quarantined rows exceed a set share of the rows read from one table, the run
+raises :class:`QuarantineShareError` *after* that transaction committed, so the valid rows are loaded and the
+watermarks moved on (a retry re-reads the same window and changes nothing) and the failure is still loud.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 
+from lifecycle.errors import LifecycleError
+from lifecycle.ingest_config import IngestSettings, QualityGate, load_settings
 from lifecycle.warehouse import Warehouse
 
 #: Source tables in dependency order: a table is validated against those loaded before it.
@@ -50,6 +59,28 @@ class TableFigures:
     rows_deferred: int
 
 
+@dataclass(frozen=True)
+class GateBreach:
+    """A table whose quarantined share of the rows read is above the quality gate's limit."""
+
+    source_table: str
+    rows_read: int
+    rows_quarantined: int
+    limit: float
+    top_reasons: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def share(self) -> float:
+        return self.rows_quarantined / self.rows_read
+
+    def describe(self) -> str:
+        reasons = ", ".join(f"{reason} {count}" for reason, count in self.top_reasons) or "see crm.quarantine"
+        return (
+            f"{self.source_table}: {self.share:.1%} of the {self.rows_read} rows read were quarantined "
+            f"({self.rows_quarantined}; limit {self.limit:.0%}); top reasons: {reasons}"
+        )
+
+
 @dataclass
 class IngestReport:
     run_key: str
@@ -57,6 +88,7 @@ class IngestReport:
     window_end: datetime
     tables: list[TableFigures] = field(default_factory=list)
     customers_refreshed: int = 0
+    gate_breaches: list[GateBreach] = field(default_factory=list)
 
     @property
     def rows_quarantined(self) -> int:
@@ -69,7 +101,21 @@ class IngestReport:
             "window_end": self.window_end.isoformat(),
             "customers_refreshed": self.customers_refreshed,
             "tables": [t.__dict__ for t in self.tables],
+            "gate_breaches": [breach.describe() for breach in self.gate_breaches],
         }
+
+
+class QuarantineShareError(LifecycleError):
+    """The run loaded its valid rows but quarantined more than the allowed share of a table."""
+
+    def __init__(self, report: IngestReport):
+        self.report = report
+        tables = "; ".join(breach.describe() for breach in report.gate_breaches)
+        super().__init__(
+            f"ingest run {report.run_key} quarantined too much: {tables}. The valid rows were loaded and the "
+            "watermarks advanced; fix the source rows (crm.quarantine has each row's key, reason and detail) "
+            "or, if this is expected, quality_gate.max_quarantined_share in include/config/ingest.yaml"
+        )
 
 
 def _naive_utc(moment: datetime) -> datetime:
@@ -83,8 +129,13 @@ def ingest(
     interval_start: datetime | None = None,
     late_grace: timedelta = DEFAULT_LATE_GRACE,
     now: datetime | None = None,
+    settings: IngestSettings | None = None,
 ) -> IngestReport:
-    """Ingest every source table up to ``window_end`` (exclusive) in one transaction."""
+    """Ingest every source table up to ``window_end`` (exclusive) in one transaction.
+
+    Raises :class:`QuarantineShareError` after committing when the quality gate is breached.
+    """
+    settings = settings or load_settings()
     window_end = _naive_utc(window_end)
     now = _naive_utc(now or datetime.now(UTC))
     with warehouse.begin() as conn:
@@ -99,6 +150,9 @@ def ingest(
             "window_end": window_end,
             "defer_after": window_end - late_grace,
             "now": now,
+            # loaded_at beyond the later of the clock and the window end (plus the skew) lies in the future.
+            "loaded_at_limit": max(now, window_end) + settings.clock_skew,
+            **settings.sql_params(),
         }
         warehouse.run_steps(conn, "ingest/begin.sql")
         for table in SOURCE_TABLES:
@@ -117,7 +171,26 @@ def ingest(
         report.customers_refreshed = warehouse.run(
             conn, "ingest/refresh_customer_state.sql", now=now
         ).rowcount
+        report.gate_breaches = _gate_breaches(report.tables, settings.quality_gate)
+        if report.gate_breaches:
+            reasons = warehouse.run(conn, "ingest/window_reasons.sql", **params).mappings().all()
+            report.gate_breaches = [_with_reasons(breach, reasons) for breach in report.gate_breaches]
+    if report.gate_breaches:
+        raise QuarantineShareError(report)
     return report
+
+
+def _gate_breaches(tables: list[TableFigures], gate: QualityGate) -> list[GateBreach]:
+    return [
+        GateBreach(t.source_table, t.rows_read, t.rows_quarantined, gate.max_quarantined_share)
+        for t in tables
+        if t.rows_read >= gate.min_rows and t.rows_quarantined > gate.max_quarantined_share * t.rows_read
+    ]
+
+
+def _with_reasons(breach: GateBreach, reasons: list, top: int = 3) -> GateBreach:
+    mine = [(r["reason"], int(r["row_count"])) for r in reasons if r["source_table"] == breach.source_table]
+    return replace(breach, top_reasons=tuple(mine[:top]))
 
 
 def _window_start(watermarks: dict, interval_start: datetime | None, late_grace: timedelta) -> datetime:
@@ -128,3 +201,33 @@ def _window_start(watermarks: dict, interval_start: datetime | None, late_grace:
     if interval_start is not None:
         start = min(start, _naive_utc(interval_start))
     return max(start - late_grace, BEGINNING_OF_TIME)
+
+
+class NoPurchasesError(LifecycleError):
+    """A command that needs purchases found none; the message says what is missing and what to do."""
+
+
+def no_purchases_error(warehouse: Warehouse, up_to: date | None = None) -> NoPurchasesError:
+    """Why nothing was purchased (up to the end of ``up_to``): no ingest ever ran, or it loaded nothing."""
+    (history,) = warehouse.fetch_all("ingest/history.sql")
+    if not history["runs"]:
+        return NoPurchasesError(
+            f"no ingest has ever run on {warehouse!r} (crm.ingest_runs is empty): run the lifecycle_ingest "
+            "DAG first"
+        )
+    ran = f"the ingest ran {history['runs']} time(s), last finished at {history['last_finished_at']}"
+    if history["purchases_stored"] and up_to is not None:
+        return NoPurchasesError(
+            f"no purchase up to the end of {up_to}: {ran}, and the first purchase it loaded is on "
+            f"{history['first_purchase']:%Y-%m-%d}; choose a later date"
+        )
+    reasons = ", ".join(
+        f"{row['reason']} {row['row_count']}"
+        for row in warehouse.fetch_all("ingest/table_reasons.sql", source_table="shop.orders")
+    )
+    return NoPurchasesError(
+        f"{ran}, but loaded no purchases: crm.orders holds {history['orders_stored']} order(s), none with a "
+        f"status that counts as a purchase (crm.ref_order_statuses); the runs read {history['orders_read']} "
+        f"row(s) of shop.orders and quarantined {history['orders_quarantined']}"
+        + (f" (top reasons: {reasons}; see crm.quarantine)" if reasons else "")
+    )

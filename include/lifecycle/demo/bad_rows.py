@@ -35,7 +35,7 @@ _PER_CHUNK = 10_000_000
 UNKNOWN_EVENT_TYPES = ("page_view", "checkout_start", "scroll", "video_play", "addtocart")
 UNKNOWN_STATUSES = ("shipping", "refunded", "on_hold", "lost")
 UNKNOWN_TIMEZONES = ("Europe/Moskva", "MSK", "GMT+03:00", "Asia/Novosibirk", "Russia/Omsk")
-_ABSURD_MOMENTS = np.array(["1970-01-01", "1900-01-01", "1999-12-31"], dtype="datetime64[s]")
+_ABSURD_MOMENTS = np.array(["1970-01-01", "1900-01-01", "1989-12-31"], dtype="datetime64[s]")
 
 
 def reason_counts(total: int, reasons: tuple[str, ...], rng: np.random.Generator) -> dict[str, int]:

@@ -23,6 +23,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", default=None, help="scores settings (default include/config/scores.yaml)")
     args = parser.parse_args(argv)
 
+    from lifecycle.ingest import NoPurchasesError
+
+    try:
+        _run(args)
+    except NoPurchasesError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run(args: argparse.Namespace) -> None:
     from lifecycle.scores.config import DEFAULT_CONFIG_FILE, load_config
     from lifecycle.warehouse import Warehouse
 
@@ -45,7 +56,6 @@ def main(argv: list[str] | None = None) -> int:
         from lifecycle.scores.report import describe
 
         print(describe(warehouse, args.date))
-    return 0
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from lifecycle.ingest import no_purchases_error
 from lifecycle.scores import churn, ltv, registry
 from lifecycle.scores.config import ScoresConfig
 from lifecycle.scores.features import build_features
@@ -62,11 +63,17 @@ def scored_by_another_run(warehouse: Warehouse, as_of: date, run_key: str) -> bo
 
 
 def score(warehouse: Warehouse, as_of: date, config: ScoresConfig, run_key: str) -> ScoreReport:
-    """Score every customer with a purchase by the end of ``as_of`` and replace that date's scores."""
+    """Score every customer with a purchase by the end of ``as_of`` and replace that date's scores.
+
+    No purchasing customer is an error that says why (no ingest yet, none loaded, or a date before the first
+    purchase): a run that scores nobody must not pass for a successful one.
+    """
     import pandas as pd
 
     started = time.perf_counter()
     frame, cuts = compute_rfm(warehouse, as_of, config.rfm)
+    if frame.empty:
+        raise no_purchases_error(warehouse, up_to=as_of)
     churn_model = registry.current_model(warehouse, churn.MODEL_NAME)
     ltv_model = registry.current_model(warehouse, ltv.MODEL_NAME)
     frame["churn_probability"] = pd.array([None] * len(frame), dtype="Float64")

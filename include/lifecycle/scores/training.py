@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from lifecycle.ingest import no_purchases_error
 from lifecycle.scores import churn, ltv, registry
 from lifecycle.scores.config import ScoresConfig
 from lifecycle.scores.features import FEATURES, build_features, future_purchases
@@ -42,7 +43,7 @@ def purchase_span(warehouse: Warehouse, requested_end: date) -> tuple[date, date
     warehouse would otherwise label everyone as churned)."""
     row = warehouse.fetch_all("scores/purchase_span.sql")[0]
     if row["latest_purchase"] is None:
-        raise ValueError("the warehouse holds no purchases yet; run the ingest first")
+        raise no_purchases_error(warehouse)
     return row["first_purchase"].date(), min(requested_end, row["latest_purchase"].date())
 
 

@@ -1,26 +1,48 @@
 -- Ingest step shop.categories -> crm.categories (upsert by category_id, the latest loaded row wins).
 -- Inputs: shop.categories. Outputs: crm.categories, crm.quarantine, a final row of counts.
--- Parameters: :window_start, :window_end (loaded_at window), :defer_after (unused here), :now.
+-- Parameters: :window_start, :window_end (loaded_at window), :loaded_at_limit (rows loaded at or after it lie
+--             in the future and are read to be quarantined), :defer_after (unused here), :now,
+--             :max_length_name (docs/ingest.md).
 DROP TABLE IF EXISTS stage_categories;
 
 CREATE TEMP TABLE stage_categories AS
+WITH checked AS (
+    SELECT
+        s.*,
+        CASE
+            WHEN s.category_id IS NULL THEN 'missing_category_id'
+            WHEN s.name IS NULL THEN 'missing_name'
+            WHEN s.loaded_at >= :loaded_at_limit THEN 'future_loaded_at'
+            WHEN LENGTH(s.name) > :max_length_name THEN 'too_long:name'
+            WHEN LENGTH(s.slug) > :max_length_name THEN 'too_long:slug'
+        END AS reject_reason
+    FROM shop.categories AS s
+    WHERE
+        (s.loaded_at >= :window_start AND s.loaded_at < :window_end)
+        OR s.loaded_at >= :loaded_at_limit
+)
+
 SELECT
-    s.*,
-    CASE
-        WHEN s.category_id IS NULL THEN 'missing_category_id'
-        WHEN s.name IS NULL THEN 'missing_name'
-    END AS reject_reason,
-    ROW_NUMBER() OVER (PARTITION BY s.category_id ORDER BY s.loaded_at DESC, s.name ASC) AS version_rank
-FROM shop.categories AS s
-WHERE s.loaded_at >= :window_start AND s.loaded_at < :window_end;
+    checked.*,
+    ROW_NUMBER() OVER (
+        PARTITION BY checked.category_id, checked.reject_reason IS NULL
+        ORDER BY checked.loaded_at DESC, checked.name ASC
+    ) AS version_rank
+FROM checked;
 
 INSERT INTO crm.quarantine (source_table, source_key, loaded_at, reason, detail, quarantined_at)
 SELECT
     'shop.categories' AS source_table,
-    COALESCE(CAST(category_id AS VARCHAR), 'no category_id: ' || COALESCE(name, '')) AS source_key,
+    COALESCE(
+        CAST(category_id AS VARCHAR), 'no category_id: ' || LEFT(COALESCE(name, ''), 100)
+    ) AS source_key,
     loaded_at,
-    reject_reason AS reason,
-    'name=' || COALESCE(name, 'NULL') AS detail,
+    SPLIT_PART(reject_reason, ':', 1) AS reason,
+    LEFT(
+        COALESCE('field=' || NULLIF(SPLIT_PART(reject_reason, ':', 2), '') || ' ', '')
+        || 'name=' || COALESCE(name, 'NULL'),
+        500
+    ) AS detail,
     :now AS quarantined_at
 FROM stage_categories
 WHERE reject_reason IS NOT NULL

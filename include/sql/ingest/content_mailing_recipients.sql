@@ -1,7 +1,8 @@
 -- Ingest step shop.content_mailing_recipients -> crm.content_mailing_recipients (explicit audiences).
 -- Inputs: shop.content_mailing_recipients, crm.content_mailings, crm.customers.
 -- Outputs: crm.content_mailing_recipients, crm.quarantine, a final row of counts.
--- Parameters: :window_start, :window_end (loaded_at window), :defer_after (recipients loaded at or after it
+-- Parameters: :window_start, :window_end (loaded_at window), :loaded_at_limit (rows loaded at or after it lie
+--             in the future and are read to be quarantined), :defer_after (recipients loaded at or after it
 --             whose mailing or customer is not known yet wait for the next run), :now.
 DROP TABLE IF EXISTS stage_content_mailing_recipients;
 
@@ -11,28 +12,40 @@ WITH checked AS (
         s.*,
         CASE
             WHEN s.mailing_id IS NULL OR s.customer_id IS NULL THEN 'missing_id'
+            WHEN s.loaded_at >= :loaded_at_limit THEN 'future_loaded_at'
             WHEN m.mailing_id IS NULL THEN 'unknown_mailing'
             WHEN c.customer_id IS NULL THEN 'unknown_customer'
-        END AS reject_reason,
-        ROW_NUMBER() OVER (PARTITION BY s.mailing_id, s.customer_id ORDER BY s.loaded_at DESC) AS copy_no
+        END AS reject_reason
     FROM shop.content_mailing_recipients AS s
     LEFT JOIN crm.content_mailings AS m ON s.mailing_id = m.mailing_id
     LEFT JOIN crm.customers AS c ON s.customer_id = c.customer_id
-    WHERE s.loaded_at >= :window_start AND s.loaded_at < :window_end
+    WHERE
+        (s.loaded_at >= :window_start AND s.loaded_at < :window_end)
+        OR s.loaded_at >= :loaded_at_limit
+),
+
+ranked AS (
+    SELECT
+        checked.*,
+        ROW_NUMBER() OVER (
+            PARTITION BY checked.mailing_id, checked.customer_id, checked.reject_reason IS NULL
+            ORDER BY checked.loaded_at DESC
+        ) AS copy_no
+    FROM checked
 )
 
 SELECT
-    checked.*,
+    ranked.*,
     CASE
         WHEN
-            checked.reject_reason IN ('unknown_mailing', 'unknown_customer')
-            AND checked.loaded_at >= :defer_after
+            ranked.reject_reason IN ('unknown_mailing', 'unknown_customer')
+            AND ranked.loaded_at >= :defer_after
             THEN 'deferred'
-        WHEN checked.reject_reason IS NOT NULL THEN 'rejected'
-        WHEN checked.copy_no = 1 THEN 'new'
+        WHEN ranked.reject_reason IS NOT NULL THEN 'rejected'
+        WHEN ranked.copy_no = 1 THEN 'new'
         ELSE 'stale'
     END AS outcome
-FROM checked;
+FROM ranked;
 
 INSERT INTO crm.quarantine (source_table, source_key, loaded_at, reason, detail, quarantined_at)
 SELECT

@@ -3,9 +3,15 @@
 -- Outputs: new or changed customers in crm.customers; rejected rows in crm.quarantine; changed customers in
 --          touched_customers; a final row of counts
 --          (rows_read, rows_loaded, rows_quarantined, rows_deferred).
--- Parameters: :window_start, :window_end (loaded_at window), :defer_after (unused here), :now.
+-- Parameters: :window_start, :window_end (loaded_at window), :loaded_at_limit (rows loaded at or after it lie
+--             in the future and are read to be quarantined), :defer_after (unused here), :now,
+--             :earliest_business_date, :clock_skew, :max_length_email, :max_length_phone, :max_length_name,
+--             :max_length_code (docs/ingest.md).
 -- Outcome per row: new (inserted or newer than the stored version), seen (this version is already stored),
 --                  stale (an older version than the stored one, kept out), rejected (with a reason).
+-- A reason may name the offending column after a colon ('too_long:email'); the quarantine stores the reason
+-- without it and names the column in the detail. Versions are ranked among valid rows only, so a rejected
+-- row (an updated_at in 2099, say) never hides a valid version of the same customer.
 DROP TABLE IF EXISTS stage_customers;
 
 CREATE TEMP TABLE stage_customers AS
@@ -16,16 +22,9 @@ WITH batch AS (
             PARTITION BY s.customer_id, s.updated_at, s.loaded_at ORDER BY s.email
         ) AS copy_no
     FROM shop.customers AS s
-    WHERE s.loaded_at >= :window_start AND s.loaded_at < :window_end
-),
-
-ranked AS (
-    SELECT
-        batch.*,
-        ROW_NUMBER() OVER (
-            PARTITION BY batch.customer_id, batch.copy_no ORDER BY batch.updated_at DESC, batch.loaded_at DESC
-        ) AS version_rank
-    FROM batch
+    WHERE
+        (s.loaded_at >= :window_start AND s.loaded_at < :window_end)
+        OR s.loaded_at >= :loaded_at_limit
 ),
 
 checked AS (
@@ -35,40 +34,73 @@ checked AS (
             WHEN b.customer_id IS NULL THEN 'missing_customer_id'
             WHEN b.registered_at IS NULL THEN 'missing_registered_at'
             WHEN b.updated_at IS NULL THEN 'missing_timestamp'
+            WHEN b.loaded_at >= :loaded_at_limit THEN 'future_loaded_at'
+            WHEN b.updated_at > b.loaded_at + :clock_skew THEN 'future_updated_at'
             WHEN b.timezone IS NULL OR z.timezone IS NULL THEN 'unknown_timezone'
-            WHEN b.registered_at > b.loaded_at + INTERVAL '1 day' THEN 'future_timestamp'
-            WHEN b.registered_at < TIMESTAMP '2000-01-01 00:00:00' THEN 'absurd_timestamp'
+            WHEN b.registered_at > b.loaded_at + :clock_skew THEN 'future_timestamp'
+            WHEN b.registered_at < :earliest_business_date THEN 'absurd_timestamp'
+            WHEN LENGTH(b.email) > :max_length_email THEN 'too_long:email'
+            WHEN LENGTH(b.phone) > :max_length_phone THEN 'too_long:phone'
+            WHEN LENGTH(b.first_name) > :max_length_name THEN 'too_long:first_name'
+            WHEN LENGTH(b.last_name) > :max_length_name THEN 'too_long:last_name'
+            WHEN LENGTH(b.city) > :max_length_name THEN 'too_long:city'
+            WHEN LENGTH(b.gender) > :max_length_code THEN 'too_long:gender'
+            WHEN LENGTH(b.signup_source) > :max_length_code THEN 'too_long:signup_source'
+            WHEN REGEXP_REPLACE(b.email, '[[:cntrl:]]', '') <> b.email THEN 'control_character:email'
+            WHEN REGEXP_REPLACE(b.phone, '[[:cntrl:]]', '') <> b.phone THEN 'control_character:phone'
+            WHEN REGEXP_REPLACE(b.first_name, '[[:cntrl:]]', '') <> b.first_name
+                THEN 'control_character:first_name'
+            WHEN REGEXP_REPLACE(b.last_name, '[[:cntrl:]]', '') <> b.last_name
+                THEN 'control_character:last_name'
             WHEN b.copy_no > 1 THEN 'duplicate'
         END AS reject_reason,
         c.updated_at AS stored_updated_at,
         c.loaded_at AS stored_loaded_at
-    FROM ranked AS b
+    FROM batch AS b
     LEFT JOIN crm.ref_timezones AS z ON b.timezone = z.timezone
     LEFT JOIN crm.customers AS c ON b.customer_id = c.customer_id
+),
+
+ranked AS (
+    SELECT
+        checked.*,
+        ROW_NUMBER() OVER (
+            PARTITION BY checked.customer_id, checked.copy_no, checked.reject_reason IS NULL
+            ORDER BY checked.updated_at DESC, checked.loaded_at DESC
+        ) AS version_rank
+    FROM checked
 )
 
 SELECT
-    checked.*,
+    ranked.*,
     CASE
-        WHEN checked.reject_reason IS NOT NULL THEN 'rejected'
+        WHEN ranked.reject_reason IS NOT NULL THEN 'rejected'
         WHEN
-            checked.stored_updated_at = checked.updated_at AND checked.stored_loaded_at = checked.loaded_at
+            ranked.stored_updated_at = ranked.updated_at AND ranked.stored_loaded_at = ranked.loaded_at
             THEN 'seen'
-        WHEN checked.version_rank > 1 OR checked.stored_updated_at > checked.updated_at THEN 'stale'
+        WHEN ranked.version_rank > 1 OR ranked.stored_updated_at > ranked.updated_at THEN 'stale'
         ELSE 'new'
     END AS outcome
-FROM checked;
+FROM ranked;
 
 INSERT INTO crm.quarantine (source_table, source_key, loaded_at, reason, detail, quarantined_at)
 SELECT
     'shop.customers' AS source_table,
-    COALESCE(CAST(customer_id AS VARCHAR), 'no customer_id: ' || COALESCE(email, phone, 'no contact'))
+    COALESCE(
+        CAST(customer_id AS VARCHAR),
+        'no customer_id: ' || LEFT(COALESCE(email, phone, 'no contact'), 100)
+    )
     || '#' || CAST(copy_no AS VARCHAR) AS source_key,
     loaded_at,
-    reject_reason AS reason,
-    'email=' || COALESCE(email, 'NULL')
-    || ' timezone=' || COALESCE(timezone, 'NULL')
-    || ' registered_at=' || COALESCE(CAST(registered_at AS VARCHAR), 'NULL') AS detail,
+    SPLIT_PART(reject_reason, ':', 1) AS reason,
+    LEFT(
+        COALESCE('field=' || NULLIF(SPLIT_PART(reject_reason, ':', 2), '') || ' ', '')
+        || 'email=' || COALESCE(email, 'NULL')
+        || ' timezone=' || COALESCE(timezone, 'NULL')
+        || ' registered_at=' || COALESCE(CAST(registered_at AS VARCHAR), 'NULL')
+        || ' updated_at=' || COALESCE(CAST(updated_at AS VARCHAR), 'NULL'),
+        500
+    ) AS detail,
     :now AS quarantined_at
 FROM stage_customers
 WHERE outcome = 'rejected'

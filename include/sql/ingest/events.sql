@@ -2,8 +2,13 @@
 -- Inputs: shop.events, crm.ref_event_types, crm.events, crm.customers, crm.products.
 -- Outputs: new rows in crm.events; rejected rows in crm.quarantine; their customers in touched_customers;
 --          a final row of counts (rows_read, rows_loaded, rows_quarantined, rows_deferred).
--- Parameters: :window_start, :window_end (loaded_at window), :defer_after (rows loaded at or after it whose
---             customer or product is not known yet are deferred to the next run, not quarantined), :now.
+-- Parameters: :window_start, :window_end (loaded_at window), :loaded_at_limit (rows loaded at or after it lie
+--             in the future and are read to be quarantined), :defer_after (rows loaded at or after it whose
+--             customer or product is not known yet are deferred to the next run, not quarantined), :now,
+--             :earliest_business_date, :clock_skew, :max_amount, :max_length_text, :max_length_code
+--             (docs/ingest.md).
+-- A reason may name the offending column after a colon ('non_finite_number:price'); the quarantine stores the
+-- reason without it and names the column in the detail.
 -- Outcome per row: new (loaded now), seen (loaded by an earlier run), deferred, rejected (with a reason).
 DROP TABLE IF EXISTS stage_events;
 
@@ -13,7 +18,9 @@ WITH batch AS (
         s.*,
         ROW_NUMBER() OVER (PARTITION BY s.event_id ORDER BY s.loaded_at, s.ts) AS copy_no
     FROM shop.events AS s
-    WHERE s.loaded_at >= :window_start AND s.loaded_at < :window_end
+    WHERE
+        (s.loaded_at >= :window_start AND s.loaded_at < :window_end)
+        OR s.loaded_at >= :loaded_at_limit
 ),
 
 checked AS (
@@ -23,10 +30,21 @@ checked AS (
             WHEN b.event_id IS NULL THEN 'missing_event_id'
             WHEN b.customer_id IS NULL THEN 'missing_customer_id'
             WHEN b.ts IS NULL THEN 'missing_timestamp'
+            WHEN b.loaded_at >= :loaded_at_limit THEN 'future_loaded_at'
             WHEN t.event_type IS NULL THEN 'unknown_event_type'
-            WHEN b.ts > b.loaded_at + INTERVAL '1 day' THEN 'future_timestamp'
-            WHEN b.ts < TIMESTAMP '2000-01-01 00:00:00' THEN 'absurd_timestamp'
+            WHEN b.ts > b.loaded_at + :clock_skew THEN 'future_timestamp'
+            WHEN b.ts < :earliest_business_date THEN 'absurd_timestamp'
+            WHEN
+                b.price IN (
+                    CAST('NaN' AS DOUBLE PRECISION),
+                    CAST('Infinity' AS DOUBLE PRECISION),
+                    CAST('-Infinity' AS DOUBLE PRECISION)
+                )
+                THEN 'non_finite_number:price'
             WHEN b.price < 0 THEN 'negative_price'
+            WHEN b.price > :max_amount THEN 'out_of_range:price'
+            WHEN LENGTH(b.search_query) > :max_length_text THEN 'too_long:search_query'
+            WHEN LENGTH(b.platform) > :max_length_code THEN 'too_long:platform'
             WHEN b.copy_no > 1 OR e.loaded_at <> b.loaded_at THEN 'duplicate'
             WHEN c.customer_id IS NULL THEN 'unknown_customer'
             WHEN b.product_id IS NOT NULL AND p.product_id IS NULL THEN 'unknown_product'
@@ -57,12 +75,16 @@ SELECT
     'shop.events' AS source_table,
     COALESCE(CAST(event_id AS VARCHAR), 'no event_id') || '#' || CAST(copy_no AS VARCHAR) AS source_key,
     loaded_at,
-    reject_reason AS reason,
-    'customer_id=' || COALESCE(CAST(customer_id AS VARCHAR), 'NULL')
-    || ' event_type=' || COALESCE(event_type, 'NULL')
-    || ' product_id=' || COALESCE(CAST(product_id AS VARCHAR), 'NULL')
-    || ' price=' || COALESCE(CAST(price AS VARCHAR), 'NULL')
-    || ' ts=' || COALESCE(CAST(ts AS VARCHAR), 'NULL') AS detail,
+    SPLIT_PART(reject_reason, ':', 1) AS reason,
+    LEFT(
+        COALESCE('field=' || NULLIF(SPLIT_PART(reject_reason, ':', 2), '') || ' ', '')
+        || 'customer_id=' || COALESCE(CAST(customer_id AS VARCHAR), 'NULL')
+        || ' event_type=' || COALESCE(event_type, 'NULL')
+        || ' product_id=' || COALESCE(CAST(product_id AS VARCHAR), 'NULL')
+        || ' price=' || COALESCE(CAST(price AS VARCHAR), 'NULL')
+        || ' ts=' || COALESCE(CAST(ts AS VARCHAR), 'NULL'),
+        500
+    ) AS detail,
     :now AS quarantined_at
 FROM stage_events
 WHERE outcome = 'rejected'

@@ -4,8 +4,12 @@
 -- Outputs: new or changed orders in crm.orders; rejected rows in crm.quarantine; their customers in
 --          touched_customers; a final row of counts
 --          (rows_read, rows_loaded, rows_quarantined, rows_deferred).
--- Parameters: :window_start, :window_end (loaded_at window), :defer_after (orders loaded at or after it whose
---             customer is not known yet wait for the next run), :now.
+-- Parameters: :window_start, :window_end (loaded_at window), :loaded_at_limit (rows loaded at or after it lie
+--             in the future and are read to be quarantined), :defer_after (orders loaded at or after it whose
+--             customer is not known yet wait for the next run), :now, :earliest_business_date, :clock_skew,
+--             :max_amount, :max_length_code (docs/ingest.md).
+-- A reason may name the offending column after a colon ('out_of_range:total_amount'); the quarantine stores
+-- the reason without it and names the column in the detail. Versions are ranked among valid rows only.
 DROP TABLE IF EXISTS stage_orders;
 
 CREATE TEMP TABLE stage_orders AS
@@ -16,16 +20,9 @@ WITH batch AS (
             PARTITION BY s.order_id, s.updated_at, s.loaded_at ORDER BY s.status
         ) AS copy_no
     FROM shop.orders AS s
-    WHERE s.loaded_at >= :window_start AND s.loaded_at < :window_end
-),
-
-ranked AS (
-    SELECT
-        batch.*,
-        ROW_NUMBER() OVER (
-            PARTITION BY batch.order_id, batch.copy_no ORDER BY batch.updated_at DESC, batch.loaded_at DESC
-        ) AS version_rank
-    FROM batch
+    WHERE
+        (s.loaded_at >= :window_start AND s.loaded_at < :window_end)
+        OR s.loaded_at >= :loaded_at_limit
 ),
 
 checked AS (
@@ -35,46 +32,80 @@ checked AS (
             WHEN b.order_id IS NULL THEN 'missing_order_id'
             WHEN b.customer_id IS NULL THEN 'missing_customer_id'
             WHEN b.ordered_at IS NULL OR b.updated_at IS NULL THEN 'missing_timestamp'
+            WHEN b.loaded_at >= :loaded_at_limit THEN 'future_loaded_at'
+            WHEN b.updated_at > b.loaded_at + :clock_skew THEN 'future_updated_at'
             WHEN st.status IS NULL THEN 'unknown_status'
             WHEN b.channel IS NULL OR b.channel NOT IN ('online', 'offline') THEN 'unknown_channel'
+            WHEN
+                b.total_amount IN (
+                    CAST('NaN' AS DOUBLE PRECISION),
+                    CAST('Infinity' AS DOUBLE PRECISION),
+                    CAST('-Infinity' AS DOUBLE PRECISION)
+                )
+                THEN 'non_finite_number:total_amount'
+            WHEN
+                b.discount_amount IN (
+                    CAST('NaN' AS DOUBLE PRECISION),
+                    CAST('Infinity' AS DOUBLE PRECISION),
+                    CAST('-Infinity' AS DOUBLE PRECISION)
+                )
+                THEN 'non_finite_number:discount_amount'
             WHEN b.total_amount IS NULL OR b.total_amount < 0 OR b.discount_amount < 0 THEN 'negative_amount'
-            WHEN b.ordered_at > b.loaded_at + INTERVAL '1 day' THEN 'future_timestamp'
-            WHEN b.ordered_at < TIMESTAMP '2000-01-01 00:00:00' THEN 'absurd_timestamp'
+            WHEN b.total_amount > :max_amount THEN 'out_of_range:total_amount'
+            WHEN b.discount_amount > :max_amount THEN 'out_of_range:discount_amount'
+            WHEN LENGTH(b.promo_code) > :max_length_code THEN 'too_long:promo_code'
+            WHEN b.ordered_at > b.loaded_at + :clock_skew THEN 'future_timestamp'
+            WHEN b.ordered_at < :earliest_business_date THEN 'absurd_timestamp'
             WHEN b.copy_no > 1 THEN 'duplicate'
             WHEN c.customer_id IS NULL THEN 'unknown_customer'
         END AS reject_reason,
         o.updated_at AS stored_updated_at,
         o.loaded_at AS stored_loaded_at
-    FROM ranked AS b
+    FROM batch AS b
     LEFT JOIN crm.ref_order_statuses AS st ON b.status = st.status
     LEFT JOIN crm.orders AS o ON b.order_id = o.order_id
     LEFT JOIN crm.customers AS c ON b.customer_id = c.customer_id
+),
+
+ranked AS (
+    SELECT
+        checked.*,
+        ROW_NUMBER() OVER (
+            PARTITION BY checked.order_id, checked.copy_no, checked.reject_reason IS NULL
+            ORDER BY checked.updated_at DESC, checked.loaded_at DESC
+        ) AS version_rank
+    FROM checked
 )
 
 SELECT
-    checked.*,
+    ranked.*,
     CASE
-        WHEN checked.reject_reason = 'unknown_customer' AND checked.loaded_at >= :defer_after THEN 'deferred'
-        WHEN checked.reject_reason IS NOT NULL THEN 'rejected'
+        WHEN ranked.reject_reason = 'unknown_customer' AND ranked.loaded_at >= :defer_after THEN 'deferred'
+        WHEN ranked.reject_reason IS NOT NULL THEN 'rejected'
         WHEN
-            checked.stored_updated_at = checked.updated_at AND checked.stored_loaded_at = checked.loaded_at
+            ranked.stored_updated_at = ranked.updated_at AND ranked.stored_loaded_at = ranked.loaded_at
             THEN 'seen'
-        WHEN checked.version_rank > 1 OR checked.stored_updated_at > checked.updated_at THEN 'stale'
+        WHEN ranked.version_rank > 1 OR ranked.stored_updated_at > ranked.updated_at THEN 'stale'
         ELSE 'new'
     END AS outcome
-FROM checked;
+FROM ranked;
 
 INSERT INTO crm.quarantine (source_table, source_key, loaded_at, reason, detail, quarantined_at)
 SELECT
     'shop.orders' AS source_table,
     COALESCE(CAST(order_id AS VARCHAR), 'no order_id') || '#' || CAST(copy_no AS VARCHAR) AS source_key,
     loaded_at,
-    reject_reason AS reason,
-    'customer_id=' || COALESCE(CAST(customer_id AS VARCHAR), 'NULL')
-    || ' status=' || COALESCE(status, 'NULL')
-    || ' channel=' || COALESCE(channel, 'NULL')
-    || ' total_amount=' || COALESCE(CAST(total_amount AS VARCHAR), 'NULL')
-    || ' ordered_at=' || COALESCE(CAST(ordered_at AS VARCHAR), 'NULL') AS detail,
+    SPLIT_PART(reject_reason, ':', 1) AS reason,
+    LEFT(
+        COALESCE('field=' || NULLIF(SPLIT_PART(reject_reason, ':', 2), '') || ' ', '')
+        || 'customer_id=' || COALESCE(CAST(customer_id AS VARCHAR), 'NULL')
+        || ' status=' || COALESCE(status, 'NULL')
+        || ' channel=' || COALESCE(channel, 'NULL')
+        || ' total_amount=' || COALESCE(CAST(total_amount AS VARCHAR), 'NULL')
+        || ' ordered_at=' || COALESCE(CAST(ordered_at AS VARCHAR), 'NULL')
+        || ' updated_at=' || COALESCE(CAST(updated_at AS VARCHAR), 'NULL'),
+        500
+    ) AS detail,
     :now AS quarantined_at
 FROM stage_orders
 WHERE outcome = 'rejected'

@@ -1,20 +1,33 @@
 -- Ingest step shop.product_accessories -> crm.product_accessories (device -> accessory links).
 -- Inputs: shop.product_accessories, crm.products. Outputs: crm.product_accessories, crm.quarantine, counts.
--- Parameters: :window_start, :window_end (loaded_at window), :defer_after (unused here), :now.
+-- Parameters: :window_start, :window_end (loaded_at window), :loaded_at_limit (rows loaded at or after it lie
+--             in the future and are read to be quarantined), :defer_after (unused here), :now.
 DROP TABLE IF EXISTS stage_product_accessories;
 
 CREATE TEMP TABLE stage_product_accessories AS
+WITH checked AS (
+    SELECT
+        s.*,
+        CASE
+            WHEN s.product_id IS NULL OR s.accessory_id IS NULL THEN 'missing_product_id'
+            WHEN s.loaded_at >= :loaded_at_limit THEN 'future_loaded_at'
+            WHEN p.product_id IS NULL OR a.product_id IS NULL THEN 'unknown_product'
+        END AS reject_reason
+    FROM shop.product_accessories AS s
+    LEFT JOIN crm.products AS p ON s.product_id = p.product_id
+    LEFT JOIN crm.products AS a ON s.accessory_id = a.product_id
+    WHERE
+        (s.loaded_at >= :window_start AND s.loaded_at < :window_end)
+        OR s.loaded_at >= :loaded_at_limit
+)
+
 SELECT
-    s.*,
-    CASE
-        WHEN s.product_id IS NULL OR s.accessory_id IS NULL THEN 'missing_product_id'
-        WHEN p.product_id IS NULL OR a.product_id IS NULL THEN 'unknown_product'
-    END AS reject_reason,
-    ROW_NUMBER() OVER (PARTITION BY s.product_id, s.accessory_id ORDER BY s.loaded_at DESC) AS copy_no
-FROM shop.product_accessories AS s
-LEFT JOIN crm.products AS p ON s.product_id = p.product_id
-LEFT JOIN crm.products AS a ON s.accessory_id = a.product_id
-WHERE s.loaded_at >= :window_start AND s.loaded_at < :window_end;
+    checked.*,
+    ROW_NUMBER() OVER (
+        PARTITION BY checked.product_id, checked.accessory_id, checked.reject_reason IS NULL
+        ORDER BY checked.loaded_at DESC
+    ) AS copy_no
+FROM checked;
 
 INSERT INTO crm.quarantine (source_table, source_key, loaded_at, reason, detail, quarantined_at)
 SELECT

@@ -1,8 +1,10 @@
 -- Ingest step shop.push_tokens -> crm.push_tokens (upsert by token, the latest loaded row wins, so a
 -- deactivated token replaces its active version).
 -- Inputs: shop.push_tokens, crm.customers. Outputs: crm.push_tokens, crm.quarantine, a final row of counts.
--- Parameters: :window_start, :window_end (loaded_at window), :defer_after (tokens loaded at or after it whose
---             customer is not known yet wait for the next run), :now.
+-- Parameters: :window_start, :window_end (loaded_at window), :loaded_at_limit (rows loaded at or after it lie
+--             in the future and are read to be quarantined), :defer_after (tokens loaded at or after it
+--             whose customer is not known yet wait for the next run), :now, :max_length_token
+--             (docs/ingest.md).
 DROP TABLE IF EXISTS stage_push_tokens;
 
 CREATE TEMP TABLE stage_push_tokens AS
@@ -12,32 +14,55 @@ WITH checked AS (
         CASE
             WHEN s.token IS NULL OR s.token = '' THEN 'missing_token'
             WHEN s.customer_id IS NULL THEN 'missing_customer_id'
+            WHEN s.loaded_at >= :loaded_at_limit THEN 'future_loaded_at'
+            WHEN LENGTH(s.token) > :max_length_token THEN 'too_long:token'
+            WHEN REGEXP_REPLACE(s.token, '[[:cntrl:]]', '') <> s.token THEN 'control_character:token'
             WHEN s.platform IS NULL OR s.platform NOT IN ('android', 'ios', 'web') THEN 'unknown_platform'
             WHEN c.customer_id IS NULL THEN 'unknown_customer'
-        END AS reject_reason,
-        ROW_NUMBER() OVER (PARTITION BY s.token ORDER BY s.loaded_at DESC, s.is_active ASC) AS version_rank
+        END AS reject_reason
     FROM shop.push_tokens AS s
     LEFT JOIN crm.customers AS c ON s.customer_id = c.customer_id
-    WHERE s.loaded_at >= :window_start AND s.loaded_at < :window_end
+    WHERE
+        (s.loaded_at >= :window_start AND s.loaded_at < :window_end)
+        OR s.loaded_at >= :loaded_at_limit
+),
+
+ranked AS (
+    SELECT
+        checked.*,
+        ROW_NUMBER() OVER (
+            PARTITION BY checked.token, checked.reject_reason IS NULL
+            ORDER BY checked.loaded_at DESC, checked.is_active ASC
+        ) AS version_rank
+    FROM checked
 )
 
 SELECT
-    checked.*,
+    ranked.*,
     CASE
-        WHEN checked.reject_reason = 'unknown_customer' AND checked.loaded_at >= :defer_after THEN 'deferred'
-        WHEN checked.reject_reason IS NOT NULL THEN 'rejected'
-        WHEN checked.version_rank = 1 THEN 'new'
+        WHEN ranked.reject_reason = 'unknown_customer' AND ranked.loaded_at >= :defer_after THEN 'deferred'
+        WHEN ranked.reject_reason IS NOT NULL THEN 'rejected'
+        WHEN ranked.version_rank = 1 THEN 'new'
         ELSE 'stale'
     END AS outcome
-FROM checked;
+FROM ranked;
 
 INSERT INTO crm.quarantine (source_table, source_key, loaded_at, reason, detail, quarantined_at)
 SELECT
     'shop.push_tokens' AS source_table,
-    COALESCE(token, 'no token') || '@' || COALESCE(CAST(customer_id AS VARCHAR), 'NULL') AS source_key,
+    -- A long token is keyed by its start and its MD5, so the key stays short and unique.
+    CASE
+        WHEN LENGTH(token) > 100 THEN LEFT(token, 100) || '~' || MD5(token)
+        ELSE COALESCE(token, 'no token')
+    END
+    || '@' || COALESCE(CAST(customer_id AS VARCHAR), 'NULL') AS source_key,
     loaded_at,
-    reject_reason AS reason,
-    'platform=' || COALESCE(platform, 'NULL') AS detail,
+    SPLIT_PART(reject_reason, ':', 1) AS reason,
+    LEFT(
+        COALESCE('field=' || NULLIF(SPLIT_PART(reject_reason, ':', 2), '') || ' ', '')
+        || 'platform=' || COALESCE(platform, 'NULL'),
+        500
+    ) AS detail,
     :now AS quarantined_at
 FROM stage_push_tokens
 WHERE outcome = 'rejected'
