@@ -78,6 +78,17 @@ def sign_webhook(secret: bytes, body: bytes, timestamp: int | None = None) -> st
     return f"t={timestamp},v1={mac}"
 
 
+def webhook_timestamp_fresh(header: str | None, now: float | None = None, tolerance_s: int = 300) -> bool:
+    """The ``t=`` of an ``X-Lifecycle-Signature`` header is within ``tolerance_s`` of now."""
+    try:
+        parts = dict(item.split("=", 1) for item in (header or "").split(","))
+        timestamp = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    now = time.time() if now is None else now
+    return abs(now - timestamp) <= tolerance_s
+
+
 def verify_webhook(
     secret: bytes, header: str | None, body: bytes, now: float | None = None, tolerance_s: int = 300
 ) -> bool:
@@ -113,13 +124,38 @@ def load_sendgrid_public_key(key: str):
     return load_der_public_key(base64.b64decode(key))
 
 
-def verify_sendgrid(public_key, signature_b64: str | None, timestamp: str | None, body: bytes) -> bool:
-    """ECDSA P-256/SHA-256 over ``timestamp + raw body`` (sendgrid-python's EventWebhook.verify_signature)."""
+#: Signed events older (or newer) than this are refused as replays; SendGrid signs every delivery attempt,
+#: its retries included, with the time of that attempt.
+SENDGRID_TOLERANCE_S = 600
+
+
+def sendgrid_timestamp_fresh(
+    timestamp: str | None, now: float | None = None, tolerance_s: int = SENDGRID_TOLERANCE_S
+) -> bool:
+    """The signed timestamp header is a number of seconds within ``tolerance_s`` of now."""
+    try:
+        signed_at = float(timestamp or "")
+    except ValueError:
+        return False
+    now = time.time() if now is None else now
+    return abs(now - signed_at) <= tolerance_s
+
+
+def verify_sendgrid(
+    public_key,
+    signature_b64: str | None,
+    timestamp: str | None,
+    body: bytes,
+    now: float | None = None,
+    tolerance_s: int = SENDGRID_TOLERANCE_S,
+) -> bool:
+    """ECDSA P-256/SHA-256 over ``timestamp + raw body`` (sendgrid-python's EventWebhook.verify_signature),
+    signed within ``tolerance_s`` of now (a captured request cannot be replayed later)."""
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    if not signature_b64 or not timestamp:
+    if not signature_b64 or not timestamp or not sendgrid_timestamp_fresh(timestamp, now, tolerance_s):
         return False
     try:
         public_key.verify(

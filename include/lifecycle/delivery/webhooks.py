@@ -3,7 +3,10 @@
 * ``POST /sendgrid/events``   SendGrid Event Webhook, ECDSA-verified (public key from the sendgrid connection)
 * ``POST /sandbox/events``    the generic format, HMAC-signed (``X-Lifecycle-Signature``, 5-minute window)
 * ``GET  /unsubscribe/{t}``   a page with a confirm button;  ``POST`` it: RFC 8058 one-click unsubscribe
-Anything unsigned or badly signed gets 401 and is not stored. Airflow does not authenticate plugin
+Anything unsigned or badly signed gets 401 and is not stored. A body larger than ``max_body_bytes`` is
+refused with 413 before it is read (by its Content-Length, or while streaming one without); signature
+headers and their timestamps are checked before the body is read, the signature itself before the body is
+parsed; signed events outside the replay window are refused. Airflow does not authenticate plugin
 routes; the signatures are the authentication. Settings are resolved per request (short-lived
 warehouse connections: DuckDB allows one writing process per file).
 """
@@ -19,6 +22,7 @@ from datetime import UTC, datetime
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from lifecycle.delivery import signing
 from lifecycle.delivery.feedback import (
@@ -39,6 +43,32 @@ class WebhookSettings:
     shop_name: str = "Магазин"
     sandbox_secret: bytes | None = None
     sendgrid_public_key: str | None = None
+    #: Larger bodies get 413 before they are read. SendGrid batches events (about 1 MB at most per POST).
+    max_body_bytes: int = 5 * 1024 * 1024
+    #: Signed requests more than this many seconds from now are replays.
+    replay_window_s: int = 600
+
+
+#: Limit of the routes that only need a tiny body (the unsubscribe form).
+_SMALL_BODY = 16 * 1024
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The raw body, refused with 413 as soon as it is known to exceed ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise HTTPException(400, "bad Content-Length") from None
+        if size > limit:
+            raise HTTPException(413, f"body of {size} bytes exceeds the limit of {limit}")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise HTTPException(413, f"body exceeds the limit of {limit} bytes")
+    return bytes(body)
 
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
@@ -72,17 +102,17 @@ def create_app(resolve_settings: Callable[[], WebhookSettings]) -> FastAPI:
 
     @app.post("/sendgrid/events")
     async def sendgrid(request: Request) -> JSONResponse:
-        body = await request.body()
+        signature = request.headers.get(signing.SENDGRID_SIGNATURE_HEADER)
+        timestamp = request.headers.get(signing.SENDGRID_TIMESTAMP_HEADER)
         with settings() as resolved:
             if not resolved.sendgrid_public_key:
                 raise HTTPException(503, "no SendGrid verification key is configured")
+            window = resolved.replay_window_s
+            if not signature or not signing.sendgrid_timestamp_fresh(timestamp, tolerance_s=window):
+                raise HTTPException(401, "bad or missing signature, or a timestamp outside the replay window")
+            body = await read_limited(request, resolved.max_body_bytes)
             key = signing.load_sendgrid_public_key(resolved.sendgrid_public_key)
-            if not signing.verify_sendgrid(
-                key,
-                request.headers.get(signing.SENDGRID_SIGNATURE_HEADER),
-                request.headers.get(signing.SENDGRID_TIMESTAMP_HEADER),
-                body,
-            ):
+            if not signing.verify_sendgrid(key, signature, timestamp, body, tolerance_s=window):
                 raise HTTPException(401, "bad or missing signature")
             try:
                 events = sendgrid_events(json.loads(body))
@@ -92,13 +122,16 @@ def create_app(resolve_settings: Callable[[], WebhookSettings]) -> FastAPI:
 
     @app.post("/sandbox/events")
     async def sandbox(request: Request) -> JSONResponse:
-        body = await request.body()
+        header = request.headers.get(signing.SIGNATURE_HEADER)
         with settings() as resolved:
             if not resolved.sandbox_secret:
                 raise HTTPException(503, "no sandbox webhook secret is configured")
-            if not signing.verify_webhook(
-                resolved.sandbox_secret, request.headers.get(signing.SIGNATURE_HEADER), body
-            ):
+            window = resolved.replay_window_s
+            # The signature covers the body, but its timestamp can be judged before reading anything.
+            if not signing.webhook_timestamp_fresh(header, tolerance_s=window):
+                raise HTTPException(401, "bad or missing signature, or a timestamp outside the replay window")
+            body = await read_limited(request, resolved.max_body_bytes)
+            if not signing.verify_webhook(resolved.sandbox_secret, header, body, tolerance_s=window):
                 raise HTTPException(401, "bad or missing signature")
             try:
                 events = generic_events("sandbox", json.loads(body))
@@ -129,8 +162,12 @@ padding:14px 28px;font-size:16px;cursor:pointer;">Отписаться</button><
             )
 
     @app.post("/unsubscribe/{token}", response_class=HTMLResponse)
-    def unsubscribe(token: str) -> HTMLResponse:
+    async def unsubscribe(token: str, request: Request) -> HTMLResponse:
         # RFC 8058: the mail client POSTs "List-Unsubscribe=One-Click"; the page's button POSTs the same URL.
+        await read_limited(request, _SMALL_BODY)
+        return await run_in_threadpool(_unsubscribe, token)
+
+    def _unsubscribe(token: str) -> HTMLResponse:
         with settings() as resolved:
             row = _ledger_row(resolved, token)
             event = FeedbackEvent(

@@ -151,3 +151,94 @@ def test_one_click_unsubscribe(client, shop, signer):
     assert suppressions(shop) == [("email", "anna@example.ru", 1, "unsubscribe")]
     assert client.post(f"/unsubscribe/{token[:-2]}xx").status_code == 404
     assert client.get("/unsubscribe/not-a-token").status_code == 404
+
+
+def test_a_replayed_sendgrid_event_is_refused(client, shop, ec_key):
+    """A validly signed request from 2020 (captured and sent again) is refused, and nothing is stored."""
+    body = json.dumps([{"event": "open", "sg_event_id": "e-old", "send_key": "cart-1"}]).encode()
+    old = str(int(time.mktime((2020, 5, 1, 12, 0, 0, 0, 0, -1))))
+    response = client.post("/sendgrid/events", content=body, headers=sendgrid_headers(ec_key, body, old))
+    assert response.status_code == 401
+    assert "replay window" in response.text
+    assert events(shop) == []
+
+
+def test_the_signature_is_checked_before_the_body_is_parsed(client, shop, ec_key):
+    other = ec.generate_private_key(ec.SECP256R1())
+    body = b"{not json at all"
+    response = client.post("/sendgrid/events", content=body, headers=sendgrid_headers(other, body))
+    assert response.status_code == 401  # not a 400 about the JSON: nothing unsigned is parsed
+
+
+@pytest.mark.parametrize("route", ["/sendgrid/events", "/sandbox/events"])
+def test_an_oversized_body_is_refused_before_it_is_read(shop, signer, ec_key, route):
+    """Against a real server: a request declaring 300 MB gets 413 after only its headers were sent."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    from lifecycle.warehouse import Warehouse
+
+    public = ec_key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+    def settings():
+        return WebhookSettings(
+            Warehouse(shop.url), signer, "Shop", SANDBOX_SECRET, base64.b64encode(public).decode()
+        )
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="error")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if route == "/sendgrid/events":
+            headers = sendgrid_headers(ec_key, b"")
+        else:
+            headers = {signing.SIGNATURE_HEADER: signing.sign_webhook(SANDBOX_SECRET, b"")}
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(
+                (
+                    f"POST {route} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {300 * 1024 * 1024}\r\n{head}\r\n"
+                ).encode()
+                + b"[" * 1024
+            )
+            answer = conn.recv(4096).decode()
+        assert answer.startswith("HTTP/1.1 413")
+        # unsigned and oversized: refused on its headers alone (401), the body never read
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(
+                f"POST {route} HTTP/1.1\r\nHost: x\r\nContent-Length: {300 * 1024 * 1024}\r\n\r\n".encode()
+            )
+            assert conn.recv(4096).decode().startswith("HTTP/1.1 401")
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_a_streamed_body_without_length_is_cut_at_the_limit(shop, signer, ec_key):
+    from lifecycle.warehouse import Warehouse
+
+    def settings():
+        return WebhookSettings(Warehouse(shop.url), signer, "Shop", SANDBOX_SECRET, None, max_body_bytes=1000)
+
+    client = TestClient(create_app(settings))
+
+    def chunks():
+        for _ in range(100):
+            yield b"x" * 100
+
+    header = signing.sign_webhook(SANDBOX_SECRET, b"")
+    response = client.post("/sandbox/events", content=chunks(), headers={signing.SIGNATURE_HEADER: header})
+    assert response.status_code == 413
