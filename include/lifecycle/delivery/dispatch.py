@@ -24,12 +24,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -85,6 +86,9 @@ class DispatchSettings:
     orphan_after: timedelta = timedelta(minutes=15)
     #: Stop claiming after this many messages in one run (None: until nothing is due).
     max_messages: int | None = None
+    #: Rows claimed (and rendered) at once, at least one request per sending thread. A claim holds rows
+    #: only until their request is due: a crash returns the rows not yet handed over to 'planned'.
+    claim_size: int = 200
 
 
 @dataclass
@@ -168,14 +172,18 @@ class Dispatcher:
             report.orphans_released = self._count(conn.execute(sa.text(released), _used(released, params)))
             report.orphans_recovered = self._count(conn.execute(sa.text(in_flight), _used(in_flight, params)))
             report.expired = self._count(Warehouse.run(conn, "delivery/expire.sql", channel=channel, now=now))
-        claim_size = self.provider.max_batch * max(self.provider.concurrency, 1)
+        claim_size = max(
+            self.provider.max_batch * max(self.provider.concurrency, 1), self.settings.claim_size
+        )
         idle_rounds, waited_for = 0, None
         while self.settings.max_messages is None or report.claimed < self.settings.max_messages:
             limit = claim_size
             if self.settings.max_messages is not None:
                 limit = min(limit, self.settings.max_messages - report.claimed)
             sent_before, released_before = report.sent, report.released
-            if not self._dispatch_claim(channel, limit, report):
+            with self._anchor():
+                claimed = self._dispatch_claim(channel, limit, report)
+            if not claimed:
                 due = self._next_due(channel)
                 if due is None or due == waited_for:
                     break
@@ -193,6 +201,17 @@ class Dispatcher:
                 break
         report.elapsed_s = round(time.monotonic() - started, 3)
         return report
+
+    @contextlib.contextmanager
+    def _anchor(self) -> Iterator[None]:
+        """On DuckDB, one connection held open for a claim's duration: the many short transactions of its
+        requests then reuse the open database instead of opening and checkpointing the file each time.
+        The file is released between claims, so other processes (webhooks) get their turn."""
+        if self.warehouse.dialect != "duckdb":
+            yield
+            return
+        with self.warehouse.engine.connect():
+            yield
 
     def _next_due(self, channel: str) -> datetime | None:
         """When nothing is due now: the moment the next row released in this run is, if soon enough."""
@@ -320,6 +339,7 @@ class Dispatcher:
         gate_rows = self._gate_rows(claim_token, rows)
         stop = threading.Event()
         config_errors: list[ProviderConfigError] = []
+        refused = {"in_a_row": 0}
 
         def one_request(batch: list[Message]) -> None:
             if stop.is_set():
@@ -338,14 +358,26 @@ class Dispatcher:
                     [m for m in approved if m.send_key not in settled], "retry", f"not sent: {exc}"
                 )
             self._record(claim_token, outcomes, by_key, report)
+            # A provider that takes nothing, request after request, is down: stop this claim.
+            refused["in_a_row"] = refused["in_a_row"] + 1 if all(o.state == "retry" for o in outcomes) else 0
+            if refused["in_a_row"] >= self.settings.max_attempts:
+                stop.set()
 
-        with ThreadPoolExecutor(max_workers=max(self.provider.concurrency, 1)) as pool:
-            for future in [pool.submit(one_request, batch) for batch in self.batches(messages)]:
-                future.result()
+        if self.provider.concurrency <= 1:
+            for batch in self.batches(messages):
+                one_request(batch)
+        else:
+            with ThreadPoolExecutor(max_workers=self.provider.concurrency) as pool:
+                for future in [pool.submit(one_request, batch) for batch in self.batches(messages)]:
+                    future.result()
+        if stop.is_set():
+            # The rows never handed over go back to 'planned' at once.
+            error = (
+                f"not sent: {config_errors[0]}" if config_errors else "not sent: the provider took nothing"
+            )
+            self._release_unattempted(claim_token, report, error)
         if config_errors:
-            # The rows never handed over go back to 'planned' at once; the task fails loudly.
-            self._release_unattempted(claim_token, report, f"not sent: {config_errors[0]}")
-            raise config_errors[0]
+            raise config_errors[0]  # the task fails loudly
 
     def _send_once(self, batch: list[Message]) -> list[Outcome]:
         try:
