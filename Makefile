@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | md5sum | cut -c1-12)
 
-.PHONY: venv demo test browser lint airflow bench lock sqlfix clean
+.PHONY: venv demo test test-faults browser lint airflow bench lock sqlfix clean
 
 venv: $(STAMP)
 
@@ -21,7 +21,12 @@ demo: venv
 	$(BIN)/python scripts/demo.py
 
 test: venv browser
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --ignore=tests/faults $(PYTEST_ARGS)
+
+# Dispatch processes killed with SIGKILL at random moments (20 per scenario, DuckDB and PostgreSQL); the
+# figures of each scenario are printed. CI runs it after `make test`.
+test-faults: venv
+	$(BIN)/python -m pytest -n 2 -rA tests/faults $(PYTEST_ARGS)
 
 # The UI tests drive a real headless Chromium (Debian's package); installed with apt-get when missing and root.
 browser:

@@ -22,11 +22,15 @@ machine).
 Data engineering (delivery).
 
 ## Triage notes
-Retrying or clearing a task is safe: rows a crashed try left in `sending` become `unknown` (never resent
-blindly) or, with a provider that deduplicates by our key (OneSignal, sandbox), `planned` again. A task
-fails on bad credentials (401/403, SMTP login) after releasing the unsent rows; fix the connection and clear
-it. Rows `failed` with `render:` in `last_error` name the template and the missing variable. See
-docs/delivery.md.
+Retrying or clearing a task is safe: rows a crashed try claimed but never handed to the provider go back to
+`planned`; only the requests that were in flight become `unknown` (never resent blindly) or, with a provider
+that deduplicates by our key (OneSignal, sandbox), `planned` again. Each row is re-checked against the
+contact policy just before its request leaves (consent, suppressions, quiet hours, caps, gap, freshness):
+the task's figures count what was held back or dropped, by reason (`hold_reason` in the ledger). A task
+fails on bad credentials or a request-level refusal (401/403, SMTP login, an inactive SendGrid template)
+after releasing the unsent rows; fix the connection and clear it. Rows `failed` with `render:` in
+`last_error` name the template and the problem; after the fix, `python -m lifecycle.delivery.replan
+--reason render: --apply` sends them. See docs/delivery.md.
 """
 
 from datetime import timedelta

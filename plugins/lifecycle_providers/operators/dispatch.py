@@ -3,7 +3,8 @@
 :class:`LedgerDispatchOperator` picks the provider from the connection's type, so a deployment switches
 from the sandbox to SendGrid by changing a connection id; the per-provider operators (``operators/smtp.py``
 …) fix the hook. All the logic is :class:`lifecycle.delivery.dispatch.Dispatcher`; a retried task is safe:
-it first settles the rows its crashed try left in 'sending' and never claims a row twice.
+it first settles the rows its crashed try left in 'sending' (back to 'planned' unless their request was in
+flight) and never claims a row twice.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ HOOKS_BY_CONN_TYPE = {
 
 
 class LedgerDispatchOperator(BaseOperator):
-    """Dispatch one channel's due ledger rows; returns the run's figures (claimed, sent, failed…)."""
+    """Dispatch one channel's due ledger rows; returns the run's figures (claimed, sent, failed, held and
+    dropped at send time by reason…)."""
 
     template_fields: Sequence[str] = ("channel", "provider_conn_id", "warehouse_conn_id", "links_conn_id")
     ui_color = "#dbeafe"

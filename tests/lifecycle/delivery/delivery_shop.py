@@ -199,7 +199,7 @@ def run_dispatch(warehouse, provider, signer, channel: str, clock: Clock | None 
     return Dispatcher(warehouse, provider, signer, clock=clock, sleep=clock.sleep, **kwargs).run(channel)
 
 
-def add_customers(warehouse, count: int, first_id: int = 1000) -> list[int]:
+def add_customers(warehouse, count: int, first_id: int = 1000, timezone: str = "Europe/Moscow") -> list[int]:
     """``count`` more customers with consent and distinct addresses (``c<id>@example.ru``)."""
     t = NOW - timedelta(days=1)
     ids = list(range(first_id, first_id + count))
@@ -208,7 +208,7 @@ def add_customers(warehouse, count: int, first_id: int = 1000) -> list[int]:
             "customer_id": ids,
             "email": [f"c{i}@example.ru" for i in ids],
             "first_name": "Клиент",
-            "timezone": "Europe/Moscow",
+            "timezone": timezone,
             "registered_at": t,
             "email_consent": True,
             "push_consent": True,
@@ -220,3 +220,12 @@ def add_customers(warehouse, count: int, first_id: int = 1000) -> list[int]:
     with warehouse.begin() as conn:
         warehouse.insert_df(conn, "crm.customers", frame)
     return ids
+
+
+def midday_zone(now: datetime) -> str:
+    """A time zone in which the naive UTC ``now`` is about noon: tests that send at the real time of day
+    stay outside quiet hours whenever they run."""
+    offset = 12 - now.hour
+    if offset > 12:
+        offset -= 24
+    return f"Etc/GMT{-offset:+d}"  # POSIX sign: Etc/GMT-3 is UTC+3
