@@ -1,6 +1,7 @@
 """SendGrid v3 Mail Send against a local stand-in that checks the documented contract."""
 
 import time
+from datetime import timedelta
 
 import pytest
 from delivery_shop import Clock, add_customers, ledger, ledger_row, plan, run_dispatch
@@ -125,3 +126,38 @@ def test_bad_api_key_fails_the_run_and_releases_rows(duck_shop, signer, sender, 
     with pytest.raises(ProviderConfigError):
         run(duck_shop, signer, SendGridProvider("SG.wrong", sender, sendgrid.url))
     assert {r["state"] for r in ledger(duck_shop).values()} == {"planned"}
+
+
+def test_a_429_storm_never_ends_the_run_for_the_others(duck_shop, signer, sender, sendgrid):
+    """Two requests in three refused with 429 and a wait longer than the run may wait: every message is
+    tried once in the run, the refused ones go back to the queue at the provider's time, nothing twice."""
+    plan(duck_shop, keys(duck_shop, 40))
+    storm = Reply(429, {"errors": [{"message": "too many requests"}]}, {"Retry-After": "600"})
+    ok = Reply(202, None, {"X-Message-ID": "m"})
+    sendgrid.script(*([storm, storm, ok] * 13), storm)
+    provider = SendGridProvider(SendGridStandIn.api_key, sender, sendgrid.url, concurrency=1)
+    clock = Clock()
+    first = run_dispatch(duck_shop, provider, signer, "email", clock)
+    assert first.requests == 40  # nobody waits behind a released row
+    assert (first.sent, first.released) == (13, 27)
+    rows = ledger(duck_shop)
+    released = [r for r in rows.values() if r["state"] == "planned"]
+    assert {r["send_after"] for r in released} == {clock.now + timedelta(seconds=600)}
+    clock.now += timedelta(seconds=600)
+    assert not sendgrid._script  # the storm is over
+    second = run_dispatch(duck_shop, provider, signer, "email", clock)
+    assert second.sent == 27
+    accepted = sendgrid.accepted_keys()
+    assert sorted(accepted) == sorted(rows)
+    assert len(accepted) == len(set(accepted))
+
+
+def test_a_5xx_storm_leaves_only_its_requests_unknown(duck_shop, signer, sender, sendgrid):
+    plan(duck_shop, keys(duck_shop, 30))
+    sendgrid.script(*([Reply(500, {"errors": [{"message": "internal"}]}), Reply(202, None, {})] * 15))
+    provider = SendGridProvider(SendGridStandIn.api_key, sender, sendgrid.url, concurrency=1)
+    report = run(duck_shop, signer, provider)
+    assert (report.sent, report.unknown, report.requests) == (15, 15, 30)
+    assert run(duck_shop, signer, provider).claimed == 0  # 'unknown' is never resent
+    accepted = sendgrid.accepted_keys()
+    assert len(accepted) == len(set(accepted)) == 15
