@@ -48,13 +48,16 @@ class Warehouse:
         return f"Warehouse({self.url.render_as_string(hide_password=True)})"
 
     @contextmanager
-    def begin(self) -> Iterator[sa.Connection]:
-        """A connection inside one transaction: committed on success, rolled back on error."""
-        with self._connect() as conn, conn.begin():
+    def begin(self, lock_wait_s: float = _DUCKDB_LOCK_WAIT_S) -> Iterator[sa.Connection]:
+        """A connection inside one transaction: committed on success, rolled back on error.
+
+        ``lock_wait_s`` is how long a DuckDB file held by another process is waited for.
+        """
+        with self._connect(lock_wait_s) as conn, conn.begin():
             yield conn
 
-    def _connect(self) -> sa.Connection:
-        deadline = time.monotonic() + _DUCKDB_LOCK_WAIT_S
+    def _connect(self, lock_wait_s: float = _DUCKDB_LOCK_WAIT_S) -> sa.Connection:
+        deadline = time.monotonic() + lock_wait_s
         while True:
             try:
                 return self.engine.connect()

@@ -1,6 +1,9 @@
 """The policy stage: read a chains run's due steps and what the customers already received, apply the
 rules per customer (:mod:`lifecycle.policy.rules`), and write one decision per due step, the planned
-messages into the send ledger and the experiment arms used. Re-running a run gives the same result."""
+messages into the send ledger and the experiment arms used. Re-running a run gives the same result.
+
+Policy runs are serialised per warehouse (:mod:`lifecycle.locks`): a run reads the history only once it
+holds the planning lock, so it sees every message an earlier or concurrent run planned."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from itertools import groupby
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from lifecycle.locks import DEFAULT_LOCK_WAIT_S, exclusive
 from lifecycle.policy.config import CHANNELS, PolicyConfig, load_policy
 from lifecycle.policy.experiments import thompson_weights
 from lifecycle.policy.rules import Customer, Decision, DueStep, Message, RunState, decide_customer, local
@@ -20,12 +24,22 @@ from lifecycle.warehouse import Warehouse
 _WEEK = timedelta(days=8)
 
 
-def decide(warehouse: Warehouse, run_key: str, now: datetime, config: PolicyConfig | None = None) -> dict:
-    """Decide every due step of ``run_key`` as of ``now``; returns the funnel (chain, outcome, reason)."""
+def decide(
+    warehouse: Warehouse,
+    run_key: str,
+    now: datetime,
+    config: PolicyConfig | None = None,
+    lock_wait_s: float = DEFAULT_LOCK_WAIT_S,
+) -> dict:
+    """Decide every due step of ``run_key`` as of ``now``; returns the funnel (chain, outcome, reason).
+
+    Waits up to ``lock_wait_s`` seconds for another policy run on the same warehouse to finish, then
+    raises :class:`~lifecycle.locks.RunActiveError` naming it.
+    """
     config = config or load_policy()
     now = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
     since = now - max(_WEEK, timedelta(days=config.sale_share.window_days))
-    with warehouse.begin() as conn:
+    with exclusive(warehouse, "policy", "policy run", run_key, lock_wait_s) as conn:
         rows = [dict(r) for r in warehouse.run(conn, "policy/due_steps.sql", run_key=run_key).mappings()]
         history = _by_customer(warehouse.run(conn, "policy/history.sql", run_key=run_key, since=since))
         newsletters = _by_customer(
