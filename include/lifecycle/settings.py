@@ -55,4 +55,13 @@ def load_model(
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or "(file)"
         fix = fix_hint(first) if callable(fix_hint) else fix_hint
-        raise ConfigError(str(path), field, first["msg"], fix) from None
+        raise ConfigError(str(path), field, _problem(first), fix) from None
+
+
+def _problem(error: dict[str, Any]) -> str:
+    """pydantic's message, with the offending value when it is a single value (not a whole section)."""
+    value = error.get("input")
+    if error["type"] == "missing" or isinstance(value, dict | list | tuple):
+        return error["msg"]
+    shown = str(value) if isinstance(value, timedelta) else repr(value)
+    return f"{error['msg']} (got {shown})"

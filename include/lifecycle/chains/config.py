@@ -34,7 +34,7 @@ _ID = r"^[a-z][a-z0-9_]*$"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Names(_Strict):
@@ -55,7 +55,7 @@ class Exits(_Strict):
     any_cart: bool = False
     entered_chain: list[str] = Field(default_factory=list)
     max_touches: int | None = Field(default=None, ge=1)
-    time_limit: Duration | None = None
+    time_limit: Duration | None = Field(default=None, gt=timedelta(0))
 
 
 class Variant(_Strict):
@@ -88,7 +88,7 @@ class Step(_Strict):
     template: str
     kind: Literal["service", "content", "sale"] = "content"
     quiet_hours: Literal["hold", "drop"] = "hold"
-    fresh_for: Duration = timedelta(hours=12)
+    fresh_for: Duration = Field(default=timedelta(hours=12), gt=timedelta(0))
     condition: Condition | None = None
     variants: list[Variant] = Field(default_factory=lambda: [Variant(id="A", weight=1.0)], min_length=1)
     bandit: bool = False
@@ -146,15 +146,20 @@ def load_chains(folder: Path = CHAINS_DIR, check_templates: bool | None = None) 
     """Every chain of the map, validated one by one and against each other."""
     chains = {path.stem: load_chain(path, check_templates) for path in sorted(folder.glob("*.yaml"))}
     for chain in chains.values():
-        for other in chain.exits.entered_chain:
-            if other not in chains:
-                raise ConfigError(
-                    str(folder / f"{chain.id}.yaml"),
-                    "exits.entered_chain",
-                    f"there is no chain {other!r}",
-                    f"use one of {sorted(chains)}",
-                )
+        check_references(folder / f"{chain.id}.yaml", chain, set(chains))
     return chains
+
+
+def check_references(path: Path, chain: ChainConfig, known: set[str]) -> None:
+    """The chains named by ``exits.entered_chain`` exist in the map (``known`` chain ids)."""
+    for other in chain.exits.entered_chain:
+        if other not in known:
+            raise ConfigError(
+                str(path),
+                "exits.entered_chain",
+                f"there is no chain {other!r}",
+                f"use one of {sorted(known)}",
+            )
 
 
 def load_chain(path: Path, check_templates: bool | None = None) -> ChainConfig:

@@ -1,21 +1,26 @@
-"""Settings of the contact policy (``include/config/policy.yaml``)."""
+"""Settings of the contact policy (``include/config/policy.yaml``), validated with bounds: caps and limits
+are never negative, shares lie in [0, 1], quiet hours start and end differ, numbers are finite. A wrong
+value fails with a message naming the file and the field."""
 
 from __future__ import annotations
 
 from datetime import time, timedelta
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from lifecycle.paths import INCLUDE_DIR
 from lifecycle.settings import Duration, load_model
 
 DEFAULT_POLICY_FILE = INCLUDE_DIR / "config" / "policy.yaml"
 CHANNELS = ("email", "push", "sms")
+#: A cap or a volume limit: a number of messages, 0 meaning none at all.
+Count = Annotated[int, Field(ge=0)]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _per_channel(value: dict[str, int]) -> dict[str, int]:
@@ -27,8 +32,8 @@ def _per_channel(value: dict[str, int]) -> dict[str, int]:
 
 class Caps(_Section):
     daily_total: int = Field(3, ge=1)
-    daily_per_channel: dict[str, int] = {"email": 2, "push": 2, "sms": 1}
-    weekly_per_channel: dict[str, int] = {"email": 6, "push": 6, "sms": 2}
+    daily_per_channel: dict[str, Count] = {"email": 2, "push": 2, "sms": 1}
+    weekly_per_channel: dict[str, Count] = {"email": 6, "push": 6, "sms": 2}
     min_gap: Duration = timedelta(hours=4)
     content_mailings_count: bool = True
 
@@ -38,6 +43,16 @@ class Caps(_Section):
 class QuietHours(_Section):
     start: time = time(21, 0)
     end: time = time(9, 0)
+
+    @model_validator(mode="after")
+    def _a_window(self) -> QuietHours:
+        # start == end would be an empty window (or a whole day): either way not what anybody means.
+        if self.start == self.end:
+            raise ValueError(
+                f"start and end are both {self.start:%H:%M}, which is no window at all; give the local time "
+                'quiet hours begin and the time they end, e.g. start: "21:00", end: "09:00"'
+            )
+        return self
 
 
 class ContentMailingDay(_Section):
@@ -56,8 +71,8 @@ class Experiments(_Section):
 
 
 class Warmup(_Section):
-    sending_domain: str = "shop.example"
-    daily_limits: dict[str, int] = {}
+    sending_domain: str = Field("shop.example", min_length=1)
+    daily_limits: dict[str, Count] = {}
 
 
 class PolicyConfig(_Section):

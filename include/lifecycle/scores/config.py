@@ -14,7 +14,7 @@ DEFAULT_CONFIG_FILE = INCLUDE_DIR / "config" / "scores.yaml"
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class RfmConfig(_Section):

@@ -83,6 +83,18 @@ def _step(**changes):
         ),
         ({"id": "other"}, "id", "set id: abandoned_cart"),
         ({"bound_to": "wallet"}, "bound_to", "allowed values"),
+        # Values out of bounds: a share above 1, a step that is never fresh, weights and values that are
+        # not finite numbers, an exit that ends every instance at once.
+        ({"holdout_share": 1.5}, "holdout_share", "docs/chains.md"),
+        ({"steps": _step(fresh_for="0h")}, "steps.0.fresh_for", "docs/chains.md"),
+        (
+            {"steps": _step(variants=[{"id": "A", "weight": float("inf")}])},
+            "steps.0.variants.0.weight",
+            "docs",
+        ),
+        ({"typical_order_value": float("nan")}, "typical_order_value", "docs/chains.md"),
+        ({"exits": {"time_limit": "0h"}}, "exits.time_limit", "docs/chains.md"),
+        ({"reentry_days": -1}, "reentry_days", "docs/chains.md"),
     ],
 )
 def test_mistakes_name_the_file_field_and_fix(tmp_path, change, field, fix):

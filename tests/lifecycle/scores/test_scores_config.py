@@ -26,6 +26,8 @@ def test_the_shipped_file_loads_with_the_documented_defaults():
         ("churn:\n  horizon_days: 2\n", "churn.horizon_days"),
         ("churn:\n  gate:\n    auc_tolerance: -1\n", "churn.gate.auc_tolerance"),
         ("ltv:\n  horizon: 365\n", "ltv.horizon"),
+        ("churn:\n  gate:\n    brier_tolerance: .inf\n", "churn.gate.brier_tolerance"),
+        ("rfm:\n  avg_check_rub: [5000, .inf]\n", "rfm.avg_check_rub.1"),
         ("rfm: [1, 2\n", "(file)"),
     ],
 )
