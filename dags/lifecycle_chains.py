@@ -6,7 +6,8 @@ Moves customers through the trigger chains of the communication map (`include/ch
 chain, its entry query (`include/sql/chains/`) admits the customers whose trigger fired since the chain's
 watermark, exit conditions end instances (purchase, unsubscribe, time limit…) before any step, and the steps
 that are due are written to `crm.due_steps`. The single `hand_off` task then gives every chain's due steps at
-once to the contact policy, which decides what is sent.
+once to the contact policy, which decides what is sent. A chain that fails stops only itself: the others are
+handed off, and the last task (`check_chains`) then fails the run, naming the failed chains.
 
 ## Trigger
 The Asset `lifecycle://warehouse/crm/customer_state` (after each hourly ingest). The run's as-of time is the
@@ -20,18 +21,25 @@ earlier runs), the chain files in `include/chains/`, on the `lifecycle_warehouse
 
 ## Outputs
 `crm.chain_instances`, `crm.chain_watermarks`, `crm.chain_runs` (figures per chain), `crm.chain_step_log`,
-`crm.due_steps` (keyed by this run's id), then the policy's `crm.decisions`.
+`crm.due_steps` (keyed by this run's id), `crm.chain_run_failures` (chains that failed, with the error), then
+the policy's `crm.decisions`.
 
 ## Owner
 CRM analytics (chains and their SQL); data engineering (scheduling).
 
 ## Triage notes
-A bad chain file or query fails `validate_chains`, before any chain runs, with the file, field and fix in the
-log. Clearing a run is safe: it rewrites the same due steps for its run id. Each chain group has three tasks
-(`enter`, `exit`, `due`); their return values hold the figures. `crm.chain_runs` and `crm.chain_instances`
-(exit_reason) explain who entered and who left.
+`validate_chains` checks every chain file and has the warehouse plan every entry query (`EXPLAIN`); its log
+lists each broken chain with the file, line or field and the fix. A broken chain's own `enter` task then fails
+with that message while the other chains run and are handed off; `check_chains` fails the run and the Run
+summary tab lists the failed chains. Fix the file and clear the failed chain's tasks and `hand_off`: clearing
+is safe, a run rewrites the same due steps for its run id and the policy decides them again identically.
+Two runs of the same chain, or two policy runs, never plan at the same time: they take turns on a warehouse
+lock, and one that waits too long fails with "another … run is active since …". Each chain group has three
+tasks (`enter`, `exit`, `due`); their return values hold the figures. `crm.chain_runs` and
+`crm.chain_instances` (exit_reason) explain who entered and who left.
 """
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import pendulum
@@ -52,6 +60,22 @@ def _chain(chain_id: str):
     return load_chain(CONFIG_DIR / f"{chain_id}.yaml")
 
 
+@contextmanager
+def _recorded(chain_id: str, phase: str, dag_run):
+    """A chain task's work, with its failure recorded for the Run summary and `check_chains`. A broken file
+    fails at once: retrying cannot fix it."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from lifecycle.chains.engine import failure_recorded
+    from lifecycle.errors import ConfigError
+
+    try:
+        with failure_recorded(warehouse(), chain_id, dag_run.run_id, phase):
+            yield
+    except ConfigError as exc:
+        raise AirflowFailException(str(exc)) from exc
+
+
 @dag(
     schedule=[CUSTOMER_STATE],
     **DAG_SETTINGS,
@@ -61,10 +85,18 @@ def _chain(chain_id: str):
 def lifecycle_chains():
     @task
     def validate_chains(triggering_asset_events=None, logical_date=None, dag_run=None) -> str:
-        """Load and check every chain file; return the run's as-of time (ISO, UTC)."""
-        from lifecycle.chains.config import load_chains
+        """Check every chain file and plan its entry query; return the run's as-of time (ISO, UTC).
 
-        load_chains()
+        A broken chain is logged here with its file and line; its own `enter` task fails with the same
+        message, so the other chains still run.
+        """
+        import logging
+
+        from lifecycle.chains.validation import check_chain_map
+
+        check = check_chain_map(warehouse())
+        for problem in check.problems.values():
+            logging.getLogger(__name__).error("broken chain, it will not run: %s", problem)
         ends = [
             event.extra["window_end"]
             for events in (triggering_asset_events or {}).values()
@@ -79,15 +111,19 @@ def lifecycle_chains():
     def enter(chain_id: str, as_of: str, dag_run=None) -> dict:
         """New entries since the chain's watermark (after refreshing progress from earlier decisions)."""
         from lifecycle.chains.engine import enter as enter_chain
+        from lifecycle.chains.validation import checked_chain
 
-        return enter_chain(warehouse(), _chain(chain_id), pendulum.parse(as_of), dag_run.run_id).as_dict()
+        with _recorded(chain_id, "enter", dag_run):
+            chain = checked_chain(warehouse(), chain_id)
+            return enter_chain(warehouse(), chain, pendulum.parse(as_of), dag_run.run_id).as_dict()
 
     @task(task_id="exit")
     def exit_instances(chain_id: str, as_of: str, dag_run=None) -> None:
         """End the active instances whose exit condition holds, before any step."""
         from lifecycle.chains.engine import apply_exits
 
-        apply_exits(warehouse(), _chain(chain_id), pendulum.parse(as_of), dag_run.run_id)
+        with _recorded(chain_id, "exit", dag_run):
+            apply_exits(warehouse(), _chain(chain_id), pendulum.parse(as_of), dag_run.run_id)
 
     @task
     def due(chain_id: str, as_of: str, entry: dict, dag_run=None) -> dict:
@@ -95,12 +131,14 @@ def lifecycle_chains():
         from lifecycle.chains.engine import ChainRunFigures, emit_due_steps
 
         figures = ChainRunFigures.from_dict(entry)
-        chain = _chain(chain_id)
-        return emit_due_steps(warehouse(), chain, pendulum.parse(as_of), dag_run.run_id, figures).as_dict()
+        with _recorded(chain_id, "due", dag_run):
+            chain, moment = _chain(chain_id), pendulum.parse(as_of)
+            return emit_due_steps(warehouse(), chain, moment, dag_run.run_id, figures).as_dict()
 
-    @task
+    @task(trigger_rule="all_done")
     def hand_off(as_of: str, dag_run=None) -> dict:
-        """Give every chain's due steps of this run to the contact policy at once."""
+        """Give the due steps of every chain that finished to the contact policy at once (also when some
+        chains failed: they stop only themselves)."""
         from lifecycle import policy
 
         now = pendulum.parse(as_of).in_tz("UTC").naive()
@@ -117,6 +155,17 @@ def lifecycle_chains():
         post_run_note(dag_run.dag_id, dag_run.run_id, note)
         return note
 
+    @task(trigger_rule="all_done")
+    def check_chains(dag_run=None) -> None:
+        """Fail the run when any chain failed, so it is noticed; the other chains are handed off anyway."""
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from lifecycle.chains.engine import ChainsFailedError, failed_chains
+
+        failures = failed_chains(warehouse(), dag_run.run_id, CHAIN_IDS)
+        if failures:  # final for this attempt of the run: clearing the failed chains' tasks re-checks
+            raise AirflowFailException(str(ChainsFailedError(dag_run.run_id, failures, [])))
+
     as_of = validate_chains()
     groups = []
     for chain_id in CHAIN_IDS:
@@ -126,6 +175,8 @@ def lifecycle_chains():
             entered >> exited >> due(chain_id, as_of, entered)
         groups.append(group)
     groups >> hand_off(as_of) >> write_run_note()
+    # A leaf of its own: the run fails when a chain failed, even though the hand-off and the note succeed.
+    groups >> check_chains()
 
 
 lifecycle_chains()

@@ -10,6 +10,21 @@ pytestmark = [pytest.mark.airflow]
 AS_OF = datetime(2026, 3, 2, 12, 0)
 
 
+def _customer(customer_id):
+    """A customer who registered three hours before the run: the welcome chain's first step is due."""
+    return {
+        "customer_id": customer_id,
+        "email": f"c{customer_id}@example.ru",
+        "timezone": "Europe/Moscow",
+        "registered_at": AS_OF - timedelta(hours=3),
+        "email_consent": True,
+        "push_consent": False,
+        "sms_consent": False,
+        "updated_at": AS_OF,
+        "loaded_at": AS_OF,
+    }
+
+
 def test_chains_dag_writes_due_steps_of_every_chain_and_hands_them_off(
     airflow_db, airflow_warehouse, monkeypatch
 ):
@@ -20,21 +35,7 @@ def test_chains_dag_writes_due_steps_of_every_chain_and_hands_them_off(
         airflow_warehouse.insert_df(
             conn,
             "crm.customers",
-            pd.DataFrame(
-                [
-                    {
-                        "customer_id": 1,
-                        "email": "a@example.ru",
-                        "timezone": "Europe/Moscow",
-                        "registered_at": AS_OF - timedelta(hours=3),
-                        "email_consent": True,
-                        "push_consent": False,
-                        "sms_consent": False,
-                        "updated_at": AS_OF,
-                        "loaded_at": AS_OF,
-                    }
-                ]
-            ),
+            pd.DataFrame([_customer(1)]),
         )
 
     dag = DagBag(dag_folder="dags").dags["lifecycle_chains"]
@@ -57,3 +58,57 @@ def test_chains_dag_writes_due_steps_of_every_chain_and_hands_them_off(
     # The hand-off gave the step to the contact policy: 15:00 in Moscow, consented, no control group.
     assert decisions == [(run.run_id, "welcome", "planned")]
     assert ledger == [("welcome:email_1:welcome:1:email", "planned")]
+
+
+def test_a_broken_entry_query_stops_only_its_chain_and_the_run_is_marked_failed(
+    airflow_db, airflow_warehouse, monkeypatch
+):
+    """`SELEC` in one chain's SQL: that chain fails with the file and line, the others are handed off and
+    decided, the Run summary and the run note name the failed chain, and the run is failed."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from lifecycle import sql
+    from lifecycle.reports.digest import chains_digest
+    from lifecycle.reports.read import chains_run
+
+    monkeypatch.setenv("LIFECYCLE_CHECK_TEMPLATES", "0")
+    original = sql.load.__wrapped__
+
+    def load(name):
+        text = original(name)
+        return (
+            text.replace("WITH purchases AS (\n    SELECT", "WITH purchases AS (\n    SELEC", 1)
+            if (name == "chains/abandoned_cart.sql")
+            else text
+        )
+
+    monkeypatch.setattr(sql, "load", load)
+    sql.statements.cache_clear()
+    try:
+        with airflow_warehouse.begin() as conn:
+            airflow_warehouse.insert_df(conn, "crm.customers", pd.DataFrame([_customer(1)]))
+        dag = DagBag(dag_folder="dags").dags["lifecycle_chains"]
+        run = dag.test(logical_date=pd.Timestamp(AS_OF, tz="UTC").to_pydatetime())
+    finally:
+        sql.statements.cache_clear()
+
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert run.state == "failed"
+    assert states["abandoned_cart.enter"] == "failed"
+    assert states["abandoned_cart.due"] == "upstream_failed"
+    assert states["welcome.due"] == "success"
+    assert states["hand_off"] == "success"
+    assert states["write_run_note"] == "success"
+    assert states["check_chains"] == "failed"
+    with airflow_warehouse.begin() as conn:
+        failures = conn.exec_driver_sql(
+            "SELECT chain_id, phase, error FROM crm.chain_run_failures"
+        ).fetchall()
+        decisions = conn.exec_driver_sql("SELECT chain_id, outcome FROM crm.decisions").fetchall()
+    assert [(c, p) for c, p, _ in failures] == [("abandoned_cart", "enter")]
+    assert "abandoned_cart.sql, line 11: " in failures[0][2]
+    assert 'syntax error at or near "SELEC"' in failures[0][2]
+    assert decisions == [("welcome", "planned")]  # the other chains were decided all the same
+    summary = chains_run(airflow_warehouse, run.run_id)
+    assert [f["chain_id"] for f in summary["failures"]] == ["abandoned_cart"]
+    assert "Failed chains (ошибка цепочки): abandoned_cart (enter)" in chains_digest(summary)

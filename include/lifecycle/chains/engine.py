@@ -13,21 +13,34 @@ For a chain and a run (``as_of``, ``run_key``), in this order:
 Each phase is its own transaction, so the Airflow layer can show them as separate tasks; a re-run of the
 same run key writes the same due steps (the run's earlier rows are replaced, its own decisions ignored).
 Python only handles the candidates (new triggers, due steps), never the event history.
+
+Each phase holds the chain's planning lock (:mod:`lifecycle.locks`), so two runs of the same chain at once
+(a backfill, a manual run) take turns instead of colliding. A chain that fails is recorded in
+``crm.chain_run_failures`` with the phase and the error; the other chains go on.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
+
 from lifecycle.chains.config import ChainConfig, load_chains
-from lifecycle.errors import ConfigError
+from lifecycle.chains.validation import QUERY_FAULTS, entry_query_error
+from lifecycle.errors import ConfigError, LifecycleError
+from lifecycle.locks import exclusive
 from lifecycle.paths import SQL_DIR
 
 if TYPE_CHECKING:
     from lifecycle.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
 
 #: Rows can land up to this late (the ingest's own grace); each run looks this far behind its watermark.
 LATE_GRACE = timedelta(hours=3)
@@ -35,6 +48,8 @@ LATE_GRACE = timedelta(hours=3)
 #: any other column is context for the templates.
 REQUIRED_COLUMNS = ("customer_id", "trigger_key", "triggered_at")
 _STAGED_COLUMNS = ("branch", "product_ids", "trigger_value")
+#: The longest error text kept for a failed chain (the full traceback is in the task's log).
+_ERROR_CHARS = 4000
 #: Exit checks in the order they are applied; the first that holds names the exit reason.
 EXIT_ORDER = (
     "unsubscribed",
@@ -76,34 +91,122 @@ def naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
+class ChainsFailedError(LifecycleError):
+    """Some chains of a run failed (the others ran); names each with the phase and the error."""
+
+    def __init__(self, run_key: str, failures: dict[str, dict[str, Any]], figures: list[ChainRunFigures]):
+        self.run_key, self.failures, self.figures = run_key, failures, figures
+        listed = "; ".join(f"{chain_id} ({f['phase']}): {f['error']}" for chain_id, f in failures.items())
+        super().__init__(
+            f"{len(failures)} chain(s) failed in run {run_key}, the other chains ran: {listed}. Fix the "
+            "named file and clear the failed tasks (or run the chains again for the same run key)"
+        )
+
+
 def run_chains(
     warehouse: Warehouse, as_of: datetime, run_key: str, chains: dict[str, ChainConfig] | None = None
 ) -> list[ChainRunFigures]:
-    """Every chain of the map, one after the other (the Airflow DAG runs them as parallel task groups)."""
+    """Every chain of the map, one after the other (the Airflow DAG runs them as parallel task groups).
+
+    A chain that fails does not stop the others: once all have run, :class:`ChainsFailedError` names the
+    failed ones (their due steps are missing from the run, everything else is written).
+    """
     chains = chains if chains is not None else load_chains()
-    return [process_chain(warehouse, chain, as_of, run_key) for chain in chains.values()]
+    figures = []
+    for chain in chains.values():
+        try:
+            figures.append(process_chain(warehouse, chain, as_of, run_key))
+        except Exception:  # recorded by process_chain; reported with the others below
+            log.exception("chain %s failed in run %s", chain.id, run_key)
+    failures = failed_chains(warehouse, run_key, list(chains))
+    if failures:
+        raise ChainsFailedError(run_key, failures, figures)
+    return figures
+
+
+@contextmanager
+def failure_recorded(warehouse: Warehouse, chain_id: str, run_key: str, phase: str) -> Iterator[None]:
+    """Run a phase of a chain; if it fails, record the failure in ``crm.chain_run_failures`` and re-raise."""
+    try:
+        yield
+    except Exception as exc:
+        record_failure(warehouse, chain_id, run_key, phase, exc)
+        raise
+
+
+def record_failure(
+    warehouse: Warehouse, chain_id: str, run_key: str, phase: str, error: BaseException
+) -> None:
+    """Store why a chain failed in a run; a failure to store it is logged, never raised over the error."""
+    raw = error.orig if isinstance(error, sa.exc.DBAPIError) else None
+    text = f"{type(raw).__name__}: {raw}" if raw is not None else str(error)
+    try:
+        with warehouse.begin() as conn:
+            warehouse.run_steps(
+                conn,
+                "chains/engine/record_failure.sql",
+                run_key=run_key,
+                chain_id=chain_id,
+                phase=phase,
+                error=text[:_ERROR_CHARS],
+                now=_now(),
+            )
+    except Exception:
+        log.exception("could not record that chain %s failed in run %s", chain_id, run_key)
+
+
+def failed_chains(warehouse: Warehouse, run_key: str, expected: list[str]) -> dict[str, dict[str, Any]]:
+    """The chains of ``expected`` that did not finish run ``run_key``: phase, error and when, per chain.
+
+    A chain with neither figures nor a recorded failure (its task was killed, or never started because
+    an upstream task failed) is reported as such.
+    """
+    rows = warehouse.fetch_all("chains/engine/failures.sql", run_key=run_key)
+    finished = {r["chain_id"] for r in rows if r["phase"] is None}
+    failures = {
+        r["chain_id"]: {"phase": r["phase"], "error": r["error"], "failed_at": r["failed_at"]}
+        for r in rows
+        if r["phase"] is not None and r["chain_id"] not in finished
+    }
+    for chain_id in expected:
+        if chain_id not in finished and chain_id not in failures:
+            failures[chain_id] = {
+                "phase": "unknown",
+                "error": "the chain recorded neither figures nor an error in this run; see its tasks' logs",
+                "failed_at": None,
+            }
+    return dict(sorted(failures.items()))
 
 
 def process_chain(warehouse: Warehouse, chain: ChainConfig, as_of: datetime, run_key: str) -> ChainRunFigures:
-    """All four phases of one chain; returns the run's figures (also stored in ``crm.chain_runs``)."""
-    figures = enter(warehouse, chain, as_of, run_key)
-    apply_exits(warehouse, chain, as_of, run_key)
-    return emit_due_steps(warehouse, chain, as_of, run_key, figures)
+    """All four phases of one chain; returns the run's figures (also stored in ``crm.chain_runs``).
+
+    A phase that fails is recorded in ``crm.chain_run_failures`` before the error propagates.
+    """
+    with failure_recorded(warehouse, chain.id, run_key, "enter"):
+        figures = enter(warehouse, chain, as_of, run_key)
+    with failure_recorded(warehouse, chain.id, run_key, "exit"):
+        apply_exits(warehouse, chain, as_of, run_key)
+    with failure_recorded(warehouse, chain.id, run_key, "due"):
+        return emit_due_steps(warehouse, chain, as_of, run_key, figures)
 
 
 def enter(warehouse: Warehouse, chain: ChainConfig, as_of: datetime, run_key: str) -> ChainRunFigures:
     """Phases 1–2: refresh progress, sync the configured steps, admit new entries, move the watermark."""
     as_of, now = naive_utc(as_of), _now()
     base = {"chain_id": chain.id, "as_of": as_of, "run_key": run_key, "now": now}
-    with warehouse.begin() as conn:
+    with _chain_lock(warehouse, chain, run_key) as conn:
         warehouse.run(conn, "chains/engine/sync_steps.sql", **base)
         warehouse.insert_df(conn, "crm.chain_steps", _steps_frame(chain))
         warehouse.run_steps(conn, "chains/engine/progress.sql", **base)
         watermark = warehouse.run(conn, "chains/engine/watermark.sql", **base).scalar()
         since = watermark - LATE_GRACE if watermark else as_of - chain.entry.first_run_lookback
         since = min(since, as_of)
-        result = warehouse.run(conn, chain.entry.sql, since=since, as_of=as_of, **chain.entry.params)
-        rows = [dict(row) for row in result.mappings()]
+        try:
+            result = warehouse.run(conn, chain.entry.sql, since=since, as_of=as_of, **chain.entry.params)
+            rows = [dict(row) for row in result.mappings()]
+        except QUERY_FAULTS as exc:
+            raise entry_query_error(chain, exc) from exc
         warehouse.run(conn, "chains/engine/clear_candidates.sql", **base)
         warehouse.insert_df(conn, "crm.chain_candidates", _candidates_frame(chain, rows))
         warehouse.run_steps(
@@ -124,7 +227,7 @@ def apply_exits(warehouse: Warehouse, chain: ChainConfig, as_of: datetime, run_k
         "max_touches": {"max_touches": exits.max_touches},
         "time_limit": {"entered_before": as_of - exits.time_limit if exits.time_limit else None},
     }
-    with warehouse.begin() as conn:
+    with _chain_lock(warehouse, chain, run_key) as conn:
         for kind in EXIT_ORDER:
             if getattr(exits, kind) not in (None, False, []):
                 warehouse.run(conn, f"chains/exits/{kind}.sql", **base, **extra.get(kind, {}))
@@ -143,7 +246,7 @@ def emit_due_steps(
     as_of, now = naive_utc(as_of), _now()
     figures = figures or ChainRunFigures(chain.id, run_key, as_of, as_of)
     base = {"chain_id": chain.id, "as_of": as_of, "run_key": run_key, "now": now}
-    with warehouse.begin() as conn:
+    with _chain_lock(warehouse, chain, run_key) as conn:
         warehouse.run_steps(conn, "chains/engine/clear_run.sql", **base)
         rows = warehouse.run(
             conn, "chains/engine/due.sql", typical_order_value=chain.typical_order_value, **base
@@ -235,6 +338,11 @@ def run_summary(warehouse: Warehouse, run_key: str) -> list[dict[str, Any]]:
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _chain_lock(warehouse: Warehouse, chain: ChainConfig, run_key: str):
+    """A transaction holding the chain's planning lock: runs of the same chain take turns."""
+    return exclusive(warehouse, f"chains:{chain.id}", f"chains run of {chain.id}", run_key)
 
 
 def _steps_frame(chain: ChainConfig):

@@ -32,6 +32,10 @@ def chains_digest(summary: dict[str, Any], limit: int = NOTE_LIMIT) -> str:
         f" · planned **{total['planned']}** · sent **{total['sent']}** · failed {total['failed']}",
         "",
     ]
+    failures = summary.get("failures", [])
+    if failures:
+        names = ", ".join(f"{f['chain_id']} ({f['phase']})" for f in failures)
+        head[-1:] = [f"**Failed chains (ошибка цепочки): {names}**", ""]
     rows = [
         f"* {cid}: {c['due']} → {c['planned']} planned, {c['sent']} sent"
         + (f", {c['failed']} failed" if c["failed"] else "")

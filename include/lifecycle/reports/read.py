@@ -25,11 +25,15 @@ DEFAULT_PERIOD_DAYS = 30
 
 
 def chains_run(warehouse: Warehouse, run_key: str) -> dict[str, Any]:
-    """The funnel of one chains run per chain and step, the previous run's funnel, and sends by channel."""
+    """The funnel of one chains run per chain and step, the previous run's funnel, sends by channel, and
+    the chains that failed in the run (phase and error)."""
+    from lifecycle.chains.engine import failed_chains
+
     previous = _fetch(warehouse, "reports/previous_chains_run.sql", run_key=run_key)
     previous_key = previous[0]["run_key"] if previous else None
     return {
         "run_key": run_key,
+        "failures": [{"chain_id": k} | v for k, v in failed_chains(warehouse, run_key, []).items()],
         "funnel": _funnel(warehouse, run_key),
         "previous_run_key": previous_key,
         "previous_funnel": _funnel(warehouse, previous_key) if previous_key else [],

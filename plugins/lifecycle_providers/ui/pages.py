@@ -62,10 +62,37 @@ def _stage_value(step: dict[str, Any], key: str) -> int:
     return sum(value.values()) if isinstance(value, dict) else int(value or 0)
 
 
+def _failed_chains(summary: dict[str, Any], chains: dict[str, Any]) -> list[str]:
+    """The chains that failed in the run, first on the tab: their due steps are missing from the funnel."""
+    failures = summary.get("failures", [])
+    if not failures:
+        return []
+    return [
+        r.section(
+            "Ошибки цепочек / Failed chains",
+            r.paragraph(
+                "Эти цепочки не отработали; остальные переданы политике. / These chains failed and are "
+                "missing below; the other chains were handed to the contact policy. Fix the named file and "
+                "clear the chain's tasks.",
+                "warning",
+            ),
+            r.table(
+                ["Цепочка / Chain", "Этап / Phase", "Ошибка / Error", "Когда / When"],
+                [
+                    [_chain_name(chains, f["chain_id"]), f["phase"], f["error"], r.fmt(f["failed_at"])]
+                    for f in failures
+                ],
+            ),
+        )
+    ]
+
+
 def _chains(summary: dict[str, Any], chains: dict[str, Any]) -> list[str]:
     funnel, previous = summary["funnel"], summary["previous_funnel"]
+    failed = _failed_chains(summary, chains)
     if not funnel:
-        return [r.paragraph("Этот запуск не передал шагов политике / No due steps in this run.", "muted")]
+        none = r.paragraph("Этот запуск не передал шагов политике / No due steps in this run.", "muted")
+        return [*failed, none]
     prev = {(s["chain_id"], s["step_id"]): s for s in previous}
     prev_key = summary["previous_run_key"]
     totals = [
@@ -124,6 +151,7 @@ def _chains(summary: dict[str, Any], chains: dict[str, Any]) -> list[str]:
         numeric=(3,),
     )
     return [
+        *failed,
         r.section("Воронка / Funnel", chart, r.paragraph(compare), table),
         r.section("Отправки по каналам и провайдерам / Sends by channel and provider", channels),
     ]

@@ -19,6 +19,7 @@ th,td{border:1px solid #dde3ea;padding:3px 8px;text-align:left;vertical-align:to
 th{background:#f3f6f9;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .digest{background:#f7f9fb;border-left:3px solid #2f6fb3;padding:6px 10px;white-space:pre-wrap;font-size:13px}
 .muted{color:#8795a4}.up{color:#2d7d46}.down{color:#b03a2e}.note{color:#5b6b7c;font-size:12px}
+.warning{color:#b03a2e;font-weight:600}
 form.period{margin:8px 0}form.period input{margin:0 6px}
 """
 

@@ -30,6 +30,7 @@ SCENARIO_TABLES = (
     "crm.chain_watermarks",
     "crm.chain_step_log",
     "crm.chain_runs",
+    "crm.chain_run_failures",
 )
 
 

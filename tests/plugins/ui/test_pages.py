@@ -143,3 +143,30 @@ def test_plugin_registers_the_tab_and_the_page():
     assert views["CRM overview"]["destination"] == "nav"
     assert plugin.fastapi_apps[0]["url_prefix"] == "/lifecycle"
     json.dumps(plugin.external_views)
+
+
+def test_chains_run_summary_lists_the_chains_that_failed(client, ui_warehouse):
+    import pandas as pd
+
+    run_id = "manual__2026-03-02T11:00:00+00:00"
+    with ui_warehouse.begin() as conn:
+        ui_warehouse.insert_df(
+            conn,
+            "crm.chain_run_failures",
+            pd.DataFrame(
+                [
+                    {
+                        "run_key": run_id,
+                        "chain_id": "abandoned_cart",
+                        "phase": "enter",
+                        "error": '/x/abandoned_cart.sql, line 11: syntax error at or near "SELEC"',
+                        "failed_at": pd.Timestamp("2026-03-02 11:00:05"),
+                    }
+                ]
+            ),
+        )
+    html = client.get(f"/runs/lifecycle_chains/{run_id}", headers=AUTH).text
+    assert "Ошибки цепочек / Failed chains" in html
+    assert "Брошенная корзина / Abandoned cart" in html
+    assert "line 11: syntax error at or near &quot;SELEC&quot;" in html
+    assert "Failed chains (ошибка цепочки): abandoned_cart (enter)" in html  # the digest says it too

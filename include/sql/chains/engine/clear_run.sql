@@ -1,6 +1,7 @@
--- Forget what a previous attempt of this run wrote for a chain (due steps, skips, figures), so a re-run
--- of the same run key writes exactly the same rows again.
--- Inputs: none. Output: crm.due_steps, crm.chain_step_log, crm.chain_runs (the run's rows of the chain).
+-- Forget what a previous attempt of this run wrote for a chain (due steps, skips, figures, a recorded
+-- failure), so a re-run of the same run key writes exactly the same rows again.
+-- Inputs: none. Output: crm.due_steps, crm.chain_step_log, crm.chain_runs, crm.chain_run_failures (the run's
+--   rows of the chain).
 -- Parameters: :chain_id, :run_key.
 DELETE FROM crm.due_steps
 WHERE run_key = :run_key AND chain_id = :chain_id;
@@ -9,4 +10,7 @@ DELETE FROM crm.chain_step_log
 WHERE run_key = :run_key AND chain_id = :chain_id;
 
 DELETE FROM crm.chain_runs
+WHERE run_key = :run_key AND chain_id = :chain_id;
+
+DELETE FROM crm.chain_run_failures
 WHERE run_key = :run_key AND chain_id = :chain_id;
