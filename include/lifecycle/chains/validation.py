@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 # Both engines point at the statement's line in their error text ("LINE 3: SELEC ...").
 _ERROR_LINE = re.compile(r"^LINE (\d+):", re.MULTILINE)
-_FIX = "correct the query (docs/chains.md, 'Entry queries'); validate_chains plans it with EXPLAIN"
+_FIX = "correct the query (docs/chains.md, 'Validation and failures'); validate_chains plans it with EXPLAIN"
 #: Errors that are the query's fault (syntax, unknown names, types, bad values). Others, such as a lost
 #: connection, are the warehouse's and are raised as they are, so that the task is retried.
 QUERY_FAULTS = (sa.exc.ProgrammingError, sa.exc.DataError)
