@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 
 #: Reasons that are experiment arms rather than contact-policy hold-backs; the funnel shows them apart.
 EXPERIMENT_REASONS = ("holdout", "global_control")
-#: Ledger states after planning, in funnel order; "pending" is planned or sending.
-SEND_STATES = ("sent", "failed", "unknown", "expired", "pending")
+#: Ledger states after planning, in funnel order; "pending" is planned or sending; "dropped" by the
+#: send-time check of the contact policy.
+SEND_STATES = ("sent", "failed", "unknown", "expired", "dropped", "pending")
 DEFAULT_PERIOD_DAYS = 30
 
 
@@ -38,6 +39,7 @@ def chains_run(warehouse: Warehouse, run_key: str) -> dict[str, Any]:
         "previous_run_key": previous_key,
         "previous_funnel": _funnel(warehouse, previous_key) if previous_key else [],
         "channels": [dict(r) for r in _fetch(warehouse, "reports/run_channels.sql", run_key=run_key)],
+        "send_checks": [dict(r) for r in _fetch(warehouse, "reports/run_send_checks.sql", run_key=run_key)],
     }
 
 

@@ -120,7 +120,7 @@ def _chains(summary: dict[str, Any], chains: dict[str, Any]) -> list[str]:
                 r.delta(s["planned"], p["planned"] if p else None) if prev_key else r.fmt(s["planned"]),
                 r.delta(s["sent"], p["sent"] if p else None) if prev_key else r.fmt(s["sent"]),
                 r.fmt(s["failed"]),
-                r.fmt(s["pending"] + s["unknown"] + s["expired"]),
+                r.fmt(s["pending"] + s["unknown"] + s["expired"] + s["dropped"]),
             ]
         )
     table = r.table(
@@ -153,8 +153,71 @@ def _chains(summary: dict[str, Any], chains: dict[str, Any]) -> list[str]:
     return [
         *failed,
         r.section("Воронка / Funnel", chart, r.paragraph(compare), table),
+        _send_checks(summary.get("send_checks", []), chains),
         r.section("Отправки по каналам и провайдерам / Sends by channel and provider", channels),
     ]
+
+
+#: What a message the send-time check touched is now, in the marketer's words.
+_NOW = {
+    "planned": "ждёт / waiting",
+    "sending": "отправляется / sending",
+    "sent": "отправлено позже / sent later",
+    "dropped": "не отправлено / dropped",
+    "expired": "устарело / expired",
+    "failed": "ошибка / failed",
+    "unknown": "неизвестно / unknown",
+}
+
+
+def _send_checks(rows: list[dict[str, Any]], chains: dict[str, Any]) -> str:
+    """The contact policy re-checked at the moment of sending: held back or dropped, by reason."""
+    from lifecycle.delivery.gate import SEND_TIME_REASONS
+
+    title = "В момент отправки / At the moment of sending"
+    if not rows:
+        return r.section(
+            title,
+            r.paragraph(
+                "Перепроверка политики перед отправкой ничего не задержала / The policy, re-checked just "
+                "before each message left, held back or dropped none of this run's messages.",
+                "muted",
+            ),
+        )
+    table = r.table(
+        [
+            "Цепочка / Chain",
+            "Шаг / Step",
+            "Причина / Reason",
+            "Сейчас / Now",
+            "Сообщений / Messages",
+            "Задержек / Holds",
+        ],
+        [
+            [
+                _chain_name(chains, row["chain_id"]),
+                row["step_id"],
+                row["reason"],
+                _NOW.get(row["state"], row["state"]),
+                r.fmt(row["messages"]),
+                r.fmt(row["holds"] or 0),
+            ]
+            for row in rows
+        ],
+        numeric=(4, 5),
+    )
+    used = sorted({row["reason"] for row in rows})
+    legend = "; ".join(f"{reason}: {SEND_TIME_REASONS.get(reason, reason)}" for reason in used)
+    return r.section(
+        title,
+        r.paragraph(
+            "Перед каждой отправкой политика проверяется заново: согласие, отписки, тихие часы, лимиты и "
+            "интервал — по тому, что реально отправлено / Just before each request the contact policy is "
+            "checked again against what was actually sent."
+        ),
+        table,
+        r.paragraph(legend, "muted"),
+    )
 
 
 def _ingest(summary: dict[str, Any]) -> list[str]:

@@ -68,6 +68,10 @@ def test_chains_run_summary(client):
     assert "Due **5**" in html
     assert "planned **2**" in html
     assert "sent **1**" in html
+    # what the contact policy, re-checked at the moment of sending, held back: reason, state, legend
+    assert "В момент отправки / At the moment of sending" in html
+    assert "min_gap" in html
+    assert "too soon after the last message actually sent" in html
 
 
 def test_ingest_and_scores_run_summaries(client):

@@ -88,6 +88,10 @@ def build_ui_warehouse(path):
         wh.insert_df(conn, "crm.decisions", pd.DataFrame(decisions))
         wh.insert_df(conn, "crm.due_steps", pd.DataFrame(due))
         conn.exec_driver_sql(f"UPDATE crm.send_ledger SET run_key = '{RUN}' WHERE send_key IN ('s1', 's3')")
+        # the send-time check held s3 back twice (the last message sent was too recent)
+        conn.exec_driver_sql(
+            "UPDATE crm.send_ledger SET hold_reason = 'min_gap', held_count = 2 WHERE send_key = 's3'"
+        )
         conn.exec_driver_sql(
             "INSERT INTO crm.ingest_runs VALUES ('ingest-run', 'orders', NULL, '2026-03-02 10:00', 120, 117,"
             " 3, 0, '2026-03-02 10:05'), ('ingest-run', 'events', NULL, '2026-03-02 10:00', 500, 500, 0, 0,"
