@@ -39,7 +39,7 @@ class EntryQueryError(ConfigError):
         self.file, self.line, self.problem, self.fix = file, line, problem, _FIX
         self.field = f"line {line}" if line else "sql"
         where = f"{file}, line {line}" if line else file
-        shown = f" near `{code.strip()}`" if code and code.strip() else ""
+        shown = f"; the line reads `{code.strip()}`" if code and code.strip() else ""
         Exception.__init__(self, f"{where}: {problem}{shown} (entry query of chain {chain_id}). Fix: {_FIX}")
 
 

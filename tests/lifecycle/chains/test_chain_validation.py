@@ -45,7 +45,7 @@ def test_a_typo_in_one_entry_query_is_named_with_file_and_line_and_the_rest_pass
     problem = check.problems["abandoned_cart"]
     assert problem.startswith(f"{broken}, line {line}: ")
     assert 'syntax error at or near "SELEC"' in problem
-    assert "near `SELEC`" in problem
+    assert "; the line reads `SELEC`" in problem
     assert "(entry query of chain abandoned_cart)" in problem
     assert "Fix: correct the query" in problem
     assert sorted(check.chains) == sorted(set(chain_ids()) - {"abandoned_cart"})
