@@ -273,6 +273,8 @@ def template_exists(template: str) -> bool:
 
 
 def _check_templates(file: str, chain: ChainConfig) -> None:
+    from lifecycle.delivery.validate import template_problem
+
     for field, template in template_paths(chain):
         if not template_exists(template):
             raise ConfigError(
@@ -280,4 +282,14 @@ def _check_templates(file: str, chain: ChainConfig) -> None:
                 field,
                 f"template include/templates/{template} does not exist",
                 f"create it, correct the path, or set {CHECK_TEMPLATES_ENV}=0 until templates exist",
+            )
+        # Rendered against sample data, so a template that cannot render stops its chain before anything
+        # is planned, not every message of the step at send time.
+        problem = template_problem(template)
+        if problem:
+            raise ConfigError(
+                file,
+                field,
+                f"template does not render: {problem}",
+                "fix the template (python -m lifecycle.delivery.validate lists every broken one)",
             )

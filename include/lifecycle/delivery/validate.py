@@ -10,11 +10,13 @@ and b — so such a template is caught by the chains DAG's ``validate_chains`` t
 
 from __future__ import annotations
 
+import functools
 import sys
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from lifecycle.delivery.render import RenderError, Templates
+from lifecycle.delivery.render import Templates
 from lifecycle.delivery.signing import LinkSigner
 
 #: What a chain's ledger rows always carry (see docs/delivery.md, "Context contract").
@@ -117,23 +119,45 @@ def sample_contexts(templates: Templates, template: str) -> list[dict[str, Any]]
     return [{**context, "variant": variant} for context in (full, minimal) for variant in ("a", "b")]
 
 
+def template_problem(template: str, templates: Templates | None = None) -> str | None:
+    """Why one step template (``ru/<chain>/<step>``) does not render against sample data, or None.
+    Cached until a file of the template, the layouts or ``messages.yaml`` changes."""
+    templates = templates or Templates()
+    root = templates.root
+    watched = [
+        root / "messages.yaml",
+        *sorted((root / "layout").glob("*")),
+        *sorted((root / template).glob("*")),
+    ]
+    stamp = tuple((str(p), p.stat().st_mtime_ns) for p in watched if p.is_file())
+    return _template_problem(str(root), template, stamp)
+
+
+@functools.lru_cache(maxsize=8)
+def _templates(root: str) -> Templates:
+    """One template environment per folder: Jinja compiles each file once and reloads it when it changes."""
+    return Templates(Path(root))
+
+
+@functools.lru_cache(maxsize=512)
+def _template_problem(root: str, template: str, stamp: tuple) -> str | None:
+    templates = _templates(root)
+    try:
+        for context in sample_contexts(templates, template):
+            if templates.is_push(template):
+                templates.render_push(template, context)
+            else:
+                templates.render_email(template, context)
+    except Exception as exc:  # RenderError, or a broken messages.yaml entry: name the template all the same
+        return f"{template}: {exc}"
+    return None
+
+
 def validate_templates(templates: Templates | None = None, locale: str = "ru") -> list[str]:
     """One line per template that does not render (``<template>: <why>``); empty when all do."""
     templates = templates or Templates()
-    problems = []
-    for template in templates.steps(locale):
-        try:
-            contexts = sample_contexts(templates, template)
-            for context in contexts:
-                if templates.is_push(template):
-                    templates.render_push(template, context)
-                else:
-                    templates.render_email(template, context)
-        except RenderError as exc:
-            problems.append(f"{template}: {exc}")
-        except Exception as exc:  # a broken messages.yaml entry or filter: name the template all the same
-            problems.append(f"{template}: {exc}")
-    return problems
+    problems = [template_problem(template, templates) for template in templates.steps(locale)]
+    return [problem for problem in problems if problem]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -59,3 +59,27 @@ def test_a_template_with_an_undefined_variable_is_caught_naming_the_template(tmp
     assert len(problems) == 1
     assert problems[0].startswith("ru/welcome/email_2: ")
     assert "nickname" in problems[0]
+
+
+def test_a_chain_whose_template_cannot_render_stops_before_planning(tmp_path, monkeypatch):
+    """The chains DAG's validation loads every chain with its templates rendered against sample data: the
+    broken chain fails alone, naming its file, the step and the template's problem."""
+    import pytest
+
+    from lifecycle.chains.config import CHAINS_DIR, load_chain
+    from lifecycle.delivery import validate
+    from lifecycle.errors import ConfigError
+
+    root = tmp_path / "templates"
+    shutil.copytree(TEMPLATES_DIR, root)
+    (root / "ru" / "welcome" / "email_2" / "subject.txt").write_text(
+        "{{ customer.nickname }}", encoding="utf-8"
+    )
+    monkeypatch.setattr(validate, "Templates", lambda path=root: Templates(path))
+    with pytest.raises(ConfigError) as raised:
+        load_chain(CHAINS_DIR / "welcome.yaml", check_templates=True)
+    message = str(raised.value)
+    assert "welcome.yaml" in message
+    assert "ru/welcome/email_2" in message
+    assert "nickname" in message
+    assert load_chain(CHAINS_DIR / "win_back.yaml", check_templates=True).id == "win_back"
