@@ -166,3 +166,20 @@ def test_a_crash_mid_send_never_resends_blindly(duck_shop, signer, sender, tmp_p
     assert report.orphans_recovered == 1
     assert ledger(duck_shop)["w-0"]["state"] == after_crash
     assert len(list((tmp_path / "email").glob("*.eml"))) == (1 if idempotent else 0)
+
+
+def test_one_click_unsubscribe_only_with_an_https_link(duck_shop, sender, tmp_path):
+    """RFC 8058: List-Unsubscribe-Post goes only with an HTTPS URI; an http:// links base keeps the plain
+    List-Unsubscribe header (RFC 2369) and drops the one-click promise."""
+    from delivery_shop import SECRET
+
+    from lifecycle.delivery.signing import LinkSigner
+
+    plan(duck_shop, [ledger_row("w-1", 1, "ru/welcome/email_1", {})])
+    signer = LinkSigner(SECRET, "http://localhost:8080/lifecycle-webhooks")
+    dispatcher(duck_shop, SandboxProvider(tmp_path, sender), signer).run("email")
+    message = email.message_from_bytes(
+        next((tmp_path / "email").glob("w-1-*.eml")).read_bytes(), policy=policy.default
+    )
+    assert message["List-Unsubscribe"].startswith("<http://localhost:8080/lifecycle-webhooks/unsubscribe/")
+    assert message["List-Unsubscribe-Post"] is None
