@@ -2,6 +2,7 @@
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
+PORT ?= 8080
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | md5sum | cut -c1-12)
 
@@ -40,8 +41,9 @@ lint: venv
 sqlfix: venv
 	$(BIN)/sqlfluff fix include/sql
 
+# `make airflow PORT=8081` moves the UI, the REST and execution APIs and the webhooks to another port.
 airflow: venv
-	$(BIN)/python scripts/airflow_local.py
+	PORT=$(PORT) $(BIN)/python scripts/airflow_local.py
 
 bench: venv
 	$(BIN)/python scripts/bench.py

@@ -1,12 +1,13 @@
-"""`make airflow`: Airflow standalone on http://localhost:8080 with this project's DAGs, plugins and the
-demo warehouse; login admin / admin. Run `make demo` first to have data to look at."""
+"""`make airflow`: Airflow standalone on http://localhost:8080 (`make airflow PORT=8081` for another port)
+with this project's DAGs, plugins and the demo warehouse; login admin / admin. Run `make demo` first to have
+data to look at."""
 
 import json
 import os
 import subprocess
 import sys
 
-from local_env import POOLS, UI_LOGIN, UI_URL, WAREHOUSE_FILE, airflow_env, write_login
+from local_env import POOLS, PORT, UI_LOGIN, UI_URL, WAREHOUSE_FILE, airflow_env, write_login
 
 
 def main() -> None:
@@ -22,7 +23,7 @@ def main() -> None:
             {
                 "conn_type": "http",
                 "host": "localhost",
-                "port": 8080,
+                "port": PORT,
                 "login": UI_LOGIN[0],
                 "password": UI_LOGIN[1],
             }

@@ -18,7 +18,9 @@ WAREHOUSE_FILE = DATA_DIR / "warehouse.duckdb"
 OUTBOX_DIR = DATA_DIR / "outbox"
 #: Pools the DAGs use, with their local slot counts: one writer for the DuckDB file, one sender per channel.
 POOLS = {"lifecycle_warehouse": 1, "lifecycle_delivery_email": 1, "lifecycle_delivery_push": 1}
-UI_URL = "http://localhost:8080"
+#: `make airflow PORT=8081` serves the UI, the REST API, the execution API and the webhooks on another port.
+PORT = int(os.environ.get("PORT") or 8080)
+UI_URL = f"http://localhost:{PORT}"
 UI_LOGIN = ("admin", "admin")
 
 
@@ -31,7 +33,9 @@ def airflow_env() -> dict[str, str]:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API__PORT": "8080",
+        "AIRFLOW__API__PORT": str(PORT),
+        # Task processes report to the execution API of this same API server, on the same port.
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{PORT}/execution/",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{UI_LOGIN[0]}:admin",
         "AIRFLOW_CONN_LIFECYCLE_WAREHOUSE": json.dumps({"conn_type": "duckdb", "host": str(WAREHOUSE_FILE)}),
         # Email and push go to the sandbox: nothing leaves the machine.
@@ -51,7 +55,7 @@ def airflow_env() -> dict[str, str]:
             {
                 "conn_type": "generic",
                 "password": "local-links-signing-secret",
-                "extra": {"base_url": "http://localhost:8080/lifecycle-webhooks"},
+                "extra": {"base_url": f"{UI_URL}/lifecycle-webhooks"},
             }
         ),
     }

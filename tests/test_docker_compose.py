@@ -429,3 +429,76 @@ def test_env_example_holds_placeholders_only(env_example):
 def test_env_file_is_git_ignored():
     assert ".env" in (ROOT / ".gitignore").read_text(encoding="utf-8").split()
     assert ".env.example" not in (ROOT / ".gitignore").read_text(encoding="utf-8").split()
+
+
+# --- what the DAGs need, the stack provides ----------------------------------------------------------------
+
+
+def _dag_needs() -> tuple[set[str], set[str]]:
+    """The pools and connection ids the project's DAGs use: each task's pool, each operator's ``*_conn_id``
+    (templated ones resolved with the DAG's param defaults), and the connections the task code opens
+    through the project's hooks (warehouse, signed links, the REST API for run notes)."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from lifecycle_providers.hooks.links import DeliveryLinksHook
+    from lifecycle_providers.hooks.warehouse import WarehouseHook
+    from lifecycle_providers.ui.run_note import API_CONN_ID
+
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert not bag.import_errors, bag.import_errors
+    pools, connections = (
+        set(),
+        {WarehouseHook.default_conn_name, DeliveryLinksHook.default_conn_name, API_CONN_ID},
+    )
+    for dag in bag.dags.values():
+        params = {name: dag.params[name] for name in dag.params}
+        for task in dag.tasks:
+            if task.pool and task.pool != "default_pool":
+                pools.add(task.pool)
+            for name in dir(task):
+                if not name.endswith("_conn_id") or name.startswith("_"):
+                    continue
+                value = getattr(task, name, None)
+                if isinstance(value, str) and value:
+                    found = re.fullmatch(r"\{\{\s*params\.(\w+)\s*\}\}", value)
+                    connections.add(params[found[1]] if found else value)
+    return pools, connections
+
+
+def test_the_stack_provides_every_pool_and_connection_the_dags_use(services, airflow_services):
+    """A missing pool leaves tasks in Scheduled for ever; a missing connection fails them at run time. The
+    stack's files must provide everything the DAGs use, with a connection type their hooks accept."""
+    from lifecycle_providers.operators.dispatch import HOOKS_BY_CONN_TYPE
+
+    pools, connections = _dag_needs()
+    assert {"lifecycle_warehouse", "lifecycle_delivery_email", "lifecycle_delivery_push"} <= pools
+    script = re.sub(r"\s*\\\n\s*", " ", _init_script(services))
+    created = set(re.findall(r"airflow pools set (\S+) ", script))
+    assert pools - created == set(), (
+        f"pools the DAGs use that airflow-init does not create: {pools - created}"
+    )
+    for name, spec in airflow_services.items():
+        env = spec.get("environment", {})
+        provided = {
+            key.removeprefix("AIRFLOW_CONN_").lower() for key in env if key.startswith("AIRFLOW_CONN_")
+        }
+        assert connections - provided == set(), f"{name} lacks connections {connections - provided}"
+        sandbox = json.loads(env["AIRFLOW_CONN_LIFECYCLE_SANDBOX"])
+        assert sandbox["conn_type"] in HOOKS_BY_CONN_TYPE, "dispatch must accept the sandbox's type"
+        assert _host_path(sandbox["extra"]["path"], _mounts(spec)) == ROOT / "data" / "outbox"
+        links = json.loads(env["AIRFLOW_CONN_LIFECYCLE_LINKS"])
+        assert links["conn_type"] == "generic"
+        assert links["password"]
+        assert links["extra"]["base_url"].endswith("/lifecycle-webhooks")
+
+
+def test_the_links_connection_works_with_the_project_hook(airflow_services, monkeypatch):
+    from lifecycle_providers.hooks.links import DeliveryLinksHook
+    from lifecycle_providers.hooks.sandbox import SandboxHook
+
+    env = airflow_services["airflow-scheduler"]["environment"]
+    monkeypatch.setenv("AIRFLOW_CONN_LIFECYCLE_LINKS", env["AIRFLOW_CONN_LIFECYCLE_LINKS"])
+    monkeypatch.setenv("AIRFLOW_CONN_LIFECYCLE_SANDBOX", env["AIRFLOW_CONN_LIFECYCLE_SANDBOX"])
+    signer = DeliveryLinksHook().get_conn()
+    assert signer.verify_unsubscribe(signer.unsubscribe_url("k").rsplit("/", 1)[1]) == "k"
+    assert SandboxHook().get_conn().name == "sandbox"
