@@ -129,6 +129,36 @@ class DispatchReport:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def summary(self) -> str:
+        """One line a person can read: what was claimed, sent, held back and dropped, and why."""
+
+        def by_reason(counts: dict[str, int]) -> str:
+            return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+        parts = [f"{self.channel} via {self.provider}: claimed {self.claimed}, sent {self.sent}"]
+        for label, value, reasons in (
+            ("failed", self.failed, self.errors),
+            ("held back at send time", sum(self.held.values()), self.held),
+            ("dropped at send time", sum(self.dropped.values()), self.dropped),
+        ):
+            if value:
+                parts.append(f"{label} {value} ({by_reason(reasons)})" if reasons else f"{label} {value}")
+        if self.unknown:
+            parts.append(f"unknown {self.unknown} (never resent; feedback settles them)")
+        if self.released:
+            parts.append(f"back in the queue {self.released} (the provider did not take them)")
+        if self.expired:
+            parts.append(f"expired {self.expired}")
+        if self.orphans_released or self.orphans_recovered:
+            parts.append(
+                f"left by a dead dispatch: {self.orphans_released} back in the queue, "
+                f"{self.orphans_recovered} in flight"
+            )
+        if self.tokens_retired:
+            parts.append(f"push tokens retired {self.tokens_retired}")
+        parts.append(f"{self.requests} requests in {self.elapsed_s:.1f} s")
+        return "; ".join(parts)
+
 
 class Dispatcher:
     def __init__(
@@ -249,6 +279,7 @@ class Dispatcher:
         if not rows:
             return False
         report.claimed += len(rows)
+        log.info("claimed %d %s messages (%d so far this run)", len(rows), channel, report.claimed)
         try:
             with self.warehouse.begin() as conn:
                 contexts = self.builder.build(self.warehouse, conn, claim_token, rows, now)
@@ -267,6 +298,14 @@ class Dispatcher:
         messages, early = self._prepare(rows, contexts)
         self._record(claim_token, early, {}, report)
         self._send_all(claim_token, rows, messages, report)
+        log.info(
+            "so far: sent %d, failed %d, held back %d, dropped %d, back in the queue %d",
+            report.sent,
+            report.failed,
+            sum(report.held.values()),
+            sum(report.dropped.values()),
+            report.released,
+        )
         return True
 
     # --- rendering and addressing ------------------------------------------------------------------------

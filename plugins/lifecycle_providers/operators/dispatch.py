@@ -85,5 +85,5 @@ class LedgerDispatchOperator(BaseOperator):
             ).run(self.channel)
         finally:
             provider.close()
-        self.log.info("%s via %s: %s", self.channel, provider.name, report.as_dict())
+        self.log.info("%s", report.summary())
         return report.as_dict()

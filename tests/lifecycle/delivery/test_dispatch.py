@@ -66,6 +66,14 @@ def test_sandbox_dispatch_renders_sends_and_records(shop, signer, sender, tmp_pa
     assert rows["bad-addr-3"]["last_error"].startswith("unaddressable: invalid email")
     assert "render: ru/post_purchase/email_1" in rows["no-order-1"]["last_error"]
     assert (email_report.sent, email_report.failed, email_report.expired) == (2, 2, 1)
+    line = email_report.summary()  # what the task log says, in words
+    assert line.startswith("email via sandbox: claimed 4, sent 2; failed 2 (")
+    assert "unaddressable 1" in line
+    assert "render 1" in line
+    assert "expired 1" in line
+    assert held.summary().startswith(
+        "push via sandbox: claimed 1, sent 0; held back at send time 1 (min_gap 1)"
+    )
     assert push_report.sent == 1
 
     cart = email.message_from_bytes(
