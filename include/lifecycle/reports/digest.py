@@ -12,34 +12,58 @@ NOTE_LIMIT = 1000
 
 
 def chains_digest(summary: dict[str, Any], limit: int = NOTE_LIMIT) -> str:
-    """Due, held, holdout, planned, sent and failed of a chains run, overall and for the busiest chains."""
+    """A chains run in the funnel's own words (:mod:`lifecycle.reports.labels`): entered, exited, due, held
+    back, suppressed, holdout, planned, sent and failed, overall and for the busiest chains, and the main
+    reasons for holding back."""
+    from lifecycle.reports.labels import STAGE, reason_label
+
+    keys = ("entered", "exited", "due", "held", "suppressed", "holdout", "planned", "sent", "failed")
     chains: dict[str, dict[str, int]] = {}
+
+    def chain(chain_id: str) -> dict[str, int]:
+        return chains.setdefault(chain_id, dict.fromkeys(keys, 0))
+
+    for f in summary.get("chains", []):
+        c = chain(f["chain_id"])
+        c["entered"] += int(f["entered"] or 0)
+        c["exited"] += int(f["exited"] or 0)
+    reasons: dict[str, int] = {}
     for s in summary["funnel"]:
-        c = chains.setdefault(
-            s["chain_id"], {"due": 0, "held": 0, "holdout": 0, "planned": 0, "sent": 0, "failed": 0}
-        )
+        c = chain(s["chain_id"])
         c["due"] += s["due"] or s["planned"] + sum(s["held"].values()) + sum(s["suppressed"].values())
-        c["held"] += sum(s["held"].values()) + sum(s["suppressed"].values())
+        c["held"] += sum(s["held"].values())
+        c["suppressed"] += sum(s["suppressed"].values())
         c["holdout"] += s["holdout"] + s["global_control"]
         for key in ("planned", "sent", "failed"):
             c[key] += s[key]
-    total = {
-        k: sum(c[k] for c in chains.values()) for k in ("due", "held", "holdout", "planned", "sent", "failed")
-    }
-    head = [
-        "### Цепочки / Chains",
-        f"Due **{total['due']}** · held back (отложено) {total['held']} · holdout {total['holdout']}"
-        f" · planned **{total['planned']}** · sent **{total['sent']}** · failed {total['failed']}",
-        "",
-    ]
+        for reason, n in [*s["held"].items(), *s["suppressed"].items()]:
+            reasons[reason] = reasons.get(reason, 0) + n
+    total = {k: sum(c[k] for c in chains.values()) for k in keys}
+    bold = {"entered", "due", "planned", "sent"}
+
+    def figure(key: str) -> str:
+        ru, en = STAGE[key]
+        n = f"**{total[key]}**" if key in bold else str(total[key])
+        return f"{en} ({ru.lower()}) {n}"
+
+    head = ["### Цепочки / Chains", " · ".join(figure(k) for k in keys), ""]
+    if reasons:
+        top = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:4]
+        head[-1:] = [
+            "Why held back or suppressed: " + ", ".join(f"{reason_label(r)[1]} {n}" for r, n in top),
+            "",
+        ]
+    status = summary.get("status")
+    if status == "unfinished":
+        head[-1:] = ["**Not finished (не завершён): steps are due but none decided yet**", ""]
     failures = summary.get("failures", [])
     if failures:
         names = ", ".join(f"{f['chain_id']} ({f['phase']})" for f in failures)
         head[-1:] = [f"**Failed chains (ошибка цепочки): {names}**", ""]
     rows = [
-        f"* {cid}: {c['due']} → {c['planned']} planned, {c['sent']} sent"
-        + (f", {c['failed']} failed" if c["failed"] else "")
-        for cid, c in sorted(chains.items(), key=lambda kv: (-kv[1]["due"], kv[0]))
+        f"* {cid}: entered {c['entered']}, due {c['due']} → planned {c['planned']}, sent {c['sent']}"
+        + (f", failed {c['failed']}" if c["failed"] else "")
+        for cid, c in sorted(chains.items(), key=lambda kv: (-kv[1]["due"], -kv[1]["entered"], kv[0]))
     ]
     return _fit(head, rows, "Details: Run summary tab / вкладка Run summary", limit)
 

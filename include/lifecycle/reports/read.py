@@ -26,21 +26,68 @@ DEFAULT_PERIOD_DAYS = 30
 
 
 def chains_run(warehouse: Warehouse, run_key: str) -> dict[str, Any]:
-    """The funnel of one chains run per chain and step, the previous run's funnel, sends by channel, and
-    the chains that failed in the run (phase and error)."""
+    """One chains run: per chain who entered and exited (by reason), the funnel per chain and step, the
+    previous run's funnel, sends by channel, the chains that failed (phase and error) and the run's status
+    as its records tell it (:func:`run_status`)."""
     from lifecycle.chains.engine import failed_chains
 
     previous = _fetch(warehouse, "reports/previous_chains_run.sql", run_key=run_key)
     previous_key = previous[0]["run_key"] if previous else None
+    failures = [{"chain_id": k} | v for k, v in failed_chains(warehouse, run_key, []).items()]
+    funnel = _funnel(warehouse, run_key)
+    chains = _chain_figures(warehouse, run_key)
     return {
         "run_key": run_key,
-        "failures": [{"chain_id": k} | v for k, v in failed_chains(warehouse, run_key, []).items()],
-        "funnel": _funnel(warehouse, run_key),
+        "status": run_status(failures, chains, funnel),
+        "failures": failures,
+        "chains": chains,
+        "funnel": funnel,
         "previous_run_key": previous_key,
         "previous_funnel": _funnel(warehouse, previous_key) if previous_key else [],
         "channels": [dict(r) for r in _fetch(warehouse, "reports/run_channels.sql", run_key=run_key)],
         "send_checks": [dict(r) for r in _fetch(warehouse, "reports/run_send_checks.sql", run_key=run_key)],
     }
+
+
+#: What the warehouse says about a chains run: ``failed`` (a chain recorded a failure), ``unfinished`` (steps
+#: are due but the contact policy has decided none: still running, or the hand-off failed), ``empty`` (no
+#: chain has recorded anything yet: still running, or nothing was configured) or ``finished``.
+RUN_STATUSES = ("failed", "unfinished", "empty", "finished")
+
+
+def run_status(failures: list, chains: list[dict[str, Any]], funnel: list[dict[str, Any]]) -> str:
+    """The state of a chains run as far as its own records tell (see :data:`RUN_STATUSES`)."""
+    if failures:
+        return "failed"
+    due = sum(s["due"] for s in funnel)
+    decided = sum(decided_steps(s) for s in funnel)
+    if due and not decided:
+        return "unfinished"
+    if not chains and not funnel:
+        return "empty"
+    return "finished"
+
+
+def decided_steps(step: dict[str, Any]) -> int:
+    """Due steps of a funnel row the contact policy decided (planned, held back, suppressed, control)."""
+    return (
+        step["planned"]
+        + sum(step["held"].values())
+        + sum(step["suppressed"].values())
+        + step["holdout"]
+        + step["global_control"]
+    )
+
+
+def _chain_figures(warehouse: Warehouse, run_key: str) -> list[dict[str, Any]]:
+    """Per chain that finished its phases in the run: candidates, entered, exited (by reason), completed."""
+    exits: dict[str, dict[str, int]] = defaultdict(dict)
+    for row in _fetch(warehouse, "reports/run_chain_exits.sql", run_key=run_key):
+        exits[row["chain_id"]][row["exit_reason"] or "unspecified"] = int(row["customers"])
+    return [
+        dict(row) | {"exits": dict(sorted(exits.get(row["chain_id"], {}).items(), key=lambda kv: -kv[1]))}
+        for row in _fetch(warehouse, "reports/run_chain_figures.sql", run_key=run_key)
+    ]
 
 
 def _funnel(warehouse: Warehouse, run_key: str) -> list[dict[str, Any]]:
@@ -145,7 +192,10 @@ def overview(
 
 
 def rfm_migration_between(warehouse: Warehouse, from_date: date, to_date: date) -> list[dict[str, Any]]:
-    """The migration matrix between any two scored dates, computed on demand from crm.customer_scores."""
+    """The migration matrix between two different scored dates, computed on demand from
+    crm.customer_scores; none when the dates are the same (a date compared with itself says nothing)."""
+    if from_date == to_date:
+        return []
     rows = _fetch(warehouse, "scores/rfm_migrations.sql", from_date=from_date, to_date=to_date)
     return [
         dict(r) | {"from_code": r["from_code"] or NEW_CODE, "from_date": from_date, "to_date": to_date}

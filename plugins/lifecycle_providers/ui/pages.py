@@ -14,16 +14,10 @@ CHAINS_DAG, INGEST_DAG, SCORES_DAG, REPORTS_DAG = (
     "lifecycle_scores",
     "lifecycle_reports",
 )
-STAGES = (
-    ("due", "К отправке / Due"),
-    ("held", "Отложено / Held back"),
-    ("suppressed", "Отклонено / Suppressed"),
-    ("holdout", "Контроль цепочки / Holdout"),
-    ("global_control", "Глобальный контроль / Global control"),
-    ("planned", "Запланировано / Planned"),
-    ("sent", "Отправлено / Sent"),
-    ("failed", "Ошибка / Failed"),
-)
+#: The delivered cell of a chain that sent messages but received no delivery report from its provider.
+NO_FEEDBACK = "нет отчётов / no reports"
+#: The funnel chart's stages (steps, not customers), in the vocabulary of the run note and the tables.
+FUNNEL_STAGES = ("due", "held", "suppressed", "holdout", "global_control", "planned", "sent", "failed")
 
 
 def run_summary(reader, dag_id: str, run_id: str, chains: dict[str, Any] | None = None) -> str:
@@ -31,10 +25,12 @@ def run_summary(reader, dag_id: str, run_id: str, chains: dict[str, Any] | None 
     from lifecycle.reports import digest, read
 
     title = f"Итоги запуска / Run summary — {dag_id}"
+    banners: list[str] = []
     if dag_id == CHAINS_DAG:
         summary = read.chains_run(reader, run_id)
         body = _chains(summary, chains or {})
         note = digest.chains_digest(summary)
+        banners = _status_banner(summary)
     elif dag_id == INGEST_DAG:
         summary = read.ingest_run(reader, run_id)
         body = _ingest(summary)
@@ -49,7 +45,7 @@ def run_summary(reader, dag_id: str, run_id: str, chains: dict[str, Any] | None 
             run_id,
             [r.paragraph("Для этого DAG нет сводки / This DAG has no run summary; see the CRM overview.")],
         )
-    return r.page(title, f"run_id {run_id}", [r.section("Кратко / Digest", r.digest(note)), *body])
+    return r.page(title, f"run_id {run_id}", [*banners, r.section("Кратко / Digest", r.digest(note)), *body])
 
 
 def _chain_name(chains: dict[str, Any], chain_id: str) -> str:
@@ -87,34 +83,159 @@ def _failed_chains(summary: dict[str, Any], chains: dict[str, Any]) -> list[str]
     ]
 
 
+def _status_banner(summary: dict[str, Any]) -> list[str]:
+    """A banner when the run failed or has not finished: the figures below are then incomplete."""
+    status = summary.get("status")
+    if status == "failed":
+        names = ", ".join(f["chain_id"] for f in summary["failures"])
+        return [
+            r.banner(
+                f"Запуск завершился с ошибкой: цепочки {names} не отработали, их цифр ниже нет. / "
+                f"This run failed: the chains {names} did not finish and are missing below.",
+                "failed",
+            )
+        ]
+    if status == "unfinished":
+        return [
+            r.banner(
+                "Запуск не завершён: шаги к отправке есть, но политика ещё ничего не решила (запуск идёт "
+                "или передача политике упала — см. задачу hand_off). / This run has not finished: steps "
+                "are due but the contact policy has decided none yet (still running, or the hand_off task "
+                "failed).",
+                "running",
+            )
+        ]
+    if status == "empty":
+        return [
+            r.banner(
+                "Запуск ещё ничего не записал: он идёт или ни одна цепочка не отработала. / This run has "
+                "recorded nothing yet: it is still running, or no chain finished.",
+                "running",
+            )
+        ]
+    return []
+
+
+def _reasons_cell(reasons: dict[str, int]) -> str:
+    from lifecycle.reports.labels import reason_text
+
+    ordered = sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+    return "; ".join(f"{reason_text(code)}: {n}" for code, n in ordered) or "–"
+
+
+def _per_chain(summary: dict[str, Any], chains: dict[str, Any]) -> str:
+    """Per chain: entered, exited by reason, due, held back, suppressed, control, planned, sent, failed."""
+    from lifecycle.reports.labels import stage_text
+
+    per: dict[str, dict[str, Any]] = {}
+
+    def chain(chain_id: str) -> dict[str, Any]:
+        return per.setdefault(
+            chain_id,
+            {"entered": None, "exits": {}, "completed": None, "held": {}, "suppressed": {}}
+            | dict.fromkeys(("due", "control", "planned", "sent", "failed"), 0),
+        )
+
+    for f in summary.get("chains", []):
+        c = chain(f["chain_id"])
+        c.update(entered=f["entered"], exits=f["exits"], completed=f["completed"])
+    for s in summary["funnel"]:
+        c = chain(s["chain_id"])
+        c["due"] += s["due"]
+        c["control"] += s["holdout"] + s["global_control"]
+        for key in ("planned", "sent", "failed"):
+            c[key] += s[key]
+        for key in ("held", "suppressed"):
+            for code, n in s[key].items():
+                c[key][code] = c[key].get(code, 0) + n
+    rows = [
+        [
+            _chain_name(chains, cid),
+            r.fmt(c["entered"]),
+            f"{sum(c['exits'].values())}: {_reasons_cell(c['exits'])}" if c["exits"] else "0",
+            r.fmt(c["due"]),
+            f"{sum(c['held'].values())}: {_reasons_cell(c['held'])}" if c["held"] else "0",
+            f"{sum(c['suppressed'].values())}: {_reasons_cell(c['suppressed'])}" if c["suppressed"] else "0",
+            r.fmt(c["control"]),
+            r.fmt(c["planned"]),
+            r.fmt(c["sent"]),
+            r.fmt(c["failed"]),
+        ]
+        for cid, c in sorted(per.items())
+    ]
+    return r.table(
+        [
+            "Цепочка / Chain",
+            stage_text("entered"),
+            "Вышли по причине / Exited by reason",
+            stage_text("due"),
+            "Отложено по причине / Held back by reason",
+            "Отклонено по причине / Suppressed by reason",
+            "Контроль / Holdout + global control",
+            stage_text("planned"),
+            stage_text("sent"),
+            stage_text("failed"),
+        ],
+        rows,
+        numeric=(1, 3, 6, 7, 8, 9),
+    )
+
+
+def _legend(summary: dict[str, Any]) -> str:
+    """What each stage and each reason counted in this run means, in plain words."""
+    from lifecycle.reports.labels import STAGE_MEANING, reason_meaning, reason_text, stage_text
+
+    codes: set[str] = set()
+    for f in summary.get("chains", []):
+        codes.update(f["exits"])
+    for s in summary["funnel"]:
+        codes.update(s["held"])
+        codes.update(s["suppressed"])
+    codes.update(row["reason"] for row in summary.get("send_checks", []))
+    stages = [(stage_text(key), meaning) for key, meaning in STAGE_MEANING.items()]
+    reasons = [(f"{reason_text(code)} ({code})", reason_meaning(code) or "–") for code in sorted(codes)]
+    return r.section(
+        "Легенда / Legend",
+        r.paragraph("Этапы / Stages"),
+        r.legend(stages),
+        r.paragraph("Причины этого запуска / Reasons counted in this run") if reasons else "",
+        r.legend(reasons),
+    )
+
+
 def _chains(summary: dict[str, Any], chains: dict[str, Any]) -> list[str]:
+    from lifecycle.reports.labels import STAGE
+
     funnel, previous = summary["funnel"], summary["previous_funnel"]
     failed = _failed_chains(summary, chains)
+    entries = r.section(
+        "Цепочки: вход, выход, решения / Chains: entered, exited, decided", _per_chain(summary, chains)
+    )
     if not funnel:
         none = r.paragraph("Этот запуск не передал шагов политике / No due steps in this run.", "muted")
-        return [*failed, none]
+        return [*failed, entries if summary.get("chains") else "", none, _legend(summary)]
     prev = {(s["chain_id"], s["step_id"]): s for s in previous}
     prev_key = summary["previous_run_key"]
     totals = [
         (
-            label,
+            f"{STAGE[key][0]} / {STAGE[key][1]}",
             sum(_stage_value(s, key) for s in funnel),
             sum(_stage_value(s, key) for s in previous) if prev_key else None,
         )
-        for key, label in STAGES
+        for key in FUNNEL_STAGES
     ]
     chart = r.funnel_chart(totals, "Воронка запуска / Run funnel (светлая: предыдущий / light: previous run)")
     rows = []
     for s in funnel:
         p = prev.get((s["chain_id"], s["step_id"]))
-        held = {**s["held"], **{f"✕ {k}": v for k, v in s["suppressed"].items()}}
         rows.append(
             [
                 _chain_name(chains, s["chain_id"]),
                 s["step_id"],
                 s["channel"] or "",
                 r.delta(s["due"], p["due"] if p else None) if prev_key else r.fmt(s["due"]),
-                ", ".join(f"{k} {v}" for k, v in sorted(held.items(), key=lambda kv: -kv[1])) or "–",
+                _reasons_cell(s["held"]),
+                _reasons_cell(s["suppressed"]),
                 r.fmt(s["holdout"]),
                 r.fmt(s["global_control"]),
                 r.delta(s["planned"], p["planned"] if p else None) if prev_key else r.fmt(s["planned"]),
@@ -129,8 +250,9 @@ def _chains(summary: dict[str, Any], chains: dict[str, Any]) -> list[str]:
             "Шаг / Step",
             "Канал / Channel",
             "К отправке / Due",
-            "Отложено по причине / Held back by reason (✕ = suppressed)",
-            "Holdout",
+            "Отложено по причине / Held back by reason",
+            "Отклонено по причине / Suppressed by reason",
+            "Контроль цепочки / Holdout",
             "Глоб. контроль / Global control",
             "Запланировано / Planned",
             "Отправлено / Sent",
@@ -138,7 +260,7 @@ def _chains(summary: dict[str, Any], chains: dict[str, Any]) -> list[str]:
             "В очереди, прочее / Pending, other",
         ],
         rows,
-        numeric=(3, 5, 6, 7, 8, 9, 10),
+        numeric=(3, 6, 7, 8, 9, 10, 11),
     )
     compare = (
         f"Сравнение с предыдущим запуском / compared with the previous run: {prev_key}"
@@ -152,9 +274,11 @@ def _chains(summary: dict[str, Any], chains: dict[str, Any]) -> list[str]:
     )
     return [
         *failed,
-        r.section("Воронка / Funnel", chart, r.paragraph(compare), table),
+        entries,
+        r.section("Воронка по шагам / Funnel by step", chart, r.paragraph(compare), table),
         _send_checks(summary.get("send_checks", []), chains),
         r.section("Отправки по каналам и провайдерам / Sends by channel and provider", channels),
+        _legend(summary),
     ]
 
 
@@ -173,6 +297,7 @@ _NOW = {
 def _send_checks(rows: list[dict[str, Any]], chains: dict[str, Any]) -> str:
     """The contact policy re-checked at the moment of sending: held back or dropped, by reason."""
     from lifecycle.delivery.gate import SEND_TIME_REASONS
+    from lifecycle.reports.labels import reason_text
 
     title = "В момент отправки / At the moment of sending"
     if not rows:
@@ -197,7 +322,7 @@ def _send_checks(rows: list[dict[str, Any]], chains: dict[str, Any]) -> str:
             [
                 _chain_name(chains, row["chain_id"]),
                 row["step_id"],
-                row["reason"],
+                reason_text(row["reason"]),
                 _NOW.get(row["state"], row["state"]),
                 r.fmt(row["messages"]),
                 r.fmt(row["holds"] or 0),
@@ -207,7 +332,7 @@ def _send_checks(rows: list[dict[str, Any]], chains: dict[str, Any]) -> str:
         numeric=(4, 5),
     )
     used = sorted({row["reason"] for row in rows})
-    legend = "; ".join(f"{reason}: {SEND_TIME_REASONS.get(reason, reason)}" for reason in used)
+    legend = "; ".join(f"{reason_text(reason)}: {SEND_TIME_REASONS.get(reason, reason)}" for reason in used)
     return r.section(
         title,
         r.paragraph(
@@ -346,8 +471,10 @@ def overview(
         "<button type='submit'>Показать / Show</button></form>"
     )
     kpi_rows = []
+    no_feedback = [c["chain_id"] for c in data["chains"] if c.get("sent") and not c.get("delivered")]
     for c in data["chains"]:
         u = c.get("uplift") or {}
+        silent = c["chain_id"] in no_feedback
         ci = (
             f"[{r.fmt(u['ci_low'], 'money')}; {r.fmt(u['ci_high'], 'money')}]"
             if u.get("ci_low") is not None
@@ -357,9 +484,9 @@ def overview(
             [
                 _chain_name(chains, c["chain_id"]),
                 r.fmt(c.get("sent")),
-                r.fmt(c.get("delivered")),
-                r.fmt(c.get("open_rate"), "pct"),
-                r.fmt(c.get("click_rate"), "pct"),
+                NO_FEEDBACK if silent else r.fmt(c.get("delivered")),
+                "–" if silent else r.fmt(c.get("open_rate"), "pct"),
+                "–" if silent else r.fmt(c.get("click_rate"), "pct"),
                 r.fmt(c.get("conversion_rate"), "pct"),
                 r.fmt(c.get("revenue_last_touch"), "money"),
                 r.fmt(c.get("revenue_first_touch"), "money"),
@@ -417,7 +544,7 @@ def overview(
                 s["step_id"],
                 s["channel"],
                 r.fmt(s["sent"]),
-                r.fmt(s["delivered"]),
+                NO_FEEDBACK if s["sent"] and not s["delivered"] else r.fmt(s["delivered"]),
                 r.fmt(s["open_rate"], "pct"),
                 r.fmt(s["click_rate"], "pct"),
                 r.fmt(s["conversion_rate"], "pct"),
@@ -458,9 +585,41 @@ def overview(
         ab_rows,
         numeric=(3, 4, 5, 6, 7),
     )
+    if not kpi_rows:
+        kpis = r.paragraph(
+            f"За период {first_day.isoformat()} — {last_day.isoformat()} цепочки ничего не отправили и "
+            "никто не вошёл в контроль; выберите другой период. / No chain sent anything and no one entered "
+            "a holdout in this period; choose another period.",
+            "muted",
+        )
+    feedback_note = (
+        r.paragraph(
+            "«Нет отчётов»: доставки, открытия и клики приходят только из вебхуков провайдера; песочница "
+            "(sandbox) пишет письма в файлы и отчётов не шлёт, пока не подключён настоящий провайдер. / "
+            "'No reports': delivered, opens and clicks come only from the provider's webhooks; the sandbox "
+            "provider writes messages to files and sends no delivery reports unless a real provider's "
+            "webhooks are configured (docs/measurement.md).",
+        )
+        if no_feedback
+        else ""
+    )
     rfm = [s for s in data["rfm"] if s["customers"]]
     as_of = rfm[0]["as_of"] if rfm else None
     migration = data["rfm_migration"]
+    if migration and migration[0]["from_date"] == migration[0]["to_date"]:
+        migration_view = r.paragraph(
+            f"Скоринг есть только за одну дату ({migration[0]['to_date']}): миграцию не с чем сравнить. "
+            "Она появится после следующего скоринга. / Only one scored date so far: a migration needs two "
+            "different dates and appears after the next scoring.",
+            "muted",
+        )
+        migration = []
+    elif migration:
+        migration_view = r.migration_matrix(migration)
+    else:
+        migration_view = r.paragraph(
+            "Нет оценок RFM до конца периода / No RFM scores up to the end of the period.", "muted"
+        )
     customers = data["customers"]
     customer_table = (
         r.table(
@@ -498,6 +657,7 @@ def overview(
             r.section(
                 "Цепочки: KPI и инкрементальная выручка / Chain KPIs and incremental revenue",
                 kpis,
+                feedback_note,
                 uplift_chart,
                 r.paragraph(
                     "Инкрементальная выручка = (выручка на вошедшего с воздействием − на вошедшего "
@@ -511,14 +671,13 @@ def overview(
             r.section("Когорты: удержание / Cohort retention (purchases)", r.heatmap(data["cohorts"])),
             r.section(
                 f"RFM-сегменты / RFM distribution ({as_of or '–'})",
-                r.bar_chart(
-                    [(f"{s['rfm_code']} {s['segment_en']}", s["customers"]) for s in rfm], "Клиентов"
-                ),
+                r.bar_chart([(f"{s['rfm_code']} {s['segment_en']}", s["customers"]) for s in rfm], "Клиентов")
+                or r.paragraph("Нет оценок RFM / No RFM scores yet", "muted"),
             ),
             r.section(
                 "Миграции RFM / RFM migration"
                 + (f" ({migration[0]['from_date']} → {migration[0]['to_date']})" if migration else ""),
-                r.migration_matrix(migration),
+                migration_view,
             ),
             r.section("LTV, удержание, повторные покупки / LTV, retention, repeat purchases", customer_table),
             r.section(

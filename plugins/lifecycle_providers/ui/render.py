@@ -4,6 +4,7 @@ database; every value is escaped here, so callers pass raw data."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from html import escape
@@ -17,7 +18,13 @@ h2{font-size:16px;margin:24px 0 8px;border-bottom:1px solid #dde3ea;padding-bott
 .sub{color:#5b6b7c;margin:0 0 12px}table{border-collapse:collapse;margin:6px 0 12px}
 th,td{border:1px solid #dde3ea;padding:3px 8px;text-align:left;vertical-align:top}
 th{background:#f3f6f9;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}
-.digest{background:#f7f9fb;border-left:3px solid #2f6fb3;padding:6px 10px;white-space:pre-wrap;font-size:13px}
+.digest{background:#f7f9fb;border-left:3px solid #2f6fb3;padding:6px 10px;font-size:13px}
+.digest h3{font-size:14px;margin:2px 0 4px}.digest p{margin:2px 0}.digest ul{margin:2px 0;padding-left:18px}
+.banner{padding:8px 12px;margin:8px 0 12px;border-radius:4px;font-weight:600}
+.banner.failed{background:#fbe9e7;border:1px solid #b03a2e;color:#8a2318}
+.banner.running{background:#fff6e0;border:1px solid #d9822b;color:#7a4a0c}
+dl.legend{font-size:12px;color:#3d4b59;margin:4px 0 12px}dl.legend dt{font-weight:600;margin-top:4px}
+dl.legend dd{margin:0 0 0 16px}
 .muted{color:#8795a4}.up{color:#2d7d46}.down{color:#b03a2e}.note{color:#5b6b7c;font-size:12px}
 .warning{color:#b03a2e;font-weight:600}
 form.period{margin:8px 0}form.period input{margin:0 6px}
@@ -40,8 +47,45 @@ def paragraph(text: str, css: str = "note") -> str:
     return f"<p class='{css}'>{escape(text)}</p>"
 
 
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+
+
 def digest(text: str) -> str:
-    return f"<div class='digest'>{escape(text)}</div>"
+    """The run note as HTML. Only what :mod:`lifecycle.reports.digest` writes is understood (``###``
+    headings, ``* `` bullets, ``**bold**``, blank lines between paragraphs); everything is escaped first."""
+    html, items = [], []
+
+    def inline(line: str) -> str:
+        return _BOLD.sub(r"<strong>\1</strong>", escape(line))
+
+    def close_list() -> None:
+        if items:
+            html.append(f"<ul>{''.join(items)}</ul>")
+            items.clear()
+
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("* "):
+            items.append(f"<li>{inline(line[2:])}</li>")
+            continue
+        close_list()
+        if line.startswith("#"):
+            html.append(f"<h3>{inline(line.lstrip('#').strip())}</h3>")
+        elif line:
+            html.append(f"<p>{inline(line)}</p>")
+    close_list()
+    return f"<div class='digest'>{''.join(html)}</div>"
+
+
+def banner(text: str, kind: str = "failed") -> str:
+    """A coloured box at the top of a page: ``failed`` (red) or ``running`` (amber)."""
+    return f"<div class='banner {escape(kind)}' role='alert'>{escape(text)}</div>"
+
+
+def legend(entries: Iterable[tuple[str, str]]) -> str:
+    """A definition list: (term, explanation) per entry."""
+    items = "".join(f"<dt>{escape(term)}</dt><dd>{escape(text)}</dd>" for term, text in entries)
+    return f"<dl class='legend'>{items}</dl>" if items else ""
 
 
 def fmt(value: Any, kind: str = "int") -> str:
@@ -113,10 +157,10 @@ def bar_chart(
     )
 
 
-def funnel_chart(stages: Sequence[tuple[str, float, float | None]], title: str, width: int = 560) -> str:
+def funnel_chart(stages: Sequence[tuple[str, float, float | None]], title: str, width: int = 640) -> str:
     """Paired bars per stage: this run (dark) and the previous run (light)."""
     top = max([s[1] or 0 for s in stages] + [s[2] or 0 for s in stages]) or 1
-    row, label_w = 26, 170
+    row, label_w = 26, 240
     parts = []
     for i, (label, current, previous) in enumerate(stages):
         y = 22 + i * row

@@ -131,10 +131,42 @@ def test_run_summary_tab_and_crm_page_in_the_browser(airflow_ui, browser):
     browser.set_cookie("_token", airflow_ui["token"], base)
 
     browser.open(f"{base}/dags/lifecycle_chains/runs/{quote(RUN, safe='')}/plugin/run-summary")
-    text = browser.wait_for_text(IFRAME_TEXT, ["Воронка / Funnel", "quiet_hours", "sandbox"])
+    text = browser.wait_for_text(IFRAME_TEXT, ["Funnel by step", "Legend", "sandbox"])
     assert "Run summary" in browser.evaluate(BODY_TEXT)  # the tab on Airflow's run page
     assert "Отправки по каналам и провайдерам" in text
     browser.screenshot(ARTIFACTS / "run-summary-tab.png")
+
+
+def test_run_summary_explains_entered_sent_and_held_in_plain_words(airflow_ui, browser):
+    """The marketer's view of a run: how many entered, left (and why), were sent and held back, with every
+    reason in plain Russian and English and a legend; the digest is formatted, not raw Markdown."""
+    from urllib.parse import quote
+
+    base = airflow_ui["base"]
+    browser.set_cookie("_token", airflow_ui["token"], base)
+    browser.open(f"{base}/dags/lifecycle_chains/runs/{quote(RUN, safe='')}/plugin/run-summary")
+    text = browser.wait_for_text(IFRAME_TEXT, ["Chains: entered, exited, decided", "Легенда / Legend"])
+    # the digest at the top, in the funnel's words and rendered (no Markdown markers)
+    assert "Entered (вошли) 4" in text
+    assert "Sent (отправлено) 1" in text
+    assert "Held back (отложено) 1 · Suppressed (отклонено) 1" in text
+    assert "**" not in text
+    assert "###" not in text
+    # per chain: entered, exited by reason, held back and suppressed by reason, sent
+    assert "купил / made a purchase: 2" in text
+    assert "перешёл в цепочку welcome / moved to chain welcome: 1" in text
+    assert "тихие часы / quiet hours: 1" in text
+    assert "дневной лимит / daily cap reached: 1" in text
+    assert "quiet_hours 1" not in text  # no raw code counts
+    # the legend: stages and every reason of this run, with its code and meaning
+    legend = text[text.index("Легенда / Legend") :]
+    assert "Отложено / Held back" in legend
+    assert "not sent now, due again in a later run" in legend
+    assert "тихие часы / quiet hours (quiet_hours)" in legend
+    assert "inside the customer's quiet hours" in legend
+    assert "купил / made a purchase (purchased)" in legend
+    assert "the customer bought something after entering" in legend
+    browser.screenshot(ARTIFACTS / "run-summary-explained.png")
 
     browser.open(f"{base}/plugin/crm-overview")
     text = browser.wait_for_text(

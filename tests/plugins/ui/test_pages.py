@@ -59,26 +59,73 @@ def test_chains_run_summary(client):
     response = client.get(f"/runs/lifecycle_chains/{RUN}", headers=AUTH)
     assert response.status_code == 200
     html = response.text
-    assert "Воронка / Funnel" in html
+    assert "Воронка по шагам / Funnel by step" in html
     assert "<svg" in html
     assert PREVIOUS_RUN in html  # compared with the previous run
-    assert "quiet_hours 1" in html
-    assert "✕ daily_cap 1" in html
+    assert "role='alert'" not in html  # a finished run has no banner
+    # per chain: entered and exited by reason, then what was decided, in plain words instead of codes
+    assert "Цепочки: вход, выход, решения / Chains: entered, exited, decided" in html
+    assert "3: купил / made a purchase: 2; перешёл в цепочку welcome / moved to chain welcome: 1" in html
+    assert "тихие часы / quiet hours: 1" in html
+    assert "дневной лимит / daily cap reached: 1" in html
+    assert "quiet_hours 1" not in html
     assert "sandbox" in html  # sends by provider
-    assert "Due **5**" in html
-    assert "planned **2**" in html
-    assert "sent **1**" in html
+    # the legend: every stage and every reason counted in this run, code and meaning
+    assert "Легенда / Legend" in html
+    assert (
+        "<dt>тихие часы / quiet hours (quiet_hours)</dt><dd>inside the customer&#x27;s quiet hours</dd>"
+        in html
+    )
+    assert "<dt>купил / made a purchase (purchased)</dt>" in html
+    assert "<dt>Отклонено / Suppressed</dt>" in html
+    # the digest, rendered as HTML, in the funnel's vocabulary
+    assert "<h3>Цепочки / Chains</h3>" in html
+    assert "Entered (вошли) <strong>4</strong>" in html
+    assert "Due (к отправке) <strong>5</strong>" in html
+    assert "Held back (отложено) 1 · Suppressed (отклонено) 1" in html
+    assert "Planned (запланировано) <strong>2</strong>" in html
+    assert "Sent (отправлено) <strong>1</strong>" in html
+    assert "**" not in html
+    assert "<li>cart: entered 4, due 5 → planned 2, sent 1, failed 1</li>" in html
     # what the contact policy, re-checked at the moment of sending, held back: reason, state, legend
     assert "В момент отправки / At the moment of sending" in html
-    assert "min_gap" in html
+    assert "слишком рано после прошлого / too soon after the last message" in html
     assert "too soon after the last message actually sent" in html
+
+
+def test_digest_markdown_is_escaped_and_rendered():
+    from lifecycle_providers.ui import render
+
+    html = render.digest("### T <b>\nA **1** · b <i>x</i>\n\n* one **2**\n* two\n\nDetails")
+    assert html == (
+        "<div class='digest'><h3>T &lt;b&gt;</h3><p>A <strong>1</strong> · b &lt;i&gt;x&lt;/i&gt;</p>"
+        "<ul><li>one <strong>2</strong></li><li>two</li></ul><p>Details</p></div>"
+    )
+
+
+def test_an_unfinished_chains_run_says_so(client, ui_warehouse):
+    """Steps are due but the contact policy decided none: the run is still going or its hand-off failed."""
+    import pandas as pd
+    from ui_rows import _due
+
+    run_id = "manual__2026-03-02T12:00:00+00:00"
+    with ui_warehouse.begin() as conn:
+        ui_warehouse.insert_df(
+            conn, "crm.due_steps", pd.DataFrame([_due(run_id, n) | {"instance_id": f"u{n}"} for n in (1, 2)])
+        )
+    html = client.get(f"/runs/lifecycle_chains/{run_id}", headers=AUTH).text
+    assert "<div class='banner running' role='alert'>Запуск не завершён" in html
+    assert "This run has not finished: steps are due but the contact policy has decided none yet" in html
+    assert "Not finished (не завершён)" in html  # the digest says it too
+    empty = client.get("/runs/lifecycle_chains/manual__2026-03-02T13:00:00+00:00", headers=AUTH).text
+    assert "This run has recorded nothing yet: it is still running, or no chain finished." in empty
 
 
 def test_ingest_and_scores_run_summaries(client):
     ingest = client.get("/runs/lifecycle_ingest/ingest-run", headers=AUTH).text
     assert "negative_amount" in ingest
     assert "unknown_customer" in ingest
-    assert "quarantined (карантин) **3**" in ingest
+    assert "quarantined (карантин) <strong>3</strong>" in ingest
     scores = client.get("/runs/lifecycle_scores/scores-run", headers=AUTH).text
     assert "churn model v4" in scores
     assert "0.81" in scores
@@ -174,3 +221,37 @@ def test_chains_run_summary_lists_the_chains_that_failed(client, ui_warehouse):
     assert "Брошенная корзина / Abandoned cart" in html
     assert "line 11: syntax error at or near &quot;SELEC&quot;" in html
     assert "Failed chains (ошибка цепочки): abandoned_cart (enter)" in html  # the digest says it too
+    assert "<div class='banner failed' role='alert'>Запуск завершился с ошибкой" in html
+    assert "This run failed: the chains abandoned_cart did not finish and are missing below." in html
+    assert html.index("banner failed") < html.index("Кратко / Digest")  # first thing on the tab
+
+
+def test_overview_says_when_a_figure_cannot_be_meaningful(client, ui_warehouse):
+    """An empty period, a migration from a date to itself and sends without delivery reports are explained,
+    not shown as tables of zeros."""
+    empty = client.get("/overview?start=2025-01-01&end=2025-01-31", headers=AUTH).text
+    assert "No chain sent anything and no one entered a holdout in this period" in empty
+    assert "Отправлено / Sent" not in empty
+    assert "No RFM scores up to the end of the period." in empty
+    assert "from \\ to" not in empty
+
+    with ui_warehouse.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO crm.report_rfm_migration (from_date, to_date, from_code, to_code, customers)"
+            " VALUES ('2026-04-30', '2026-04-30', '311', '311', 1),"
+            " ('2026-04-30', '2026-04-30', 'new', '333', 2)"
+        )
+        conn.exec_driver_sql(  # 29 sent through the sandbox, which reports no deliveries
+            "INSERT INTO crm.report_chain_daily VALUES ('2026-04-30', 'welcome', 'email_1', 'email',"
+            " 'sandbox', 'A', 29, 29, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.0, 0, 0.0)"
+        )
+    try:
+        html = client.get("/overview?start=2026-04-01&end=2026-04-30", headers=AUTH).text
+    finally:
+        with ui_warehouse.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM crm.report_rfm_migration WHERE to_date = '2026-04-30'")
+            conn.exec_driver_sql("DELETE FROM crm.report_chain_daily WHERE sent_day = '2026-04-30'")
+    assert "Only one scored date so far: a migration needs two different dates" in html
+    assert "from \\ to" not in html
+    assert "нет отчётов / no reports" in html
+    assert "the sandbox provider writes messages to files and sends no delivery reports" in html

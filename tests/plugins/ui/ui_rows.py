@@ -88,6 +88,17 @@ def build_ui_warehouse(path):
         wh.insert_df(conn, "crm.decisions", pd.DataFrame(decisions))
         wh.insert_df(conn, "crm.due_steps", pd.DataFrame(due))
         conn.exec_driver_sql(f"UPDATE crm.send_ledger SET run_key = '{RUN}' WHERE send_key IN ('s1', 's3')")
+        # the chains phases of the run: 4 customers entered the cart chain, 3 left it (2 bought, 1 moved on)
+        conn.exec_driver_sql(
+            f"INSERT INTO crm.chain_runs VALUES ('{RUN}', 'cart', '2026-03-02 10:00', '2026-03-02 09:00', 6,"
+            " 4, 3, 0, 5, 0, '2026-03-02 10:01')"
+        )
+        for n, reason in enumerate(("purchased", "purchased", "moved_to:welcome"), start=1):
+            conn.exec_driver_sql(
+                f"INSERT INTO crm.chain_instances VALUES ('x{n}', 'cart', {900 + n}, 't{n}', NULL,"
+                " '2025-06-01 08:00', '2025-06-01 09:00', 'old-run', 'exited', "
+                f"'{reason}', '2026-03-02 10:00', '{RUN}', 1, NULL, NULL, '{{}}', '2026-03-02 10:00')"
+            )
         # the send-time check held s3 back twice (the last message sent was too recent)
         conn.exec_driver_sql(
             "UPDATE crm.send_ledger SET hold_reason = 'min_gap', held_count = 2 WHERE send_key = 's3'"
