@@ -193,32 +193,56 @@ def process_chain(warehouse: Warehouse, chain: ChainConfig, as_of: datetime, run
 
 def enter(warehouse: Warehouse, chain: ChainConfig, as_of: datetime, run_key: str) -> ChainRunFigures:
     """Phases 1–2: refresh progress, sync the configured steps, admit new entries, move the watermark."""
-    as_of, now = naive_utc(as_of), _now()
-    base = {"chain_id": chain.id, "as_of": as_of, "run_key": run_key, "now": now}
+    as_of = naive_utc(as_of)
     with _chain_lock(warehouse, chain, run_key) as conn:
-        warehouse.run(conn, "chains/engine/sync_steps.sql", **base)
-        warehouse.insert_df(conn, "crm.chain_steps", _steps_frame(chain))
-        warehouse.run_steps(conn, "chains/engine/progress.sql", **base)
-        watermark = warehouse.run(conn, "chains/engine/watermark.sql", **base).scalar()
-        since = watermark - LATE_GRACE if watermark else as_of - chain.entry.first_run_lookback
-        since = min(since, as_of)
-        try:
-            result = warehouse.run(conn, chain.entry.sql, since=since, as_of=as_of, **chain.entry.params)
-            rows = [dict(row) for row in result.mappings()]
-        except QUERY_FAULTS as exc:
-            raise entry_query_error(chain, exc) from exc
-        warehouse.run(conn, "chains/engine/clear_candidates.sql", **base)
-        warehouse.insert_df(conn, "crm.chain_candidates", _candidates_frame(chain, rows))
-        warehouse.run_steps(
-            conn, "chains/engine/enter.sql", restart=chain.on_new_trigger == "restart", **base
-        )
-        warehouse.run(conn, "chains/engine/clear_candidates.sql", **base)
-        warehouse.run(conn, "chains/engine/set_watermark.sql", **base)
+        since, rows = enter_on(warehouse, conn, chain, as_of, run_key)
     return ChainRunFigures(chain.id, run_key, as_of, since, candidates=len(rows))
+
+
+def enter_on(
+    warehouse: Warehouse, conn: sa.Connection, chain: ChainConfig, as_of: datetime, run_key: str
+) -> tuple[datetime, list[dict[str, Any]]]:
+    """The work of :func:`enter` on an open transaction the caller holds (and may roll back, as the
+    chain preview does); returns the window start and the entry query's rows."""
+    as_of = naive_utc(as_of)
+    base = {"chain_id": chain.id, "as_of": as_of, "run_key": run_key, "now": _now()}
+    warehouse.run(conn, "chains/engine/sync_steps.sql", **base)
+    warehouse.insert_df(conn, "crm.chain_steps", _steps_frame(chain))
+    warehouse.run_steps(conn, "chains/engine/progress.sql", **base)
+    since, rows = entry_rows(warehouse, conn, chain, as_of)
+    warehouse.run(conn, "chains/engine/clear_candidates.sql", **base)
+    warehouse.insert_df(conn, "crm.chain_candidates", _candidates_frame(chain, rows))
+    warehouse.run_steps(conn, "chains/engine/enter.sql", restart=chain.on_new_trigger == "restart", **base)
+    warehouse.run(conn, "chains/engine/clear_candidates.sql", **base)
+    warehouse.run(conn, "chains/engine/set_watermark.sql", **base)
+    return since, rows
+
+
+def entry_rows(
+    warehouse: Warehouse, conn: sa.Connection, chain: ChainConfig, as_of: datetime
+) -> tuple[datetime, list[dict[str, Any]]]:
+    """The chain's entry query as a run at ``as_of`` executes it: from its watermark minus the late grace
+    (or ``first_run_lookback`` on a first run) to ``as_of``. Reads only; returns the window start and rows."""
+    as_of = naive_utc(as_of)
+    watermark = warehouse.run(conn, "chains/engine/watermark.sql", chain_id=chain.id).scalar()
+    since = watermark - LATE_GRACE if watermark else as_of - chain.entry.first_run_lookback
+    since = min(since, as_of)
+    try:
+        result = warehouse.run(conn, chain.entry.sql, since=since, as_of=as_of, **chain.entry.params)
+        rows = [dict(row) for row in result.mappings()]
+    except QUERY_FAULTS as exc:
+        raise entry_query_error(chain, exc) from exc
+    return since, rows
 
 
 def apply_exits(warehouse: Warehouse, chain: ChainConfig, as_of: datetime, run_key: str) -> None:
     """Phase 3: end the active instances whose exit condition holds, each with the first reason that holds."""
+    with _chain_lock(warehouse, chain, run_key) as conn:
+        apply_exits_on(warehouse, conn, chain, as_of, run_key)
+
+
+def exit_statements(chain: ChainConfig, as_of: datetime, run_key: str) -> list[tuple[str, dict[str, Any]]]:
+    """The exit queries the chain's configuration enables, in :data:`EXIT_ORDER`, with their parameters."""
     as_of = naive_utc(as_of)
     base = {"chain_id": chain.id, "as_of": as_of, "run_key": run_key, "now": _now()}
     exits = chain.exits
@@ -227,10 +251,19 @@ def apply_exits(warehouse: Warehouse, chain: ChainConfig, as_of: datetime, run_k
         "max_touches": {"max_touches": exits.max_touches},
         "time_limit": {"entered_before": as_of - exits.time_limit if exits.time_limit else None},
     }
-    with _chain_lock(warehouse, chain, run_key) as conn:
-        for kind in EXIT_ORDER:
-            if getattr(exits, kind) not in (None, False, []):
-                warehouse.run(conn, f"chains/exits/{kind}.sql", **base, **extra.get(kind, {}))
+    return [
+        (f"chains/exits/{kind}.sql", base | extra.get(kind, {}))
+        for kind in EXIT_ORDER
+        if getattr(exits, kind) not in (None, False, [])
+    ]
+
+
+def apply_exits_on(
+    warehouse: Warehouse, conn: sa.Connection, chain: ChainConfig, as_of: datetime, run_key: str
+) -> None:
+    """The work of :func:`apply_exits` on an open transaction the caller holds."""
+    for name, params in exit_statements(chain, as_of, run_key):
+        warehouse.run(conn, name, **params)
 
 
 def emit_due_steps(
@@ -241,26 +274,37 @@ def emit_due_steps(
     figures: ChainRunFigures | None = None,
 ) -> ChainRunFigures:
     """Phase 4: the chain's due steps of this run into ``crm.due_steps`` (replacing an earlier attempt)."""
+    as_of = naive_utc(as_of)
+    figures = figures or ChainRunFigures(chain.id, run_key, as_of, as_of)
+    with _chain_lock(warehouse, chain, run_key) as conn:
+        return emit_due_steps_on(warehouse, conn, chain, as_of, run_key, figures)
+
+
+def emit_due_steps_on(
+    warehouse: Warehouse,
+    conn: sa.Connection,
+    chain: ChainConfig,
+    as_of: datetime,
+    run_key: str,
+    figures: ChainRunFigures,
+) -> ChainRunFigures:
+    """The work of :func:`emit_due_steps` on an open transaction the caller holds."""
     import pandas as pd
 
     as_of, now = naive_utc(as_of), _now()
-    figures = figures or ChainRunFigures(chain.id, run_key, as_of, as_of)
     base = {"chain_id": chain.id, "as_of": as_of, "run_key": run_key, "now": now}
-    with _chain_lock(warehouse, chain, run_key) as conn:
-        warehouse.run_steps(conn, "chains/engine/clear_run.sql", **base)
-        rows = warehouse.run(
-            conn, "chains/engine/due.sql", typical_order_value=chain.typical_order_value, **base
-        ).mappings()
-        due, skipped = plan_steps(chain, [dict(row) for row in rows], run_key)
-        warehouse.insert_df(conn, "crm.due_steps", pd.DataFrame(due))
-        warehouse.insert_df(
-            conn, "crm.chain_step_log", pd.DataFrame([s | {"logged_at": now} for s in skipped])
-        )
-        counts = warehouse.run(conn, "chains/engine/run_figures.sql", **base).mappings().one()
-        figures.entered, figures.exited, figures.completed = (int(counts[k] or 0) for k in counts)
-        figures.due_steps, figures.skipped_steps = len(due), len(skipped)
-        record = asdict(figures) | {"finished_at": now}
-        warehouse.insert_df(conn, "crm.chain_runs", pd.DataFrame([record]))
+    warehouse.run_steps(conn, "chains/engine/clear_run.sql", **base)
+    rows = warehouse.run(
+        conn, "chains/engine/due.sql", typical_order_value=chain.typical_order_value, **base
+    ).mappings()
+    due, skipped = plan_steps(chain, [dict(row) for row in rows], run_key)
+    warehouse.insert_df(conn, "crm.due_steps", pd.DataFrame(due))
+    warehouse.insert_df(conn, "crm.chain_step_log", pd.DataFrame([s | {"logged_at": now} for s in skipped]))
+    counts = warehouse.run(conn, "chains/engine/run_figures.sql", **base).mappings().one()
+    figures.entered, figures.exited, figures.completed = (int(counts[k] or 0) for k in counts)
+    figures.due_steps, figures.skipped_steps = len(due), len(skipped)
+    record = asdict(figures) | {"finished_at": now}
+    warehouse.insert_df(conn, "crm.chain_runs", pd.DataFrame([record]))
     return figures
 
 

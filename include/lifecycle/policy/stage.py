@@ -37,47 +37,56 @@ def decide(
     raises :class:`~lifecycle.locks.RunActiveError` naming it.
     """
     config = config or load_policy()
+    with exclusive(warehouse, "policy", "policy run", run_key, lock_wait_s) as conn:
+        return decide_on(warehouse, conn, run_key, now, config)
+
+
+def decide_on(
+    warehouse: Warehouse, conn, run_key: str, now: datetime, config: PolicyConfig | None = None
+) -> dict:
+    """The work of :func:`decide` on an open transaction the caller holds (and may roll back, as the chain
+    preview does); returns the same funnel."""
+    config = config or load_policy()
     now = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
     since = now - max(_WEEK, timedelta(days=config.sale_share.window_days))
-    with exclusive(warehouse, "policy", "policy run", run_key, lock_wait_s) as conn:
-        rows = [dict(r) for r in warehouse.run(conn, "policy/due_steps.sql", run_key=run_key).mappings()]
-        history = _by_customer(warehouse.run(conn, "policy/history.sql", run_key=run_key, since=since))
-        newsletters = _by_customer(
-            warehouse.run(
-                conn, "policy/newsletters.sql", run_key=run_key, since=since, until=now + timedelta(days=2)
-            )
+    rows = [dict(r) for r in warehouse.run(conn, "policy/due_steps.sql", run_key=run_key).mappings()]
+    history = _by_customer(warehouse.run(conn, "policy/history.sql", run_key=run_key, since=since))
+    newsletters = _by_customer(
+        warehouse.run(
+            conn, "policy/newsletters.sql", run_key=run_key, since=since, until=now + timedelta(days=2)
         )
-        suppressions: dict[int, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-        for row in warehouse.run(conn, "policy/suppressions.sql", run_key=run_key).mappings():
-            suppressions[row["customer_id"]][row["channel"]].add(row["reason"])
-        engaged = {
-            (r["instance_id"], r["step_id"])
-            for r in warehouse.run(conn, "policy/engagement.sql", run_key=run_key).mappings()
-        }
-        run = RunState(
-            now=now,
-            variant_weights=_bandit_weights(warehouse, conn, run_key, config),
-            domain_budget=_domain_budget(warehouse, conn, run_key, now, config),
+    )
+    suppressions: dict[int, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for row in warehouse.run(conn, "policy/suppressions.sql", run_key=run_key).mappings():
+        suppressions[row["customer_id"]][row["channel"]].add(row["reason"])
+    engaged = {
+        (r["instance_id"], r["step_id"])
+        for r in warehouse.run(conn, "policy/engagement.sql", run_key=run_key).mappings()
+    }
+    run = RunState(
+        now=now,
+        variant_weights=_bandit_weights(warehouse, conn, run_key, config),
+        domain_budget=_domain_budget(warehouse, conn, run_key, now, config),
+    )
+
+    decisions: list[Decision] = []
+    rows.sort(key=lambda r: r["customer_id"])
+    for customer_id, group in groupby(rows, key=lambda r: r["customer_id"]):
+        group = list(group)
+        customer = _customer(
+            group[0],
+            history.get(customer_id, []),
+            newsletters.get(customer_id, []),
+            suppressions.get(customer_id, {}),
+            engaged,
         )
+        decisions += decide_customer(customer, [_due_step(r) for r in group], config, run)
 
-        decisions: list[Decision] = []
-        rows.sort(key=lambda r: r["customer_id"])
-        for customer_id, group in groupby(rows, key=lambda r: r["customer_id"]):
-            group = list(group)
-            customer = _customer(
-                group[0],
-                history.get(customer_id, []),
-                newsletters.get(customer_id, []),
-                suppressions.get(customer_id, {}),
-                engaged,
-            )
-            decisions += decide_customer(customer, [_due_step(r) for r in group], config, run)
-
-        warehouse.run(conn, "policy/write_decisions.sql", run_key=run_key)
-        warehouse.insert_df(conn, "crm.decisions", _decisions_frame(decisions, rows, run_key, now))
-        warehouse.run(conn, "policy/insert_ledger.sql", run_key=run_key, now=now)
-        warehouse.run(conn, "policy/insert_assignments.sql", run_key=run_key, now=now)
-        funnel = [dict(r) for r in warehouse.run(conn, "policy/funnel.sql", run_key=run_key).mappings()]
+    warehouse.run(conn, "policy/write_decisions.sql", run_key=run_key)
+    warehouse.insert_df(conn, "crm.decisions", _decisions_frame(decisions, rows, run_key, now))
+    warehouse.run(conn, "policy/insert_ledger.sql", run_key=run_key, now=now)
+    warehouse.run(conn, "policy/insert_assignments.sql", run_key=run_key, now=now)
+    funnel = [dict(r) for r in warehouse.run(conn, "policy/funnel.sql", run_key=run_key).mappings()]
     return {"run_key": run_key, "due_steps": len(rows), "funnel": funnel}
 
 
