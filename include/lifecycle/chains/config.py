@@ -28,6 +28,10 @@ CHAINS_DIR = INCLUDE_DIR / "chains"
 CHECK_TEMPLATES_ENV = "LIFECYCLE_CHECK_TEMPLATES"
 #: Parameters the engine binds into every entry query itself.
 ENGINE_PARAMS = frozenset({"since", "as_of"})
+#: Entry parameters a chain may leave out because they follow from its steps, so the two cannot disagree.
+#: ``idle_hours`` (how long a cart or a browse sits untouched before the chain starts) is the first step's
+#: delay: steps are timed from the trigger, and the first message goes out when the customer is found idle.
+DERIVED_PARAMS = ("idle_hours",)
 
 _RFM_PATTERN = re.compile(r"^[1-3*]{3}$")
 _ID = r"^[a-z][a-z0-9_]*$"
@@ -171,6 +175,7 @@ def load_chain(path: Path, check_templates: bool | None = None) -> ChainConfig:
     if chain.id != path.stem:
         raise ConfigError(file, "id", f"id {chain.id!r} differs from the file name", f"set id: {path.stem}")
     _check_steps(file, chain)
+    chain = _with_derived_params(chain)
     _check_entry_sql(file, chain)
     if check_templates:
         _check_templates(file, chain)
@@ -223,6 +228,31 @@ def _check_steps(file: str, chain: ChainConfig) -> None:
                 )
         seen[step.id] = step
         previous = step.delay
+
+
+def first_delay_hours(chain: ChainConfig) -> int | float:
+    """The first step's delay in hours (a whole number when it is one)."""
+    hours = chain.steps[0].delay.total_seconds() / 3600
+    return int(hours) if hours.is_integer() else hours
+
+
+def _with_derived_params(chain: ChainConfig) -> ChainConfig:
+    """The chain with every :data:`DERIVED_PARAMS` entry its query binds and its file leaves out filled in."""
+    if not (SQL_DIR / chain.entry.sql).is_file():
+        return chain  # reported by _check_entry_sql
+    try:
+        bound = set(sa.text(sql.single_statement(chain.entry.sql)).compile().params)
+    except ConfigError:
+        return chain  # reported by _check_entry_sql
+    derived = {
+        name: first_delay_hours(chain)
+        for name in DERIVED_PARAMS
+        if name in bound and name not in chain.entry.params
+    }
+    if not derived:
+        return chain
+    entry = chain.entry.model_copy(update={"params": {**chain.entry.params, **derived}})
+    return chain.model_copy(update={"entry": entry})
 
 
 def _check_entry_sql(file: str, chain: ChainConfig) -> None:
