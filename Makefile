@@ -37,6 +37,9 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/sqlfluff lint include/sql
+	@# Every chain file loaded, its templates rendered, its entry and exit queries planned (EXPLAIN) on an empty
+	@# scratch warehouse; broken chains fail, dead configuration is printed as warnings.
+	$(BIN)/python -m lifecycle chains check --scratch
 
 sqlfix: venv
 	$(BIN)/sqlfluff fix include/sql
