@@ -39,6 +39,24 @@ def chain_map() -> tuple[dict[str, Any], str | None]:
         return {}, f"Карта цепочек не загружена / chain map not loaded: {exc}"
 
 
+def airflow_run_state(dag_id: str, run_id: str) -> str | None:
+    """Dependency: the run's state in Airflow's metadata database (the plugin runs inside the api-server,
+    where the ORM is configured); None when it cannot be read, and the tab then relies on the warehouse."""
+    try:
+        from airflow.models.dagrun import DagRun
+        from airflow.utils.session import create_session
+        from sqlalchemy import select
+
+        with create_session() as session:
+            state = session.scalar(
+                select(DagRun.state).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)
+            )
+    except Exception as exc:  # no metadata database here: the warehouse's records still tell a lot
+        log.info("run state of %s %s not read: %s", dag_id, run_id, exc)
+        return None
+    return str(getattr(state, "value", state)) if state is not None else None
+
+
 def _busy(exc: Exception) -> HTMLResponse:
     log.info("warehouse busy: %s", exc)
     return HTMLResponse(
@@ -56,13 +74,14 @@ def run_summary(
     _viewer: str = Depends(require_viewer),
     url: str = Depends(warehouse_url),
     chains: tuple = Depends(chain_map),
+    state: str | None = Depends(airflow_run_state),
 ) -> HTMLResponse:
     from lifecycle_providers.ui import pages
     from lifecycle_providers.ui.warehouse import WarehouseBusy, reading
 
     try:
         with reading(url) as reader:
-            return HTMLResponse(pages.run_summary(reader, dag_id, run_id, chains[0]))
+            return HTMLResponse(pages.run_summary(reader, dag_id, run_id, chains[0], state))
     except WarehouseBusy as exc:
         return _busy(exc)
 

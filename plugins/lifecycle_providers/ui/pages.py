@@ -20,8 +20,11 @@ NO_FEEDBACK = "нет отчётов / no reports"
 FUNNEL_STAGES = ("due", "held", "suppressed", "holdout", "global_control", "planned", "sent", "failed")
 
 
-def run_summary(reader, dag_id: str, run_id: str, chains: dict[str, Any] | None = None) -> str:
-    """The Run summary tab: what this run did, by kind of DAG."""
+def run_summary(
+    reader, dag_id: str, run_id: str, chains: dict[str, Any] | None = None, airflow_state: str | None = None
+) -> str:
+    """The Run summary tab: what this run did, by kind of DAG. ``airflow_state`` is the run's state in
+    Airflow when known (queued, running, success, failed); a run that is not over says so at the top."""
     from lifecycle.reports import digest, read
 
     title = f"Итоги запуска / Run summary — {dag_id}"
@@ -30,7 +33,7 @@ def run_summary(reader, dag_id: str, run_id: str, chains: dict[str, Any] | None 
         summary = read.chains_run(reader, run_id)
         body = _chains(summary, chains or {})
         note = digest.chains_digest(summary)
-        banners = _status_banner(summary)
+        banners = _status_banner(summary, airflow_state)
     elif dag_id == INGEST_DAG:
         summary = read.ingest_run(reader, run_id)
         body = _ingest(summary)
@@ -45,6 +48,8 @@ def run_summary(reader, dag_id: str, run_id: str, chains: dict[str, Any] | None 
             run_id,
             [r.paragraph("Для этого DAG нет сводки / This DAG has no run summary; see the CRM overview.")],
         )
+    if not banners and airflow_state in RUNNING_STATES:
+        banners = [_running_banner(airflow_state)]
     return r.page(title, f"run_id {run_id}", [*banners, r.section("Кратко / Digest", r.digest(note)), *body])
 
 
@@ -83,9 +88,34 @@ def _failed_chains(summary: dict[str, Any], chains: dict[str, Any]) -> list[str]
     ]
 
 
-def _status_banner(summary: dict[str, Any]) -> list[str]:
-    """A banner when the run failed or has not finished: the figures below are then incomplete."""
+#: Airflow run states in which the figures are still growing.
+RUNNING_STATES = ("queued", "running")
+
+
+def _running_banner(state: str) -> str:
+    word = {"queued": ("ещё в очереди", "is still queued"), "running": ("ещё идёт", "is still running")}
+    ru, en = word.get(state, (state, state))
+    return r.banner(
+        f"Запуск {ru}: цифры ниже неполные, обновите страницу позже. / This run {en}: the figures below are "
+        "incomplete; reload later.",
+        "running",
+    )
+
+
+def _status_banner(summary: dict[str, Any], airflow_state: str | None = None) -> list[str]:
+    """A banner when the run failed or has not finished: the figures below are then incomplete. The warehouse
+    tells which chains failed; Airflow's own state, when known, tells a run that is still going."""
     status = summary.get("status")
+    if status != "failed" and airflow_state in RUNNING_STATES:
+        return [_running_banner(airflow_state)]
+    if status != "failed" and airflow_state == "failed":
+        return [
+            r.banner(
+                "Запуск завершился с ошибкой: см. задачи запуска, цифры ниже могут быть неполными. / This "
+                "run failed: see its task instances; the figures below may be incomplete.",
+                "failed",
+            )
+        ]
     if status == "failed":
         names = ", ".join(f["chain_id"] for f in summary["failures"])
         return [

@@ -146,6 +146,9 @@ def test_run_summary_explains_entered_sent_and_held_in_plain_words(airflow_ui, b
     browser.set_cookie("_token", airflow_ui["token"], base)
     browser.open(f"{base}/dags/lifecycle_chains/runs/{quote(RUN, safe='')}/plugin/run-summary")
     text = browser.wait_for_text(IFRAME_TEXT, ["Chains: entered, exited, decided", "Легенда / Legend"])
+    # the DAG is paused, so the run stays queued: Airflow's own state heads the tab
+    assert "This run is still queued: the figures below are incomplete" in text
+    assert text.index("still queued") < text.index("Кратко / Digest")
     # the digest at the top, in the funnel's words and rendered (no Markdown markers)
     assert "Entered (вошли) 4" in text
     assert "Sent (отправлено) 1" in text

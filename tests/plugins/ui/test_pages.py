@@ -27,6 +27,7 @@ def client(ui_warehouse, monkeypatch):
     real, error = ui.chain_map()
     ui.app.dependency_overrides[ui.warehouse_url] = lambda: str(ui_warehouse.url)
     ui.app.dependency_overrides[ui.chain_map] = lambda: ({**real, **_rows_module().CHAINS}, error)
+    ui.app.dependency_overrides[ui.airflow_run_state] = lambda: None  # Airflow's state: see below
     yield TestClient(ui.app)
     ui.app.dependency_overrides.clear()
 
@@ -255,3 +256,51 @@ def test_overview_says_when_a_figure_cannot_be_meaningful(client, ui_warehouse):
     assert "from \\ to" not in html
     assert "нет отчётов / no reports" in html
     assert "the sandbox provider writes messages to files and sends no delivery reports" in html
+
+
+@pytest.mark.parametrize(
+    ("state", "banner"),
+    [
+        ("running", "This run is still running: the figures below are incomplete; reload later."),
+        ("queued", "This run is still queued: the figures below are incomplete; reload later."),
+        ("failed", "This run failed: see its task instances; the figures below may be incomplete."),
+        ("success", None),
+    ],
+)
+def test_airflow_run_state_sets_the_banner(client, state, banner):
+    """Airflow's own state of the run, when the plugin can read it, says a run is still going or failed even
+    where the warehouse's records look complete."""
+    from lifecycle_providers.ui import app as ui
+
+    ui.app.dependency_overrides[ui.airflow_run_state] = lambda: state
+    html = client.get(f"/runs/lifecycle_chains/{RUN}", headers=AUTH).text
+    if banner is None:
+        assert "role='alert'" not in html
+    else:
+        assert banner in html
+        assert html.index("role='alert'") < html.index("Кратко / Digest")
+
+
+def test_airflow_run_state_is_read_from_the_metadata_database(airflow_db):
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState
+    from airflow.utils.types import DagRunType
+
+    from lifecycle_providers.ui.app import airflow_run_state
+
+    with create_session() as session:
+        session.add(
+            DagRun(
+                dag_id="lifecycle_chains",
+                run_id="ui-state-run",
+                run_type=DagRunType.MANUAL,
+                state=DagRunState.RUNNING,
+            )
+        )
+    try:
+        assert airflow_run_state("lifecycle_chains", "ui-state-run") == "running"
+        assert airflow_run_state("lifecycle_chains", "no-such-run") is None
+    finally:
+        with create_session() as session:
+            session.query(DagRun).filter(DagRun.run_id == "ui-state-run").delete()
