@@ -28,11 +28,13 @@ the policy's `crm.decisions`.
 CRM analytics (chains and their SQL); data engineering (scheduling).
 
 ## Triage notes
-`validate_chains` checks every chain file and has the warehouse plan every entry query (`EXPLAIN`); its log
-lists each broken chain with the file, line or field and the fix. A broken chain's own `enter` task then fails
-with that message while the other chains run and are handed off; `check_chains` fails the run and the Run
-summary tab lists the failed chains. Fix the file and clear the failed chain's tasks and `hand_off`: clearing
-is safe, a run rewrites the same due steps for its run id and the policy decides them again identically.
+`validate_chains` checks every chain file and has the warehouse plan every entry and exit query (`EXPLAIN`);
+its log lists each broken chain with the file, line or field and the fix, and warns about configuration that
+can never take effect (as `python -m lifecycle chains check` does). A broken chain's own `enter` task then
+fails with that message while the other chains run and are handed off; `check_chains` fails the run and the
+Run summary tab lists the failed chains. Fix the file and clear the failed chain's tasks and `hand_off`:
+clearing is safe, a run rewrites the same due steps for its run id and the policy decides them again
+identically.
 Two runs of the same chain, or two policy runs, never plan at the same time: they take turns on a warehouse
 lock, and one that waits too long fails with "another … run is active since …". Each chain group has three
 tasks (`enter`, `exit`, `due`); their return values hold the figures. `crm.chain_runs` and
@@ -85,18 +87,20 @@ def _recorded(chain_id: str, phase: str, dag_run):
 def lifecycle_chains():
     @task
     def validate_chains(triggering_asset_events=None, logical_date=None, dag_run=None) -> str:
-        """Check every chain file and plan its entry query; return the run's as-of time (ISO, UTC).
+        """Check every chain file and plan its entry and exit queries; return the run's as-of time (ISO, UTC).
 
         A broken chain is logged here with its file and line; its own `enter` task fails with the same
         message, so the other chains still run.
         """
         import logging
 
-        from lifecycle.chains.validation import check_chain_map
+        from lifecycle.chains.check import check_chains
 
-        check = check_chain_map(warehouse())
+        check = check_chains(warehouse())
         for problem in check.problems.values():
             logging.getLogger(__name__).error("broken chain, it will not run: %s", problem)
+        for warning in check.warnings:
+            logging.getLogger(__name__).warning("dead configuration: %s", warning)
         ends = [
             event.extra["window_end"]
             for events in (triggering_asset_events or {}).values()
