@@ -151,7 +151,7 @@ def cmd_chains_check(args: argparse.Namespace) -> int:
     for chain_id, problem in result.problems.items():
         print(f"BROKEN   {chain_id}: {problem}")
     for warning in result.warnings:
-        print(f"warning  {warning.chain_id}: {warning}")
+        print(f"warning  {warning.chain_id or '-'}: {warning}")
     say(
         f"{len(result.chains)} chain(s) fine, {len(result.problems)} broken, "
         f"{len(result.warnings)} warning(s)"

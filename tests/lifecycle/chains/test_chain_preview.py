@@ -179,3 +179,18 @@ def test_idle_hours_follows_the_first_step_and_a_disagreeing_value_warns(migrate
     warning = next(w for w in result.warnings if w.chain_id == "abandoned_cart")
     assert warning.field == "entry.params.idle_hours"
     assert "differs from the first step's delay (email_1: 3:00:00)" in warning.message
+
+
+def test_a_broken_scores_file_skips_only_the_override_check(migrated, tmp_path, monkeypatch):
+    import lifecycle.scores.config as scores_config
+
+    broken = tmp_path / "scores.yaml"
+    broken.write_text("rfm:\n  recency_days: [365, 90]\n", encoding="utf-8")
+    monkeypatch.setattr(scores_config, "DEFAULT_CONFIG_FILE", broken)
+
+    result = check_chains(migrated, check_templates=False)
+
+    assert result.problems == {}
+    assert sorted(result.chains) == chain_ids()
+    assert [w.file for w in result.warnings] == [str(broken)]
+    assert "overrides not checked" in result.warnings[0].message
