@@ -183,6 +183,43 @@ def cmd_chains_preview(args: argparse.Namespace) -> int:
     return OK
 
 
+def cmd_chains_run(args: argparse.Namespace) -> int:
+    from lifecycle.chains.config import CHAINS_DIR, load_chains
+    from lifecycle.chains.engine import ChainsFailedError, run_chains
+    from lifecycle.policy.stage import decide
+
+    warehouse = warehouse_of(args)
+    chains = load_chains(Path(args.folder) if args.folder else CHAINS_DIR)
+    as_of = args.at or current_hour()
+    run_key = args.run_key or f"cli-chains-{as_of:%Y%m%dT%H%M}"
+    say(
+        f"running {len(chains)} chain(s) at {as_of:%Y-%m-%d %H:%M} UTC (run {run_key}), "
+        "then the contact policy"
+    )
+    started = time.monotonic()
+    failed: ChainsFailedError | None = None
+    try:
+        figures = run_chains(warehouse, as_of, run_key, chains)
+    except ChainsFailedError as exc:  # the other chains ran; their due steps are decided below
+        failed, figures = exc, exc.figures
+    for f in figures:
+        say(f"  {f.chain_id}: {f.entered} entered, {f.exited} exited, {f.due_steps} step(s) due")
+    funnel = decide(warehouse, run_key, as_of)
+    print(
+        json.dumps(
+            {"run_key": run_key, "chains": [f.as_dict() for f in figures], "policy": funnel},
+            indent=2,
+            default=str,
+            ensure_ascii=False,
+        )
+    )
+    say(f"chains and policy done in {time.monotonic() - started:.1f} s")
+    if failed:
+        say(f"error: {failed}")
+        return PROBLEMS
+    return OK
+
+
 def cmd_dispatch(args: argparse.Namespace) -> int:
     from lifecycle.delivery.dispatch import Dispatcher, DispatchSettings
     from lifecycle.delivery.email_mime import Sender
@@ -274,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--config", default=None, help="scores settings (default include/config/scores.yaml)"
         )
 
-    chains = commands.add_parser("chains", help="check or preview the trigger chains")
+    chains = commands.add_parser("chains", help="check, preview or run the trigger chains")
     chain_commands = chains.add_subparsers(dest="chains_command", metavar="CHAINS_COMMAND", required=True)
     sub = command(
         "check",
@@ -301,6 +338,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--sample", type=int, default=10, help="customers listed (default 10)")
     sub.add_argument("--folder", default=None, help="chain files (default include/chains)")
     sub.add_argument("--json", action="store_true", help="print the preview as JSON")
+
+    sub = command(
+        "run",
+        cmd_chains_run,
+        "run every chain and the contact policy at --at, as the chains DAG does (writes the run)",
+        chain_commands,
+    )
+    sub.add_argument(
+        "--at", type=utc_moment, default=None, help="the run's time (ISO, UTC); default this hour"
+    )
+    sub.add_argument("--run-key", default=None, help="the run's key; default cli-chains-<time>")
+    sub.add_argument("--folder", default=None, help="chain files (default include/chains)")
 
     sub = command("dispatch", cmd_dispatch, "send planned messages through the sandbox provider to a folder")
     sub.add_argument(

@@ -160,6 +160,16 @@ def test_ingest_then_preview_through_the_command_line(demo_shop):
     assert figures.entered == preview["entering"]
 
 
+def test_chains_run_writes_a_run_and_its_decisions(demo_shop):
+    done = cli("chains", "run", "--at", END, "--run-key", "cli-run", "--warehouse", demo_shop)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["run_key"] == "cli-run"
+    assert sorted(f["chain_id"] for f in result["chains"]) == chain_ids()
+    assert result["policy"]["due_steps"] == sum(f["due_steps"] for f in result["chains"])
+    assert "chains and policy done" in done.stderr
+
+
 def test_dispatch_sends_to_the_sandbox_folder(demo_shop, tmp_path):
     done = cli(
         "dispatch",
@@ -176,3 +186,7 @@ def test_dispatch_sends_to_the_sandbox_folder(demo_shop, tmp_path):
     assert report["channel"] == "email"
     assert report["provider"] == "sandbox"
     assert "email via sandbox: claimed" in done.stderr
+    # The run planned messages for the shop's last hour; by the wall clock they are long past their freshness,
+    # so dispatch retires them instead of sending stale messages.
+    assert report["expired"] > 0
+    assert report["sent"] == len(list((tmp_path / "outbox").glob("email/*.eml")))
