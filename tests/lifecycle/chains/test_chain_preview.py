@@ -194,3 +194,29 @@ def test_a_broken_scores_file_skips_only_the_override_check(migrated, tmp_path, 
     assert sorted(result.chains) == chain_ids()
     assert [w.file for w in result.warnings] == [str(broken)]
     assert "overrides not checked" in result.warnings[0].message
+
+
+def test_the_check_plans_the_exit_queries_a_chain_turns_on(migrated, tmp_path, monkeypatch):
+    import lifecycle.chains.engine as engine
+
+    broken = tmp_path / "any_purchase_broken.sql"
+    text = (SQL_DIR / "chains/exits/any_purchase.sql").read_text(encoding="utf-8")
+    broken.write_text(text.replace("FROM crm.orders", "FROM crm.order", 1), encoding="utf-8")
+    shipped = engine.exit_statements
+
+    def with_broken_exit(chain, as_of, run_key):
+        return [
+            (str(broken) if name == "chains/exits/any_purchase.sql" else name, params)
+            for name, params in shipped(chain, as_of, run_key)
+        ]
+
+    monkeypatch.setattr(engine, "exit_statements", with_broken_exit)
+    result = check_chains(migrated, check_templates=False)
+
+    turned_on = sorted(
+        c for c in chain_ids() if load_chain(CHAINS_DIR / f"{c}.yaml", False).exits.any_purchase
+    )
+    assert "win_back" in turned_on
+    assert sorted(result.problems) == turned_on
+    assert result.problems["win_back"].startswith(f"{broken}: field 'sql': ")
+    assert "(exit 'any_purchase_broken' of chain win_back)" in result.problems["win_back"]
