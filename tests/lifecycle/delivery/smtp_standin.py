@@ -20,10 +20,9 @@ from email import message_from_bytes, policy
 class SmtpStandIn:
     def __init__(self, eight_bit: bool = True, delay_s: float = 0.0, faults: dict[int, str] | None = None):
         #: fault per transaction number (1-based, counting MAIL FROM commands): 'mail421', 'rcpt421',
-        #: 'data421', 'drop_after_body', or a callable(n) -> fault name or None
+        #: 'data421' or 'drop_after_body'
         self.eight_bit, self.delay_s = eight_bit, delay_s
         self.faults = faults or {}
-        self.fault_every: tuple[int, str] | None = None
         self.received: list[tuple[list[str], object]] = []
         self.violations: list[str] = []
         self.transactions = 0
@@ -121,11 +120,7 @@ class SmtpStandIn:
             return self.transactions
 
     def _fault(self, n: int) -> str | None:
-        if n in self.faults:
-            return self.faults[n]
-        if self.fault_every and n % self.fault_every[0] == 0:
-            return self.fault_every[1]
-        return None
+        return self.faults.get(n)
 
     def _violation(self, text: str) -> None:
         with self._lock:

@@ -3,7 +3,6 @@ with an unsubscribe in the middle, sent through a real SMTP server, on DuckDB an
 
 from datetime import datetime, timedelta
 
-import pytest
 from delivery_shop import Clock, add_customers, ledger, ledger_row, plan
 from smtp_standin import SmtpStandIn
 
@@ -157,8 +156,7 @@ def test_an_outage_across_local_days_sends_within_the_policy(shop, signer, sende
     assert held
 
 
-@pytest.mark.parametrize("engine", ["duckdb"])
-def test_the_send_audit_finds_a_burst(duckdb_warehouse, engine):
+def test_the_send_audit_finds_a_burst(duckdb_warehouse):
     """The audit is not vacuous: ledger rows sent at once, as the old dispatch did, are reported."""
     from delivery_shop import seed_shop
 
