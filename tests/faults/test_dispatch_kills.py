@@ -97,12 +97,18 @@ def _kill_at_random(process: subprocess.Popen, rng: random.Random, max_delay_s: 
     return killed
 
 
-def _kill_repeatedly(warehouse, provider: str, target: str, seed: int, max_delay_s: float, **options) -> int:
+def _kill_repeatedly(
+    warehouse, provider: str, target: str, seed: int, max_delay_s: float, more, **options
+) -> int:
     """Start and kill dispatch processes until ``KILLS`` kills landed on a running process (a process that
-    finished first does not count), or three times as many attempts were made."""
+    finished first does not count), or three times as many attempts were made. When everything is sent
+    before that, ``more()`` plans another batch, so every kill meets work in progress."""
     rng = random.Random(seed)
     kills = 0
     for _ in range(3 * KILLS):
+        states = Counter(r["state"] for r in ledger(warehouse).values())
+        if not states["planned"] and not states["sending"]:
+            more()
         kills += _kill_at_random(_start(warehouse, provider, target, **options), rng, max_delay_s)
         if kills >= KILLS:
             break
@@ -121,11 +127,13 @@ def _finish(warehouse, provider: str, target: str, **options) -> None:
         time.sleep(2.5)  # released rows wait for their backoff
 
 
-def _plan(warehouse, count: int, channel: str = "email") -> list[str]:
-    migrate(warehouse)
-    seed_shop(warehouse)
+def _plan(warehouse, count: int, channel: str = "email", first_id: int = 1000) -> list[str]:
+    """``count`` messages to as many new customers; the first call also builds the shop."""
+    if first_id == 1000:
+        migrate(warehouse)
+        seed_shop(warehouse)
     now = datetime.now(UTC).replace(tzinfo=None)
-    customers = add_customers(warehouse, count, timezone=midday_zone(now))
+    customers = add_customers(warehouse, count, first_id=first_id, timezone=midday_zone(now))
     template = "ru/welcome/email_1" if channel == "email" else "ru/price_drop/push_1"
     context = {} if channel == "email" else {"product_id": 100}
     plan(
@@ -174,6 +182,15 @@ def _tally(scenario, warehouse, keys, received: Counter, kills: int, allowed_per
     return tally
 
 
+def _more(warehouse, keys: list[str], count: int, channel: str = "email"):
+    """Plans another batch of ``count`` messages into ``keys`` (new customers each time)."""
+
+    def plan_more() -> None:
+        keys.extend(_plan(warehouse, count, channel, first_id=1000 + 100_000 * (len(keys) // count)))
+
+    return plan_more
+
+
 def _assert_promises_kept(tally: Tally) -> None:
     """Every kill landed, nothing is left half-done, nothing twice, no phantom, no rule broken, and what is
     lost or ambiguous stays within the requests that were in flight."""
@@ -192,7 +209,7 @@ def test_smtp_dispatch_killed_at_random(warehouse):
     keys = _plan(warehouse, 300)
     with SmtpStandIn(delay_s=0.01) as server:
         target = f"127.0.0.1:{server.port}"
-        kills = _kill_repeatedly(warehouse, "smtp", target, 11, 1.0)
+        kills = _kill_repeatedly(warehouse, "smtp", target, 11, 1.0, _more(warehouse, keys, 300))
         _finish(warehouse, "smtp", target)
         received = server.send_keys()
         assert server.violations == []
@@ -206,7 +223,8 @@ def test_sendgrid_dispatch_killed_at_random_while_rendering_and_sending(warehous
     keys = _plan(warehouse, 2000)
     with SendGridStandIn(latency_s=0.3) as server:
         options = {"max_batch": 100, "concurrency": 2}
-        kills = _kill_repeatedly(warehouse, "sendgrid", server.url, 12, 1.5, **options)
+        more = _more(warehouse, keys, 2000)
+        kills = _kill_repeatedly(warehouse, "sendgrid", server.url, 12, 1.5, more, **options)
         _finish(warehouse, "sendgrid", server.url, **options)
         received = Counter(server.accepted_keys())
         assert server.violations == []
@@ -218,7 +236,8 @@ def test_onesignal_dispatch_killed_at_random_loses_nothing(warehouse):
     """OneSignal deduplicates by our idempotency key: a killed request is simply asked again."""
     keys = _plan(warehouse, 300, channel="push")
     with OneSignalStandIn(latency_s=0.02) as server:
-        kills = _kill_repeatedly(warehouse, "onesignal", server.url, 13, 1.0, channel="push")
+        more = _more(warehouse, keys, 300, "push")
+        kills = _kill_repeatedly(warehouse, "onesignal", server.url, 13, 1.0, more, channel="push")
         _finish(warehouse, "onesignal", server.url, channel="push")
         assert server.violations == []
         by_key = {idempotency_key(k): k for k in keys}
