@@ -53,12 +53,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def tail(path: Path, lines: int = 40) -> str:
+def tail(path: Path, lines: int = 40, width: int = 400) -> str:
+    """The last ``lines`` lines of a process log, each cut to ``width`` characters."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
         return f"({path} does not exist)"
-    return "\n".join(text.splitlines()[-lines:])
+    return "\n".join(line[:width] for line in text.splitlines()[-lines:])
 
 
 def _task_log_line(line: str) -> str:
@@ -373,6 +374,8 @@ class CeleryStack:
             env,
         )
         self.wait_for("the API server", lambda: self.get("/api/v2/monitor/health"), timeout=180)
+        # The first call of the execution API is slow (its app is built then); a task must not pay for it.
+        self.wait_for("the execution API", lambda: self.request("GET", "/execution/health"), timeout=120)
         for pool, slots in POOLS.items():
             self.request(
                 "POST", "/api/v2/pools", json={"name": pool, "slots": slots, "description": "lifecycle"}

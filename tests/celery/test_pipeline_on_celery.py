@@ -152,6 +152,7 @@ def test_dispatch_sent_the_planned_messages_to_the_sandbox(celery_stack, pipelin
         )["value"]
         reported += figures["sent"]
     assert reported == len(sent)
+    print(f"{planned} messages planned by the chains run, {len(sent)} sent through the sandbox")
 
     for row in sent:
         assert row["provider"] == "sandbox", row
