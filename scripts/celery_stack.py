@@ -104,6 +104,7 @@ class CeleryStack:
     redis_url: str
     token: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
     services: list[Service] = field(default_factory=list)
+    commands: list[subprocess.Popen] = field(default_factory=list)
     databases: list[str] = field(default_factory=list)
     port: int = field(default_factory=free_port)
     _token: str | None = None
@@ -279,6 +280,7 @@ class CeleryStack:
         process.deadline = time.monotonic() + timeout  # type: ignore[attr-defined]
         process.log = log  # type: ignore[attr-defined]
         process.label = name  # type: ignore[attr-defined]
+        self.commands.append(process)
         return process
 
     def finish(self, process: subprocess.Popen) -> str:
@@ -506,28 +508,28 @@ class CeleryStack:
 
     # --- stop -------------------------------------------------------------------------------------------
 
-    def stop(self) -> list[str]:
-        """Stop every process group (TERM, then KILL after 30 s), drop the databases and the Redis keys.
-        Returns what could not be cleaned up (empty when all went well)."""
-        problems = []
-        for service in reversed(self.services):
+    def stop(self, grace: float = 10.0) -> list[str]:
+        """Stop every process group (TERM, then KILL after ``grace`` seconds), drop the databases and the
+        Redis keys. Returns what could not be cleaned up (empty when all went well). The API server's
+        command lingers for a while after uvicorn has shut down: the grace period does not wait for it."""
+        for command in self.commands:  # a one-off command left running by a failed start
+            if command.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(command.pid, signal.SIGKILL)
+                command.wait()
+        for service in self.services:
             if service.process.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(service.process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    continue
-        for service in reversed(self.services):
-            try:
-                service.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                problems.append(f"{service.name} ignored SIGTERM for 30 s; killed")
-            # Children that outlive their parent (task processes, uvicorn workers) go with the group.
+        deadline = time.monotonic() + grace
+        for service in self.services:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                service.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            # What is left of the group (a lingering parent, task processes, uvicorn workers) is killed.
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(service.process.pid, signal.SIGKILL)
             service.process.wait()
-        problems += self._drop_databases()
-        problems += self._drop_redis_keys()
-        return problems
+        return self._drop_databases() + self._drop_redis_keys()
 
     def _drop_databases(self) -> list[str]:
         import sqlalchemy as sa
