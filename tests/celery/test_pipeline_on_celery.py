@@ -12,8 +12,8 @@ CHAINS_DIR = Path(__file__).resolve().parents[2] / "include" / "chains"
 
 pytestmark = [pytest.mark.celery, pytest.mark.postgres, pytest.mark.timeout(1500)]
 
-#: Task states a successful run may leave: `pick_as_of` of the scores DAG short-circuits nothing on a first
-#: run, but a skipped task is still a finished one.
+#: Task states a successful run may leave (a short-circuit skips the rest of its run, as the scores DAG's
+#: `pick_as_of` does for a date another run already scored).
 DONE = {"success", "skipped"}
 #: The DAGs whose last task writes a digest into the run's note (with the `lifecycle_airflow_api` connection).
 NOTED_DAGS = ("lifecycle_ingest", "lifecycle_scores", "lifecycle_chains", "lifecycle_reports")
