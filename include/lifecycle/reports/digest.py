@@ -105,7 +105,11 @@ def scores_digest(summary: dict[str, Any], limit: int = NOTE_LIMIT) -> str:
 def reports_digest(
     figures: dict[str, Any], overview: dict[str, Any] | None = None, limit: int = NOTE_LIMIT
 ) -> str:
-    """What a reports run recomputed and, when given, the period's incremental revenue per chain."""
+    """What a reports run recomputed and, when given, the period's incremental revenue per chain: a figure
+    only where it can mean something, else the reason, in the CRM overview's words
+    (:mod:`lifecycle.reports.uplift_verdict`)."""
+    from lifecycle.reports.uplift_verdict import money_text, verdict
+
     head = [
         "### Отчёты / Reports",
         f"Report date **{figures['report_date']}**, recomputed from {figures['recomputed_from']}",
@@ -113,10 +117,14 @@ def reports_digest(
     ]
     rows = []
     for c in (overview or {}).get("chains", []):
-        u = c.get("uplift")
-        if u and u["incremental_revenue"] is not None:
-            ci = f" [{u['ci_low']:,.0f}; {u['ci_high']:,.0f}]" if u["ci_low"] is not None else ""
-            rows.append(f"* {c['chain_id']}: incremental {u['incremental_revenue']:,.0f}{ci}")
+        u, said = c.get("uplift"), verdict(c.get("sent"), c.get("uplift"))
+        if said.measurable:
+            ci = f"[{money_text(u['ci_low'])}; {money_text(u['ci_high'])}]"
+            rows.append(
+                f"* {c['chain_id']}: incremental revenue {money_text(u['incremental_revenue'])} {ci}, {said.en}"
+            )
+        elif u:
+            rows.append(f"* {c['chain_id']}: incremental revenue not shown, {said.en}")
     return _fit(head, rows, "CRM overview: Browse → CRM overview", limit)
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import date
+from html import escape
 from typing import Any
 
 from lifecycle_providers.ui import render as r
@@ -486,9 +487,14 @@ def overview(
     chains: dict[str, Any],
     bandit_min_sample: int | None,
     chains_error: str | None = None,
+    chain_problems: dict[str, str] | None = None,
 ) -> str:
-    """The CRM overview page over the chosen period (default: the last 30 reported days)."""
+    """The CRM overview page over the chosen period (default: the last 30 reported days). Incremental
+    revenue is shown only where it can mean something (:func:`lifecycle.reports.uplift_verdict.verdict`);
+    other chains are greyed out with the reason. ``chain_problems``: the chain files that do not load."""
     from lifecycle.reports import read
+    from lifecycle.reports.uplift_verdict import CURRENCY, MIN_HOLDOUT_ENTRANTS, verdict
+    from lifecycle_providers.ui.chains import ChainFiles, chain_list
 
     if first_day is None or last_day is None:
         default_first, default_last = read.default_period(reader)
@@ -500,16 +506,22 @@ def overview(
         f"<input type='date' name='end' value='{last_day.isoformat()}'>"
         "<button type='submit'>Показать / Show</button></form>"
     )
-    kpi_rows = []
+    kpi_rows, kpi_classes, measured = [], [], []
     no_feedback = [c["chain_id"] for c in data["chains"] if c.get("sent") and not c.get("delivered")]
     for c in data["chains"]:
         u = c.get("uplift") or {}
         silent = c["chain_id"] in no_feedback
-        ci = (
-            f"[{r.fmt(u['ci_low'], 'money')}; {r.fmt(u['ci_high'], 'money')}]"
-            if u.get("ci_low") is not None
-            else "–"
-        )
+        said = verdict(c.get("sent"), c.get("uplift"))
+        if said.measurable:
+            measured.append(c)
+            incremental = r.fmt(u.get("incremental_revenue"), "money")
+            ci = f"[{r.fmt(u['ci_low'], 'money')}; {r.fmt(u['ci_high'], 'money')}]"
+            css = "up" if said.code == "significant" and u["ci_low"] > 0 else ""
+            significance = ("raw-html", f"<span class='verdict {css}'>{escape(said.text)}</span>")
+        else:
+            incremental = ("raw-html", f"<span class='verdict'>{escape(said.text)}</span>")
+            ci = significance = "–"
+        kpi_classes.append(None if said.measurable else "muted")
         kpi_rows.append(
             [
                 _chain_name(chains, c["chain_id"]),
@@ -522,8 +534,9 @@ def overview(
                 r.fmt(c.get("revenue_first_touch"), "money"),
                 r.fmt(c.get("unsubscribed")),
                 f"{r.fmt(u.get('treated'))} / {r.fmt(u.get('holdout'))}",
-                r.fmt(u.get("incremental_revenue"), "money"),
+                incremental,
                 ci,
+                significance,
             ]
         )
     kpis = r.table(
@@ -538,21 +551,21 @@ def overview(
             "Выручка, first touch",
             "Отписки / Unsubscribes",
             "Вошли: воздействие / holdout",
-            "Инкрементальная выручка / Incremental revenue",
+            f"Инкрементальная выручка, {CURRENCY} / Incremental revenue, {CURRENCY}",
             "95 % CI",
+            "Значимость / Significance",
         ],
         kpi_rows,
-        numeric=(1, 2, 3, 4, 5, 6, 7, 8, 10),
+        numeric=(1, 2, 3, 4, 5, 6, 7, 8),
+        row_classes=kpi_classes,
     )
     uplift_chart = r.bar_chart(
         [
             (c["chain_id"], c["uplift"]["incremental_revenue"])
-            for c in data["chains"]
-            if c.get("uplift")
-            and c["uplift"]["incremental_revenue"]
-            and c["uplift"]["incremental_revenue"] > 0
+            for c in measured
+            if c["uplift"]["incremental_revenue"] and c["uplift"]["incremental_revenue"] > 0
         ],
-        "Инкрементальная выручка / Incremental revenue (> 0)",
+        f"Инкрементальная выручка / Incremental revenue, {CURRENCY} (> 0)",
         colour="#3c9a5f",
     )
     steps = r.table(
@@ -678,7 +691,7 @@ def overview(
         if customers
         else r.paragraph("Нет данных / No data", "muted")
     )
-    chain_list = sorted(chains.values(), key=lambda c: (-c.priority, c.id))
+    ordered_chains = sorted(chains.values(), key=lambda c: (-c.priority, c.id))
     return r.page(
         "CRM: обзор / CRM overview",
         f"{first_day.isoformat()} — {last_day.isoformat()}",
@@ -691,9 +704,14 @@ def overview(
                 uplift_chart,
                 r.paragraph(
                     "Инкрементальная выручка = (выручка на вошедшего с воздействием − на вошедшего "
-                    "из holdout) × число вошедших с воздействием; 95 % интервал Уэлча. "
+                    "из holdout) × число вошедших с воздействием; 95 % интервал Уэлча; «значимо», если "
+                    "интервал не содержит нуля. Серые строки: цифры нет, потому что цепочка ничего не "
+                    f"отправила или в контроле меньше {MIN_HOLDOUT_ENTRANTS} вошедших. Суммы в {CURRENCY}. "
                     "Incremental revenue = (revenue per treated entrant − per holdout entrant) × treated "
-                    "entrants, Welch 95 % interval (docs/measurement.md)."
+                    "entrants, Welch 95 % interval; 'significant' when the interval excludes zero. Grey rows "
+                    "show no figure: the chain sent nothing, or its holdout has fewer than "
+                    f"{MIN_HOLDOUT_ENTRANTS} entrants, too few to say anything. Amounts in {CURRENCY} "
+                    "(docs/measurement.md)."
                 ),
             ),
             r.section("Шаги / Steps", steps),
@@ -711,9 +729,19 @@ def overview(
             ),
             r.section("LTV, удержание, повторные покупки / LTV, retention, repeat purchases", customer_table),
             r.section(
+                "Цепочки и их аудитория / Chains and their audience",
+                r.paragraph(
+                    "Предпросмотр: кто войдёт в цепочку в выбранный час (UTC, по умолчанию текущий) и что с "
+                    "ними сделает политика контактов; ничего не записывается. / Preview: who would enter "
+                    "the chain at the chosen hour (UTC, default now) and what the contact policy would do; "
+                    "nothing is written."
+                ),
+                chain_list(ChainFiles(chains, chain_problems or {})),
+            ),
+            r.section(
                 "Карта коммуникаций / Communication map",
                 r.paragraph(chains_error) if chains_error else "",
-                r.communication_map(chain_list),
+                r.communication_map(ordered_chains),
             ),
         ],
     )

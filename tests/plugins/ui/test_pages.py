@@ -24,9 +24,9 @@ def client(ui_warehouse, monkeypatch):
 
     monkeypatch.setenv("AIRFLOW__LIFECYCLE__UI_SHARED_SECRET", SECRET)
     monkeypatch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", JWT_SECRET)
-    real, error = ui.chain_map()
+    real, error, problems = ui.chain_map(ui.chains_folder())
     ui.app.dependency_overrides[ui.warehouse_url] = lambda: str(ui_warehouse.url)
-    ui.app.dependency_overrides[ui.chain_map] = lambda: ({**real, **_rows_module().CHAINS}, error)
+    ui.app.dependency_overrides[ui.chain_map] = lambda: ({**real, **_rows_module().CHAINS}, error, problems)
     ui.app.dependency_overrides[ui.airflow_run_state] = lambda: None  # Airflow's state: see below
     yield TestClient(ui.app)
     ui.app.dependency_overrides.clear()
