@@ -49,8 +49,8 @@ def test_a_file_that_loses_its_header_or_disappears_is_named(sql_dir):
     _write(query, "-- q\nSELECT 1\n", 1_000_000_000)
     sql.load("q.sql")
     _write(query, "SELECT 1\n", 2_000_000_000)
-    with pytest.raises(ConfigError, match="q.sql: field 'header'"):
+    with pytest.raises(ConfigError, match=r"q\.sql: field 'header'"):
         sql.load("q.sql")
     query.unlink()
-    with pytest.raises(ConfigError, match="q.sql: field 'sql': the file does not exist"):
+    with pytest.raises(ConfigError, match=r"q\.sql: field 'sql': the file does not exist"):
         sql.load("q.sql")

@@ -119,10 +119,9 @@ def reports_digest(
     for c in (overview or {}).get("chains", []):
         u, said = c.get("uplift"), verdict(c.get("sent"), c.get("uplift"))
         if said.measurable:
+            figure = money_text(u["incremental_revenue"])
             ci = f"[{money_text(u['ci_low'])}; {money_text(u['ci_high'])}]"
-            rows.append(
-                f"* {c['chain_id']}: incremental revenue {money_text(u['incremental_revenue'])} {ci}, {said.en}"
-            )
+            rows.append(f"* {c['chain_id']}: incremental revenue {figure} {ci}, {said.en}")
         elif u:
             rows.append(f"* {c['chain_id']}: incremental revenue not shown, {said.en}")
     return _fit(head, rows, "CRM overview: Browse → CRM overview", limit)

@@ -51,9 +51,7 @@ def verdict(sent: int | float | None, uplift: dict[str, Any] | None) -> Verdict:
     """The verdict on a chain over a period: ``sent`` messages and its ``uplift``
     (:meth:`lifecycle.reports.stats.Uplift.as_dict`, or None when no one entered either arm)."""
     if not sent:
-        return Verdict(
-            "no_sends", "нет отправок за период", "no sends in the period: no effect to measure"
-        )
+        return Verdict("no_sends", "нет отправок за период", "no sends in the period: no effect to measure")
     holdout = int((uplift or {}).get("holdout") or 0)
     if holdout < MIN_HOLDOUT_ENTRANTS or uplift.get("ci_low") is None:
         return Verdict(

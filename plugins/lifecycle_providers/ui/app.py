@@ -44,7 +44,9 @@ def chains_folder() -> Path:
     return configured()
 
 
-def chain_map(folder: Path = Depends(chains_folder)) -> tuple[dict[str, Any], str | None, dict[str, str]]:
+def chain_map(
+    folder: Annotated[Path, Depends(chains_folder)],
+) -> tuple[dict[str, Any], str | None, dict[str, str]]:
     """Dependency: the chain configs that load (communication map, names), a line naming the chain files
     that do not, and what is wrong with each of those. Read on every request, so edits show at once."""
     from lifecycle_providers.ui.chains import load_chain_files
@@ -127,10 +129,10 @@ def overview(
 @app.get("/chains/{chain_id}/preview", response_class=HTMLResponse)
 def chain_preview(
     chain_id: str,
+    _viewer: Annotated[str, Depends(require_viewer)],
+    folder: Annotated[Path, Depends(chains_folder)],
+    url: Annotated[str, Depends(preview_warehouse_url)],
     at: Annotated[str | None, Query(max_length=40)] = None,
-    _viewer: str = Depends(require_viewer),
-    url: str = Depends(preview_warehouse_url),
-    folder: Path = Depends(chains_folder),
 ) -> HTMLResponse:
     """Who would enter the chain at ``at`` (UTC; default this hour) and what the contact policy would do;
     nothing is written. A broken chain file, entry query or policy file is named on the page (422)."""

@@ -159,7 +159,7 @@ def parse_moment(text: str | None) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
-# --- HTML ----------------------------------------------------------------------------------------------------
+# --- HTML -----------------------------------------------------------------------------------------------
 
 
 def _name(chain: Any) -> str:
@@ -194,7 +194,9 @@ def chain_list(files: ChainFiles) -> str:
                 r.fmt(chain.priority) if chain is not None else "–",
                 r.fmt(chain.holdout_share, "pct") if chain is not None else "–",
                 r.fmt(len(chain.steps)) if chain is not None else "–",
-                ("raw-html", f"<span class='warning'>{escape(problem)}</span>") if problem else "в порядке / ok",
+                ("raw-html", f"<span class='warning'>{escape(problem)}</span>")
+                if problem
+                else "в порядке / ok",
                 ("raw-html", preview_form(chain_id)),
             ]
         )
@@ -225,7 +227,11 @@ def _policy_table(rows: list[dict[str, Any]]) -> str:
     return r.table(
         ["Решение / Outcome", "Причина / Reason", "Шагов / Steps"],
         [
-            [_outcome_text(row["outcome"]), reason_text(row["reason"]) if row["reason"] else "–", r.fmt(row["steps"])]
+            [
+                _outcome_text(row["outcome"]),
+                reason_text(row["reason"]) if row["reason"] else "–",
+                r.fmt(row["steps"]),
+            ]
             for row in rows
         ],
         numeric=(2,),
@@ -252,7 +258,12 @@ def _at_value(moment: datetime) -> str:
 def preview_page(chain_id: str, chain: Any, as_of: datetime, preview: ChainPreview) -> str:
     """Who would enter the chain at ``as_of`` and what the contact policy would do with their steps."""
     sample = r.table(
-        ["ID клиента / Customer id", "Триггер / Triggered at (UTC)", "Ключ триггера / Trigger key", "Ветка / Branch"],
+        [
+            "ID клиента / Customer id",
+            "Триггер / Triggered at (UTC)",
+            "Ключ триггера / Trigger key",
+            "Ветка / Branch",
+        ],
         [
             [
                 str(row["customer_id"]),
@@ -267,7 +278,8 @@ def preview_page(chain_id: str, chain: Any, as_of: datetime, preview: ChainPrevi
         _policy_table(preview.entrants_policy)
         if preview.entrants_policy
         else r.paragraph(
-            "Ни один шаг новых клиентов ещё не наступил / No step of the new entrants is due yet at this time."
+            "Ни один шаг новых клиентов ещё не наступил / No step of the new entrants is due yet at this "
+            "time."
             if preview.entering
             else "Никто не войдёт / No one would enter.",
             "muted",
@@ -303,10 +315,12 @@ def preview_page(chain_id: str, chain: Any, as_of: datetime, preview: ChainPrevi
             ),
             r.section("Кто войдёт / Who would enter", figures),
             r.section(f"Примеры / Sample ({shown})", sample),
-            r.section("Политика контактов: новые клиенты / Contact policy on the new entrants' due steps", entrants),
             r.section(
-                "Политика контактов: уже в цепочке / Contact policy on steps due for customers already in the "
-                "chain",
+                "Политика контактов: новые клиенты / Contact policy on the new entrants' due steps", entrants
+            ),
+            r.section(
+                "Политика контактов: уже в цепочке / Contact policy on steps due for customers already "
+                "in the chain",
                 active,
             ),
             _legend(preview),
@@ -328,8 +342,8 @@ def problem_page(chain_id: str, as_of: datetime | None, text: str, at: str = "")
         [
             _back(),
             r.banner(
-                "Предпросмотр невозможен: исправьте файл и нажмите снова. / The chain cannot be previewed: fix "
-                "the file and preview again.",
+                "Предпросмотр невозможен: исправьте файл и нажмите снова. / The chain cannot be previewed: "
+                "fix the file and preview again.",
                 "failed",
             ),
             f"<pre class='error' id='preview-error'>{escape(text)}</pre>",
