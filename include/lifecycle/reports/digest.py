@@ -13,11 +13,22 @@ NOTE_LIMIT = 1000
 
 def chains_digest(summary: dict[str, Any], limit: int = NOTE_LIMIT) -> str:
     """A chains run in the funnel's own words (:mod:`lifecycle.reports.labels`): entered, exited, due, held
-    back, suppressed, holdout, planned, sent and failed, overall and for the busiest chains, and the main
-    reasons for holding back."""
+    back, suppressed, holdout, global control, planned, sent and failed, overall and for the busiest chains,
+    and the main reasons for holding back."""
     from lifecycle.reports.labels import STAGE, reason_label
 
-    keys = ("entered", "exited", "due", "held", "suppressed", "holdout", "planned", "sent", "failed")
+    keys = (
+        "entered",
+        "exited",
+        "due",
+        "held",
+        "suppressed",
+        "holdout",
+        "global_control",
+        "planned",
+        "sent",
+        "failed",
+    )
     chains: dict[str, dict[str, int]] = {}
 
     def chain(chain_id: str) -> dict[str, int]:
@@ -33,7 +44,8 @@ def chains_digest(summary: dict[str, Any], limit: int = NOTE_LIMIT) -> str:
         c["due"] += s["due"] or s["planned"] + sum(s["held"].values()) + sum(s["suppressed"].values())
         c["held"] += sum(s["held"].values())
         c["suppressed"] += sum(s["suppressed"].values())
-        c["holdout"] += s["holdout"] + s["global_control"]
+        c["holdout"] += s["holdout"]
+        c["global_control"] += s["global_control"]
         for key in ("planned", "sent", "failed"):
             c[key] += s[key]
         for reason, n in [*s["held"].items(), *s["suppressed"].items()]:

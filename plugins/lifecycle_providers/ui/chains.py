@@ -205,7 +205,7 @@ def chain_list(files: ChainFiles) -> str:
             "Цепочка / Chain",
             "id",
             "Приоритет / Priority",
-            "Контроль / Holdout",
+            "Доля контроля / Holdout share",
             "Шагов / Steps",
             "Файл / File",
             "Аудитория / Audience",

@@ -164,7 +164,7 @@ def _per_chain(summary: dict[str, Any], chains: dict[str, Any]) -> str:
         return per.setdefault(
             chain_id,
             {"entered": None, "exits": {}, "completed": None, "held": {}, "suppressed": {}}
-            | dict.fromkeys(("due", "control", "planned", "sent", "failed"), 0),
+            | dict.fromkeys(("due", "holdout", "global_control", "planned", "sent", "failed"), 0),
         )
 
     for f in summary.get("chains", []):
@@ -173,8 +173,7 @@ def _per_chain(summary: dict[str, Any], chains: dict[str, Any]) -> str:
     for s in summary["funnel"]:
         c = chain(s["chain_id"])
         c["due"] += s["due"]
-        c["control"] += s["holdout"] + s["global_control"]
-        for key in ("planned", "sent", "failed"):
+        for key in ("holdout", "global_control", "planned", "sent", "failed"):
             c[key] += s[key]
         for key in ("held", "suppressed"):
             for code, n in s[key].items():
@@ -187,7 +186,8 @@ def _per_chain(summary: dict[str, Any], chains: dict[str, Any]) -> str:
             r.fmt(c["due"]),
             f"{sum(c['held'].values())}: {_reasons_cell(c['held'])}" if c["held"] else "0",
             f"{sum(c['suppressed'].values())}: {_reasons_cell(c['suppressed'])}" if c["suppressed"] else "0",
-            r.fmt(c["control"]),
+            r.fmt(c["holdout"]),
+            r.fmt(c["global_control"]),
             r.fmt(c["planned"]),
             r.fmt(c["sent"]),
             r.fmt(c["failed"]),
@@ -202,13 +202,14 @@ def _per_chain(summary: dict[str, Any], chains: dict[str, Any]) -> str:
             stage_text("due"),
             "Отложено по причине / Held back by reason",
             "Отклонено по причине / Suppressed by reason",
-            "Контроль / Holdout + global control",
+            stage_text("holdout"),
+            stage_text("global_control"),
             stage_text("planned"),
             stage_text("sent"),
             stage_text("failed"),
         ],
         rows,
-        numeric=(1, 3, 6, 7, 8, 9),
+        numeric=(1, 3, 6, 7, 8, 9, 10),
     )
 
 
@@ -235,7 +236,7 @@ def _legend(summary: dict[str, Any]) -> str:
 
 
 def _chains(summary: dict[str, Any], chains: dict[str, Any]) -> list[str]:
-    from lifecycle.reports.labels import STAGE
+    from lifecycle.reports.labels import STAGE, stage_text
 
     funnel, previous = summary["funnel"], summary["previous_funnel"]
     failed = _failed_chains(summary, chains)
@@ -280,14 +281,14 @@ def _chains(summary: dict[str, Any], chains: dict[str, Any]) -> list[str]:
             "Цепочка / Chain",
             "Шаг / Step",
             "Канал / Channel",
-            "К отправке / Due",
+            stage_text("due"),
             "Отложено по причине / Held back by reason",
             "Отклонено по причине / Suppressed by reason",
-            "Контроль цепочки / Holdout",
-            "Глоб. контроль / Global control",
-            "Запланировано / Planned",
-            "Отправлено / Sent",
-            "Ошибка / Failed",
+            stage_text("holdout"),
+            stage_text("global_control"),
+            stage_text("planned"),
+            stage_text("sent"),
+            stage_text("failed"),
             "В очереди, прочее / Pending, other",
         ],
         rows,

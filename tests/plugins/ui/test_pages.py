@@ -594,3 +594,20 @@ def test_a_preview_waits_briefly_for_a_busy_duckdb_file_then_says_so(preview_cli
         proc.wait()
     assert busy.status_code == 503
     assert busy.headers["Retry-After"] == "5"
+
+
+def test_digest_and_funnel_speak_one_vocabulary(client):
+    """Every stage the run's digest counts is a column of the tables under it, under the same words."""
+    import re
+
+    from lifecycle.reports.labels import STAGE, stage_text
+
+    html = client.get(f"/runs/lifecycle_chains/{RUN}", headers=AUTH).text
+    digest = html[html.index("<div class='digest'>") : html.index("</div>")]
+    tables = html[html.index("</div>") :]
+    headers = set(re.findall(r"<th>([^<]*)</th>", tables))
+    for key, (ru, en) in STAGE.items():
+        assert f"{en} ({ru.lower()}) " in digest, key
+        # the same words head a column; exits, held back and suppressed are counted by reason
+        assert stage_text(key) in headers or f"{ru} по причине / {en} by reason" in headers, key
+    assert "Holdout (контроль цепочки) 1 · Global control (глобальный контроль) 0" in digest
