@@ -51,11 +51,12 @@ class ChainFiles:
 
     @property
     def error(self) -> str | None:
-        """One line for the pages when some chains do not load."""
+        """One line for the pages when some chains do not load (what is wrong: the chain list)."""
         if not self.problems:
             return None
-        return "Цепочки с ошибками / Chains that do not load: " + " · ".join(
-            f"{chain_id}: {problem}" for chain_id, problem in sorted(self.problems.items())
+        return (
+            f"Не загружены, см. «Цепочки и их аудитория» / Not loaded, see 'Chains and their audience': "
+            f"{', '.join(sorted(self.problems))}"
         )
 
 
@@ -145,7 +146,10 @@ def run_preview(url: str, chain: ChainConfig, as_of: datetime, wait_s: float) ->
                         time.sleep(0.25)
                         continue
                     raise WarehouseBusy(str(exc.orig)) from exc
-                raise
+                raise PreviewFailed(
+                    f"the warehouse could not be opened for the preview, which needs write access (its "
+                    f"work is rolled back): {exc.orig}"
+                ) from exc
     finally:
         warehouse.engine.dispose()
 

@@ -611,3 +611,14 @@ def test_digest_and_funnel_speak_one_vocabulary(client):
         # the same words head a column; exits, held back and suppressed are counted by reason
         assert stage_text(key) in headers or f"{ru} по причине / {en} by reason" in headers, key
     assert "Holdout (контроль цепочки) 1 · Global control (глобальный контроль) 0" in digest
+
+
+def test_a_warehouse_the_preview_cannot_write_to_is_explained(preview_client, demo_shop):
+    """The preview writes inside a transaction it rolls back; a read-only warehouse gets a sentence."""
+    from lifecycle_providers.ui import app as ui
+
+    ui.app.dependency_overrides[ui.preview_warehouse_url] = lambda: f"{demo_shop}?access_mode=read_only"
+    response = preview_client.get("/chains/abandoned_cart/preview", headers=AUTH)
+    assert response.status_code == 422
+    assert "The chain cannot be previewed" in response.text
+    assert "read-only" in response.text
