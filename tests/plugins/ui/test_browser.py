@@ -91,9 +91,6 @@ def airflow_ui(tmp_path_factory):
 
     home = tmp_path_factory.mktemp("airflow-ui")
     warehouses = {"hand-built": home / "warehouse.duckdb", "demo": home / "demo.duckdb"}
-    build_ui_warehouse(warehouses["hand-built"]).engine.dispose()
-    demo_url, _ = build_demo_run(warehouses["demo"], home / "outbox")
-    figures = _demo_figures(demo_url)
     chains_dir = Path(shutil.copytree(ROOT / "include" / "chains", home / "chains"))
     sql_dir = Path(shutil.copytree(ROOT / "include" / "sql", home / "sql"))
     port = _free_port()
@@ -113,7 +110,6 @@ def airflow_ui(tmp_path_factory):
         "AIRFLOW__TRIGGERER__TRIGGERER_LOG_SERVER_PORT": str(_free_port()),
         "LIFECYCLE_CHAINS_DIR": str(chains_dir),
         "LIFECYCLE_SQL_DIR": str(sql_dir),
-        "LIFECYCLE_CHECK_TEMPLATES": "0",  # the templates are not copied; they are checked elsewhere
         # standalone starts its components as `airflow …` from PATH: the virtualenv's.
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
@@ -130,6 +126,10 @@ def airflow_ui(tmp_path_factory):
     )
     base = f"http://127.0.0.1:{port}"
     try:
+        # built while Airflow starts: the plugin reads a warehouse only once a test points it there
+        build_ui_warehouse(warehouses["hand-built"]).engine.dispose()
+        demo_url, _ = build_demo_run(warehouses["demo"], home / "outbox")
+        figures = _demo_figures(demo_url)
         client = httpx.Client(base_url=base, timeout=10)
         _wait(lambda: client.get("/api/v2/monitor/health").status_code == 200, 180, "api-server")
         token = client.post("/auth/token", json={"username": UI_LOGIN[0], "password": UI_LOGIN[1]}).json()
