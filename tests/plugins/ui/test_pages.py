@@ -622,3 +622,41 @@ def test_a_warehouse_the_preview_cannot_write_to_is_explained(preview_client, de
     assert response.status_code == 422
     assert "The chain cannot be previewed" in response.text
     assert "read-only" in response.text
+
+
+def test_audience_preview_on_postgresql(postgres_warehouse, monkeypatch):
+    """The same page on PostgreSQL: the preview's rolled-back transaction leaves the database as it was."""
+    from demo_run import CUSTOMERS, END, SEED
+    from fastapi.testclient import TestClient
+
+    from lifecycle.chains.config import CHAINS_DIR, load_chain
+    from lifecycle.chains.preview import preview_chain
+    from lifecycle.demo.config import DemoConfig
+    from lifecycle.demo.generator import generate
+    from lifecycle.ingest import ingest
+    from lifecycle.migrations import migrate
+    from lifecycle_providers.ui import app as ui
+
+    warehouse = postgres_warehouse
+    migrate(warehouse)
+    generate(warehouse, DemoConfig(customers=CUSTOMERS, seed=SEED, end=END))
+    ingest(warehouse, window_end=END, run_key="ingest", now=END)
+    expected = preview_chain(warehouse, load_chain(CHAINS_DIR / "abandoned_cart.yaml", False), END)
+    assert expected.entering > 0
+
+    monkeypatch.setenv("AIRFLOW__LIFECYCLE__UI_SHARED_SECRET", SECRET)
+    monkeypatch.setenv("LIFECYCLE_CHECK_TEMPLATES", "0")
+    url = warehouse.url.render_as_string(hide_password=False)
+    ui.app.dependency_overrides[ui.preview_warehouse_url] = lambda: url
+    try:
+        html = (
+            TestClient(ui.app)
+            .get(f"/chains/abandoned_cart/preview?at={END:%Y-%m-%dT%H:%M}", headers=AUTH)
+            .text
+        )
+    finally:
+        ui.app.dependency_overrides.clear()
+    assert _entering(html) == expected.entering
+    with warehouse.begin() as conn:
+        assert conn.exec_driver_sql("SELECT COUNT(*) FROM crm.chain_instances").scalar() == 0
+        assert conn.exec_driver_sql("SELECT COUNT(*) FROM crm.decisions").scalar() == 0
