@@ -72,7 +72,7 @@ def test_a_broken_entry_query_stops_only_its_chain_and_the_run_is_marked_failed(
     from lifecycle.reports.read import chains_run
 
     monkeypatch.setenv("LIFECYCLE_CHECK_TEMPLATES", "0")
-    original = sql.load.__wrapped__
+    original = sql.load
 
     def load(name):
         text = original(name)
@@ -82,15 +82,11 @@ def test_a_broken_entry_query_stops_only_its_chain_and_the_run_is_marked_failed(
             else text
         )
 
-    monkeypatch.setattr(sql, "load", load)
-    sql.statements.cache_clear()
-    try:
-        with airflow_warehouse.begin() as conn:
-            airflow_warehouse.insert_df(conn, "crm.customers", pd.DataFrame([_customer(1)]))
-        dag = DagBag(dag_folder="dags").dags["lifecycle_chains"]
-        run = dag.test(logical_date=pd.Timestamp(AS_OF, tz="UTC").to_pydatetime())
-    finally:
-        sql.statements.cache_clear()
+    monkeypatch.setattr(sql, "load", load)  # statements() reads through load(); nothing else caches
+    with airflow_warehouse.begin() as conn:
+        airflow_warehouse.insert_df(conn, "crm.customers", pd.DataFrame([_customer(1)]))
+    dag = DagBag(dag_folder="dags").dags["lifecycle_chains"]
+    run = dag.test(logical_date=pd.Timestamp(AS_OF, tz="UTC").to_pydatetime())
 
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert run.state == "failed"
