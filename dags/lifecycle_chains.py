@@ -28,6 +28,8 @@ the policy's `crm.decisions`.
 CRM analytics (chains and their SQL); data engineering (scheduling).
 
 ## Triage notes
+The first task, `check_pools_and_connections`, fails the run at once when a pool or a connection the
+tasks need does not exist, naming it and the command that creates it.
 `validate_chains` checks every chain file and has the warehouse plan every entry and exit query (`EXPLAIN`);
 its log lists each broken chain with the file, line or field and the fix, and warns about configuration that
 can never take effect (as `python -m lifecycle chains check` does). A broken chain's own `enter` task then
@@ -48,7 +50,7 @@ import pendulum
 from airflow.sdk import TaskGroup, dag, task
 
 from lifecycle_providers.assets import CUSTOMER_STATE
-from lifecycle_providers.dag_defaults import DAG_SETTINGS, TAG_PRODUCT, warehouse
+from lifecycle_providers.dag_defaults import DAG_SETTINGS, TAG_PRODUCT, preflight, warehouse
 
 #: Chain ids from the file names of the communication map: no YAML parsing or database at parse time.
 CHAINS_DIR = Path(__file__).resolve().parents[1] / "include" / "chains"
@@ -171,6 +173,7 @@ def lifecycle_chains():
             raise AirflowFailException(str(ChainsFailedError(dag_run.run_id, failures, [])))
 
     as_of = validate_chains()
+    preflight() >> as_of
     groups = []
     for chain_id in CHAIN_IDS:
         with TaskGroup(group_id=chain_id) as group:

@@ -24,6 +24,8 @@ digest in the run's note (with the `lifecycle_airflow_api` connection; `make air
 Data engineering.
 
 ## Triage notes
+The first task, `check_pools_and_connections`, fails the run at once when a pool or a connection the
+tasks need does not exist, naming it and the command that creates it.
 Re-running or clearing a run is safe: every write is keyed, and the same interval gives the same tables.
 A bad source row never fails the run; look at `crm.quarantine` (table, key, reason, detail) and at the
 `ingest_sources` return value for counts. The quality gate fails `ingest_sources` (without retries) when
@@ -37,7 +39,7 @@ setting in `include/config/ingest.yaml` (docs/ingest.md). Any other failure is t
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
 from lifecycle_providers.assets import CUSTOMER_STATE
-from lifecycle_providers.dag_defaults import DAG_SETTINGS, TAG_PRODUCT, warehouse
+from lifecycle_providers.dag_defaults import DAG_SETTINGS, TAG_PRODUCT, preflight, warehouse
 
 
 @dag(
@@ -91,7 +93,7 @@ def lifecycle_ingest():
         post_run_note(dag_run.dag_id, dag_run.run_id, note)
         return note
 
-    migrate_schema() >> ingest_sources() >> write_run_note()
+    preflight() >> migrate_schema() >> ingest_sources() >> write_run_note()
 
 
 lifecycle_ingest()
