@@ -61,12 +61,15 @@ class PreflightOperator(BaseOperator):
         if problems:
             raise AirflowFailException(str(MissingResourcesError("; ".join(problems))))
         checked = {"connections": sorted(connections), "pools": sorted(pools) if existing is not None else []}
-        self.log.info(
-            "%d connection(s) and %d pool(s) exist: %s",
-            len(checked["connections"]),
-            len(checked["pools"]),
-            ", ".join(checked["connections"] + checked["pools"]),
-        )
+        if existing is None:
+            self.log.info("%d connection(s) exist: %s", len(connections), ", ".join(checked["connections"]))
+        else:
+            self.log.info(
+                "%d connection(s) and %d pool(s) exist: %s",
+                len(checked["connections"]),
+                len(checked["pools"]),
+                ", ".join(checked["connections"] + checked["pools"]),
+            )
         return checked
 
     def _connections_used(self, tasks: Iterable[BaseOperator], context) -> dict[str, list[str]]:
