@@ -47,6 +47,7 @@ lint: venv
 	@# Every chain file loaded, its templates rendered, its entry and exit queries planned (EXPLAIN) on an empty
 	@# scratch warehouse; broken chains fail, dead configuration is printed as warnings.
 	$(BIN)/python -m lifecycle chains check --scratch
+	$(BIN)/python scripts/chains_doc.py --check
 
 sqlfix: venv
 	$(BIN)/sqlfluff fix include/sql

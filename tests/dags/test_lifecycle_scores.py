@@ -43,6 +43,7 @@ def test_scores_dag_scores_the_last_complete_day_once_and_emits_its_asset(airflo
     second = dag.test(run_after=datetime(2026, 6, 30, 1, 20, tzinfo=UTC), logical_date=None)
     assert second.state == "success"
     assert {ti.task_id: ti.state for ti in second.get_task_instances()} == {
+        "check_pools_and_connections": "success",
         "pick_as_of": "success",
         "score_customers": "skipped",
         "write_run_note": "skipped",

@@ -74,6 +74,13 @@ def score(warehouse: Warehouse, as_of: date, config: ScoresConfig, run_key: str)
     frame, cuts = compute_rfm(warehouse, as_of, config.rfm)
     if frame.empty:
         raise no_purchases_error(warehouse, up_to=as_of)
+    log.info(
+        "RFM as of %s: %d customers (%s cut points) in %.1f s",
+        as_of,
+        len(frame),
+        config.rfm.method,
+        time.perf_counter() - started,
+    )
     churn_model = registry.current_model(warehouse, churn.MODEL_NAME)
     ltv_model = registry.current_model(warehouse, ltv.MODEL_NAME)
     frame["churn_probability"] = pd.array([None] * len(frame), dtype="Float64")
@@ -118,6 +125,14 @@ def score(warehouse: Warehouse, as_of: date, config: ScoresConfig, run_key: str)
             run_key=run_key,
             scored_at=now,
         )
+    log.info(
+        "scored %d customers as of %s (churn model %s, LTV model %s) in %.1f s",
+        report.customers,
+        as_of,
+        f"v{churn_version}" if churn_version else "none",
+        f"v{ltv_version}" if ltv_version else "none",
+        time.perf_counter() - started,
+    )
     return report
 
 

@@ -76,6 +76,15 @@ def train_churn(
     validation = churn.labelled_snapshot(warehouse, snapshots.validation, settings.horizon_days)
     if validation.empty or training.empty:
         raise ValueError(f"not enough history before {snapshots.training[0]} to train a churn model")
+    log.info(
+        "churn data: %d training rows from %d snapshots (%s to %s), %d validation rows as of %s",
+        len(training),
+        len(snapshots.training),
+        snapshots.training[0],
+        snapshots.training[-1],
+        len(validation),
+        snapshots.validation,
+    )
     model = churn.fit(training, settings, features)
     metrics, calibration = churn.evaluate(churn.predict(model, validation), validation)
     metrics["training_rows"] = min(len(training), settings.max_training_rows)
@@ -101,7 +110,13 @@ def train_churn(
         settings={**settings.model_dump(), "snapshots": snapshots.training, "sklearn": sklearn.__version__},
     )
     version = registry.register(warehouse, candidate, decision, incumbent, incumbent_metrics)
-    log.info("churn model v%s: %s", version, decision.reason)
+    log.info(
+        "churn model v%s: %s; AUC %.3f, Brier %.3f",
+        version,
+        decision.reason,
+        metrics["auc"],
+        metrics["brier"],
+    )
     return _report(candidate, version, decision, incumbent, incumbent_metrics)
 
 
@@ -114,6 +129,7 @@ def train_ltv(warehouse: Warehouse, data_end: date, config: ScoresConfig) -> Tra
     history_start, data_end = purchase_span(warehouse, data_end)
     as_of, window = ltv.validation_plan(history_start, data_end, settings)
     features = build_features(warehouse, as_of)
+    log.info("LTV data: %d customers as of %s, validated on the %d days after", len(features), as_of, window)
     model = ltv.fit(features, settings.horizon_days)
     realised = future_purchases(warehouse, as_of, window)["revenue"]
     metrics, table = ltv.evaluate(model.predict(features, window), features, realised, window)
