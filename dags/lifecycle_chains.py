@@ -43,6 +43,7 @@ tasks (`enter`, `exit`, `due`); their return values hold the figures. `crm.chain
 `crm.chain_instances` (exit_reason) explain who entered and who left.
 """
 
+import os
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -53,7 +54,10 @@ from lifecycle_providers.assets import CUSTOMER_STATE
 from lifecycle_providers.dag_defaults import DAG_SETTINGS, TAG_PRODUCT, preflight, warehouse
 
 #: Chain ids from the file names of the communication map: no YAML parsing or database at parse time.
-CHAINS_DIR = Path(__file__).resolve().parents[1] / "include" / "chains"
+#: ``LIFECYCLE_CHAINS_DIR`` points at another folder, as it does for lifecycle.chains.config.
+CHAINS_DIR = Path(
+    os.environ.get("LIFECYCLE_CHAINS_DIR") or Path(__file__).resolve().parents[1] / "include" / "chains"
+)
 CHAIN_IDS = sorted(path.stem for path in CHAINS_DIR.glob("*.yaml"))
 
 
