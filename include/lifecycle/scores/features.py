@@ -35,6 +35,10 @@ ORDER_FEATURES = (
     "repeat_avg_check",
     "mean_interval_days",
     "overdue_ratio",
+    "overdue_days",
+    "last_interval_days",
+    "interval_trend",
+    "interval_cv",
     "returns",
     "return_share",
     "discount_share",
@@ -107,10 +111,16 @@ def available_sources(warehouse: Warehouse) -> list[OptionalSource]:
 
 
 def build_features(
-    warehouse: Warehouse, as_of: date, sources: list[OptionalSource] | None = None
+    warehouse: Warehouse,
+    as_of: date,
+    sources: list[OptionalSource] | None = None,
+    purchase_unit: str = "customer_day",
 ) -> pd.DataFrame:
-    """One row per customer with a purchase by the end of ``as_of`` (index ``customer_id``), all FEATURES."""
-    frame = warehouse.fetch_df("scores/churn_features_orders.sql", as_of=as_of).set_index("customer_id")
+    """One row per customer with a purchase by the end of ``as_of`` (index ``customer_id``), all FEATURES;
+    purchases are counted per ``purchase_unit`` (``customer_day`` or ``order``)."""
+    frame = warehouse.fetch_df(
+        "scores/churn_features_orders.sql", as_of=as_of, purchase_unit=purchase_unit
+    ).set_index("customer_id")
     for source in available_sources(warehouse) if sources is None else sources:
         extra = warehouse.fetch_df(source.sql, as_of=as_of).set_index("customer_id")
         frame = frame.join(extra, how="left")
@@ -121,7 +131,11 @@ def build_features(
     return frame[list(FEATURES)].astype("float64")
 
 
-def future_purchases(warehouse: Warehouse, as_of: date, horizon_days: int) -> pd.DataFrame:
+def future_purchases(
+    warehouse: Warehouse, as_of: date, horizon_days: int, purchase_unit: str = "customer_day"
+) -> pd.DataFrame:
     """Purchases and revenue per customer in the ``horizon_days`` after ``as_of`` (index ``customer_id``)."""
-    frame = warehouse.fetch_df("scores/future_purchases.sql", as_of=as_of, horizon_days=horizon_days)
+    frame = warehouse.fetch_df(
+        "scores/future_purchases.sql", as_of=as_of, horizon_days=horizon_days, purchase_unit=purchase_unit
+    )
     return frame.set_index("customer_id").astype("float64")
