@@ -9,6 +9,7 @@ same feature columns, constant where there is no data, which a tree model simply
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -88,8 +89,14 @@ OPTIONAL_SOURCES = (
     ),
 )
 
+#: The season of the as-of date (day of the year on a circle): how many customers come back in the next
+#: weeks depends on what those weeks hold (Black Friday, New Year, the spring lull).
+SEASON_FEATURES = ("season_sin", "season_cos")
+
 #: Every feature column, in a fixed order; a model records the ones it was trained on.
-FEATURES = ORDER_FEATURES + tuple(name for source in OPTIONAL_SOURCES for name in source.neutral)
+FEATURES = (
+    ORDER_FEATURES + tuple(name for source in OPTIONAL_SOURCES for name in source.neutral) + SEASON_FEATURES
+)
 
 
 def available_sources(warehouse: Warehouse) -> list[OptionalSource]:
@@ -127,6 +134,8 @@ def build_features(
     for source in OPTIONAL_SOURCES:
         for column, neutral in source.neutral.items():
             frame[column] = frame[column].fillna(neutral) if column in frame else neutral
+    angle = 2 * math.pi * (as_of.timetuple().tm_yday - 1) / 365.25
+    frame["season_sin"], frame["season_cos"] = math.sin(angle), math.cos(angle)
     # PostgreSQL returns NUMERIC as Decimal; models and arithmetic want plain floats.
     return frame[list(FEATURES)].astype("float64")
 
