@@ -1,6 +1,6 @@
 """One command line for the whole package: ``python -m lifecycle <command> [--warehouse URL] ...``.
 
-Commands: migrate, ingest, train, score, chains check, chains preview, dispatch, report, and the older
+Commands: migrate, ingest, train, score, scores evaluate, chains check, chains preview, dispatch, report, and the older
 module commands under one roof (demo, replan, validate-templates, send-audit, render). Results go to stdout,
 progress to stderr. Exit codes: 0 done, 1 problems found (a broken chain, a quality gate, a failed audit),
 2 a usage or configuration error (a wrong argument, an unreadable file, an unreachable warehouse).
@@ -121,6 +121,18 @@ def cmd_scores(args: argparse.Namespace) -> int:
     if args.config:
         argv += ["--config", args.config]
     say(f"{'training the churn and LTV models' if args.command == 'train' else 'scoring customers'}")
+    return scores_main(argv)
+
+
+def cmd_scores_evaluate(args: argparse.Namespace) -> int:
+    from lifecycle.demo.__main__ import default_warehouse_url
+    from lifecycle.scores.__main__ import main as scores_main
+
+    argv = ["evaluate", "--warehouse", args.warehouse or default_warehouse_url()]
+    argv += ["--date", args.date.isoformat()] if args.date else []
+    argv += ["--config", args.config] if args.config else []
+    argv += ["--json"] if args.json else []
+    say("training a churn model and the baselines on the same snapshots (writes nothing)")
     return scores_main(argv)
 
 
@@ -310,6 +322,18 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--config", default=None, help="scores settings (default include/config/scores.yaml)"
         )
+
+    scores = commands.add_parser("scores", help="measure the scores on the shop's data")
+    score_commands = scores.add_subparsers(dest="scores_command", metavar="SCORES_COMMAND", required=True)
+    sub = command(
+        "evaluate",
+        cmd_scores_evaluate,
+        "churn model vs recency, BG/NBD and logistic regression; LTV vs zero and last year (same data)",
+        score_commands,
+    )
+    sub.add_argument("--date", type=date.fromisoformat, default=None, help="data end (default: newest)")
+    sub.add_argument("--config", default=None, help="scores settings (default include/config/scores.yaml)")
+    sub.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
     chains = commands.add_parser("chains", help="check, preview or run the trigger chains")
     chain_commands = chains.add_subparsers(dest="chains_command", metavar="CHAINS_COMMAND", required=True)

@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         _run(args)
-    except NoPurchasesError as exc:
+    except (NoPurchasesError, ValueError) as exc:  # ValueError: too short a history, named in the message
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
