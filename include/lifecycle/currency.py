@@ -42,7 +42,13 @@ class CurrencySettings(BaseModel):
     def _fill_from_preset(self) -> CurrencySettings:
         preset = PRESETS.get(
             self.code,
-            {"symbol": self.code, "decimals": 2, "symbol_first": False, "thousands": ",", "decimal_point": "."},
+            {
+                "symbol": self.code,
+                "decimals": 2,
+                "symbol_first": False,
+                "thousands": ",",
+                "decimal_point": ".",
+            },
         )
         for name, value in preset.items():
             if getattr(self, name) is None:

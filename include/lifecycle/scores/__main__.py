@@ -1,4 +1,6 @@
-"""Command line: ``python -m lifecycle.scores {train,score,report,evaluate} --warehouse URL [--date YYYY-MM-DD]``.
+"""Command line: ``python -m lifecycle.scores COMMAND --warehouse URL [--date YYYY-MM-DD]``.
+
+COMMAND is one of train, score, report, evaluate.
 
 ``train`` trains and gates the churn and LTV models on data up to the date (default: the newest purchase);
 ``score`` scores every purchasing customer as of the date (default: yesterday, UTC) and prints how long it

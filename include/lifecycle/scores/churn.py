@@ -312,7 +312,7 @@ def evaluate(probabilities: np.ndarray, frame: pd.DataFrame) -> tuple[dict[str, 
         "churn_rate": float(y.mean()),
         "mean_predicted": float(np.mean(probabilities)),
         "customers": len(y),
-        "distinct_scores": int(len(np.unique(np.round(probabilities, 9)))),
+        "distinct_scores": len(np.unique(np.round(probabilities, 9))),
         "tied_share": tied_share(probabilities),
     }
     if "bgnbd_expected_purchases" in frame:

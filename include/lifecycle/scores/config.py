@@ -136,8 +136,9 @@ class ScoresConfig(_Section):
         preset = RFM_PRESETS.get(self.rfm.preset or "", {})
         if "currency" in preset and preset["currency"] != self.currency.code:
             raise ValueError(
-                f"rfm preset {self.rfm.preset} has cut points in {preset['currency']}, the shop's currency is "
-                f"{self.currency.code}: use avg_check_method quantile or fixed avg_check amounts instead"
+                f"rfm preset {self.rfm.preset} has cut points in {preset['currency']}, the shop's "
+                f"currency is {self.currency.code}: use avg_check_method quantile or fixed avg_check "
+                "amounts instead"
             )
         return self
 

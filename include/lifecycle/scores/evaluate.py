@@ -48,7 +48,7 @@ class Evaluation:
 
 
 def logistic_regression(features: tuple[str, ...]):
-    """The plain baseline: median imputation with missing-value flags, standard scaling, logistic regression."""
+    """The plain baseline: median imputation with missing-value flags, scaling, logistic regression."""
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
@@ -77,9 +77,7 @@ def evaluate_scores(warehouse: Warehouse, data_end: date, config: ScoresConfig) 
 
     snapshots, training, validation = churn_data(warehouse, data_end, config)
     y = validation["churned"].to_numpy()
-    result = Evaluation(
-        snapshots=snapshots.describe(), churn_rate=float(y.mean()), customers=int(len(y))
-    )
+    result = Evaluation(snapshots=snapshots.describe(), churn_rate=float(y.mean()), customers=len(y))
     model = churn.fit(training, config.churn)
     figures, _ = measure_churn(model, validation)
     result.churn["project model"] = {
@@ -89,7 +87,9 @@ def evaluate_scores(warehouse: Warehouse, data_end: date, config: ScoresConfig) 
     current = registry.current_model(warehouse, churn.MODEL_NAME)
     if current is not None:
         probabilities = churn.predict(current.load(), validation)
-        result.churn[f"current registered v{current.version}"] = _probability_figures(probabilities, validation)
+        result.churn[f"current registered v{current.version}"] = _probability_figures(
+            probabilities, validation
+        )
     result.churn["recency alone"] = {
         "auc": float(roc_auc_score(y, validation["recency_days"])),
         "brier": None,
@@ -143,8 +143,9 @@ def format_evaluation(result: Evaluation, currency=None) -> str:
         )
     project = result.churn["project model"]
     lines.append(
-        f"(project model AUC before calibration {project['auc_uncalibrated']:.4f}, after {project['auc']:.4f}; "
-        "BG/NBD: AUC by expected purchases, Brier and calibration error of its probability of no purchase)"
+        f"(project model AUC before calibration {project['auc_uncalibrated']:.4f}, "
+        f"after {project['auc']:.4f}; BG/NBD: AUC by expected purchases, Brier and calibration error "
+        "of its probability of no purchase)"
     )
     lines.append("")
     if result.ltv is None:

@@ -59,7 +59,7 @@ def describe_cuts(cuts: dict[str, float], currency: CurrencySettings) -> dict[st
     return {
         "en": {
             "r3": f"recent: last purchase at most {r1:g} days ago",
-            "r2": f"sleeping: {r1:g} to {r2:g} days ago",
+            "r2": f"sleeping: over {r1:g}, up to {r2:g} days ago",
             "r1": f"lapsed: over {r2:g} days ago",
             "f3": f"frequent: over {f2:g} purchases",
             "f2": f"rare: over {f1:g}, up to {f2:g} purchases",
@@ -70,7 +70,7 @@ def describe_cuts(cuts: dict[str, float], currency: CurrencySettings) -> dict[st
         },
         "ru": {
             "r3": f"недавние: последняя покупка не больше {r1:g} дн. назад",
-            "r2": f"спящие: от {r1:g} до {r2:g} дн. назад",
+            "r2": f"спящие: больше {r1:g}, до {r2:g} дн. назад",
             "r1": f"давние: больше {r2:g} дн. назад",
             "f3": f"частые: больше {f2:g} покупок",
             "f2": f"редкие: больше {f1:g}, до {f2:g} покупок",

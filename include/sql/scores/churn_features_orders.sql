@@ -60,8 +60,12 @@ numbered AS (
         promo,
         online,
         ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY ordered_at, first_order_id) AS basket_no,
-        ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY ordered_at DESC, first_order_id DESC) AS newest_no,
-        LAG(days_ago) OVER (PARTITION BY customer_id ORDER BY ordered_at, first_order_id) - days_ago AS gap_days
+        ROW_NUMBER() OVER (
+            PARTITION BY customer_id ORDER BY ordered_at DESC, first_order_id DESC
+        ) AS newest_no,
+        LAG(days_ago) OVER (
+            PARTITION BY customer_id ORDER BY ordered_at, first_order_id
+        ) - days_ago AS gap_days
     FROM baskets
 ),
 
@@ -101,7 +105,8 @@ rhythm AS (
         r.returns,
         r.purchased_orders,
         CASE
-            WHEN p.frequency > 1 THEN CAST(p.tenure_days - p.recency_days AS DOUBLE PRECISION) / (p.frequency - 1)
+            WHEN p.frequency > 1
+                THEN CAST(p.tenure_days - p.recency_days AS DOUBLE PRECISION) / (p.frequency - 1)
         END AS mean_interval_days,
         CASE
             WHEN p.frequency > 2

@@ -4,9 +4,10 @@
 -- Outputs: one row per customer: customer_id, recency_days (days from the last purchase to the as-of date),
 --   frequency (purchases), avg_check (the shop's currency per purchase), r, f, m, rfm_code, segment_ru,
 --   segment_en, and the cut points in force (r_cut_1 .. m_cut_2, the same on every row).
--- Parameters: :as_of (date; purchases before the following midnight count), :purchase_unit ('customer_day':
---   a customer's purchased orders of one calendar day are one purchase, their amounts summed; 'order': each
---   order is one), :method ('fixed' or 'quantile', for R and F), :check_method ('fixed' or 'quantile', for M),
+-- Parameters: :as_of (date; purchases before the following midnight count),
+--   :purchase_unit ('customer_day': a customer's purchased orders of one calendar day are one purchase,
+--   their amounts summed; 'order': each order is one), :method ('fixed' or 'quantile', for R and F),
+--   :check_method ('fixed' or 'quantile', for M),
 --   :recency_cut_1, :recency_cut_2 (days), :frequency_cut_1, :frequency_cut_2 (purchases),
 --   :check_cut_1, :check_cut_2 (amounts; fixed check method only), :quantile_1, :quantile_2 (fractions).
 -- Rule: a value up to cut 1 gets digit 1, up to cut 2 digit 2, above it digit 3; recency is reversed (fewer

@@ -24,7 +24,8 @@ def test_amounts_are_written_the_currencys_way(code, amount, text):
 def test_round_figures_and_overrides():
     usd = CurrencySettings(code="USD")
     assert format_money(84213.6, usd, decimals=0) == "$84,214"
-    assert format_money(None, usd) == "" and format_money(float("nan"), usd) == ""
+    assert format_money(None, usd) == ""
+    assert format_money(float("nan"), usd) == ""
     plain = CurrencySettings(code="RUB", symbol="руб.", thousands=" ", decimals=0)
     assert format_money(30000, plain) == "30 000\u00a0руб."
 

@@ -74,7 +74,9 @@ def test_an_ltv_model_must_beat_predicting_zero_and_rise_over_its_deciles():
 
 
 def test_a_churn_model_whose_calibration_costs_auc_or_ties_customers_is_refused():
-    lossy = _churn({"auc": 0.81, "brier": 0.149, "baseline_auc": 0.74, **SOUND, "calibration_auc_loss": 0.004})
+    lossy = _churn(
+        {"auc": 0.81, "brier": 0.149, "baseline_auc": 0.74, **SOUND, "calibration_auc_loss": 0.004}
+    )
     assert not lossy.promote
     assert "calibration_auc_loss 0.0040 vs maximum 0.0020 (not good enough)" in lossy.reason
     tied = _churn({"auc": 0.81, "brier": 0.149, "baseline_auc": 0.74, **SOUND, "tied_share": 0.3})

@@ -4,8 +4,8 @@ from datetime import date, datetime
 
 import pytest
 
-from lifecycle.scores.config import RfmConfig
 from lifecycle.currency import CurrencySettings
+from lifecycle.scores.config import RfmConfig
 from lifecycle.scores.rfm import compute_rfm, describe_cuts
 
 AS_OF = date(2024, 6, 30)
@@ -88,7 +88,8 @@ def test_by_default_the_check_cut_points_are_terciles_in_any_currency(shop):
     frame, cuts = compute_rfm(shop, AS_OF, RfmConfig())
     # sorted checks 3 000, 5 000, 15 000, 30 000, 30 000.01, 35 000: the first tercile lies 2/3 of the way
     # from the 2nd to the 3rd value, the second a third of the way from the 4th to the 5th
-    assert cuts["r_cut_1"] == 90 and cuts["f_cut_2"] == 3
+    assert cuts["r_cut_1"] == 90
+    assert cuts["f_cut_2"] == 3
     assert cuts["m_cut_1"] == pytest.approx(5000 + 2 / 3 * 10000)
     assert cuts["m_cut_2"] == pytest.approx(30000 + 0.01 / 3)
     assert frame["m"].value_counts().sort_index().tolist() == [2, 2, 2]
