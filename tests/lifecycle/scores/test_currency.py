@@ -35,3 +35,27 @@ def test_wrong_settings_are_refused():
         CurrencySettings(code="usd")
     with pytest.raises(ValidationError):
         CurrencySettings(code="USD", thousands=".", decimal_point=".")
+
+
+def test_the_demo_shop_can_price_in_another_currency(tmp_path):
+    """``--price-scale`` multiplies every amount and rounds to cents; the rows are otherwise the same."""
+    from datetime import datetime
+
+    from lifecycle.demo import DemoConfig, generate
+    from lifecycle.warehouse import Warehouse
+
+    def orders(name, scale):
+        warehouse = Warehouse(f"duckdb:///{tmp_path / name}")
+        config = DemoConfig(customers=60, seed=3, end=datetime(2026, 6, 30), days=60, price_scale=scale)
+        generate(warehouse, config)
+        with warehouse.begin() as conn:
+            return conn.exec_driver_sql(
+                "SELECT order_id, customer_id, total_amount FROM shop.orders ORDER BY order_id"
+            ).fetchall()
+
+    roubles, dollars = orders("rub.duckdb", 1.0), orders("usd.duckdb", 0.011)
+    assert len(roubles) == len(dollars) > 0
+    for rub, usd in zip(roubles, dollars, strict=True):
+        assert rub[:2] == usd[:2]
+        assert usd[2] == pytest.approx(round(rub[2] * 0.011, 2), abs=0.011)
+    assert max(row[2] for row in dollars) < max(row[2] for row in roubles) / 50
