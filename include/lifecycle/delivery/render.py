@@ -84,6 +84,10 @@ class Templates:
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            # Compiled once per process and kept: no file-time check per render. A new Templates (each
+            # dispatch run makes one) reads edited templates again.
+            auto_reload=False,
+            cache_size=-1,
         )
         self.env.filters["money"] = money
         self.env.filters["date_ru"] = date_ru
