@@ -13,6 +13,7 @@ hour's prices and stock are seen then. Recommendations are ranked against it in 
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections import defaultdict
@@ -65,10 +66,16 @@ class TriggerIds:
 
 def with_utm(url: str, channel: str, chain_id: str, step_id: str) -> str:
     parts = urlsplit(url)
-    utm = urlencode(
+    utm = _utm(channel, chain_id, step_id)
+    return urlunsplit(parts._replace(query=f"{parts.query}&{utm}" if parts.query else utm))
+
+
+@functools.lru_cache(maxsize=1024)
+def _utm(channel: str, chain_id: str, step_id: str) -> str:
+    """The UTM query of a step (a handful per run, encoded once)."""
+    return urlencode(
         {"utm_source": "lifecycle", "utm_medium": channel, "utm_campaign": chain_id, "utm_content": step_id}
     )
-    return urlunsplit(parts._replace(query=f"{parts.query}&{utm}" if parts.query else utm))
 
 
 @dataclass
