@@ -223,6 +223,7 @@ class Dispatcher:
         in_flight: _Claim | None = None
         anchor = _Anchor(self._anchor)
         with anchor, ThreadPoolExecutor(max_workers=max(self.provider.concurrency, 1)) as pool:
+            claim: _Claim | None = None
             try:
                 while True:
                     claim = None
@@ -264,9 +265,9 @@ class Dispatcher:
                 # A failed claim or a configuration error: what is still queued is not sent; the rows of
                 # the claim in flight that were never handed over go back to 'planned'.
                 self._halt.set()
-                if in_flight is not None:
+                for pending in {id(c): c for c in (in_flight, claim) if c is not None}.values():
                     with contextlib.suppress(Exception):
-                        self._settle(in_flight, report)
+                        self._settle(pending, report)
                 raise
             finally:
                 self.renderer.close()
