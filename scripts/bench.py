@@ -75,6 +75,21 @@ class Store:
     def _db(self, name: str) -> str:
         return f"bench_{self.size}_{name}"
 
+    def exists(self, name: str) -> bool:
+        if self.engine == "duckdb":
+            return (self.folder / (name + ".duckdb")).exists()
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(PG_ADMIN)
+        try:
+            with engine.connect() as conn:
+                found = conn.exec_driver_sql(
+                    "SELECT 1 FROM pg_database WHERE datname = %(name)s", {"name": self._db(name)}
+                ).scalar()
+        finally:
+            engine.dispose()
+        return bool(found)
+
     def drop(self, name: str) -> None:
         if self.engine == "duckdb":
             for suffix in (".duckdb", ".duckdb.wal"):
@@ -440,7 +455,7 @@ def bench(engine: str, size: int, runs: int, new_events: int, dispatch_messages:
         rows.append(row)
         return row
 
-    if os.environ.get("BENCH_REUSE") == "1" and Path(store.url("shop").split("///")[-1]).exists():
+    if os.environ.get("BENCH_REUSE") == "1" and store.exists("shop"):
         log("generate: reusing the saved shop (BENCH_REUSE=1)")
     else:
         log("generate")
@@ -449,13 +464,18 @@ def bench(engine: str, size: int, runs: int, new_events: int, dispatch_messages:
             Row("generate", size, engine),
             repeat(generate_runs, lambda n: run_generate(store.create_empty("shop"), size)),
         ).judge()
-    log("initial ingest")
-    fill(
-        Row("initial ingest", size, engine),
-        repeat(runs, lambda n: child("initial_ingest", store.copy("shop", "ingested"))),
-    ).judge()
-    log("training, scoring, the hour before, injecting new events (not timed)")
-    prepared, _ = child("prepare_hour", store.copy("ingested", "hour"), str(new_events))
+    reuse = os.environ.get("BENCH_REUSE") == "1"
+    if reuse and store.exists("hour"):
+        log("initial ingest and the hour before: reusing the saved state (BENCH_REUSE=1)")
+        prepared = {"injected": new_events}
+    else:
+        log("initial ingest")
+        fill(
+            Row("initial ingest", size, engine),
+            repeat(runs, lambda n: child("initial_ingest", store.copy("shop", "ingested"))),
+        ).judge()
+        log("training, scoring, the hour before, injecting new events (not timed)")
+        prepared, _ = child("prepare_hour", store.copy("ingested", "hour"), str(new_events))
     log("daily scoring")
     fill(
         Row("daily scoring", size, engine),

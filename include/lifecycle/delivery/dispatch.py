@@ -94,7 +94,7 @@ class DispatchSettings:
     claim_size: int = 200
     #: DuckDB: the dispatch keeps the warehouse file open while it sends, and lets it go for a moment at
     #: least this often (seconds), so other processes (webhooks) get their turn.
-    hold_warehouse_s: float = 5.0
+    hold_warehouse_s: float = 30.0
     #: Worker processes rendering a large claim (Jinja is pure CPU); below 2, rendering stays in-process.
     render_processes: int = field(default_factory=lambda: min(os.cpu_count() or 1, 4))
 

@@ -17,7 +17,7 @@ from lifecycle.delivery.dispatch import Dispatcher, DispatchSettings
 from lifecycle.delivery.providers.sendgrid import MAX_PERSONALIZATIONS, SendGridProvider
 from lifecycle.delivery.render import RenderPool, Templates, render_jobs
 
-MESSAGES = 6000
+MESSAGES = 4000
 LATENCY_S = 0.2
 CONCURRENCY = 2
 
@@ -64,7 +64,7 @@ def test_sendgrid_throughput_and_pipeline(duck_shop, signer, sender):
             signer,
             clock=lambda: NOW,
             policy=uncapped_policy(),
-            settings=DispatchSettings(render_processes=0),
+            settings=DispatchSettings(render_processes=0, hold_warehouse_s=3600),
         )
         timeline.wrap(dispatcher, "_dispatch_claim", "claim")
         timeline.wrap(provider, "send", "request")
