@@ -455,14 +455,14 @@ def bench(engine: str, size: int, runs: int, new_events: int, dispatch_messages:
         rows.append(row)
         return row
 
-    if os.environ.get("BENCH_REUSE") == "1" and store.exists("shop"):
+    if os.environ.get("BENCH_REUSE") == "1" and store.exists("generated"):
         log("generate: reusing the saved shop (BENCH_REUSE=1)")
     else:
         log("generate")
         generate_runs = max(int(os.environ.get("BENCH_GENERATE_RUNS", "1")), 1)
         fill(
             Row("generate", size, engine),
-            repeat(generate_runs, lambda n: run_generate(store.create_empty("shop"), size)),
+            repeat(generate_runs, lambda n: run_generate(store.create_empty("generated"), size)),
         ).judge()
     reuse = os.environ.get("BENCH_REUSE") == "1"
     if reuse and store.exists("hour"):
@@ -472,7 +472,7 @@ def bench(engine: str, size: int, runs: int, new_events: int, dispatch_messages:
         log("initial ingest")
         fill(
             Row("initial ingest", size, engine),
-            repeat(runs, lambda n: child("initial_ingest", store.copy("shop", "ingested"))),
+            repeat(runs, lambda n: child("initial_ingest", store.copy("generated", "ingested"))),
         ).judge()
         log("training, scoring, the hour before, injecting new events (not timed)")
         prepared, _ = child("prepare_hour", store.copy("ingested", "hour"), str(new_events))

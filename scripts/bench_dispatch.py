@@ -47,9 +47,9 @@ class ProviderCase:
 #: after DATA on a pool of connections; FCM and OneSignal ~50 ms per message.
 CASES = {
     "sendgrid": ProviderCase("sendgrid", "email", 0.2, 2, 20000, batch=1000),
-    "smtp": ProviderCase("smtp", "email", 0.05, 4, 1000),
-    "fcm": ProviderCase("fcm", "push", 0.05, 20, 2000),
-    "onesignal": ProviderCase("onesignal", "push", 0.05, 10, 2000),
+    "smtp": ProviderCase("smtp", "email", 0.05, 4, 400),
+    "fcm": ProviderCase("fcm", "push", 0.05, 20, 1000),
+    "onesignal": ProviderCase("onesignal", "push", 0.05, 10, 1000),
 }
 
 EMAIL_STEPS = [
@@ -91,7 +91,10 @@ def plan_messages(warehouse, channel: str, count: int, now: datetime, seed: int)
             )["customer_id"].to_numpy()
         else:
             customers = pd.read_sql_query(
-                "SELECT DISTINCT customer_id FROM crm.push_tokens WHERE is_active ORDER BY customer_id", conn
+                "SELECT DISTINCT t.customer_id FROM crm.push_tokens AS t "
+                "JOIN crm.customers AS c ON t.customer_id = c.customer_id "
+                "WHERE t.is_active AND c.push_consent ORDER BY t.customer_id",
+                conn,
             )["customer_id"].to_numpy()
         products = pd.read_sql_query(
             "SELECT product_id, category_id FROM crm.products WHERE in_stock ORDER BY product_id", conn
@@ -174,16 +177,16 @@ def run_case(
         started = time.perf_counter()
         report = dispatcher.run(case.channel)
         elapsed = time.perf_counter() - started
-    if report.sent != count:
+    if report.sent < count:  # (more: rows a dead earlier run left, sent too)
         raise RuntimeError(f"{case.name}: {report.summary()} (expected {count} sent)")
     return {
         "provider": case.name,
-        "messages": count,
+        "messages": report.sent,
         "requests": report.requests,
         "seconds": round(elapsed, 3),
-        "msg_per_s": round(count / elapsed, 1),
+        "msg_per_s": round(report.sent / elapsed, 1),
         "ceiling_msg_per_s": round(case.ceiling, 1),
-        "share_of_ceiling": round(count / elapsed / case.ceiling, 3),
+        "share_of_ceiling": round(report.sent / elapsed / case.ceiling, 3),
     }
 
 

@@ -558,7 +558,9 @@ class Dispatcher:
                 )
                 if verdict.state == "sending":
                     approved.append(message)
-            if verdicts:
+            if len(verdicts) == 1:  # a request of one message: one statement, no stage
+                Warehouse.run(conn, "delivery/apply_gate_row.sql", **verdicts[0], now=now)
+            elif verdicts:
                 self.warehouse.insert_df(conn, "crm.delivery_gate_stage", pd.DataFrame(verdicts))
                 Warehouse.run(conn, "delivery/apply_gate.sql", claim_token=claim_token, now=now)
                 Warehouse.run(conn, "delivery/gate_stage_clear.sql", claim_token=claim_token)
@@ -629,13 +631,16 @@ class Dispatcher:
                 report.count(outcome)
             report.tokens_retired += len(tokens)
             report.requests += 1 if by_key else 0
-            frame = pd.DataFrame(rows)
-            frame["retry_at"] = pd.to_datetime(frame["retry_at"])
-            frame["sent_at"] = pd.to_datetime(frame["sent_at"])
             with self.warehouse.begin() as conn:
-                self.warehouse.insert_df(conn, "crm.delivery_outcome_stage", frame)
-                Warehouse.run(conn, "delivery/apply_outcomes.sql", claim_token=claim_token, now=now)
-                Warehouse.run(conn, "delivery/outcome_stage_clear.sql", claim_token=claim_token)
+                if len(rows) == 1:  # a request of one message: one statement, no stage
+                    Warehouse.run(conn, "delivery/apply_outcome_row.sql", **rows[0], now=now)
+                else:
+                    frame = pd.DataFrame(rows)
+                    frame["retry_at"] = pd.to_datetime(frame["retry_at"])
+                    frame["sent_at"] = pd.to_datetime(frame["sent_at"])
+                    self.warehouse.insert_df(conn, "crm.delivery_outcome_stage", frame)
+                    Warehouse.run(conn, "delivery/apply_outcomes.sql", claim_token=claim_token, now=now)
+                    Warehouse.run(conn, "delivery/outcome_stage_clear.sql", claim_token=claim_token)
                 if tokens:
                     conn.execute(sa.text(sql.single_statement("delivery/retire_token.sql")), tokens)
 

@@ -10,4 +10,4 @@ SELECT
     c.push_consent,
     c.sms_consent
 FROM crm.customers AS c
-WHERE c.customer_id IN (SELECT UNNEST(CAST(:customer_ids AS BIGINT [])));
+WHERE c.customer_id IN (SELECT UNNEST(CAST(:customer_ids AS BIGINT[])));

@@ -5,7 +5,7 @@
 -- outputs: customer_id, at, channel, kind, source ('ledger' or 'mailing')
 -- params: :customer_ids (the customers of one request), :since, :now
 WITH claim_customers AS (
-    SELECT DISTINCT UNNEST(CAST(:customer_ids AS BIGINT [])) AS customer_id
+    SELECT DISTINCT UNNEST(CAST(:customer_ids AS BIGINT[])) AS customer_id
 ),
 
 mailings AS (

@@ -11,4 +11,4 @@ INNER JOIN crm.customers AS c
         s.customer_id = c.customer_id
         OR (s.channel = 'email' AND s.address = LOWER(c.email))
         OR (s.channel = 'sms' AND s.address = c.phone)
-WHERE c.customer_id IN (SELECT UNNEST(CAST(:customer_ids AS BIGINT [])));
+WHERE c.customer_id IN (SELECT UNNEST(CAST(:customer_ids AS BIGINT[])));

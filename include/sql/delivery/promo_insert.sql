@@ -15,11 +15,11 @@ SELECT
     CAST(:now AS TIMESTAMP) AS created_at
 FROM (
     SELECT
-        UNNEST(CAST(:codes AS VARCHAR [])) AS code,
-        UNNEST(CAST(:chain_ids AS VARCHAR [])) AS chain_id,
-        UNNEST(CAST(:instance_ids AS VARCHAR [])) AS instance_id,
-        UNNEST(CAST(:customer_ids AS BIGINT [])) AS customer_id,
-        UNNEST(CAST(:discount_percents AS INTEGER [])) AS discount_percent,
-        UNNEST(CAST(:valid_untils AS TIMESTAMP [])) AS valid_until
+        UNNEST(CAST(:codes AS VARCHAR[])) AS code,
+        UNNEST(CAST(:chain_ids AS VARCHAR[])) AS chain_id,
+        UNNEST(CAST(:instance_ids AS VARCHAR[])) AS instance_id,
+        UNNEST(CAST(:customer_ids AS BIGINT[])) AS customer_id,
+        UNNEST(CAST(:discount_percents AS INTEGER[])) AS discount_percent,
+        UNNEST(CAST(:valid_untils AS TIMESTAMP[])) AS valid_until
 ) AS u
 ON CONFLICT DO NOTHING;
