@@ -453,6 +453,7 @@ def bench(engine: str, size: int, runs: int, new_events: int, dispatch_messages:
         row.rows = results[-1][0].get("rows")
         row.extra = {k: v for k, v in results[-1][0].items() if k not in ("seconds", "audience")}
         rows.append(row)
+        log(f"{row.stage}: {row.seconds} s, peak RSS {row.rss_mb} MB, {row.extra}")
         return row
 
     if os.environ.get("BENCH_REUSE") == "1" and store.exists("generated"):
