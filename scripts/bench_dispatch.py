@@ -12,6 +12,7 @@ The stand-ins live with the tests (tests/lifecycle/delivery/); they run in this 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import uuid
@@ -172,11 +173,11 @@ def run_case(
             signer,
             clock=lambda: now,
             policy=bench_policy(),
-            settings=DispatchSettings(orphan_after=timedelta(0)),
+            settings=DispatchSettings(orphan_after=timedelta(0), **_render_setting()),
         )
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         report = dispatcher.run(case.channel)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     if report.sent < count:  # (more: rows a dead earlier run left, sent too)
         raise RuntimeError(f"{case.name}: {report.summary()} (expected {count} sent)")
     return {
@@ -187,7 +188,16 @@ def run_case(
         "msg_per_s": round(report.sent / elapsed, 1),
         "ceiling_msg_per_s": round(case.ceiling, 1),
         "share_of_ceiling": round(report.sent / elapsed / case.ceiling, 3),
+        #: CPU of this process (dispatch and the stand-in; not render workers) per message
+        "cpu_ms_per_msg": round(cpu / max(report.sent, 1) * 1000, 3),
     }
+
+
+def _render_setting() -> dict:
+    """BENCH_RENDER_PROCESSES=0 renders in-process (to compare CPU time per message); default: the
+    dispatcher's own choice."""
+    value = os.environ.get("BENCH_RENDER_PROCESSES")
+    return {} if value is None else {"render_processes": int(value)}
 
 
 class _stand_in:
