@@ -567,7 +567,7 @@ def table(rows: list[Row], header: str) -> str:
         data.append(
             (
                 row.stage,
-                f"{row.size:,}",
+                f"{row.size:,}" if row.size else "-",
                 row.engine,
                 f"{median:.2f}",
                 str(len(row.seconds)),
