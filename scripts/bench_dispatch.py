@@ -86,7 +86,7 @@ def plan_messages(warehouse, channel: str, count: int, now: datetime, seed: int)
     with warehouse.begin() as conn:
         if channel == "email":
             customers = pd.read_sql_query(
-                "SELECT customer_id FROM crm.customers WHERE email_consent AND email LIKE '%@%' "
+                "SELECT customer_id FROM crm.customers WHERE email_consent AND POSITION('@' IN email) > 0 "
                 "ORDER BY customer_id",
                 conn,
             )["customer_id"].to_numpy()
