@@ -1,52 +1,149 @@
-"""`make bench`: speed of the pipeline's stages at scale, on DuckDB.
+"""`make bench`: the pipeline's stages at scale, on DuckDB and PostgreSQL, as one table.
 
-For each size it builds a fresh two-year shop in data/bench/, then times:
-* the generator;
-* the initial ingest (the whole history but its last hour) and the hourly ingest of the last hour on top of
-  that history (the figure that must follow the hour's new rows, not the history);
-* churn and LTV training, and the daily scoring of every customer (RFM + churn + LTV);
-* one hourly chains run (all chains: entries, exits, due steps) and the contact policy over its due steps.
-Sizes: BENCH_CUSTOMERS (comma-separated, default 100000). Results are printed and written to
-data/bench/results.json, with the peak resident memory of the process.
+For each size (BENCH_SIZES, default 100000 customers) and engine (BENCH_ENGINES, default duckdb; also
+postgres) it builds a two-year demo shop and times, each stage in its own process (so its peak resident
+memory is its own), the median of BENCH_RUNS runs (default 3), each run from the same saved state:
+
+* generate           the demo generator (``python -m lifecycle.demo``) into an empty warehouse;
+* initial ingest     the whole history but its last hour;
+* steady hour        the hourly ingest of ~100 k new events (BENCH_NEW_EVENTS) injected into the last hour,
+                     then every chain and the contact policy for that hour; not the first run: the chains
+                     and the policy already ran an hour earlier, on models trained and scores computed;
+* daily scoring      RFM + churn + LTV for every customer;
+* dispatch <p>       one dispatch run against the local stand-in of each provider with realistic latency
+                     (scripts/bench_dispatch.py), against the ceiling batch x concurrency / latency;
+* DAG parse          every file of dags/ through Airflow's DagBag (once Airflow itself is imported);
+* cart audience      the hour's abandoned-cart audience by the raw entry query (the floor) and the pandas
+                     way (the rows loaded into pandas and computed there), as a ratio.
+
+Targets are docs/DESIGN §12's (1 M customers; smaller shops must meet them too). The table is printed
+with the machine's description on top and written with every run's figures to data/bench.json.
+Warehouses live in data/bench/ (DuckDB files) or databases named bench_* on the PostgreSQL server at
+BENCH_PG_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/postgres).
 """
+
+from __future__ import annotations
 
 import json
 import os
-import resource
+import platform
+import shutil
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from datetime import datetime, timedelta
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from local_env import DATA_DIR
+SCRIPTS = Path(__file__).resolve().parent
+sys.path.insert(0, str(SCRIPTS))
+
+from local_env import DATA_DIR, PROJECT_DIR  # noqa: E402
 
 END = datetime(2026, 11, 23, 12, 0)
 HOUR = timedelta(hours=1)
+PG_ADMIN = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+#: docs/DESIGN §12
+TARGET_HOUR_S = 60.0
+TARGET_SCORING_S = 60.0
+TARGET_PARSE_S = 0.5
+TARGET_RSS_MB = 4096
+TARGET_DISPATCH_SHARE = 0.8
 
 
-def timed(results: dict, name: str, action):
-    started = time.perf_counter()
-    value = action()
-    results[f"{name}_s"] = round(time.perf_counter() - started, 2)
-    return value
+# --- warehouses and saved states ------------------------------------------------------------------------
 
 
-def bench_size(customers: int) -> dict:
-    from lifecycle.chains.engine import run_chains
-    from lifecycle.ingest import ingest
-    from lifecycle.migrations import migrate
-    from lifecycle.policy import decide
-    from lifecycle.scores.config import load_config
-    from lifecycle.scores.scoring import score
-    from lifecycle.scores.training import train_churn, train_ltv
-    from lifecycle.warehouse import Warehouse
+class Store:
+    """Named saved states of one (size, engine) warehouse: DuckDB file copies or PostgreSQL templates."""
 
-    path = DATA_DIR / "bench" / f"bench-{customers}.duckdb"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
-    url = f"duckdb:///{path}"
-    results: dict = {"customers": customers}
-    cmd = [
+    def __init__(self, engine: str, size: int):
+        self.engine, self.size = engine, size
+        self.folder = DATA_DIR / "bench" / f"{engine}-{size}"
+        if engine == "duckdb":
+            self.folder.mkdir(parents=True, exist_ok=True)
+
+    def url(self, name: str) -> str:
+        if self.engine == "duckdb":
+            return f"duckdb:///{self.folder / (name + '.duckdb')}"
+        import sqlalchemy as sa
+
+        return sa.make_url(PG_ADMIN).set(database=self._db(name)).render_as_string(hide_password=False)
+
+    def _db(self, name: str) -> str:
+        return f"bench_{self.size}_{name}"
+
+    def exists(self, name: str) -> bool:
+        if self.engine == "duckdb":
+            return (self.folder / (name + ".duckdb")).exists()
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(PG_ADMIN)
+        try:
+            with engine.connect() as conn:
+                found = conn.exec_driver_sql(
+                    "SELECT 1 FROM pg_database WHERE datname = %(name)s", {"name": self._db(name)}
+                ).scalar()
+        finally:
+            engine.dispose()
+        return bool(found)
+
+    def drop(self, name: str) -> None:
+        if self.engine == "duckdb":
+            for suffix in (".duckdb", ".duckdb.wal"):
+                (self.folder / (name + suffix)).unlink(missing_ok=True)
+        else:
+            self._admin(f'DROP DATABASE IF EXISTS "{self._db(name)}" WITH (FORCE)')
+
+    def create_empty(self, name: str) -> str:
+        self.drop(name)
+        if self.engine == "postgres":
+            self._admin(f'CREATE DATABASE "{self._db(name)}"')
+        return self.url(name)
+
+    def copy(self, source: str, target: str) -> str:
+        self.drop(target)
+        if self.engine == "duckdb":
+            shutil.copyfile(self.folder / (source + ".duckdb"), self.folder / (target + ".duckdb"))
+        else:
+            self._admin(f'CREATE DATABASE "{self._db(target)}" TEMPLATE "{self._db(source)}"')
+        return self.url(target)
+
+    def _admin(self, statement: str) -> None:
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql(statement)
+        finally:
+            engine.dispose()
+
+
+# --- running a stage in its own process -----------------------------------------------------------------
+
+
+def child(stage: str, url: str, *args: str) -> tuple[dict, float]:
+    """Run ``bench.py --stage`` in a fresh process: its JSON answer and its peak RSS in MB."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--stage", stage, url, *args]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH")]))}
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=PROJECT_DIR)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        text, errors = out.read(), err.read()
+    if process.returncode != 0:
+        raise RuntimeError(f"stage {stage} failed ({process.returncode}):\n{errors[-4000:]}")
+    lines = [line for line in text.splitlines() if line.startswith("{")]
+    return json.loads(lines[-1]), round(usage.ru_maxrss / 1024, 1)
+
+
+def generate_cmd(url: str, customers: int) -> list[str]:
+    return [
         sys.executable,
         "-m",
         "lifecycle.demo",
@@ -61,46 +158,469 @@ def bench_size(customers: int) -> dict:
         "--warehouse",
         url,
     ]
-    manifest = json.loads(
-        timed(
-            results,
-            "generate",
-            lambda: subprocess.run(cmd, check=True, capture_output=True, text=True).stdout,
-        )
-    )
-    results["events"] = manifest["rows"]["shop.events"]
 
-    warehouse = Warehouse(url)
+
+def run_generate(url: str, customers: int) -> tuple[dict, float]:
+    started = time.perf_counter()
+    process = subprocess.Popen(generate_cmd(url, customers), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    output = process.stdout.read().decode() if process.stdout else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        errors = process.stderr.read().decode() if process.stderr else ""
+        raise RuntimeError(f"the generator failed:\n{errors[-4000:]}")
+    manifest = json.loads(output)
+    return {"seconds": seconds, "rows": manifest["rows"]["shop.events"]}, round(usage.ru_maxrss / 1024, 1)
+
+
+# --- the stages, inside the child process ---------------------------------------------------------------
+
+
+def _warehouse(url: str):
+    from lifecycle.warehouse import Warehouse
+
+    return Warehouse(url)
+
+
+def stage_initial_ingest(url: str) -> dict:
+    from lifecycle.ingest import ingest
+    from lifecycle.migrations import migrate
+
+    warehouse = _warehouse(url)
     migrate(warehouse)
-    timed(
-        results, "initial_ingest", lambda: ingest(warehouse, window_end=END - HOUR, run_key="bench-initial")
-    )
-    hourly = timed(
-        results,
-        "hourly_ingest",
-        lambda: ingest(warehouse, window_end=END, run_key="bench-hourly", interval_start=END - HOUR),
-    )
-    results["hourly_rows_read"] = sum(t.rows_read for t in hourly.tables)
+    started = time.perf_counter()
+    report = ingest(warehouse, window_end=END - HOUR, run_key="bench-initial", now=END - HOUR)
+    return {"seconds": time.perf_counter() - started, "rows": sum(t.rows_read for t in report.tables)}
 
+
+def stage_prepare_hour(url: str, new_events: str) -> dict:
+    """Not timed: train and score, run chains and policy for the hour before, inject the new events."""
+    from lifecycle.chains.engine import run_chains
+    from lifecycle.policy import decide
+    from lifecycle.scores.config import load_config
+    from lifecycle.scores.scoring import score
+    from lifecycle.scores.training import train_churn, train_ltv
+
+    warehouse = _warehouse(url)
     config = load_config()
     day = (END - timedelta(days=1)).date()
-    timed(results, "train_churn", lambda: train_churn(warehouse, day, config))
-    timed(results, "train_ltv", lambda: train_ltv(warehouse, day, config))
-    timed(results, "daily_scores", lambda: score(warehouse, day, config, run_key="bench-scores"))
+    train_churn(warehouse, day, config)
+    train_ltv(warehouse, day, config)
+    score(warehouse, day, config, run_key="bench-scores-prev")
+    run_chains(warehouse, END - HOUR, "bench-chains-prev")
+    decide(warehouse, "bench-chains-prev", END - HOUR)
+    return {"injected": inject_events(warehouse, int(new_events))}
 
-    figures = timed(results, "hourly_chains", lambda: run_chains(warehouse, END, "bench-chains"))
-    results["due_steps"] = sum(f.due_steps for f in figures)
-    timed(results, "policy", lambda: decide(warehouse, "bench-chains", END))
-    results["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    return results
+
+def inject_events(warehouse, count: int) -> int:
+    """``count`` new events in the last hour (copies of recent ones with new ids and times, loaded then)."""
+    import numpy as np
+    import pandas as pd
+
+    with warehouse.begin() as conn:
+        recent = pd.read_sql_query(
+            f"SELECT * FROM shop.events WHERE ts < '{(END - HOUR).isoformat(sep=' ')}' "
+            f"ORDER BY event_id DESC LIMIT {int(count)}",
+            conn,
+        )
+        top = conn.exec_driver_sql("SELECT MAX(event_id) FROM shop.events").scalar() or 0
+    rng = np.random.default_rng(11)
+    offsets = pd.to_timedelta(np.sort(rng.uniform(0, 3599, len(recent))), unit="s")
+    frame = recent.assign(
+        event_id=np.arange(top + 1, top + 1 + len(recent)),
+        ts=pd.Timestamp(END - HOUR) + offsets,
+    )
+    frame["loaded_at"] = frame["ts"] + pd.Timedelta(seconds=0.5)
+    with warehouse.begin() as conn:
+        warehouse.insert_df(conn, "shop.events", frame)
+    return len(frame)
+
+
+def stage_steady_hour(url: str) -> dict:
+    from lifecycle.chains.engine import run_chains
+    from lifecycle.ingest import ingest
+    from lifecycle.policy import decide
+
+    warehouse = _warehouse(url)
+    t0 = time.perf_counter()
+    report = ingest(warehouse, window_end=END, run_key="bench-hourly", interval_start=END - HOUR, now=END)
+    t1 = time.perf_counter()
+    figures = run_chains(warehouse, END, "bench-chains")
+    t2 = time.perf_counter()
+    decide(warehouse, "bench-chains", END)
+    t3 = time.perf_counter()
+    return {
+        "seconds": t3 - t0,
+        "ingest_s": t1 - t0,
+        "chains_s": t2 - t1,
+        "policy_s": t3 - t2,
+        "rows": sum(t.rows_read for t in report.tables),
+        "due_steps": sum(f.due_steps for f in figures),
+    }
+
+
+def stage_scoring(url: str) -> dict:
+    from lifecycle.scores.config import load_config
+    from lifecycle.scores.scoring import score
+
+    warehouse = _warehouse(url)
+    started = time.perf_counter()
+    report = score(warehouse, END.date(), load_config(), run_key=f"bench-scores-{time.time_ns()}")
+    return {"seconds": time.perf_counter() - started, "rows": getattr(report, "customers", None)}
+
+
+def stage_dispatch(url: str, provider: str, messages: str) -> dict:
+    import bench_dispatch
+
+    case = bench_dispatch.CASES[provider]
+    result = bench_dispatch.run_case(
+        _warehouse(url), case, bench_dispatch.dispatch_clock(END), messages=int(messages) or None
+    )
+    return {**result, "seconds": result["seconds"], "rows": result["messages"]}
+
+
+def stage_dag_parse(_url: str) -> dict:
+    home = tempfile.mkdtemp(prefix="bench-airflow-")
+    os.environ.update(
+        {
+            "AIRFLOW_HOME": home,
+            "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_DIR / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_DIR / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+        }
+    )
+    import airflow  # noqa: F401  (Airflow itself is imported before the clock starts)
+    from airflow.dag_processing.dagbag import DagBag
+
+    files = sorted((PROJECT_DIR / "dags").glob("*.py"))
+    started = time.perf_counter()
+    DagBag(dag_folder=str(PROJECT_DIR / "dags"))  # the first parse imports what every DAG file shares
+    first = time.perf_counter() - started
+    slowest = 0.0
+    for path in files:
+        t = time.perf_counter()
+        bag = DagBag(dag_folder=str(path))
+        if bag.import_errors:
+            raise RuntimeError(f"{path.name}: {bag.import_errors}")
+        slowest = max(slowest, time.perf_counter() - t)
+    return {"seconds": slowest, "first_parse_of_all_s": first, "rows": len(files)}
+
+
+def stage_audience(url: str, way: str) -> dict:
+    """The steady hour's abandoned-cart audience: the raw entry query, or the rows in pandas."""
+    from lifecycle.chains.config import load_chains
+    from lifecycle.chains.engine import LATE_GRACE
+
+    warehouse = _warehouse(url)
+    chain = load_chains()["abandoned_cart"]
+    since, as_of = END - HOUR - LATE_GRACE, END
+    params = dict(chain.entry.params)
+    started = time.perf_counter()
+    if way == "floor":
+        with warehouse.begin() as conn:
+            rows = [
+                dict(r)
+                for r in warehouse.run(conn, chain.entry.sql, since=since, as_of=as_of, **params).mappings()
+            ]
+        audience = {(r["trigger_key"], r["product_ids"]) for r in rows}
+    else:
+        audience = cart_audience_pandas(
+            warehouse, since, as_of, int(params["idle_hours"]), int(params["cart_days"])
+        )
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "rows": len(audience), "audience": sorted(f"{k}|{p}" for k, p in audience)}
+
+
+def cart_audience_pandas(warehouse, since: datetime, as_of: datetime, idle_hours: int, cart_days: int) -> set:
+    """chains/abandoned_cart.sql the pandas way: load the window's cart events, purchases and products,
+    and find the idle carts and their items in pandas."""
+    import pandas as pd
+
+    idle, days = pd.Timedelta(hours=idle_hours), pd.Timedelta(days=cart_days)
+    first = since - idle - days
+    with warehouse.begin() as conn:
+        events = pd.read_sql_query(
+            "SELECT event_id, customer_id, event_type, product_id, ts FROM crm.events "
+            "WHERE event_type IN ('add_to_cart', 'remove_from_cart') AND ts > %(first)s AND ts <= %(as_of)s"
+            if warehouse.dialect == "postgresql"
+            else "SELECT event_id, customer_id, event_type, product_id, ts FROM crm.events "
+            "WHERE event_type IN ('add_to_cart', 'remove_from_cart') AND ts > $first AND ts <= $as_of",
+            conn.connection.driver_connection if warehouse.dialect == "duckdb" else conn,
+            params={"first": first, "as_of": as_of},
+        )
+        purchases = pd.read_sql_query(
+            "SELECT o.order_id, o.customer_id, o.ordered_at FROM crm.orders AS o "
+            "JOIN crm.ref_order_statuses AS st ON o.status = st.status WHERE st.counts_as_purchase",
+            conn,
+        )
+        items = pd.read_sql_query("SELECT order_id, product_id FROM crm.order_items", conn)
+        products = pd.read_sql_query("SELECT product_id, price, category_id FROM crm.products", conn)
+    adds = events[events.event_type == "add_to_cart"].sort_values(["customer_id", "ts", "event_id"])
+    removes = events[events.event_type == "remove_from_cart"]
+    # Idle carts: an addition in the hour's window with no later addition nor purchase within idle_hours.
+    nxt = adds.groupby("customer_id")["ts"].shift(-1)
+    carts = adds[
+        (adds.ts > since - idle) & (adds.ts <= as_of - idle) & (nxt.isna() | (nxt > adds.ts + idle))
+    ][["customer_id", "event_id", "ts"]]
+    bought = purchases.merge(carts[["customer_id"]].drop_duplicates(), on="customer_id")
+    pairs = carts.merge(bought, on="customer_id")
+    spoiled = pairs[(pairs.ordered_at > pairs.ts) & (pairs.ordered_at <= pairs.ts + idle)].event_id
+    carts = carts[~carts.event_id.isin(spoiled)]
+    # The cart: additions of the cart_days before, minus what was removed or bought since.
+    additions = carts.merge(
+        adds[["customer_id", "product_id", "ts"]].rename(columns={"ts": "a_ts"}), on="customer_id"
+    )
+    additions = additions[(additions.a_ts <= additions.ts) & (additions.a_ts > additions.ts - days)]
+    additions = additions.groupby(["customer_id", "event_id", "ts", "product_id"], as_index=False)[
+        "a_ts"
+    ].max()
+    removed = additions.merge(
+        removes[["customer_id", "product_id", "ts"]].rename(columns={"ts": "r_ts"}),
+        on=["customer_id", "product_id"],
+    )
+    removed = removed[(removed.r_ts >= removed.a_ts) & (removed.r_ts <= removed.ts)][
+        ["event_id", "product_id"]
+    ]
+    lines = bought.merge(items, on="order_id")
+    got = additions.merge(lines, on=["customer_id", "product_id"])
+    got = got[(got.ordered_at >= got.a_ts) & (got.ordered_at <= got.ts)][["event_id", "product_id"]]
+    gone = pd.concat([removed, got]).drop_duplicates()
+    kept = additions.merge(gone, on=["event_id", "product_id"], how="left", indicator=True)
+    kept = kept[kept["_merge"] == "left_only"].merge(products, on="product_id")
+    audience = set()
+    for event_id, group in kept.groupby("event_id"):
+        ids = ",".join(str(int(p)) for p in sorted(group.product_id))
+        audience.add((f"cart-{int(event_id)}", ids))
+    return audience
+
+
+STAGES = {
+    "initial_ingest": stage_initial_ingest,
+    "prepare_hour": stage_prepare_hour,
+    "steady_hour": stage_steady_hour,
+    "scoring": stage_scoring,
+    "dispatch": stage_dispatch,
+    "dag_parse": stage_dag_parse,
+    "audience": stage_audience,
+}
+
+
+# --- the table ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    stage: str
+    size: int
+    engine: str
+    seconds: list[float] = field(default_factory=list)
+    rss_mb: list[float] = field(default_factory=list)
+    rows: float | None = None
+    target: str = "-"
+    passed: bool | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def median_s(self) -> float:
+        return statistics.median(self.seconds)
+
+    @property
+    def peak_mb(self) -> float:
+        return max(self.rss_mb) if self.rss_mb else 0.0
+
+    def judge(self, limit_s: float | None = None, label: str | None = None) -> None:
+        ok = self.peak_mb <= TARGET_RSS_MB
+        if limit_s is not None:
+            ok = ok and self.median_s <= limit_s
+        self.target = label or f"< {TARGET_RSS_MB // 1024} GB"
+        self.passed = ok
+
+
+def repeat(runs: int, action) -> list[tuple[dict, float]]:
+    return [action(n) for n in range(runs)]
+
+
+def bench(engine: str, size: int, runs: int, new_events: int, dispatch_messages: int) -> list[Row]:
+    store = Store(engine, size)
+    rows: list[Row] = []
+    log = lambda text: print(f"[{datetime.now(UTC):%H:%M:%S}] {engine} {size:,}: {text}", file=sys.stderr)  # noqa: E731
+
+    def fill(row: Row, results: list[tuple[dict, float]]) -> Row:
+        for answer, rss in results:
+            row.seconds.append(round(answer["seconds"], 3))
+            row.rss_mb.append(rss)
+        row.rows = results[-1][0].get("rows")
+        row.extra = {k: v for k, v in results[-1][0].items() if k not in ("seconds", "audience")}
+        rows.append(row)
+        log(f"{row.stage}: {row.seconds} s, peak RSS {row.rss_mb} MB, {row.extra}")
+        return row
+
+    if os.environ.get("BENCH_REUSE") == "1" and store.exists("generated"):
+        log("generate: reusing the saved shop (BENCH_REUSE=1)")
+    else:
+        log("generate")
+        generate_runs = max(int(os.environ.get("BENCH_GENERATE_RUNS", "1")), 1)
+        fill(
+            Row("generate", size, engine),
+            repeat(generate_runs, lambda n: run_generate(store.create_empty("generated"), size)),
+        ).judge()
+    reuse = os.environ.get("BENCH_REUSE") == "1"
+    if reuse and store.exists("hour"):
+        log("initial ingest and the hour before: reusing the saved state (BENCH_REUSE=1)")
+        prepared = {"injected": new_events}
+    else:
+        log("initial ingest")
+        fill(
+            Row("initial ingest", size, engine),
+            repeat(runs, lambda n: child("initial_ingest", store.copy("generated", "ingested"))),
+        ).judge()
+        log("training, scoring, the hour before, injecting new events (not timed)")
+        prepared, _ = child("prepare_hour", store.copy("ingested", "hour"), str(new_events))
+    log("daily scoring")
+    fill(
+        Row("daily scoring", size, engine),
+        repeat(runs, lambda n: child("scoring", store.copy("hour", "scoring"))),
+    ).judge(TARGET_SCORING_S, f"< {TARGET_SCORING_S:.0f} s, < 4 GB")
+    store.drop("scoring")
+    log(f"steady hour with {prepared['injected']:,} new events")
+    results = repeat(runs, lambda n: child("steady_hour", store.copy("hour", "after")))
+    hour = fill(Row("steady hour: ingest + chains + policy", size, engine), results)
+    hour.judge(TARGET_HOUR_S, f"< {TARGET_HOUR_S:.0f} s, < 4 GB")
+    hour.extra["new_events"] = prepared["injected"]
+    for label, key, count in (
+        ("  hourly ingest", "ingest_s", hour.rows),
+        ("  chains (all 16)", "chains_s", hour.extra.get("due_steps")),
+        ("  contact policy", "policy_s", hour.extra.get("due_steps")),
+    ):
+        rows.append(Row(label, size, engine, seconds=[round(a[key], 3) for a, _ in results], rows=count))
+    log("abandoned-cart audience: floor query and pandas")
+    floor = fill(
+        Row("cart audience: floor query", size, engine),
+        repeat(runs, lambda n: child("audience", store.url("after"), "floor")),
+    )
+    pandas_way = fill(
+        Row("cart audience: pandas way", size, engine),
+        repeat(runs, lambda n: child("audience", store.url("after"), "pandas")),
+    )
+    same = (
+        child("audience", store.url("after"), "floor")[0]["audience"]
+        == child("audience", store.url("after"), "pandas")[0]["audience"]
+    )
+    ratio = pandas_way.median_s / floor.median_s if floor.median_s else float("nan")
+    pandas_way.target = f"{ratio:.1f}x the floor" + ("" if same else ", AUDIENCES DIFFER")
+    pandas_way.passed = same
+    floor.target = "1.0x (floor)"
+    for provider in ("sendgrid", "smtp", "fcm", "onesignal"):
+        log(f"dispatch against the {provider} stand-in")
+        import bench_dispatch
+
+        case = bench_dispatch.CASES[provider]
+        count = min(dispatch_messages, case.messages) if dispatch_messages else case.messages
+        row = fill(
+            Row(f"dispatch {provider}", size, engine),
+            repeat(runs, lambda n, p=provider, c=count: child("dispatch", store.url("after"), p, str(c))),
+        )
+        rate = row.rows / row.median_s
+        row.extra["msg_per_s"] = round(rate, 1)
+        limit = TARGET_DISPATCH_SHARE * case.ceiling
+        row.target = f">= {limit:,.0f} msg/s ({case.batch}x{case.concurrency}/{case.latency_s}s)"
+        row.passed = rate >= TARGET_DISPATCH_SHARE * case.ceiling and row.peak_mb <= TARGET_RSS_MB
+    if os.environ.get("BENCH_KEEP") != "1":
+        for name in ("ingested", "hour", "after"):
+            store.drop(name)
+    return rows
+
+
+def machine() -> str:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = "?"
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f"{kb / 1024 / 1024:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    load = os.getloadavg()
+    import duckdb
+
+    return (
+        f"{platform.node()}: {os.cpu_count()} cores ({cpu}), {memory} RAM, {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}, DuckDB {duckdb.__version__}; "
+        f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at start"
+    )
+
+
+def table(rows: list[Row], header: str) -> str:
+    lines = [header, ""]
+    cols = ("stage", "size", "engine", "wall s (median)", "runs", "peak RSS MB", "rows/s", "target", "pass")
+    data = []
+    for row in rows:
+        median = row.median_s
+        rate = f"{row.rows / median:,.0f}" if row.rows and median else "-"
+        data.append(
+            (
+                row.stage,
+                f"{row.size:,}" if row.size else "-",
+                row.engine,
+                f"{median:.2f}",
+                str(len(row.seconds)),
+                f"{row.peak_mb:,.0f}" if row.rss_mb else "-",
+                rate,
+                row.target,
+                {True: "pass", False: "FAIL", None: "-"}[row.passed],
+            )
+        )
+    widths = [max(len(c), *(len(d[i]) for d in data)) for i, c in enumerate(cols)]
+    lines.append(" | ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
+    lines.append("-+-".join("-" * w for w in widths))
+    lines += [" | ".join(v.ljust(w) for v, w in zip(d, widths, strict=True)) for d in data]
+    return "\n".join(lines)
 
 
 def main() -> None:
-    sizes = [int(s) for s in os.environ.get("BENCH_CUSTOMERS", "100000").split(",")]
-    results = [bench_size(n) for n in sizes]
-    for result in results:
-        print(json.dumps(result))
-    (DATA_DIR / "bench" / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    if len(sys.argv) > 2 and sys.argv[1] == "--stage":
+        answer = STAGES[sys.argv[2]](*sys.argv[3:])
+        print(json.dumps(answer, default=str))
+        return
+    sizes = [
+        int(s) for s in os.environ.get("BENCH_SIZES", os.environ.get("BENCH_CUSTOMERS", "100000")).split(",")
+    ]
+    engines = [e.strip() for e in os.environ.get("BENCH_ENGINES", "duckdb").split(",") if e.strip()]
+    runs = max(int(os.environ.get("BENCH_RUNS", "3")), 1)
+    new_events = int(os.environ.get("BENCH_NEW_EVENTS", "100000"))
+    dispatch_messages = int(os.environ.get("BENCH_DISPATCH_MESSAGES", "0"))
+    header = "make bench — " + machine()
+    started = time.perf_counter()
+    rows: list[Row] = []
+    parse = Row("DAG parse (slowest file)", 0, "-")
+    results = repeat(runs, lambda n: child("dag_parse", "-"))
+    for answer, rss in results:
+        parse.seconds.append(round(answer["seconds"], 3))
+        parse.rss_mb.append(rss)
+    parse.rows = results[-1][0]["rows"]
+    parse.judge(TARGET_PARSE_S, f"< {TARGET_PARSE_S} s per file")
+    for size in sizes:
+        for engine in engines:
+            rows += bench(engine, size, runs, new_events, dispatch_messages)
+    rows.append(parse)
+    text = table(rows, header)
+    print(text)
+    print(f"\n(total {time.perf_counter() - started:.0f} s; every figure: data/bench.json)")
+    (DATA_DIR / "bench.json").write_text(
+        json.dumps(
+            {"machine": header, "started": datetime.now(UTC).isoformat(), "rows": [asdict(r) for r in rows]},
+            indent=2,
+            default=str,
+        ),
+        encoding="utf-8",
+    )
 
 
 if __name__ == "__main__":

@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -42,16 +43,18 @@ from lifecycle import sql
 from lifecycle.delivery.context import ContextBuilder, ContextError
 from lifecycle.delivery.gate import GateCustomer, GateRow, Verdict, check
 from lifecycle.delivery.messages import (
+    EmailContent,
     Message,
     Outcome,
     ProviderConfigError,
     ProviderResponseError,
+    PushContent,
     batch_outcomes,
     is_valid_email,
 )
 from lifecycle.delivery.providers.base import Provider
 from lifecycle.delivery.ratelimit import RateLimiter
-from lifecycle.delivery.render import Templates
+from lifecycle.delivery.render import RenderPool, Templates
 from lifecycle.delivery.signing import LinkSigner
 from lifecycle.policy.config import PolicyConfig, load_policy
 from lifecycle.policy.rules import Message as Received
@@ -89,6 +92,11 @@ class DispatchSettings:
     #: Rows claimed (and rendered) at once, at least one request per sending thread. A claim holds rows
     #: only until their request is due: a crash returns the rows not yet handed over to 'planned'.
     claim_size: int = 200
+    #: DuckDB: the dispatch keeps the warehouse file open while it sends, and lets it go for a moment at
+    #: least this often (seconds), so other processes (webhooks) get their turn.
+    hold_warehouse_s: float = 30.0
+    #: Worker processes rendering a large claim (Jinja is pure CPU); below 2, rendering stays in-process.
+    render_processes: int = field(default_factory=lambda: min(os.cpu_count() or 1, 4))
 
 
 @dataclass
@@ -178,6 +186,7 @@ class Dispatcher:
         self.policy = policy or load_policy()
         self.clock, self.sleep = clock, sleep
         self.builder = ContextBuilder(self.templates, signer)
+        self.renderer = RenderPool(self.templates, self.settings.render_processes)
         self.limiter = RateLimiter(provider.requests_per_second)
         #: Warehouse work of the sending threads is serialised: short commits, and one writer for DuckDB.
         self._db = threading.Lock()
@@ -202,41 +211,74 @@ class Dispatcher:
             report.orphans_released = self._count(conn.execute(sa.text(released), _used(released, params)))
             report.orphans_recovered = self._count(conn.execute(sa.text(in_flight), _used(in_flight, params)))
             report.expired = self._count(Warehouse.run(conn, "delivery/expire.sql", channel=channel, now=now))
+        with self._db, self.warehouse.begin() as conn:
+            self.builder.start_run(conn, now)
         claim_size = max(
             self.provider.max_batch * max(self.provider.concurrency, 1), self.settings.claim_size
         )
+        self._halt = threading.Event()
         idle_rounds, waited_for = 0, None
-        while self.settings.max_messages is None or report.claimed < self.settings.max_messages:
-            limit = claim_size
-            if self.settings.max_messages is not None:
-                limit = min(limit, self.settings.max_messages - report.claimed)
-            sent_before, released_before = report.sent, report.released
-            with self._anchor():
-                claimed = self._dispatch_claim(channel, limit, report)
-            if not claimed:
-                due = self._next_due(channel)
-                if due is None or due == waited_for:
-                    break
-                waited_for = due
-                self.sleep(max((due - self.clock()).total_seconds(), 0.0))
-                continue
-            refused_everything = report.sent == sent_before and report.released > released_before
-            idle_rounds = idle_rounds + 1 if refused_everything else 0
-            if idle_rounds >= self.settings.max_attempts:
-                log.warning(
-                    "%s took nothing in %d rounds in a row; the rest waits for the next run",
-                    self.provider.name,
-                    idle_rounds,
-                )
-                break
+        # Two claims at most: while one claim's requests are in flight, the next one is claimed, its context
+        # loaded and rendered, and its requests queued behind them, so the sending threads never wait.
+        in_flight: _Claim | None = None
+        anchor = _Anchor(self._anchor)
+        with anchor, ThreadPoolExecutor(max_workers=max(self.provider.concurrency, 1)) as pool:
+            claim: _Claim | None = None
+            try:
+                while True:
+                    claim = None
+                    room = self.settings.max_messages is None or report.claimed < self.settings.max_messages
+                    # Every few seconds the pipeline drains and the DuckDB file is let go for a moment,
+                    # so other processes (webhooks) get their turn.
+                    pause = anchor.age() > self.settings.hold_warehouse_s
+                    if room and not pause and not self._halt.is_set():
+                        limit = claim_size
+                        if self.settings.max_messages is not None:
+                            limit = min(limit, self.settings.max_messages - report.claimed)
+                        anchor.open()
+                        claim = self._dispatch_claim(channel, limit, report, pool)
+                    if in_flight is not None:
+                        refused_everything = self._settle(in_flight, report)
+                        in_flight = None
+                        idle_rounds = idle_rounds + 1 if refused_everything else 0
+                        if idle_rounds >= self.settings.max_attempts:
+                            log.warning(
+                                "%s took nothing in %d rounds in a row; the rest waits for the next run",
+                                self.provider.name,
+                                idle_rounds,
+                            )
+                            self._halt.set()
+                    if claim is not None:
+                        in_flight = claim
+                        continue
+                    anchor.close()
+                    if pause and room and not self._halt.is_set():
+                        continue
+                    if self._halt.is_set() or not room:
+                        break
+                    due = self._next_due(channel)
+                    if due is None or due == waited_for:
+                        break
+                    waited_for = due
+                    self.sleep(max((due - self.clock()).total_seconds(), 0.0))
+            except BaseException:
+                # A failed claim or a configuration error: what is still queued is not sent; the rows of
+                # the claim in flight that were never handed over go back to 'planned'.
+                self._halt.set()
+                for pending in {id(c): c for c in (in_flight, claim) if c is not None}.values():
+                    with contextlib.suppress(Exception):
+                        self._settle(pending, report)
+                raise
+            finally:
+                self.renderer.close()
         report.elapsed_s = round(time.monotonic() - started, 3)
         return report
 
     @contextlib.contextmanager
     def _anchor(self) -> Iterator[None]:
-        """On DuckDB, one connection held open for a claim's duration: the many short transactions of its
-        requests then reuse the open database instead of opening and checkpointing the file each time.
-        The file is released between claims, so other processes (webhooks) get their turn."""
+        """On DuckDB, one connection held open while claims are in flight: the many short transactions of
+        their requests then reuse the open database instead of opening and checkpointing the file each
+        time. The file is let go whenever the pipeline drains (at least every ``hold_warehouse_s``)."""
         if self.warehouse.dialect != "duckdb":
             yield
             return
@@ -259,7 +301,11 @@ class Dispatcher:
     def _count(result: sa.CursorResult) -> int:
         return max(result.rowcount or 0, 0)
 
-    def _dispatch_claim(self, channel: str, limit: int, report: DispatchReport) -> bool:
+    def _dispatch_claim(
+        self, channel: str, limit: int, report: DispatchReport, pool: ThreadPoolExecutor
+    ) -> _Claim | None:
+        """Claim, load the context, render, and queue the claim's requests on ``pool``; None if nothing
+        was due. The requests run while the caller prepares the next claim."""
         claim_token = uuid.uuid4().hex
         now = self.clock()
         with self.warehouse.begin() as conn:
@@ -277,12 +323,13 @@ class Dispatcher:
                 for r in Warehouse.run(conn, "delivery/claimed.sql", claim_token=claim_token).mappings()
             ]
         if not rows:
-            return False
+            return None
         report.claimed += len(rows)
         log.info("claimed %d %s messages (%d so far this run)", len(rows), channel, report.claimed)
         try:
             with self.warehouse.begin() as conn:
                 contexts = self.builder.build(self.warehouse, conn, claim_token, rows, now)
+                gate_rows = self._gate_rows(conn, claim_token, rows)
         except Exception:
             # Not a row's fault (the warehouse or a query failed): give the whole claim back, untouched.
             self._record(
@@ -297,7 +344,24 @@ class Dispatcher:
             raise
         messages, early = self._prepare(rows, contexts)
         self._record(claim_token, early, {}, report)
-        self._send_all(claim_token, rows, messages, report)
+        claim = _Claim(claim_token, {m.send_key: m for m in messages}, gate_rows)
+        claim.futures = [
+            pool.submit(self._one_request, claim, batch, report) for batch in self.batches(messages)
+        ]
+        return claim
+
+    def _settle(self, claim: _Claim, report: DispatchReport) -> bool:
+        """Wait for a claim's requests; release what was never handed over if it stopped. True when the
+        provider took nothing of it and refused some (a round in which it was down)."""
+        for future in claim.futures:
+            future.result()
+        if claim.stop.is_set() or self._halt.is_set():
+            error = (
+                f"not sent: {claim.config_errors[0]}"
+                if claim.config_errors
+                else "not sent: the provider took nothing"
+            )
+            self._release_unattempted(claim.token, report, error)
         log.info(
             "so far: sent %d, failed %d, held back %d, dropped %d, back in the queue %d",
             report.sent,
@@ -306,26 +370,52 @@ class Dispatcher:
             sum(report.dropped.values()),
             report.released,
         )
-        return True
+        if claim.config_errors:
+            raise claim.config_errors[0]  # the task fails loudly
+        return claim.sent == 0 and claim.released > 0
 
     # --- rendering and addressing ------------------------------------------------------------------------
 
     def _prepare(self, rows: list[dict[str, Any]], contexts: dict) -> tuple[list[Message], list[Outcome]]:
-        messages, failed = [], []
+        """Address and render every claimed row (in worker processes when the claim is large)."""
+        failed, addressed = [], []
         for row in rows:
             key = row["send_key"]
             context = contexts[key]
             try:
                 if isinstance(context, ContextError):
                     raise context
-                messages.append(self._message(row, context))
+                addressed.append((row, context, self._address(row, context)))
             except _Unaddressable as exc:
                 failed.append(Outcome(key, "failed", error=f"unaddressable: {exc}"))
-            except Exception as exc:  # a poison row (bad template, bad data) fails alone, with its reason
+            except Exception as exc:  # a poison row (bad data) fails alone, with its reason
                 failed.append(Outcome(key, "failed", error=f"render: {exc}"))
+        answers = self.renderer.render([(row["channel"], row["template"], ctx) for row, ctx, _ in addressed])
+        messages = []
+        for (row, context, to), answer in zip(addressed, answers, strict=True):
+            if isinstance(answer, str):
+                failed.append(Outcome(row["send_key"], "failed", error=f"render: {answer}"))
+            else:
+                messages.append(self._message(row, context, to, answer))
         return messages, failed
 
-    def _message(self, row: dict[str, Any], context: dict[str, Any]) -> Message:
+    def _address(self, row: dict[str, Any], context: dict[str, Any]) -> tuple[str, ...]:
+        if row["channel"] == "email":
+            if not is_valid_email(row["email"]):
+                raise _Unaddressable(f"invalid email address {row['email']!r}")
+            return (row["email"].strip(),)
+        tokens = tuple(context["push_tokens"])
+        if self.provider.needs_push_tokens and not tokens:
+            raise _Unaddressable("no active push token")
+        return tokens
+
+    def _message(
+        self,
+        row: dict[str, Any],
+        context: dict[str, Any],
+        to: tuple[str, ...],
+        content: EmailContent | PushContent,
+    ) -> Message:
         common = {
             "send_key": row["send_key"],
             "channel": row["channel"],
@@ -334,21 +424,15 @@ class Dispatcher:
             "step_id": row["step_id"],
             "message_kind": row["message_kind"],
         }
-        if row["channel"] == "email":
-            if not is_valid_email(row["email"]):
-                raise _Unaddressable(f"invalid email address {row['email']!r}")
-            content = self.templates.render_email(row["template"], context)
+        if isinstance(content, EmailContent):
             headers = {}
             if row["message_kind"] != "service":
                 headers = {"List-Unsubscribe": f"<{context['links']['unsubscribe']}>"}
                 # RFC 8058: one-click only with an HTTPS URI.
                 if context["links"]["unsubscribe"].startswith("https://"):
                     headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-            return Message(**common, to=(row["email"].strip(),), email=content, headers=headers)
-        tokens = tuple(context["push_tokens"])
-        if self.provider.needs_push_tokens and not tokens:
-            raise _Unaddressable("no active push token")
-        return Message(**common, to=tokens, push=self.templates.render_push(row["template"], context))
+            return Message(**common, to=to, email=content, headers=headers)
+        return Message(**common, to=to, push=content)
 
     # --- sending -----------------------------------------------------------------------------------------
 
@@ -371,52 +455,35 @@ class Dispatcher:
                 addresses.append(set(wanted))
         return batches
 
-    def _send_all(
-        self, claim_token: str, rows: list[dict], messages: list[Message], report: DispatchReport
-    ) -> None:
-        by_key = {m.send_key: m for m in messages}
-        gate_rows = self._gate_rows(claim_token, rows)
-        stop = threading.Event()
-        config_errors: list[ProviderConfigError] = []
-        refused = {"in_a_row": 0}
-
-        def one_request(batch: list[Message]) -> None:
-            if stop.is_set():
-                return
-            self.limiter.acquire()
-            approved = self._gate(claim_token, batch, gate_rows, report)
-            if not approved:
-                return
-            try:
-                outcomes = self._send_once(approved)
-            except ProviderConfigError as exc:
-                stop.set()
-                config_errors.append(exc)
-                settled = {o.send_key for o in exc.outcomes}
-                outcomes = exc.outcomes + Outcome.for_batch(
-                    [m for m in approved if m.send_key not in settled], "retry", f"not sent: {exc}"
-                )
-            self._record(claim_token, outcomes, by_key, report)
-            # A provider that takes nothing, request after request, is down: stop this claim.
-            refused["in_a_row"] = refused["in_a_row"] + 1 if all(o.state == "retry" for o in outcomes) else 0
-            if refused["in_a_row"] >= self.settings.max_attempts:
-                stop.set()
-
-        if self.provider.concurrency <= 1:
-            for batch in self.batches(messages):
-                one_request(batch)
-        else:
-            with ThreadPoolExecutor(max_workers=self.provider.concurrency) as pool:
-                for future in [pool.submit(one_request, batch) for batch in self.batches(messages)]:
-                    future.result()
-        if stop.is_set():
-            # The rows never handed over go back to 'planned' at once.
-            error = (
-                f"not sent: {config_errors[0]}" if config_errors else "not sent: the provider took nothing"
+    def _one_request(self, claim: _Claim, batch: list[Message], report: DispatchReport) -> None:
+        """One request of a claim, on a sending thread: the send-time check and hand-over in one commit,
+        the request, then its outcomes in one commit."""
+        if claim.stop.is_set() or self._halt.is_set():
+            return
+        self.limiter.acquire()
+        approved = self._gate(claim.token, batch, claim.gate_rows, report)
+        if not approved:
+            return
+        try:
+            outcomes = self._send_once(approved)
+        except ProviderConfigError as exc:
+            claim.stop.set()
+            self._halt.set()
+            claim.config_errors.append(exc)
+            settled = {o.send_key for o in exc.outcomes}
+            outcomes = exc.outcomes + Outcome.for_batch(
+                [m for m in approved if m.send_key not in settled], "retry", f"not sent: {exc}"
             )
-            self._release_unattempted(claim_token, report, error)
-        if config_errors:
-            raise config_errors[0]  # the task fails loudly
+        self._record(claim.token, outcomes, claim.by_key, report)
+        with claim.lock:
+            claim.sent += sum(1 for o in outcomes if o.state == "sent")
+            claim.released += sum(1 for o in outcomes if o.state == "retry")
+            # A provider that takes nothing, request after request, is down: stop this claim.
+            claim.refused_in_a_row = (
+                claim.refused_in_a_row + 1 if all(o.state == "retry" for o in outcomes) else 0
+            )
+            if claim.refused_in_a_row >= self.settings.max_attempts:
+                claim.stop.set()
 
     def _send_once(self, batch: list[Message]) -> list[Outcome]:
         try:
@@ -438,12 +505,11 @@ class Dispatcher:
 
     # --- the send-time check -----------------------------------------------------------------------------
 
-    def _gate_rows(self, claim_token: str, rows: list[dict]) -> dict[str, GateRow]:
-        with self.warehouse.begin() as conn:
-            extra = {
-                r["send_key"]: r
-                for r in Warehouse.run(conn, "delivery/gate_rows.sql", claim_token=claim_token).mappings()
-            }
+    def _gate_rows(self, conn: sa.Connection, claim_token: str, rows: list[dict]) -> dict[str, GateRow]:
+        extra = {
+            r["send_key"]: r
+            for r in Warehouse.run(conn, "delivery/gate_rows.sql", claim_token=claim_token).mappings()
+        }
         gate_rows = {}
         for row in rows:
             more = extra.get(row["send_key"])
@@ -470,7 +536,10 @@ class Dispatcher:
             if self.warehouse.dialect == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": GATE_LOCK_KEY})
             now = self.clock()
-            customers = self._gate_customers(conn, claim_token, now)
+            customer_ids = sorted(
+                {gate_rows[m.send_key].customer_id for m in batch if m.send_key in gate_rows}
+            )
+            customers = self._gate_customers(conn, customer_ids, now) if customer_ids else {}
             verdicts, approved = [], []
             for message in batch:
                 row = gate_rows.get(message.send_key)
@@ -489,26 +558,29 @@ class Dispatcher:
                 )
                 if verdict.state == "sending":
                     approved.append(message)
-            if verdicts:
+            if len(verdicts) == 1:  # a request of one message: one statement, no stage
+                Warehouse.run(conn, "delivery/apply_gate_row.sql", **verdicts[0], now=now)
+            elif verdicts:
                 self.warehouse.insert_df(conn, "crm.delivery_gate_stage", pd.DataFrame(verdicts))
                 Warehouse.run(conn, "delivery/apply_gate.sql", claim_token=claim_token, now=now)
                 Warehouse.run(conn, "delivery/gate_stage_clear.sql", claim_token=claim_token)
         return approved
 
     def _gate_customers(
-        self, conn: sa.Connection, claim_token: str, now: datetime
+        self, conn: sa.Connection, customer_ids: list[int], now: datetime
     ) -> dict[int, GateCustomer]:
+        """The request's customers only: consents, suppressions and what they received."""
         customers = {
             r["customer_id"]: GateCustomer.from_row(dict(r))
-            for r in Warehouse.run(conn, "delivery/gate_customers.sql", claim_token=claim_token).mappings()
+            for r in Warehouse.run(conn, "delivery/gate_customers.sql", customer_ids=customer_ids).mappings()
         }
-        for r in Warehouse.run(conn, "delivery/gate_suppressions.sql", claim_token=claim_token).mappings():
+        for r in Warehouse.run(conn, "delivery/gate_suppressions.sql", customer_ids=customer_ids).mappings():
             if r["customer_id"] in customers:
                 customers[r["customer_id"]].suppressions.setdefault(r["channel"], set()).add(r["reason"])
         count_mailings = self.policy.caps.content_mailings_count
         received: dict[int, list[Received]] = defaultdict(list)
         for r in Warehouse.run(
-            conn, "delivery/gate_history.sql", claim_token=claim_token, since=now - _HISTORY, now=now
+            conn, "delivery/gate_history.sql", customer_ids=customer_ids, since=now - _HISTORY, now=now
         ).mappings():
             if r["source"] == "mailing" and not count_mailings:
                 continue
@@ -559,13 +631,16 @@ class Dispatcher:
                 report.count(outcome)
             report.tokens_retired += len(tokens)
             report.requests += 1 if by_key else 0
-            frame = pd.DataFrame(rows)
-            frame["retry_at"] = pd.to_datetime(frame["retry_at"])
-            frame["sent_at"] = pd.to_datetime(frame["sent_at"])
             with self.warehouse.begin() as conn:
-                self.warehouse.insert_df(conn, "crm.delivery_outcome_stage", frame)
-                Warehouse.run(conn, "delivery/apply_outcomes.sql", claim_token=claim_token, now=now)
-                Warehouse.run(conn, "delivery/outcome_stage_clear.sql", claim_token=claim_token)
+                if len(rows) == 1:  # a request of one message: one statement, no stage
+                    Warehouse.run(conn, "delivery/apply_outcome_row.sql", **rows[0], now=now)
+                else:
+                    frame = pd.DataFrame(rows)
+                    frame["retry_at"] = pd.to_datetime(frame["retry_at"])
+                    frame["sent_at"] = pd.to_datetime(frame["sent_at"])
+                    self.warehouse.insert_df(conn, "crm.delivery_outcome_stage", frame)
+                    Warehouse.run(conn, "delivery/apply_outcomes.sql", claim_token=claim_token, now=now)
+                    Warehouse.run(conn, "delivery/outcome_stage_clear.sql", claim_token=claim_token)
                 if tokens:
                     conn.execute(sa.text(sql.single_statement("delivery/retire_token.sql")), tokens)
 
@@ -588,6 +663,51 @@ class Dispatcher:
                 now=self.clock(),
             )
             report.released += self._count(released)
+
+
+class _Anchor:
+    """The warehouse anchor (:meth:`Dispatcher._anchor`) opened and closed as the pipeline drains."""
+
+    def __init__(self, factory: Callable[[], contextlib.AbstractContextManager[None]]):
+        self.factory = factory
+        self.stack: contextlib.ExitStack | None = None
+        self.opened_at = 0.0
+
+    def open(self) -> None:
+        if self.stack is None:
+            self.stack = contextlib.ExitStack()
+            self.stack.enter_context(self.factory())
+            self.opened_at = time.monotonic()
+
+    def close(self) -> None:
+        if self.stack is not None:
+            stack, self.stack = self.stack, None
+            stack.close()
+
+    def age(self) -> float:
+        return time.monotonic() - self.opened_at if self.stack is not None else 0.0
+
+    def __enter__(self) -> _Anchor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass
+class _Claim:
+    """One claim's requests in flight and what its round tells about the provider."""
+
+    token: str
+    by_key: dict[str, Message]
+    gate_rows: dict[str, GateRow]
+    futures: list[Future] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    config_errors: list[ProviderConfigError] = field(default_factory=list)
+    refused_in_a_row: int = 0
+    sent: int = 0
+    released: int = 0
 
 
 def _used(statement: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -84,7 +84,13 @@ class Templates:
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            # Compiled once per process and kept: no file-time check per render. A new Templates (each
+            # dispatch run makes one) reads edited templates again.
+            auto_reload=False,
+            cache_size=-1,
         )
+        #: Compiled step templates by name: looked up once per process, not per render.
+        self._compiled: dict[str, jinja2.Template] = {}
         self.env.filters["money"] = money
         self.env.filters["date_ru"] = date_ru
 
@@ -136,9 +142,15 @@ class Templates:
     def is_push(self, template: str) -> bool:
         return (self.root / template / "title.txt").is_file()
 
+    def _template(self, name: str) -> jinja2.Template:
+        template = self._compiled.get(name)
+        if template is None:
+            template = self._compiled[name] = self.env.get_template(name)
+        return template
+
     def _render(self, name: str, context: dict[str, Any]) -> str:
         try:
-            return self.env.get_template(name).render(context)
+            return self._template(name).render(context)
         except jinja2.TemplateNotFound as exc:
             raise RenderError(f"template {exc.name} does not exist") from None
         except jinja2.UndefinedError as exc:
@@ -170,3 +182,69 @@ class Templates:
             body=self._line(f"{template}/body.txt", context),
             url=url,
         )
+
+
+# --- rendering in worker processes --------------------------------------------------------------------------
+
+#: One render job: (channel, template path, context). The answer is the content, or the render error's text.
+RenderJob = tuple[str, str, dict[str, Any]]
+RenderAnswer = EmailContent | PushContent | str
+
+_worker_templates: Templates | None = None
+
+
+def _start_worker(root: str) -> None:
+    global _worker_templates
+    _worker_templates = Templates(Path(root))
+
+
+def _render_jobs(jobs: list[RenderJob]) -> list[RenderAnswer]:
+    assert _worker_templates is not None, "the render worker was not started"
+    return render_jobs(_worker_templates, jobs)
+
+
+def render_jobs(templates: Templates, jobs: list[RenderJob]) -> list[RenderAnswer]:
+    """Render each job; a job that cannot be rendered answers its error's text instead (it fails alone)."""
+    answers: list[RenderAnswer] = []
+    for channel, template, context in jobs:
+        try:
+            if channel == "email":
+                answers.append(templates.render_email(template, context))
+            else:
+                answers.append(templates.render_push(template, context))
+        except Exception as exc:  # a poison row (bad template, bad data) fails alone, with its reason
+            answers.append(str(exc) or repr(exc))
+    return answers
+
+
+class RenderPool:
+    """Rendering is pure CPU (Jinja): a large claim is rendered in ``processes`` worker processes, each
+    with its own compiled templates (compiled once per process, kept for the pool's life: one dispatch
+    run). Small batches, or ``processes`` < 2, render in the calling process. Workers are started by a
+    fork server, never forked from the threaded dispatcher."""
+
+    def __init__(self, templates: Templates, processes: int, min_jobs: int = 400):
+        self.templates, self.processes, self.min_jobs = templates, processes, min_jobs
+        self._pool: Any = None
+
+    def render(self, jobs: list[RenderJob]) -> list[RenderAnswer]:
+        if self.processes < 2 or len(jobs) < self.min_jobs:
+            return render_jobs(self.templates, jobs)
+        if self._pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.processes,
+                mp_context=multiprocessing.get_context("forkserver"),
+                initializer=_start_worker,
+                initargs=(str(self.templates.root),),
+            )
+        size = math.ceil(len(jobs) / (self.processes * 2))
+        chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
+        return [answer for part in self._pool.map(_render_jobs, chunks) for answer in part]
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None

@@ -1,6 +1,6 @@
--- The customers of one claim as they are now, for the send-time check: time zone, address, consents.
--- inputs: crm.send_ledger, crm.customers; outputs: one row per customer of the claim
--- params: :claim_token
+-- The customers of one request as they are now, for the send-time check: time zone, address, consents.
+-- inputs: crm.customers; outputs: one row per customer of the request
+-- params: :customer_ids (the customers of one request)
 SELECT
     c.customer_id,
     c.timezone,
@@ -10,7 +10,4 @@ SELECT
     c.push_consent,
     c.sms_consent
 FROM crm.customers AS c
-WHERE c.customer_id IN (
-    SELECT l.customer_id FROM crm.send_ledger AS l
-    WHERE l.claim_token = :claim_token
-);
+WHERE c.customer_id IN (SELECT UNNEST(CAST(:customer_ids AS BIGINT[])));

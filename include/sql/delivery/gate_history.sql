@@ -1,12 +1,11 @@
--- What one claim's customers actually received since :since, for caps and the minimum gap at send time:
+-- What one request's customers actually received since :since, for caps and the minimum gap at send time:
 -- trigger messages sent, possibly sent ('unknown') or in flight in another request (handed over, not yet
 -- answered), at the moment they left; and content mailings already gone out.
 -- inputs: crm.send_ledger, crm.content_mailings, crm.content_mailing_recipients, crm.customers
 -- outputs: customer_id, at, channel, kind, source ('ledger' or 'mailing')
--- params: :claim_token, :since, :now
+-- params: :customer_ids (the customers of one request), :since, :now
 WITH claim_customers AS (
-    SELECT DISTINCT l.customer_id FROM crm.send_ledger AS l
-    WHERE l.claim_token = :claim_token
+    SELECT DISTINCT UNNEST(CAST(:customer_ids AS BIGINT[])) AS customer_id
 ),
 
 mailings AS (
