@@ -1,0 +1,390 @@
+"""A synthetic shop with a known truth, for checking that the reports recover it.
+
+For every seed and every chain of :data:`CHAINS` a fresh set of customers enters the chain once (March 2026).
+Each entrant's arm is the project's own: :func:`lifecycle.reports.build.arm` (global control, the chain's
+holdout, treated), and the variant of an A/B step is :func:`lifecycle.policy.experiments.choose_variant` with
+the configured weights, or, for the bandit step, with :func:`thompson_weights` of the sends of the days before
+(as the contact policy does every run). Treated entrants get a message with probability ``reach`` (the others
+have no consent); a sent message raises or lowers the probability of buying within the chain's horizon by the
+chain's (or variant's) ``lift``. A buyer places one or two orders of log-normal value (heavy-tailed), and every
+entrant may also buy outside the horizon or have a cancelled order in it, which the measurement must ignore.
+
+The truth of a chain is known exactly given who was sent what: the intent-to-treat effect on conversion is
+the mean lift over treated entrants (zero for the unsent), and on revenue that times the expected revenue of
+a buyer. Chains are suffixed with the seed (``uplift_s03``) so all seeds live in one warehouse and one
+``build_reports``.
+
+Run ``python tests/lifecycle/reports/ground_truth.py --seeds 20`` to print the coverage table.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from types import SimpleNamespace
+
+import numpy as np
+
+from lifecycle.policy.experiments import choose_variant, thompson_weights
+from lifecycle.reports.build import HOLDOUT, TREATED, arm
+
+FIRST_DAY = date(2026, 3, 1)
+ENTRY_DAYS = 21
+REPORT_DATE = date(2026, 4, 15)
+WINDOW_DAYS = 7
+GLOBAL_CONTROL_SHARE = 0.05
+BANDIT_MIN_SAMPLE = 200
+#: Order values: log-normal (mean ~ 2 980, a long right tail); a buyer places a second order with this chance.
+VALUE_MU, VALUE_SIGMA, SECOND_ORDER = 7.5, 1.0, 0.25
+BUYER_REVENUE = (1 + SECOND_ORDER) * math.exp(VALUE_MU + VALUE_SIGMA**2 / 2)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One chain of the synthetic shop: entrants, holdout share, the buying probability without a message,
+    the lift of a sent message per variant, the variants' configured weights, the share of treated entrants
+    reached, and whether the step is a bandit."""
+
+    name: str
+    entrants: int
+    holdout_share: float
+    base: float
+    lifts: dict[str, float]
+    weights: dict[str, float]
+    reach: float = 0.85
+    bandit: bool = False
+
+
+CHAINS = (
+    Spec("uplift", 4000, 0.15, 0.10, {"A": 0.06}, {"A": 1.0}),
+    Spec("zero_a", 3000, 0.10, 0.08, {"A": 0.0}, {"A": 1.0}),
+    Spec("zero_b", 1500, 0.20, 0.12, {"A": 0.0}, {"A": 1.0}),
+    Spec("harm", 4000, 0.20, 0.12, {"A": -0.08}, {"A": 1.0}),
+    Spec("silent", 1500, 0.10, 0.10, {"A": 0.05}, {"A": 1.0}, reach=0.0),
+    Spec("tiny", 600, 0.02, 0.10, {"A": 0.05}, {"A": 1.0}),
+    Spec("ab", 4000, 0.10, 0.08, {"A": 0.0, "B": 0.06}, {"A": 0.5, "B": 0.5}),
+    Spec("bandit", 4000, 0.10, 0.08, {"A": 0.0, "B": 0.06}, {"A": 0.5, "B": 0.5}, bandit=True),
+)
+
+
+def chain_id(spec: Spec, seed: int) -> str:
+    return f"{spec.name}_s{seed:02d}"
+
+
+def chain_configs(seeds: range) -> dict[str, SimpleNamespace]:
+    """The chains as ``build_reports`` and ``read.overview`` read them (one step at entry, per seed)."""
+    configs = {}
+    for seed in seeds:
+        for spec in CHAINS:
+            step = SimpleNamespace(
+                id="email_1",
+                channel="email",
+                delay=timedelta(0),
+                variants=[SimpleNamespace(id=v, weight=w) for v, w in spec.weights.items()],
+                bandit=spec.bandit,
+            )
+            cid = chain_id(spec, seed)
+            configs[cid] = SimpleNamespace(
+                id=cid,
+                name=SimpleNamespace(ru=cid, en=cid),
+                priority=50,
+                holdout_share=spec.holdout_share,
+                steps=[step],
+            )
+    return configs
+
+
+def policy():
+    from lifecycle.policy.config import Experiments, PolicyConfig
+
+    return PolicyConfig(
+        experiments=Experiments(
+            global_control_share=GLOBAL_CONTROL_SHARE,
+            attribution_days=WINDOW_DAYS,
+            bandit_min_sample=BANDIT_MIN_SAMPLE,
+        )
+    )
+
+
+@dataclass
+class Truth:
+    """What a chain really did: entrants per arm, sends, and the true intent-to-treat effects."""
+
+    chain_id: str
+    spec: Spec
+    treated: int
+    holdout: int
+    sends: int
+    conversion_effect: float
+    variant_conversion: dict[str, float]
+
+    @property
+    def revenue_effect(self) -> float:
+        """True incremental revenue per treated entrant."""
+        return self.conversion_effect * BUYER_REVENUE
+
+    @property
+    def incremental_revenue(self) -> float:
+        return self.revenue_effect * self.treated
+
+
+def simulate(seed: int) -> tuple[dict[str, list], list[Truth]]:
+    """Columns of crm.chain_instances, crm.send_ledger and crm.orders for one seed, and the truth."""
+    rng = np.random.default_rng(seed)
+    rows: dict[str, list] = {"instances": [], "ledger": [], "orders": []}
+    truths = []
+    start = datetime.combine(FIRST_DAY, datetime.min.time())
+    for k, spec in enumerate(CHAINS):
+        cid = chain_id(spec, seed)
+        customers = seed * 1_000_000 + k * 100_000 + np.arange(spec.entrants)
+        entered = [
+            start + timedelta(days=int(d), seconds=int(s))
+            for d, s in zip(
+                np.sort(rng.integers(0, ENTRY_DAYS, spec.entrants)),
+                rng.integers(0, 86_400, spec.entrants),
+                strict=True,
+            )
+        ]
+        arms = [arm(cid, int(c), spec.holdout_share, GLOBAL_CONTROL_SHARE) for c in customers]
+        reached = rng.random(spec.entrants) < spec.reach
+        failed = rng.random(spec.entrants) < 0.03
+        buy_draw = rng.random(spec.entrants)
+        weights = tuple(spec.weights.items())
+        history = {v: [0, 0] for v in spec.weights}  # variant -> sends, conversions (earlier days only)
+        day_weights, current_day = weights, None
+        lift_sum, sends, n_treated, n_holdout = 0.0, 0, 0, 0
+        variant_sent = {v: [0, 0.0] for v in spec.weights}
+        for i, (customer, when, which) in enumerate(zip(customers, entered, arms, strict=True)):
+            customer = int(customer)
+            if spec.bandit and when.date() != current_day:
+                current_day = when.date()
+                stats = [(v, s, c) for v, (s, c) in history.items()]
+                day_weights = (
+                    thompson_weights(stats, BANDIT_MIN_SAMPLE, seed=f"{cid}:{current_day}") or weights
+                )
+            rows["instances"].append((f"{cid}-{customer}", cid, customer, when))
+            lift, variant = 0.0, None
+            if which == TREATED:
+                n_treated += 1
+            elif which == HOLDOUT:
+                n_holdout += 1
+            if which == TREATED and reached[i]:
+                variant = choose_variant(f"ab:{cid}:email_1", customer, day_weights)
+                state = "failed" if failed[i] else "sent"
+                rows["ledger"].append((f"{cid}-{customer}-1", cid, customer, variant, state, when))
+                if state == "sent":
+                    sends += 1
+                    lift = spec.lifts[variant]
+                    variant_sent[variant][0] += 1
+                    variant_sent[variant][1] += spec.base + lift
+            p = spec.base + lift
+            buys = buy_draw[i] < p
+            if which == TREATED:
+                lift_sum += lift
+            if buys:
+                for _ in range(1 + int(rng.random() < SECOND_ORDER)):
+                    at = when + timedelta(seconds=int(rng.integers(60, WINDOW_DAYS * 86_400 - 60)))
+                    rows["orders"].append((customer, at, float(rng.lognormal(VALUE_MU, VALUE_SIGMA)), "paid"))
+                if variant is not None and not failed[i]:
+                    history[variant][1] += 1
+            if variant is not None and not failed[i]:
+                history[variant][0] += 1
+            # Noise the measurement must not count: purchases before entry or after the horizon, and a
+            # cancelled order inside it.
+            if rng.random() < 0.3:
+                days = float(rng.uniform(1, 20)) * (1 if rng.random() < 0.5 else -1)
+                at = when + timedelta(days=days + (WINDOW_DAYS if days > 0 else 0))
+                rows["orders"].append((customer, at, float(rng.lognormal(VALUE_MU, VALUE_SIGMA)), "paid"))
+            if rng.random() < 0.05:
+                rows["orders"].append((customer, when + timedelta(hours=5), 50_000.0, "cancelled"))
+        truths.append(
+            Truth(
+                cid,
+                spec,
+                n_treated,
+                n_holdout,
+                sends,
+                lift_sum / n_treated if n_treated else 0.0,
+                {v: (p / s if s else math.nan) for v, (s, p) in variant_sent.items()},
+            )
+        )
+    return rows, truths
+
+
+def load(warehouse, seeds: range) -> list[Truth]:
+    """Write every seed's rows into the (migrated) warehouse; returns the truth of every chain and seed."""
+    import pandas as pd
+
+    columns: dict[str, list] = {"instances": [], "ledger": [], "orders": []}
+    truths: list[Truth] = []
+    for seed in seeds:
+        rows, truth = simulate(seed)
+        truths += truth
+        for key in columns:
+            columns[key] += rows[key]
+    inst = pd.DataFrame(columns["instances"], columns=["instance_id", "chain_id", "customer_id", "entered_at"])
+    instances = inst.assign(
+        trigger_key=inst["instance_id"],
+        triggered_at=inst["entered_at"],
+        entered_run_key="run-1",
+        status="active",
+        touches=0,
+        context="{}",
+        updated_at=inst["entered_at"],
+    )
+    led = pd.DataFrame(
+        columns["ledger"], columns=["send_key", "chain_id", "customer_id", "variant", "state", "sent_at"]
+    )
+    ledger = led.assign(
+        step_id="email_1",
+        instance_id=led["send_key"].str.rsplit("-", n=1).str[0],
+        trigger_key=led["send_key"],
+        channel="email",
+        message_kind="content",
+        template="x",
+        context="{}",
+        planned_at=led["sent_at"],
+        send_after=led["sent_at"],
+        local_send_date=led["sent_at"].dt.date,
+        expires_at=led["sent_at"] + pd.Timedelta(days=1),
+        run_key="run-1",
+        provider="sandbox",
+        attempts=1,
+        updated_at=led["sent_at"],
+    )
+    ledger.loc[ledger["state"] != "sent", "sent_at"] = pd.NaT
+    orders = pd.DataFrame(columns["orders"], columns=["customer_id", "ordered_at", "total_amount", "status"])
+    orders = orders.assign(
+        order_id=np.arange(1, len(orders) + 1),
+        channel="online",
+        discount_amount=0.0,
+        updated_at=orders["ordered_at"],
+        loaded_at=orders["ordered_at"],
+    )
+    with warehouse.begin() as conn:
+        warehouse.insert_df(conn, "crm.chain_instances", instances)
+        warehouse.insert_df(conn, "crm.send_ledger", ledger)
+        warehouse.insert_df(conn, "crm.orders", orders)
+    return truths
+
+
+def build_and_read(warehouse, seeds: range) -> tuple[list[Truth], dict]:
+    """Load the seeds, run the real ``build_reports`` and read the CRM overview of the entry period."""
+    from lifecycle.reports import read
+    from lifecycle.reports.build import build_reports
+
+    truths = load(warehouse, seeds)
+    configs = chain_configs(seeds)
+    build_reports(warehouse, REPORT_DATE, "truth-run", chains=configs, policy=policy(), now=datetime(2026, 4, 16))
+    view = read.overview(warehouse, FIRST_DAY, REPORT_DATE, chains=configs, bandit_min_sample=BANDIT_MIN_SAMPLE)
+    return truths, view
+
+
+def _inside(low, high, value) -> bool | None:
+    if low is None or high is None:
+        return None
+    return low <= value <= high
+
+
+def evaluate(truths: list[Truth], view: dict) -> dict[str, dict]:
+    """Per chain kind (over the seeds): how often a figure was given, its interval covered the truth, it was
+    significant, and the mean measured and true values."""
+    uplift = {c["chain_id"]: c.get("uplift") or {} for c in view["chains"]}
+    tests = {t["chain_id"]: t for t in view["experiments"]}
+    kinds: dict[str, dict] = {}
+    for truth in truths:
+        u = uplift.get(truth.chain_id, {})
+        k = kinds.setdefault(
+            truth.spec.name,
+            {"n": 0, "given": 0, "covered": 0, "sig": 0, "pos": 0, "neg": 0, "measured": 0.0, "true": 0.0}
+            | {"conv_given": 0, "conv_covered": 0, "conv_sig": 0, "ab_right": 0, "ab_tests": 0}
+            | {"reasons": {}},
+        )
+        k["n"] += 1
+        k["true"] += truth.incremental_revenue
+        value = u.get("incremental_revenue")
+        covered = _inside(u.get("ci_low"), u.get("ci_high"), truth.incremental_revenue)
+        if value is not None:
+            k["given"] += 1
+            k["measured"] += value
+        else:
+            reason = u.get("reason") or "no figure"
+            k["reasons"][reason] = k["reasons"].get(reason, 0) + 1
+        if covered is not None:
+            k["covered"] += covered
+            low, high = u["ci_low"], u["ci_high"]
+            k["sig"] += low > 0 or high < 0
+            k["pos"] += low > 0
+            k["neg"] += high < 0
+        conv = _inside(u.get("conversion_ci_low"), u.get("conversion_ci_high"), truth.conversion_effect)
+        if conv is not None:
+            k["conv_given"] += 1
+            k["conv_covered"] += conv
+            k["conv_sig"] += u["conversion_ci_low"] > 0 or u["conversion_ci_high"] < 0
+        test = tests.get(truth.chain_id)
+        if test is not None:
+            k["ab_tests"] += 1
+            best_true = max(truth.spec.lifts, key=truth.spec.lifts.get)
+            p_best = {v["variant"]: v["p_best"] for v in test["variants"]}
+            k["ab_right"] += p_best.get(best_true, 0) >= 0.95
+            if test["bandit"]:
+                weights = {v["variant"]: v["weight"] or 0 for v in test["variants"]}
+                k["bandit_weight_best"] = k.get("bandit_weight_best", 0.0) + weights.get(best_true, 0)
+    return kinds
+
+
+def table(kinds: dict[str, dict]) -> str:
+    """The coverage table as fixed-width text."""
+    head = (
+        f"{'chain':8} {'n':>3} {'given':>5} {'rev cover':>9} {'rev sig':>7} {'+/-':>5} "
+        f"{'conv given':>10} {'conv cover':>10} {'conv sig':>8} {'mean measured':>14} {'mean true':>12} "
+        f"{'A/B right':>9}  not given (reason)"
+    )
+    lines = [head]
+
+    def share(a, b):
+        return f"{a / b:.2f}" if b else "-"
+
+    for name, k in kinds.items():
+        lines.append(
+            f"{name:8} {k['n']:>3} {k['given']:>5} {share(k['covered'], k['given']):>9} "
+            f"{share(k['sig'], k['given']):>7} {k['pos']:>2}/{k['neg']:<2} {k['conv_given']:>10} "
+            f"{share(k['conv_covered'], k['conv_given']):>10} {share(k['conv_sig'], k['conv_given']):>8} "
+            f"{(k['measured'] / k['given'] if k['given'] else math.nan):>14.0f} {k['true'] / k['n']:>12.0f} "
+            f"{share(k['ab_right'], k['ab_tests']):>9}  {k['reasons'] or ''}"
+        )
+    given = sum(k["given"] for k in kinds.values())
+    covered = sum(k["covered"] for k in kinds.values())
+    cgiven = sum(k["conv_given"] for k in kinds.values())
+    ccovered = sum(k["conv_covered"] for k in kinds.values())
+    lines.append(
+        f"overall revenue coverage {share(covered, given)} over {given} chain×seed; "
+        f"conversion coverage {share(ccovered, cgiven)} over {cgiven}"
+    )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    import argparse
+    import tempfile
+    import time
+    from pathlib import Path
+
+    from lifecycle.migrations import migrate
+    from lifecycle.warehouse import Warehouse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=20)
+    args = parser.parse_args()
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as tmp:
+        warehouse = Warehouse(f"duckdb:///{Path(tmp) / 'truth.duckdb'}")
+        migrate(warehouse)
+        truths, view = build_and_read(warehouse, range(args.seeds))
+        print(table(evaluate(truths, view)))
+    print(f"{args.seeds} seeds in {time.monotonic() - started:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
