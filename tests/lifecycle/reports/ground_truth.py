@@ -317,6 +317,7 @@ def evaluate(truths: list[Truth], view: dict) -> dict[str, dict]:
             k["sig"] += low > 0 or high < 0
             k["pos"] += low > 0
             k["neg"] += high < 0
+            k.setdefault("errors", []).append(value - truth.incremental_revenue)
         conv = _inside(u.get("conversion_ci_low"), u.get("conversion_ci_high"), truth.conversion_effect)
         if conv is not None:
             k["conv_given"] += 1
@@ -334,12 +335,21 @@ def evaluate(truths: list[Truth], view: dict) -> dict[str, dict]:
     return kinds
 
 
+def bias_t(errors: list[float]) -> float:
+    """Mean error of the measured incremental revenue over the seeds in standard errors of that mean
+    (|t| well above 2 would mean the estimate is biased)."""
+    if len(errors) < 2:
+        return math.nan
+    e = np.asarray(errors)
+    return float(e.mean() / (e.std(ddof=1) / math.sqrt(len(e)))) if e.std() else 0.0
+
+
 def table(kinds: dict[str, dict]) -> str:
     """The coverage table as fixed-width text."""
     head = (
         f"{'chain':8} {'n':>3} {'given':>5} {'rev cover':>9} {'rev sig':>7} {'+/-':>5} "
         f"{'conv given':>10} {'conv cover':>10} {'conv sig':>8} {'mean measured':>14} {'mean true':>12} "
-        f"{'A/B right':>9}  not given (reason)"
+        f"{'A/B right':>9} {'bias t':>6}  not given (reason)"
     )
     lines = [head]
 
@@ -352,7 +362,8 @@ def table(kinds: dict[str, dict]) -> str:
             f"{share(k['sig'], k['given']):>7} {k['pos']:>2}/{k['neg']:<2} {k['conv_given']:>10} "
             f"{share(k['conv_covered'], k['conv_given']):>10} {share(k['conv_sig'], k['conv_given']):>8} "
             f"{(k['measured'] / k['given'] if k['given'] else math.nan):>14.0f} {k['true'] / k['n']:>12.0f} "
-            f"{share(k['ab_right'], k['ab_tests']):>9}  {k['reasons'] or ''}"
+            f"{share(k['ab_right'], k['ab_tests']):>9} "
+            f"{bias_t(k.get('errors', [])):>6.2f}  {k['reasons'] or ''}"
         )
     given = sum(k["given"] for k in kinds.values())
     covered = sum(k["covered"] for k in kinds.values())

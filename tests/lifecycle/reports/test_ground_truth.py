@@ -1,0 +1,113 @@
+"""The measurement recovers a known truth: 20 seeds of a synthetic shop (ground_truth.py) in one DuckDB
+warehouse, one real ``build_reports``, and the reports' per-chain incremental revenue and conversion with
+their 95 % intervals compared with the effects the orders were drawn from."""
+
+import pytest
+from ground_truth import CHAINS, FIRST_DAY, REPORT_DATE, build_and_read, evaluate, table
+
+from lifecycle.reports import read
+from lifecycle.reports.stats import MIN_ENTRANTS_PER_ARM
+
+SEEDS = range(20)
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory):
+    from lifecycle.migrations import migrate
+    from lifecycle.warehouse import Warehouse
+
+    warehouse = Warehouse(f"duckdb:///{tmp_path_factory.mktemp('truth') / 'warehouse.duckdb'}")
+    migrate(warehouse)
+    truths, view = build_and_read(warehouse, SEEDS)
+    return warehouse, truths, view, evaluate(truths, view)
+
+
+def test_intervals_cover_the_true_effects(measured):
+    _, _, _, kinds = measured
+    report = table(kinds)
+    given = sum(k["given"] for k in kinds.values())
+    covered = sum(k["covered"] for k in kinds.values())
+    conv_given = sum(k["conv_given"] for k in kinds.values())
+    conv_covered = sum(k["conv_covered"] for k in kinds.values())
+    assert given >= 100, report
+    assert covered / given >= 0.85, report
+    assert conv_covered / conv_given >= 0.85, report
+    # Each chain's own coverage is not far off either (20 seeds: 0.75 is 4 misses).
+    for name, k in kinds.items():
+        if k["given"]:
+            assert k["covered"] / k["given"] >= 0.75, (name, report)
+        if k["conv_given"]:
+            assert k["conv_covered"] / k["conv_given"] >= 0.75, (name, report)
+
+
+def test_no_effect_is_rarely_significant(measured):
+    _, _, _, kinds = measured
+    zero = [kinds["zero_a"], kinds["zero_b"]]
+    trials = sum(k["given"] for k in zero)
+    assert sum(k["sig"] for k in zero) / trials <= 0.05 + 0.075, table(kinds)
+    conv_trials = sum(k["conv_given"] for k in zero)
+    assert sum(k["conv_sig"] for k in zero) / conv_trials <= 0.05 + 0.075, table(kinds)
+
+
+def test_the_harmful_chain_is_flagged_and_the_good_one_never_negative(measured):
+    _, _, _, kinds = measured
+    harm, uplift = kinds["harm"], kinds["uplift"]
+    assert harm["neg"] >= 0.8 * harm["n"], table(kinds)
+    assert harm["pos"] == 0
+    assert harm["conv_sig"] >= 0.8 * harm["n"]
+    assert uplift["neg"] == 0
+    assert uplift["pos"] >= 0.5 * uplift["n"], table(kinds)
+    assert uplift["conv_sig"] >= 0.8 * uplift["n"]
+
+
+def test_ab_and_bandit_pick_the_better_variant(measured):
+    _, _, view, kinds = measured
+    tests = [t for t in view["experiments"]]
+    assert len(tests) == 2 * len(SEEDS)
+    winners = [t["winner"] for t in tests]
+    assert winners.count("B") >= 0.9 * len(tests)
+    assert "A" not in winners
+    for t in tests:
+        if t["winner"] is None:
+            assert t["winner_reason"] == "no_clear_winner"
+    bandits = [t for t in tests if t["bandit"]]
+    assert all(t["bandit_active"] for t in bandits)
+    # The bandit moved traffic: B got most of the sends and holds most of the current weight.
+    for t in bandits:
+        v = {x["variant"]: x for x in t["variants"]}
+        assert v["B"]["sent"] > v["A"]["sent"]
+        assert v["B"]["weight"] > 0.9
+    assert kinds["ab"]["ab_right"] >= 0.9 * kinds["ab"]["n"]
+
+
+def test_chains_that_cannot_be_measured_get_no_figure_and_a_reason(measured):
+    warehouse, truths, _, _ = measured
+    effects = {e["chain_id"]: e for e in read.chain_effects(warehouse, FIRST_DAY, REPORT_DATE)}
+    assert set(effects) == {t.chain_id for t in truths}
+    assert all(tuple(e) == read.CHAIN_EFFECT_COLUMNS for e in effects.values())
+    for truth in truths:
+        e = effects[truth.chain_id]
+        # Arms as the policy assigns them: global control in neither; every send counted.
+        assert (e["sends"], e["treated"], e["holdout"]) == (truth.sends, truth.treated, truth.holdout)
+        if truth.spec.name == "silent":
+            assert e["sends"] == 0
+            assert (e["reason"], e["conversion_reason"]) == ("no_sends", "no_sends")
+        elif truth.spec.name == "tiny":
+            assert e["holdout"] < MIN_ENTRANTS_PER_ARM
+            assert e["reason"] == "too_few_entrants"
+        else:
+            assert e["conversion_reason"] is None
+            assert e["conversion_ci_low"] <= e["conversion_uplift"] <= e["conversion_ci_high"]
+        if e["reason"] is not None:
+            assert (e["incremental_revenue"], e["ci_low"], e["ci_high"], e["significant"]) == (
+                None,
+                None,
+                None,
+                False,
+            )
+        else:
+            assert e["ci_low"] <= e["incremental_revenue"] <= e["ci_high"]
+            assert e["significant"] == (e["ci_low"] > 0 or e["ci_high"] < 0)
+    # The default period is all history up to the latest report date: the same figures.
+    assert read.chain_effects(warehouse) == list(effects.values())
+    assert {s.name for s in CHAINS} >= {"silent", "tiny", "zero_a", "zero_b", "harm", "uplift"}
