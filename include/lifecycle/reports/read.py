@@ -283,7 +283,9 @@ def chain_effects(
     for chain_id, sent in sends.items():
         if chain_id not in effects:
             effects[chain_id] = chain_effect(empty, empty, sent)
-    return [{"chain_id": cid} | {k: effects[cid][k] for k in CHAIN_EFFECT_COLUMNS[1:]} for cid in sorted(effects)]
+    return [
+        {"chain_id": cid} | {k: effects[cid][k] for k in CHAIN_EFFECT_COLUMNS[1:]} for cid in sorted(effects)
+    ]
 
 
 def _experiments(

@@ -55,7 +55,9 @@ class ArmStats:
 
     @classmethod
     def of(cls, values: list[float]) -> ArmStats:
-        return cls(len(values), float(sum(values)), float(sum(v * v for v in values)), sum(v > 0 for v in values))
+        return cls(
+            len(values), float(sum(values)), float(sum(v * v for v in values)), sum(v > 0 for v in values)
+        )
 
     @property
     def mean(self) -> float | None:
@@ -223,7 +225,9 @@ def chain_effect(
     if revenue_reason is not None:
         result |= dict.fromkeys(("uplift_per_entrant", "incremental_revenue", "ci_low", "ci_high"))
     if reason is None and treated.buyers is not None and holdout.buyers is not None:
-        diff, low, high = newcombe_difference(treated.buyers, treated.n, holdout.buyers, holdout.n, confidence)
+        diff, low, high = newcombe_difference(
+            treated.buyers, treated.n, holdout.buyers, holdout.n, confidence
+        )
         result |= {
             "conversion_uplift": diff,
             "conversion_ci_low": low,

@@ -223,7 +223,9 @@ def load(warehouse, seeds: range) -> list[Truth]:
         truths += truth
         for key in columns:
             columns[key] += rows[key]
-    inst = pd.DataFrame(columns["instances"], columns=["instance_id", "chain_id", "customer_id", "entered_at"])
+    inst = pd.DataFrame(
+        columns["instances"], columns=["instance_id", "chain_id", "customer_id", "entered_at"]
+    )
     instances = inst.assign(
         trigger_key=inst["instance_id"],
         triggered_at=inst["entered_at"],
@@ -276,8 +278,12 @@ def build_and_read(warehouse, seeds: range) -> tuple[list[Truth], dict]:
 
     truths = load(warehouse, seeds)
     configs = chain_configs(seeds)
-    build_reports(warehouse, REPORT_DATE, "truth-run", chains=configs, policy=policy(), now=datetime(2026, 4, 16))
-    view = read.overview(warehouse, FIRST_DAY, REPORT_DATE, chains=configs, bandit_min_sample=BANDIT_MIN_SAMPLE)
+    build_reports(
+        warehouse, REPORT_DATE, "truth-run", chains=configs, policy=policy(), now=datetime(2026, 4, 16)
+    )
+    view = read.overview(
+        warehouse, FIRST_DAY, REPORT_DATE, chains=configs, bandit_min_sample=BANDIT_MIN_SAMPLE
+    )
     return truths, view
 
 
