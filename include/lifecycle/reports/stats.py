@@ -1,4 +1,4 @@
-"""Incremental revenue and conversion of a chain over its holdout, with 95 % intervals, from per-arm aggregates.
+"""Incremental revenue and conversion of a chain over its holdout with 95 % intervals, from per-arm sums.
 
 Each arm is summarised by its count of entrants, of buyers, and the sum and sum of squares of revenue per
 entrant, which add up across days, so any period's interval comes from the materialised daily rows without
@@ -13,8 +13,8 @@ going back to customers.
 
 A chain is **not measured** (figure None with a reason) when it sent nothing in the period, has no holdout,
 or an arm is below :data:`MIN_ENTRANTS_PER_ARM` entrants; revenue also needs :data:`MIN_BUYERS_PER_ARM`
-buyers in each arm. ``tests/lifecycle/reports/test_ground_truth.py`` checks the intervals' coverage on a
-synthetic shop with known effects.
+buyers expected in the smaller arm at the pooled conversion. ``tests/lifecycle/reports/test_ground_truth.py``
+checks the intervals' coverage on a synthetic shop with known effects.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ from typing import Any
 DEFAULT_CONFIDENCE = 0.95
 #: Below this many entrants in either arm a chain's effect is not estimated ("too_few_entrants").
 MIN_ENTRANTS_PER_ARM = 100
-#: Below this many buyers in either arm the revenue interval is not trusted ("too_few_buyers"): with
-#: heavy-tailed order values a handful of buyers gives an interval that covers far less than it claims.
+#: Below this many buyers expected in the smaller arm (at the pooled conversion, :func:`expected_buyers`)
+#: the revenue interval is not trusted ("too_few_buyers"): with heavy-tailed order values a handful of
+#: buyers gives an interval that covers far less than it claims.
 MIN_BUYERS_PER_ARM = 20
 
 #: An A/B variant is declared the winner when P(best) reaches this and every variant has
@@ -40,7 +41,8 @@ REASONS = {
     "no_sends": "the chain sent nothing in the period: there is no effect to measure",
     "no_holdout": "the chain has no holdout entrants to compare with",
     "too_few_entrants": f"an arm has fewer than {MIN_ENTRANTS_PER_ARM} entrants: too small to say",
-    "too_few_buyers": f"an arm has fewer than {MIN_BUYERS_PER_ARM} buyers: too few to estimate revenue",
+    "too_few_buyers": f"fewer than {MIN_BUYERS_PER_ARM} buyers expected in the smaller arm: too few to "
+    "estimate revenue",
 }
 
 
@@ -190,6 +192,16 @@ def unmeasurable_reason(treated: ArmStats, holdout: ArmStats, sends: int | None)
     return None
 
 
+def expected_buyers(treated: ArmStats, holdout: ArmStats) -> float:
+    """Buyers the smaller arm would have at the two arms' pooled conversion. The minimum is checked on this
+    rather than on each arm's own buyers, which would withhold exactly the periods whose holdout happened to
+    buy little (a figure shown only when the holdout bought enough is biased downwards)."""
+    n = treated.n + holdout.n
+    if not n or treated.buyers is None or holdout.buyers is None:
+        return 0.0
+    return min(treated.n, holdout.n) * (treated.buyers + holdout.buyers) / n
+
+
 def chain_effect(
     treated: ArmStats, holdout: ArmStats, sends: int | None, confidence: float = DEFAULT_CONFIDENCE
 ) -> dict[str, Any]:
@@ -204,7 +216,7 @@ def chain_effect(
     ``conversion_reason``; ``confidence``. ``sends`` None means unknown and is not checked."""
     reason = unmeasurable_reason(treated, holdout, sends)
     revenue_reason = reason
-    if reason is None and min(treated.buyers or 0, holdout.buyers or 0) < MIN_BUYERS_PER_ARM:
+    if reason is None and expected_buyers(treated, holdout) < MIN_BUYERS_PER_ARM:
         revenue_reason = "too_few_buyers"
     uplift = welch_uplift(treated, holdout, confidence)
     result = uplift.as_dict() | {

@@ -125,7 +125,8 @@ def test_chain_effect_reasons():
     ok = chain_effect(arms(500, 100), arms(200, 20), sends=10)
     assert ok["reason"] is None
     assert ok["incremental_buyers"] == pytest.approx((0.2 - 0.1) * 500)
-    assert ok["conversion_significant"] and ok["significant"]
+    assert ok["conversion_significant"]
+    assert ok["significant"]
 
 
 def test_ab_winner():
