@@ -264,13 +264,15 @@ def chain_effects(
       ``first_day``..``last_day`` (default: all history up to the latest report date);
     * ``incremental_revenue`` = (revenue per treated − per holdout entrant over the chain's horizon) × treated
       entrants, with its 95 % interval ``ci_low``..``ci_high`` and ``significant`` (the interval excludes 0);
-      all None / False with ``reason`` saying why when it cannot be measured (``no_sends``, ``no_holdout``,
-      ``too_few_entrants``, ``too_few_buyers``; meanings in :data:`lifecycle.reports.stats.REASONS`);
+      all None / False with ``reason`` saying why when it cannot be measured (``no_sends``, ``no_entrants``,
+      ``no_holdout``, ``too_few_entrants``, ``too_few_buyers``; meanings in
+      :data:`lifecycle.reports.stats.REASONS`, Russian and English labels in ``REASON_LABELS``);
     * the same for conversion (share of entrants who bought in the horizon): the shares per arm, their
       difference ``conversion_uplift`` with a Newcombe 95 % interval, ``incremental_buyers`` (difference ×
       treated), ``conversion_significant`` and ``conversion_reason``.
 
-    Chains that sent but had no entrants in the period get ``reason`` ``no_holdout`` and zero entrants."""
+    A chain that sent but had no entrants in the period (they entered earlier) has zero entrants and the
+    reason ``no_entrants``."""
     if first_day is None or last_day is None:
         first_day = first_day or date(2000, 1, 1)
         last_day = last_day or default_period(warehouse)[1]

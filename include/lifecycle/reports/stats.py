@@ -36,13 +36,26 @@ MIN_BUYERS_PER_ARM = 20
 WINNER_P_BEST = 0.95
 MIN_SENDS_PER_VARIANT = 100
 
-#: Why a chain's effect is not given, in the order they are checked.
+#: Why a chain's effect (or an A/B winner) is not given, in the order they are checked, with what it means.
 REASONS = {
     "no_sends": "the chain sent nothing in the period: there is no effect to measure",
+    "no_entrants": "no customer entered the chain in the period",
     "no_holdout": "the chain has no holdout entrants to compare with",
     "too_few_entrants": f"an arm has fewer than {MIN_ENTRANTS_PER_ARM} entrants: too small to say",
     "too_few_buyers": f"fewer than {MIN_BUYERS_PER_ARM} buyers expected in the smaller arm: too few to "
     "estimate revenue",
+    "too_few_sends": f"a variant has fewer than {MIN_SENDS_PER_VARIANT} sends: too early to say",
+    "no_clear_winner": f"no variant is best with probability {WINNER_P_BEST:.0%}",
+}
+#: The same reasons as short Russian and English labels for the pages.
+REASON_LABELS = {
+    "no_sends": ("ничего не отправлено", "nothing sent"),
+    "no_entrants": ("нет вошедших", "no entrants"),
+    "no_holdout": ("нет контрольной группы", "no holdout"),
+    "too_few_entrants": ("слишком мало клиентов", "too small to say"),
+    "too_few_buyers": ("слишком мало покупателей", "too few buyers to say"),
+    "too_few_sends": ("слишком мало отправок", "too early to say"),
+    "no_clear_winner": ("победителя нет", "no clear winner"),
 }
 
 
@@ -185,6 +198,8 @@ def unmeasurable_reason(treated: ArmStats, holdout: ArmStats, sends: int | None)
     """Why neither effect of a chain can be given (a key of :data:`REASONS`), or None."""
     if sends is not None and sends <= 0:
         return "no_sends"
+    if treated.n == 0 and holdout.n == 0:
+        return "no_entrants"
     if holdout.n == 0:
         return "no_holdout"
     if min(treated.n, holdout.n) < MIN_ENTRANTS_PER_ARM:

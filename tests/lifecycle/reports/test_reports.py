@@ -10,6 +10,8 @@ from lifecycle.reports.build import build_reports
 from lifecycle.reports.stats import (
     MIN_BUYERS_PER_ARM,
     MIN_ENTRANTS_PER_ARM,
+    REASON_LABELS,
+    REASONS,
     ArmStats,
     ab_winner,
     chain_effect,
@@ -72,6 +74,20 @@ def test_incremental_revenue_of_a_holdout_too_small_to_say(reports_warehouse):
     assert uplift["conversion_uplift"] is None
 
 
+def test_chain_effects_table(reports_warehouse):
+    effects = {e["chain_id"]: e for e in read.chain_effects(reports_warehouse.warehouse)}
+    cart, welcome = effects["cart"], effects["welcome"]
+    assert tuple(cart) == read.CHAIN_EFFECT_COLUMNS
+    assert (cart["sends"], cart["treated"], cart["holdout"], cart["reason"]) == (1, 4, 3, "too_few_entrants")
+    # welcome sent one message but nobody entered it in the period.
+    assert (welcome["sends"], welcome["treated"], welcome["holdout"]) == (1, 0, 0)
+    assert (welcome["reason"], welcome["incremental_revenue"], welcome["significant"]) == (
+        "no_entrants",
+        None,
+        False,
+    )
+
+
 def test_welch_interval_of_the_arms():
     scipy_stats = pytest.importorskip("scipy.stats")
     treated, holdout = ArmStats.of(TREATED_REVENUE), ArmStats.of(HOLDOUT_REVENUE)
@@ -111,7 +127,10 @@ def test_chain_effect_reasons():
         return ArmStats(n, 100.0 * buyers, 10_000.0 * buyers, buyers)
 
     assert chain_effect(arms(500, 50), arms(100, 20), sends=0)["reason"] == "no_sends"
-    assert chain_effect(arms(500, 50), ArmStats(0, 0.0, 0.0, 0), sends=10)["reason"] == "no_holdout"
+    none = ArmStats(0, 0.0, 0.0, 0)
+    assert chain_effect(arms(500, 50), none, sends=10)["reason"] == "no_holdout"
+    assert chain_effect(none, none, sends=10)["reason"] == "no_entrants"
+    assert set(REASONS) == set(REASON_LABELS)
     small = chain_effect(arms(500, 50), arms(MIN_ENTRANTS_PER_ARM - 1, 20), sends=10)
     assert (small["reason"], small["conversion_reason"]) == ("too_few_entrants", "too_few_entrants")
     few = chain_effect(arms(500, 50), arms(200, MIN_BUYERS_PER_ARM - 1), sends=10)
