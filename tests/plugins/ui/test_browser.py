@@ -175,7 +175,7 @@ def test_run_summary_explains_entered_sent_and_held_in_plain_words(airflow_ui, b
     text = browser.wait_for_text(
         IFRAME_TEXT, ["CRM: обзор / CRM overview", "Incremental revenue", "Communication map"]
     )
-    assert "220" in text  # the cart chain's incremental revenue
+    assert "4 / 3" in text  # the cart chain's treated / holdout entrants (too few for a figure)
     browser.screenshot(ARTIFACTS / "crm-overview-nav.png")
 
     # The page itself, full length, for the record.
