@@ -2,7 +2,6 @@
 warehouse, one real ``build_reports``, and the reports' per-chain incremental revenue and conversion with
 their 95 % intervals compared with the effects the orders were drawn from."""
 
-import pytest
 from ground_truth import CHAINS, FIRST_DAY, REPORT_DATE, build_and_read, evaluate, table
 
 from lifecycle.reports import read
@@ -11,18 +10,22 @@ from lifecycle.reports.stats import MIN_ENTRANTS_PER_ARM
 SEEDS = range(20)
 
 
-@pytest.fixture(scope="module")
-def measured(tmp_path_factory):
+def test_the_measurement_recovers_the_truth(duckdb_warehouse):
+    """One warehouse, one report build (a single test, so parallel workers do not build it twice)."""
     from lifecycle.migrations import migrate
-    from lifecycle.warehouse import Warehouse
 
-    warehouse = Warehouse(f"duckdb:///{tmp_path_factory.mktemp('truth') / 'warehouse.duckdb'}")
-    migrate(warehouse)
-    truths, view = build_and_read(warehouse, SEEDS)
-    return warehouse, truths, view, evaluate(truths, view)
+    migrate(duckdb_warehouse)
+    truths, view = build_and_read(duckdb_warehouse, SEEDS)
+    measured = duckdb_warehouse, truths, view, evaluate(truths, view)
+    print(table(measured[3]))
+    _intervals_cover_the_true_effects(measured)
+    _no_effect_is_rarely_significant(measured)
+    _the_harmful_chain_is_flagged_and_the_good_one_never_negative(measured)
+    _ab_and_bandit_pick_the_better_variant(measured)
+    _chains_that_cannot_be_measured_get_no_figure_and_a_reason(measured)
 
 
-def test_intervals_cover_the_true_effects(measured):
+def _intervals_cover_the_true_effects(measured):
     _, _, _, kinds = measured
     report = table(kinds)
     given = sum(k["given"] for k in kinds.values())
@@ -40,7 +43,7 @@ def test_intervals_cover_the_true_effects(measured):
             assert k["conv_covered"] / k["conv_given"] >= 0.75, (name, report)
 
 
-def test_no_effect_is_rarely_significant(measured):
+def _no_effect_is_rarely_significant(measured):
     _, _, _, kinds = measured
     zero = [kinds["zero_a"], kinds["zero_b"]]
     trials = sum(k["given"] for k in zero)
@@ -49,7 +52,7 @@ def test_no_effect_is_rarely_significant(measured):
     assert sum(k["conv_sig"] for k in zero) / conv_trials <= 0.05 + 0.075, table(kinds)
 
 
-def test_the_harmful_chain_is_flagged_and_the_good_one_never_negative(measured):
+def _the_harmful_chain_is_flagged_and_the_good_one_never_negative(measured):
     _, _, _, kinds = measured
     harm, uplift = kinds["harm"], kinds["uplift"]
     assert harm["neg"] >= 0.8 * harm["n"], table(kinds)
@@ -60,7 +63,7 @@ def test_the_harmful_chain_is_flagged_and_the_good_one_never_negative(measured):
     assert uplift["conv_sig"] >= 0.8 * uplift["n"]
 
 
-def test_ab_and_bandit_pick_the_better_variant(measured):
+def _ab_and_bandit_pick_the_better_variant(measured):
     _, _, view, kinds = measured
     tests = [t for t in view["experiments"]]
     assert len(tests) == 2 * len(SEEDS)
@@ -80,7 +83,7 @@ def test_ab_and_bandit_pick_the_better_variant(measured):
     assert kinds["ab"]["ab_right"] >= 0.9 * kinds["ab"]["n"]
 
 
-def test_chains_that_cannot_be_measured_get_no_figure_and_a_reason(measured):
+def _chains_that_cannot_be_measured_get_no_figure_and_a_reason(measured):
     warehouse, truths, _, _ = measured
     effects = {e["chain_id"]: e for e in read.chain_effects(warehouse, FIRST_DAY, REPORT_DATE)}
     assert set(effects) == {t.chain_id for t in truths}
