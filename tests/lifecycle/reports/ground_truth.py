@@ -67,6 +67,7 @@ CHAINS = (
     Spec("tiny", 600, 0.02, 0.10, {"A": 0.05}, {"A": 1.0}),
     Spec("ab", 4000, 0.10, 0.08, {"A": 0.0, "B": 0.06}, {"A": 0.5, "B": 0.5}),
     Spec("bandit", 4000, 0.10, 0.08, {"A": 0.0, "B": 0.06}, {"A": 0.5, "B": 0.5}, bandit=True),
+    Spec("ab_same", 3000, 0.10, 0.08, {"A": 0.03, "B": 0.03}, {"A": 0.5, "B": 0.5}),
 )
 
 
@@ -334,9 +335,13 @@ def evaluate(truths: list[Truth], view: dict) -> dict[str, dict]:
         test = tests.get(truth.chain_id)
         if test is not None:
             k["ab_tests"] += 1
-            best_true = max(truth.spec.lifts, key=truth.spec.lifts.get)
             p_best = {v["variant"]: v["p_best"] for v in test["variants"]}
-            k["ab_right"] += p_best.get(best_true, 0) >= 0.95
+            best_true = max(truth.spec.lifts, key=truth.spec.lifts.get)
+            declared = test.get("winner", next((v for v, p in p_best.items() if p >= 0.95), None))
+            if len(set(truth.spec.lifts.values())) == 1:  # no better variant: right = no winner declared
+                k["ab_right"] += declared is None
+            else:
+                k["ab_right"] += declared == best_true
             if test["bandit"]:
                 weights = {v["variant"]: v["weight"] or 0 for v in test["variants"]}
                 k["bandit_weight_best"] = k.get("bandit_weight_best", 0.0) + weights.get(best_true, 0)
