@@ -27,6 +27,7 @@ from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 
 from lifecycle.policy.experiments import choose_variant, thompson_weights
 from lifecycle.reports.build import HOLDOUT, TREATED, arm
@@ -132,103 +133,115 @@ class Truth:
         return self.revenue_effect * self.treated
 
 
-def simulate(seed: int) -> tuple[dict[str, list], list[Truth]]:
-    """Columns of crm.chain_instances, crm.send_ledger and crm.orders for one seed, and the truth."""
+def simulate(seed: int) -> tuple[dict[str, pd.DataFrame], list[Truth]]:
+    """Rows of crm.chain_instances, crm.send_ledger and crm.orders for one seed, and the truth."""
     rng = np.random.default_rng(seed)
-    rows: dict[str, list] = {"instances": [], "ledger": [], "orders": []}
+    frames: dict[str, list[pd.DataFrame]] = {"instances": [], "ledger": [], "orders": []}
     truths = []
-    start = datetime.combine(FIRST_DAY, datetime.min.time())
+    start = np.datetime64(datetime.combine(FIRST_DAY, datetime.min.time()), "s")
     for k, spec in enumerate(CHAINS):
-        cid = chain_id(spec, seed)
-        customers = seed * 1_000_000 + k * 100_000 + np.arange(spec.entrants)
-        entered = [
-            start + timedelta(days=int(d), seconds=int(s))
-            for d, s in zip(
-                np.sort(rng.integers(0, ENTRY_DAYS, spec.entrants)),
-                rng.integers(0, 86_400, spec.entrants),
-                strict=True,
-            )
-        ]
-        arms = [arm(cid, int(c), spec.holdout_share, GLOBAL_CONTROL_SHARE) for c in customers]
-        reached = rng.random(spec.entrants) < spec.reach
-        failed = rng.random(spec.entrants) < 0.03
-        buy_draw = rng.random(spec.entrants)
+        cid, n = chain_id(spec, seed), spec.entrants
+        customers = seed * 1_000_000 + k * 100_000 + np.arange(n)
+        days = np.sort(rng.integers(0, ENTRY_DAYS, n))
+        entered = start + (days * 86_400 + rng.integers(0, 86_400, n)).astype("timedelta64[s]")
+        arms = np.array([arm(cid, int(c), spec.holdout_share, GLOBAL_CONTROL_SHARE) or "" for c in customers])
+        treated = arms == TREATED
+        reached = treated & (rng.random(n) < spec.reach)
+        sent = reached & (rng.random(n) >= 0.03)  # 3 % of the messages fail
+        buy_draw = rng.random(n)
+        variants = np.full(n, "", dtype=object)
+        lift = np.zeros(n)
         weights = tuple(spec.weights.items())
-        history = {v: [0, 0] for v in spec.weights}  # variant -> sends, conversions (earlier days only)
-        day_weights, current_day = weights, None
-        lift_sum, sends, n_treated, n_holdout = 0.0, 0, 0, 0
-        variant_sent = {v: [0, 0.0] for v in spec.weights}
-        for i, (customer, when, which) in enumerate(zip(customers, entered, arms, strict=True)):
-            customer = int(customer)
-            if spec.bandit and when.date() != current_day:
-                current_day = when.date()
-                stats = [(v, s, c) for v, (s, c) in history.items()]
-                day_weights = (
-                    thompson_weights(stats, BANDIT_MIN_SAMPLE, seed=f"{cid}:{current_day}") or weights
-                )
-            rows["instances"].append((f"{cid}-{customer}", cid, customer, when))
-            lift, variant = 0.0, None
-            if which == TREATED:
-                n_treated += 1
-            elif which == HOLDOUT:
-                n_holdout += 1
-            if which == TREATED and reached[i]:
-                variant = choose_variant(f"ab:{cid}:email_1", customer, day_weights)
-                state = "failed" if failed[i] else "sent"
-                rows["ledger"].append((f"{cid}-{customer}-1", cid, customer, variant, state, when))
-                if state == "sent":
-                    sends += 1
-                    lift = spec.lifts[variant]
-                    variant_sent[variant][0] += 1
-                    variant_sent[variant][1] += spec.base + lift
-            p = spec.base + lift
-            buys = buy_draw[i] < p
-            if which == TREATED:
-                lift_sum += lift
-            if buys:
-                for _ in range(1 + int(rng.random() < SECOND_ORDER)):
-                    at = when + timedelta(seconds=int(rng.integers(60, WINDOW_DAYS * 86_400 - 60)))
-                    rows["orders"].append((customer, at, float(rng.lognormal(VALUE_MU, VALUE_SIGMA)), "paid"))
-                if variant is not None and not failed[i]:
-                    history[variant][1] += 1
-            if variant is not None and not failed[i]:
-                history[variant][0] += 1
-            # Noise the measurement must not count: purchases before entry or after the horizon, and a
-            # cancelled order inside it.
-            if rng.random() < 0.3:
-                days = float(rng.uniform(1, 20)) * (1 if rng.random() < 0.5 else -1)
-                at = when + timedelta(days=days + (WINDOW_DAYS if days > 0 else 0))
-                rows["orders"].append((customer, at, float(rng.lognormal(VALUE_MU, VALUE_SIGMA)), "paid"))
-            if rng.random() < 0.05:
-                rows["orders"].append((customer, when + timedelta(hours=5), 50_000.0, "cancelled"))
+        history = {v: [0, 0] for v in spec.weights}  # variant -> sends, conversions of the days before
+        for day in np.unique(days):
+            today = np.flatnonzero((days == day) & reached)
+            day_weights = weights
+            if spec.bandit:
+                stats = [(v, sends, conv) for v, (sends, conv) in history.items()]
+                day_weights = thompson_weights(stats, BANDIT_MIN_SAMPLE, seed=f"{cid}:{day}") or weights
+            for i in today:
+                variants[i] = choose_variant(f"ab:{cid}:email_1", int(customers[i]), day_weights)
+                if sent[i]:
+                    lift[i] = spec.lifts[variants[i]]
+                    history[variants[i]][0] += 1
+                    history[variants[i]][1] += buy_draw[i] < spec.base + lift[i]
+        buys = buy_draw < spec.base + lift
+        frames["instances"].append(
+            pd.DataFrame({"chain_id": cid, "customer_id": customers, "entered_at": entered})
+        )
+        frames["ledger"].append(
+            pd.DataFrame(
+                {
+                    "chain_id": cid,
+                    "customer_id": customers[reached],
+                    "variant": variants[reached],
+                    "state": np.where(sent[reached], "sent", "failed"),
+                    "sent_at": entered[reached],
+                }
+            )
+        )
+        # Orders within the window of entry (and of the send, made at entry) from buyers, one or two each.
+        buyers = np.flatnonzero(buys)
+        buyers = np.concatenate([buyers, buyers[rng.random(len(buyers)) < SECOND_ORDER]])
+        noise = np.flatnonzero(rng.random(n) < 0.3)
+        shift = rng.uniform(1, 20, len(noise)) * np.where(rng.random(len(noise)) < 0.5, 1, -1)
+        shift = np.where(shift > 0, shift + WINDOW_DAYS, shift)  # before entry, or after the horizon
+        cancelled = np.flatnonzero(rng.random(n) < 0.05)
+        frames["orders"] += [
+            _orders(
+                customers[buyers],
+                entered[buyers] + _seconds(rng.integers(60, WINDOW_DAYS * 86_400 - 60, len(buyers))),
+                rng,
+                "paid",
+            ),
+            _orders(customers[noise], entered[noise] + _seconds(shift * 86_400), rng, "paid"),
+            _orders(
+                customers[cancelled],
+                entered[cancelled] + _seconds(np.full(len(cancelled), 5 * 3600)),
+                rng,
+                "cancelled",
+            ),
+        ]
+        n_treated = int(treated.sum())
         truths.append(
             Truth(
                 cid,
                 spec,
                 n_treated,
-                n_holdout,
-                sends,
-                lift_sum / n_treated if n_treated else 0.0,
-                {v: (p / s if s else math.nan) for v, (s, p) in variant_sent.items()},
+                int((arms == HOLDOUT).sum()),
+                int(sent.sum()),
+                float(lift[treated].sum() / n_treated) if n_treated else 0.0,
+                {v: float(spec.base + spec.lifts[v]) for v in spec.weights},
             )
         )
-    return rows, truths
+    return {key: pd.concat(parts, ignore_index=True) for key, parts in frames.items()}, truths
+
+
+def _seconds(values) -> np.ndarray:
+    return np.asarray(values).astype("int64").astype("timedelta64[s]")
+
+
+def _orders(customers, at, rng, status) -> pd.DataFrame:
+    values = 50_000.0 if status == "cancelled" else rng.lognormal(VALUE_MU, VALUE_SIGMA, len(customers))
+    return pd.DataFrame(
+        {"customer_id": customers, "ordered_at": at, "total_amount": values, "status": status}
+    )
 
 
 def load(warehouse, seeds: range) -> list[Truth]:
     """Write every seed's rows into the (migrated) warehouse; returns the truth of every chain and seed."""
-    import pandas as pd
-
-    columns: dict[str, list] = {"instances": [], "ledger": [], "orders": []}
+    parts: dict[str, list[pd.DataFrame]] = {"instances": [], "ledger": [], "orders": []}
     truths: list[Truth] = []
     for seed in seeds:
-        rows, truth = simulate(seed)
+        frames, truth = simulate(seed)
         truths += truth
-        for key in columns:
-            columns[key] += rows[key]
-    inst = pd.DataFrame(
-        columns["instances"], columns=["instance_id", "chain_id", "customer_id", "entered_at"]
+        for key in parts:
+            parts[key].append(frames[key])
+    inst, led, orders = (
+        pd.concat(parts[key], ignore_index=True) for key in ("instances", "ledger", "orders")
     )
+    inst["entered_at"] = inst["entered_at"].astype("datetime64[us]")
+    inst["instance_id"] = inst["chain_id"] + "-" + inst["customer_id"].astype(str)
     instances = inst.assign(
         trigger_key=inst["instance_id"],
         triggered_at=inst["entered_at"],
@@ -238,13 +251,12 @@ def load(warehouse, seeds: range) -> list[Truth]:
         context="{}",
         updated_at=inst["entered_at"],
     )
-    led = pd.DataFrame(
-        columns["ledger"], columns=["send_key", "chain_id", "customer_id", "variant", "state", "sent_at"]
-    )
+    led["sent_at"] = led["sent_at"].astype("datetime64[us]")
+    led["instance_id"] = led["chain_id"] + "-" + led["customer_id"].astype(str)
     ledger = led.assign(
+        send_key=led["instance_id"] + "-1",
         step_id="email_1",
-        instance_id=led["send_key"].str.rsplit("-", n=1).str[0],
-        trigger_key=led["send_key"],
+        trigger_key=led["instance_id"],
         channel="email",
         message_kind="content",
         template="x",
@@ -259,7 +271,7 @@ def load(warehouse, seeds: range) -> list[Truth]:
         updated_at=led["sent_at"],
     )
     ledger.loc[ledger["state"] != "sent", "sent_at"] = pd.NaT
-    orders = pd.DataFrame(columns["orders"], columns=["customer_id", "ordered_at", "total_amount", "status"])
+    orders["ordered_at"] = orders["ordered_at"].astype("datetime64[us]")
     orders = orders.assign(
         order_id=np.arange(1, len(orders) + 1),
         channel="online",

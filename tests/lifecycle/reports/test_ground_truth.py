@@ -44,12 +44,15 @@ def _intervals_cover_the_true_effects(measured):
 
 
 def _no_effect_is_rarely_significant(measured):
+    """Chains with no effect are significant about 5 % of the time: no more often than a 5 % rate gives in
+    99 % of samples of that size (6 of 40)."""
+    from scipy.stats import binom
+
     _, _, _, kinds = measured
     zero = [kinds["zero_a"], kinds["zero_b"]]
-    trials = sum(k["given"] for k in zero)
-    assert sum(k["sig"] for k in zero) / trials <= 0.05 + 0.075, table(kinds)
-    conv_trials = sum(k["conv_given"] for k in zero)
-    assert sum(k["conv_sig"] for k in zero) / conv_trials <= 0.05 + 0.075, table(kinds)
+    for given, sig in (("given", "sig"), ("conv_given", "conv_sig")):
+        trials = sum(k[given] for k in zero)
+        assert sum(k[sig] for k in zero) <= binom.ppf(0.99, trials, 0.05), (sig, table(kinds))
 
 
 def _the_harmful_chain_is_flagged_and_the_good_one_never_negative(measured):
