@@ -63,6 +63,7 @@ CHAINS = (
     Spec("uplift", 4000, 0.15, 0.10, {"A": 0.06}, {"A": 1.0}),
     Spec("zero_a", 3000, 0.10, 0.08, {"A": 0.0}, {"A": 1.0}),
     Spec("zero_b", 1500, 0.20, 0.12, {"A": 0.0}, {"A": 1.0}),
+    Spec("zero_c", 4000, 0.20, 0.10, {"A": 0.0}, {"A": 1.0}),
     Spec("harm", 4000, 0.20, 0.12, {"A": -0.08}, {"A": 1.0}),
     Spec("silent", 1500, 0.10, 0.10, {"A": 0.05}, {"A": 1.0}, reach=0.0),
     Spec("tiny", 600, 0.02, 0.10, {"A": 0.05}, {"A": 1.0}),
@@ -349,7 +350,7 @@ def evaluate(truths: list[Truth], view: dict) -> dict[str, dict]:
             k["ab_tests"] += 1
             p_best = {v["variant"]: v["p_best"] for v in test["variants"]}
             best_true = max(truth.spec.lifts, key=truth.spec.lifts.get)
-            declared = test.get("winner", next((v for v, p in p_best.items() if p >= 0.95), None))
+            declared = test.get("winner", next((v for v, p in p_best.items() if p >= 0.975), None))
             if len(set(truth.spec.lifts.values())) == 1:  # no better variant: right = no winner declared
                 k["ab_right"] += declared is None
             else:

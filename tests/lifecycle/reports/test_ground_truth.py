@@ -45,11 +45,11 @@ def _intervals_cover_the_true_effects(measured):
 
 def _no_effect_is_rarely_significant(measured):
     """Chains with no effect are significant about 5 % of the time: no more often than a 5 % rate gives in
-    99 % of samples of that size (6 of 40)."""
+    99 % of samples of that size (7 of 60)."""
     from scipy.stats import binom
 
     _, _, _, kinds = measured
-    zero = [kinds["zero_a"], kinds["zero_b"]]
+    zero = [kinds["zero_a"], kinds["zero_b"], kinds["zero_c"]]
     for given, sig in (("given", "sig"), ("conv_given", "conv_sig")):
         trials = sum(k[given] for k in zero)
         assert sum(k[sig] for k in zero) <= binom.ppf(0.99, trials, 0.05), (sig, table(kinds))
@@ -67,6 +67,8 @@ def _the_harmful_chain_is_flagged_and_the_good_one_never_negative(measured):
 
 
 def _ab_and_bandit_pick_the_better_variant(measured):
+    from scipy.stats import binom
+
     _, truths, view, kinds = measured
     kind = {t.chain_id: t.spec.name for t in truths}
     tests = {
@@ -86,10 +88,11 @@ def _ab_and_bandit_pick_the_better_variant(measured):
         v = {x["variant"]: x for x in t["variants"]}
         assert v["B"]["sent"] > v["A"]["sent"]
         assert v["B"]["weight"] > 0.9
-    # Two equally good variants: a winner is rarely declared (P(best) >= 0.95 happens ~10 % by chance).
+    # Two equally good variants: a winner is declared about 5 % of the time, no more often than that rate
+    # gives in 99 % of samples of this size.
     same = [t for t in view["experiments"] if kind[t["chain_id"]] == "ab_same"]
     assert len(same) == len(SEEDS)
-    assert sum(t["winner"] is not None for t in same) <= 0.2 * len(SEEDS), table(kinds)
+    assert sum(t["winner"] is not None for t in same) <= binom.ppf(0.99, len(SEEDS), 0.05), table(kinds)
 
 
 def _chains_that_cannot_be_measured_get_no_figure_and_a_reason(measured):

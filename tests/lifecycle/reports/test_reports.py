@@ -150,7 +150,7 @@ def test_chain_effect_reasons():
 
 def test_ab_winner():
     assert ab_winner([("A", 500, 0.01), ("B", 500, 0.99)]) == ("B", None)
-    assert ab_winner([("A", 500, 0.3), ("B", 500, 0.7)]) == (None, "no_clear_winner")
+    assert ab_winner([("A", 500, 0.04), ("B", 500, 0.96)]) == (None, "no_clear_winner")
     assert ab_winner([("A", 50, 0.0), ("B", 500, 1.0)]) == (None, "too_few_sends")
 
 
