@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from lifecycle.reports.stats import REASON_LABELS
+
 NOTE_LIMIT = 1000
 
 
@@ -111,13 +113,19 @@ def reports_digest(
         f"Report date **{figures['report_date']}**, recomputed from {figures['recomputed_from']}",
         "",
     ]
-    rows = []
+    rows, unmeasured = [], []
     for c in (overview or {}).get("chains", []):
         u = c.get("uplift")
         if u and u["incremental_revenue"] is not None:
             ci = f" [{u['ci_low']:,.0f}; {u['ci_high']:,.0f}]" if u["ci_low"] is not None else ""
-            rows.append(f"* {c['chain_id']}: incremental {u['incremental_revenue']:,.0f}{ci}")
-    return _fit(head, rows, "CRM overview: Browse → CRM overview", limit)
+            verdict = "" if "significant" not in u else (" ✓" if u["significant"] else " (n.s.)")
+            rows.append(f"* {c['chain_id']}: incremental {u['incremental_revenue']:,.0f}{ci}{verdict}")
+        elif u and u.get("reason"):
+            unmeasured.append(f"{c['chain_id']} ({REASON_LABELS.get(u['reason'], ('', u['reason']))[1]})")
+    if unmeasured:
+        rows.append("* not measured: " + ", ".join(unmeasured))
+    footer = "✓ = 95 % interval excludes 0; n.s. = not significant. CRM overview: Browse → CRM overview"
+    return _fit(head, rows, footer, limit)
 
 
 def _fit(head: list[str], rows: list[str], footer: str, limit: int) -> str:
