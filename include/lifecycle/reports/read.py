@@ -221,8 +221,9 @@ def _uplift(rows: list[dict[str, Any]], sends: dict[str, int]) -> dict[str, dict
     """Per chain with entrants: :func:`lifecycle.reports.stats.chain_effect` of its arms and its sends."""
     arms: dict[str, dict[str, ArmStats]] = defaultdict(dict)
     for r in rows:
+        messaged = None if r["messaged"] is None else int(r["messaged"])
         arms[r["chain_id"]][r["arm"]] = ArmStats(
-            int(r["entrants"]), float(r["revenue"]), float(r["revenue_sq"]), int(r["buyers"])
+            int(r["entrants"]), float(r["revenue"]), float(r["revenue_sq"]), int(r["buyers"]), messaged
         )
     empty = ArmStats(0, 0.0, 0.0, 0)
     return {
@@ -237,6 +238,9 @@ CHAIN_EFFECT_COLUMNS = (
     "sends",
     "treated",
     "holdout",
+    "messaged",
+    "reach",
+    "holdout_messaged",
     "incremental_revenue",
     "ci_low",
     "ci_high",
@@ -261,7 +265,9 @@ def chain_effects(
     :data:`CHAIN_EFFECT_COLUMNS`:
 
     * ``sends`` messages sent (by send day) and ``treated`` / ``holdout`` entrants (by entry day) in the days
-      ``first_day``..``last_day`` (default: all history up to the latest report date);
+      ``first_day``..``last_day`` (default: all history up to the latest report date); ``messaged`` treated
+      entrants who were sent at least one message (whenever), ``reach`` = messaged / treated, and
+      ``holdout_messaged`` (0 unless the holdout leaked); None where the rows predate migration crm/0014;
     * ``incremental_revenue`` = (revenue per treated − per holdout entrant over the chain's horizon) × treated
       entrants, with its 95 % interval ``ci_low``..``ci_high`` and ``significant`` (the interval excludes 0);
       all None / False with ``reason`` saying why when it cannot be measured (``no_sends``, ``no_entrants``,

@@ -39,7 +39,7 @@ MIN_SENDS_PER_VARIANT = 100
 
 #: Why a chain's effect (or an A/B winner) is not given, in the order they are checked, with what it means.
 REASONS = {
-    "no_sends": "the chain sent nothing in the period: there is no effect to measure",
+    "no_sends": "the chain sent nothing to its entrants of the period: there is no effect to measure",
     "no_entrants": "no customer entered the chain in the period",
     "no_holdout": "the chain has no holdout entrants to compare with",
     "too_few_entrants": f"an arm has fewer than {MIN_ENTRANTS_PER_ARM} entrants: too small to say",
@@ -62,12 +62,14 @@ REASON_LABELS = {
 
 @dataclass(frozen=True)
 class ArmStats:
-    """One arm: n entrants, the sum and the sum of squares of their revenue, and how many of them bought."""
+    """One arm: n entrants, the sum and the sum of squares of their revenue, how many of them bought and how
+    many were sent at least one message of the chain (None: unknown)."""
 
     n: int
     total: float
     total_sq: float
     buyers: int | None = None
+    messaged: int | None = None
 
     @classmethod
     def of(cls, values: list[float]) -> ArmStats:
@@ -196,8 +198,10 @@ def ab_winner(variants: list[tuple[str, int, float | None]]) -> tuple[str | None
 
 
 def unmeasurable_reason(treated: ArmStats, holdout: ArmStats, sends: int | None) -> str | None:
-    """Why neither effect of a chain can be given (a key of :data:`REASONS`), or None."""
-    if sends is not None and sends <= 0:
+    """Why neither effect of a chain can be given (a key of :data:`REASONS`), or None. "Sent nothing" is
+    judged on the treated entrants who were sent a message when that is known, else on the period's sends."""
+    reached = treated.messaged if treated.messaged is not None else sends
+    if reached is not None and reached <= 0:
         return "no_sends"
     if treated.n == 0 and holdout.n == 0:
         return "no_entrants"
@@ -223,7 +227,9 @@ def chain_effect(
 ) -> dict[str, Any]:
     """A chain's incremental revenue and conversion over its holdout, ready for the pages and tables.
 
-    Keys: ``sends``; ``treated`` / ``holdout`` entrants and ``treated_buyers`` / ``holdout_buyers``;
+    Keys: ``sends`` (messages sent in the period); ``treated`` / ``holdout`` entrants, ``treated_buyers`` /
+    ``holdout_buyers``, ``messaged`` (treated entrants sent at least one message), ``reach`` (messaged /
+    treated) and ``holdout_messaged`` (holdout entrants sent a message: 0 unless the holdout leaked);
     ``revenue_per_treated`` / ``revenue_per_holdout`` (always, as observed); ``uplift_per_entrant``,
     ``incremental_revenue`` (per entrant × treated entrants), ``ci_low`` / ``ci_high``, ``significant`` (the
     interval excludes 0) and ``reason`` (None, or why the revenue figures are None); ``conversion_treated`` /
@@ -239,6 +245,9 @@ def chain_effect(
         "sends": sends,
         "treated_buyers": treated.buyers,
         "holdout_buyers": holdout.buyers,
+        "messaged": treated.messaged,
+        "reach": treated.messaged / treated.n if treated.messaged is not None and treated.n else None,
+        "holdout_messaged": holdout.messaged,
         "significant": revenue_reason is None and uplift.significant,
         "reason": revenue_reason,
         "conversion_treated": treated.conversion,

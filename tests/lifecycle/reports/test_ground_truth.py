@@ -104,6 +104,8 @@ def _chains_that_cannot_be_measured_get_no_figure_and_a_reason(measured):
         e = effects[truth.chain_id]
         # Arms as the policy assigns them: global control in neither; every send counted.
         assert (e["sends"], e["treated"], e["holdout"]) == (truth.sends, truth.treated, truth.holdout)
+        # One message per entrant at most; the holdout never gets one.
+        assert (e["messaged"], e["holdout_messaged"]) == (truth.sends, 0)
         if truth.spec.name == "silent":
             assert e["sends"] == 0
             assert (e["reason"], e["conversion_reason"]) == ("no_sends", "no_sends")

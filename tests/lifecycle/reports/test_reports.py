@@ -67,8 +67,10 @@ def test_incremental_revenue_of_a_holdout_too_small_to_say(reports_warehouse):
     assert uplift["revenue_per_treated"] == pytest.approx(75.0)
     assert uplift["revenue_per_holdout"] == pytest.approx(20.0)
     assert (uplift["conversion_treated"], uplift["conversion_holdout"]) == (0.5, pytest.approx(2 / 3))
-    # Four against three entrants say nothing: no figure, and why.
-    assert (uplift["reason"], uplift["conversion_reason"]) == ("too_few_entrants", "too_few_entrants")
+    # The chain's one sent message went to customer 1, who never entered it: its entrants got nothing, so
+    # there is no effect to measure (and four against three entrants would be too few anyway).
+    assert (uplift["messaged"], uplift["reach"], uplift["holdout_messaged"]) == (0, 0.0, 0)
+    assert (uplift["reason"], uplift["conversion_reason"]) == ("no_sends", "no_sends")
     assert (uplift["incremental_revenue"], uplift["ci_low"], uplift["ci_high"]) == (None, None, None)
     assert (uplift["significant"], uplift["conversion_significant"]) == (False, False)
     assert uplift["conversion_uplift"] is None
@@ -78,7 +80,8 @@ def test_chain_effects_table(reports_warehouse):
     effects = {e["chain_id"]: e for e in read.chain_effects(reports_warehouse.warehouse)}
     cart, welcome = effects["cart"], effects["welcome"]
     assert tuple(cart) == read.CHAIN_EFFECT_COLUMNS
-    assert (cart["sends"], cart["treated"], cart["holdout"], cart["reason"]) == (1, 4, 3, "too_few_entrants")
+    assert (cart["sends"], cart["treated"], cart["holdout"], cart["messaged"]) == (1, 4, 3, 0)
+    assert cart["reason"] == "no_sends"
     # welcome sent one message but nobody entered it in the period.
     assert (welcome["sends"], welcome["treated"], welcome["holdout"]) == (1, 0, 0)
     assert (welcome["reason"], welcome["incremental_revenue"], welcome["significant"]) == (
@@ -127,6 +130,13 @@ def test_chain_effect_reasons():
         return ArmStats(n, 100.0 * buyers, 10_000.0 * buyers, buyers)
 
     assert chain_effect(arms(500, 50), arms(100, 20), sends=0)["reason"] == "no_sends"
+    # Known reach decides over the period's sends: messages of the period to earlier entrants do not count,
+    # and entrants messaged after the period do.
+    silent = ArmStats(500, 5000.0, 500_000.0, 50, messaged=0)
+    assert chain_effect(silent, arms(200, 20), sends=300)["reason"] == "no_sends"
+    reached = ArmStats(500, 10_000.0, 1_000_000.0, 100, messaged=400)
+    assert chain_effect(reached, arms(200, 20), sends=0)["reason"] is None
+    assert chain_effect(reached, arms(200, 20), sends=0)["reach"] == 0.8
     none = ArmStats(0, 0.0, 0.0, 0)
     assert chain_effect(arms(500, 50), none, sends=10)["reason"] == "no_holdout"
     assert chain_effect(none, none, sends=10)["reason"] == "no_entrants"
