@@ -22,12 +22,19 @@ demo: venv
 	$(BIN)/python scripts/demo.py
 
 test: venv browser
-	$(BIN)/python -m pytest -n 2 --ignore=tests/faults $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --ignore=tests/faults --ignore=tests/celery $(PYTEST_ARGS)
 
 # Dispatch processes killed with SIGKILL at random moments (20 per scenario, DuckDB and PostgreSQL); the
 # figures of each scenario are printed. CI runs it after `make test`.
 test-faults: venv
 	$(BIN)/python -m pytest -n 2 -rA tests/faults $(PYTEST_ARGS)
+
+# The pipeline's DAGs on a distributed Airflow: API server, scheduler, DAG processor and a Celery worker as
+# separate processes, Redis as the broker, PostgreSQL for metadata and warehouse (scripts/celery_stack.py).
+# Needs Redis at 127.0.0.1:6379 besides PostgreSQL; about 5 minutes. CI runs it after `make test-faults`.
+.PHONY: test-celery
+test-celery: venv
+	$(BIN)/python -m pytest -rA tests/celery $(PYTEST_ARGS)
 
 # The UI tests drive a real headless Chromium (Debian's package); installed with apt-get when missing and root.
 browser:
@@ -40,6 +47,7 @@ lint: venv
 	@# Every chain file loaded, its templates rendered, its entry and exit queries planned (EXPLAIN) on an empty
 	@# scratch warehouse; broken chains fail, dead configuration is printed as warnings.
 	$(BIN)/python -m lifecycle chains check --scratch
+	$(BIN)/python scripts/chains_doc.py --check
 
 sqlfix: venv
 	$(BIN)/sqlfluff fix include/sql

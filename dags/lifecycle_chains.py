@@ -28,6 +28,8 @@ the policy's `crm.decisions`.
 CRM analytics (chains and their SQL); data engineering (scheduling).
 
 ## Triage notes
+The first task, `check_pools_and_connections`, fails the run at once when a pool or a connection the
+tasks need does not exist, naming it and the command that creates it.
 `validate_chains` checks every chain file and has the warehouse plan every entry and exit query (`EXPLAIN`);
 its log lists each broken chain with the file, line or field and the fix, and warns about configuration that
 can never take effect (as `python -m lifecycle chains check` does). A broken chain's own `enter` task then
@@ -41,6 +43,7 @@ tasks (`enter`, `exit`, `due`); their return values hold the figures. `crm.chain
 `crm.chain_instances` (exit_reason) explain who entered and who left.
 """
 
+import os
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -48,10 +51,13 @@ import pendulum
 from airflow.sdk import TaskGroup, dag, task
 
 from lifecycle_providers.assets import CUSTOMER_STATE
-from lifecycle_providers.dag_defaults import DAG_SETTINGS, TAG_PRODUCT, warehouse
+from lifecycle_providers.dag_defaults import DAG_SETTINGS, TAG_PRODUCT, preflight, warehouse
 
 #: Chain ids from the file names of the communication map: no YAML parsing or database at parse time.
-CHAINS_DIR = Path(__file__).resolve().parents[1] / "include" / "chains"
+#: ``LIFECYCLE_CHAINS_DIR`` points at another folder, as it does for lifecycle.chains.config.
+CHAINS_DIR = Path(
+    os.environ.get("LIFECYCLE_CHAINS_DIR") or Path(__file__).resolve().parents[1] / "include" / "chains"
+)
 CHAIN_IDS = sorted(path.stem for path in CHAINS_DIR.glob("*.yaml"))
 
 
@@ -101,6 +107,12 @@ def lifecycle_chains():
             logging.getLogger(__name__).error("broken chain, it will not run: %s", problem)
         for warning in check.warnings:
             logging.getLogger(__name__).warning("dead configuration: %s", warning)
+        logging.getLogger(__name__).info(
+            "%d chain(s) fine, %d broken, %d warning(s)",
+            len(check.chains),
+            len(check.problems),
+            len(check.warnings),
+        )
         ends = [
             event.extra["window_end"]
             for events in (triggering_asset_events or {}).values()
@@ -114,12 +126,25 @@ def lifecycle_chains():
     @task
     def enter(chain_id: str, as_of: str, dag_run=None) -> dict:
         """New entries since the chain's watermark (after refreshing progress from earlier decisions)."""
+        import logging
+        import time
+
         from lifecycle.chains.engine import enter as enter_chain
         from lifecycle.chains.validation import checked_chain
 
+        started = time.monotonic()
         with _recorded(chain_id, "enter", dag_run):
             chain = checked_chain(warehouse(), chain_id)
-            return enter_chain(warehouse(), chain, pendulum.parse(as_of), dag_run.run_id).as_dict()
+            figures = enter_chain(warehouse(), chain, pendulum.parse(as_of), dag_run.run_id)
+        logging.getLogger(__name__).info(
+            "%s: %d candidate(s) since %s, %d entered (%.1f s)",
+            chain_id,
+            figures.candidates,
+            figures.window_start,
+            figures.entered,
+            time.monotonic() - started,
+        )
+        return figures.as_dict()
 
     @task(task_id="exit")
     def exit_instances(chain_id: str, as_of: str, dag_run=None) -> None:
@@ -132,21 +157,54 @@ def lifecycle_chains():
     @task
     def due(chain_id: str, as_of: str, entry: dict, dag_run=None) -> dict:
         """Write the chain's due steps for this run to crm.due_steps; returns the chain's run figures."""
+        import logging
+        import time
+
         from lifecycle.chains.engine import ChainRunFigures, emit_due_steps
 
+        started = time.monotonic()
         figures = ChainRunFigures.from_dict(entry)
         with _recorded(chain_id, "due", dag_run):
             chain, moment = _chain(chain_id), pendulum.parse(as_of)
-            return emit_due_steps(warehouse(), chain, moment, dag_run.run_id, figures).as_dict()
+            figures = emit_due_steps(warehouse(), chain, moment, dag_run.run_id, figures)
+        logging.getLogger(__name__).info(
+            "%s: %d entered, %d exited, %d completed, %d step(s) due, %d skipped by segment (%.1f s)",
+            chain_id,
+            figures.entered,
+            figures.exited,
+            figures.completed,
+            figures.due_steps,
+            figures.skipped_steps,
+            time.monotonic() - started,
+        )
+        return figures.as_dict()
 
     @task(trigger_rule="all_done")
     def hand_off(as_of: str, dag_run=None) -> dict:
         """Give the due steps of every chain that finished to the contact policy at once (also when some
         chains failed: they stop only themselves)."""
+        import logging
+        import time
+        from collections import Counter
+
         from lifecycle import policy
 
+        started = time.monotonic()
         now = pendulum.parse(as_of).in_tz("UTC").naive()
-        return policy.decide(warehouse(), run_key=dag_run.run_id, now=now)
+        decided = policy.decide(warehouse(), run_key=dag_run.run_id, now=now)
+        outcomes, reasons = Counter(), Counter()
+        for row in decided["funnel"]:
+            outcomes[row["outcome"]] += int(row["steps"])
+            if row["reason"]:
+                reasons[row["reason"]] += int(row["steps"])
+        logging.getLogger(__name__).info(
+            "contact policy: %d due step(s) decided in %.1f s: %s; reasons: %s",
+            sum(outcomes.values()),
+            time.monotonic() - started,
+            ", ".join(f"{outcome} {n}" for outcome, n in outcomes.most_common()) or "none",
+            ", ".join(f"{reason} {n}" for reason, n in reasons.most_common(5)) or "none",
+        )
+        return decided
 
     @task
     def write_run_note(dag_run=None) -> str:
@@ -171,6 +229,7 @@ def lifecycle_chains():
             raise AirflowFailException(str(ChainsFailedError(dag_run.run_id, failures, [])))
 
     as_of = validate_chains()
+    preflight() >> as_of
     groups = []
     for chain_id in CHAIN_IDS:
         with TaskGroup(group_id=chain_id) as group:

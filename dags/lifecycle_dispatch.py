@@ -22,6 +22,8 @@ machine).
 Data engineering (delivery).
 
 ## Triage notes
+The first task, `check_pools_and_connections`, fails the run at once when a pool or a connection the
+tasks need does not exist, naming it and the command that creates it.
 Retrying or clearing a task is safe: rows a crashed try claimed but never handed to the provider go back to
 `planned`; only the requests that were in flight become `unknown` (never resent blindly) or, with a provider
 that deduplicates by our key (OneSignal, sandbox), `planned` again. Each row is re-checked against the
@@ -37,7 +39,7 @@ from datetime import timedelta
 
 from airflow.sdk import CronTriggerTimetable, Param, dag
 
-from lifecycle_providers.dag_defaults import DAG_SETTINGS, TAG_PRODUCT
+from lifecycle_providers.dag_defaults import DAG_SETTINGS, TAG_PRODUCT, preflight
 from lifecycle_providers.operators.dispatch import LedgerDispatchOperator
 
 #: One task per channel, alone in its pool: provider concurrency is bounded per channel, and a retry
@@ -56,8 +58,10 @@ CHANNEL_POOLS = {"email": "lifecycle_delivery_email", "push": "lifecycle_deliver
     doc_md=__doc__,
 )
 def lifecycle_dispatch():
+    # The providers' connections come from the operators' (templated) *_conn_id fields.
+    checks = preflight()
     for channel, pool in CHANNEL_POOLS.items():
-        LedgerDispatchOperator(
+        checks >> LedgerDispatchOperator(
             task_id=f"dispatch_{channel}",
             channel=channel,
             provider_conn_id=f"{{{{ params.{channel}_conn_id }}}}",

@@ -24,6 +24,8 @@ digest in the run's note (with the `lifecycle_airflow_api` connection; `make air
 Data engineering.
 
 ## Triage notes
+The first task, `check_pools_and_connections`, fails the run at once when a pool or a connection the
+tasks need does not exist, naming it and the command that creates it.
 Re-running or clearing a run is safe: every write is keyed, and the same interval gives the same tables.
 A bad source row never fails the run; look at `crm.quarantine` (table, key, reason, detail) and at the
 `ingest_sources` return value for counts. The quality gate fails `ingest_sources` (without retries) when
@@ -37,7 +39,7 @@ setting in `include/config/ingest.yaml` (docs/ingest.md). Any other failure is t
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
 from lifecycle_providers.assets import CUSTOMER_STATE
-from lifecycle_providers.dag_defaults import DAG_SETTINGS, TAG_PRODUCT, warehouse
+from lifecycle_providers.dag_defaults import DAG_SETTINGS, TAG_PRODUCT, preflight, warehouse
 
 
 @dag(
@@ -49,10 +51,11 @@ from lifecycle_providers.dag_defaults import DAG_SETTINGS, TAG_PRODUCT, warehous
 def lifecycle_ingest():
     @task
     def migrate_schema() -> list[str]:
-        """Apply pending schema migrations (a no-op when the schema is current)."""
+        """Apply pending schema migrations (a no-op when the schema is current); only the pipeline's own
+        ``crm`` set: ``shop`` belongs to the retailer (the demo generator creates it for the demo shop)."""
         from lifecycle.migrations import migrate
 
-        return migrate(warehouse())
+        return migrate(warehouse(), sets=("crm",))
 
     @task(outlets=[CUSTOMER_STATE])
     def ingest_sources(data_interval_start=None, data_interval_end=None, dag_run=None, outlet_events=None):
@@ -91,7 +94,7 @@ def lifecycle_ingest():
         post_run_note(dag_run.dag_id, dag_run.run_id, note)
         return note
 
-    migrate_schema() >> ingest_sources() >> write_run_note()
+    preflight() >> migrate_schema() >> ingest_sources() >> write_run_note()
 
 
 lifecycle_ingest()

@@ -29,6 +29,8 @@ connection.
 Analytics (definitions); data engineering (the DAG).
 
 ## Triage notes
+The first task, `check_pools_and_connections`, fails the run at once when a pool or a connection the
+tasks need does not exist, naming it and the command that creates it.
 Re-running a date is safe: every day it recomputes (since the previous report run minus the longest outcome
 horizon, the whole history on the first run) is deleted and written again in one transaction. Figures that
 look stale usually mean the chains, dispatch or ingest DAGs have not run; check `crm.report_runs`.
@@ -36,7 +38,7 @@ look stale usually mean the chains, dispatch or ingest DAGs have not run; check 
 
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
-from lifecycle_providers.dag_defaults import DAG_SETTINGS, TAG_PRODUCT, warehouse
+from lifecycle_providers.dag_defaults import DAG_SETTINGS, TAG_PRODUCT, preflight, warehouse
 
 
 @dag(
@@ -51,10 +53,11 @@ from lifecycle_providers.dag_defaults import DAG_SETTINGS, TAG_PRODUCT, warehous
 def lifecycle_reports():
     @task
     def migrate_schema() -> list[str]:
-        """Apply pending schema migrations (the report tables come with crm/0007)."""
+        """Apply pending schema migrations (the report tables come with crm/0007); only the pipeline's own
+        ``crm`` set: ``shop`` belongs to the retailer (the demo generator creates it for the demo shop)."""
         from lifecycle.migrations import migrate
 
-        return migrate(warehouse())
+        return migrate(warehouse(), sets=("crm",))
 
     @task
     def build_report_tables(dag_run=None, params=None) -> dict:
@@ -85,7 +88,7 @@ def lifecycle_reports():
         return note
 
     built = build_report_tables()
-    migrate_schema() >> built
+    preflight() >> migrate_schema() >> built
     write_run_note(built)
 
 

@@ -30,6 +30,8 @@ a short digest in the run's note (with the `lifecycle_airflow_api` connection).
 Analytics (models and thresholds); data engineering (the DAG).
 
 ## Triage notes
+The first task, `check_pools_and_connections`, fails the run at once when a pool or a connection the
+tasks need does not exist, naming it and the command that creates it.
 Re-running is safe: the date's rows are replaced in one transaction. Empty `churn_probability`/`ltv` mean
 no current model: run `lifecycle_train_churn` once (the log of `score_customers` says so). A `ConfigError`
 names the field of `scores.yaml` to fix. The return value of `score_customers` holds the RFM cut points and
@@ -39,7 +41,7 @@ the customers per segment; `crm.score_runs` keeps the same per run.
 from airflow.sdk import Param, dag, task
 
 from lifecycle_providers.assets import CUSTOMER_SCORES, CUSTOMER_STATE
-from lifecycle_providers.dag_defaults import DAG_SETTINGS, TAG_PRODUCT, warehouse
+from lifecycle_providers.dag_defaults import DAG_SETTINGS, TAG_PRODUCT, preflight, warehouse
 
 
 @dag(
@@ -97,7 +99,9 @@ def lifecycle_scores():
         post_run_note(dag_run.dag_id, dag_run.run_id, note)
         return note
 
-    score_customers(pick_as_of()) >> write_run_note()
+    as_of = pick_as_of()
+    preflight() >> as_of
+    score_customers(as_of) >> write_run_note()
 
 
 lifecycle_scores()

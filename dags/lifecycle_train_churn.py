@@ -25,15 +25,19 @@ status current/rejected/retired and the decision with its figures) and `crm.mode
 Analytics (models); data engineering (the DAG).
 
 ## Triage notes
+The first task, `check_pools_and_connections`, fails the run at once when a pool or a connection the
+tasks need does not exist, naming it and the command that creates it.
 A rejected model is a normal outcome, not a failure: the current one stays in use; read `decision` in
-`crm.model_registry` or the task's return value. "too short a history" errors name the days needed: with the
-default settings churn needs 11 months of orders (19 for all six snapshots), LTV 7 (18 for a full year's
-check). Retrying is safe: a retry adds one more registry version and never removes one.
+`crm.model_registry` or the task's return value (it also holds `snapshots`: how many training snapshots, how
+far apart, the validation snapshot and window). "too short a history" errors name the days needed: with the
+default settings churn needs about 10 months of orders (the snapshot schedule adapts: closer snapshots on a
+short history, up to 12 on a long one), LTV 7 (18 for a full year's check). An LTV model must beat predicting
+zero to become current. Retrying is safe: a retry adds one more registry version and never removes one.
 """
 
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
-from lifecycle_providers.dag_defaults import DAG_SETTINGS, TAG_PRODUCT, warehouse
+from lifecycle_providers.dag_defaults import DAG_SETTINGS, TAG_PRODUCT, preflight, warehouse
 
 
 @dag(
@@ -73,6 +77,7 @@ def lifecycle_train_churn():
         return train_ltv(warehouse(), date.fromisoformat(data_end), load_config()).as_dict()
 
     data_end = pick_data_end()
+    preflight() >> data_end
     train_churn_model(data_end) >> train_ltv_model(data_end)
 
 

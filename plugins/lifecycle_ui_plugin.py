@@ -2,8 +2,11 @@
 
 * **Run summary** — a tab on every DAG run (``destination: dag_run``); for chains, ingest and scores runs it
   shows what the run did (funnel, rows, segments) with the previous run for comparison.
-* **CRM overview** — a page in the navigation: chain KPIs, incremental revenue with its interval, A/B tests
-  and bandit weights, cohorts, RFM, LTV/retention, the communication map.
+* **CRM overview** — a page in the navigation: chain KPIs, incremental revenue with its interval and
+  significance (or why no figure is shown), A/B tests and bandit weights, cohorts, RFM, LTV/retention, the
+  chains with a "Preview audience" action each, the communication map.
+* **Audience preview** — from the CRM overview: who would enter a chain at a chosen hour and what the contact
+  policy would do with them, nothing written; a broken chain file or query is named on the page.
 
 Both are served by a FastAPI app mounted at ``/lifecycle`` and protected by
 :mod:`lifecycle_providers.ui.auth` (Airflow does not protect plugin apps). docs/measurement.md describes them.

@@ -124,6 +124,18 @@ def cmd_scores(args: argparse.Namespace) -> int:
     return scores_main(argv)
 
 
+def cmd_scores_evaluate(args: argparse.Namespace) -> int:
+    from lifecycle.demo.__main__ import default_warehouse_url
+    from lifecycle.scores.__main__ import main as scores_main
+
+    argv = ["evaluate", "--warehouse", args.warehouse or default_warehouse_url()]
+    argv += ["--date", args.date.isoformat()] if args.date else []
+    argv += ["--config", args.config] if args.config else []
+    argv += ["--json"] if args.json else []
+    say("training a churn model and the baselines on the same snapshots (writes nothing)")
+    return scores_main(argv)
+
+
 def cmd_chains_check(args: argparse.Namespace) -> int:
     from lifecycle.chains.check import check_chains
     from lifecycle.chains.config import CHAINS_DIR
@@ -310,6 +322,18 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--config", default=None, help="scores settings (default include/config/scores.yaml)"
         )
+
+    scores = commands.add_parser("scores", help="measure the scores on the shop's data")
+    score_commands = scores.add_subparsers(dest="scores_command", metavar="SCORES_COMMAND", required=True)
+    sub = command(
+        "evaluate",
+        cmd_scores_evaluate,
+        "churn model vs recency, BG/NBD and logistic regression; LTV vs zero and last year (same data)",
+        score_commands,
+    )
+    sub.add_argument("--date", type=date.fromisoformat, default=None, help="data end (default: newest)")
+    sub.add_argument("--config", default=None, help="scores settings (default include/config/scores.yaml)")
+    sub.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
     chains = commands.add_parser("chains", help="check, preview or run the trigger chains")
     chain_commands = chains.add_subparsers(dest="chains_command", metavar="CHAINS_COMMAND", required=True)

@@ -23,6 +23,8 @@ watermarks moved on (a retry re-reads the same window and changes nothing) and t
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -45,6 +47,8 @@ SOURCE_TABLES = (
     "order_items",
     "events",
 )
+log = logging.getLogger(__name__)
+
 #: The window start used when a table has never been ingested.
 BEGINNING_OF_TIME = datetime(1900, 1, 1)
 DEFAULT_LATE_GRACE = timedelta(hours=3)
@@ -94,6 +98,23 @@ class IngestReport:
     def rows_quarantined(self) -> int:
         return sum(t.rows_quarantined for t in self.tables)
 
+    def summary(self) -> str:
+        """One line a person can read: the window, rows read, loaded, quarantined and deferred."""
+        read = sum(t.rows_read for t in self.tables)
+        loaded = sum(t.rows_loaded for t in self.tables)
+        deferred = sum(t.rows_deferred for t in self.tables)
+        busiest = sorted((t for t in self.tables if t.rows_quarantined), key=lambda t: -t.rows_quarantined)
+        where = ", ".join(f"{t.source_table} {t.rows_quarantined}" for t in busiest[:3])
+        text = (
+            f"ingest {self.window_start:%Y-%m-%d %H:%M} to {self.window_end:%Y-%m-%d %H:%M} UTC: read {read} "
+            f"rows from {len(self.tables)} tables, loaded {loaded}, quarantined {self.rows_quarantined}"
+            + (f" ({where})" if where else "")
+            + f", deferred {deferred}; customer state refreshed for {self.customers_refreshed} customers"
+        )
+        if self.gate_breaches:
+            text += f"; quality gate breached by {len(self.gate_breaches)} table(s)"
+        return text
+
     def as_dict(self) -> dict:
         return {
             "run_key": self.run_key,
@@ -136,6 +157,7 @@ def ingest(
     Raises :class:`QuarantineShareError` after committing when the quality gate is breached.
     """
     settings = settings or load_settings()
+    started = time.monotonic()
     window_end = _naive_utc(window_end)
     now = _naive_utc(now or datetime.now(UTC))
     with warehouse.begin() as conn:
@@ -155,9 +177,20 @@ def ingest(
             **settings.sql_params(),
         }
         warehouse.run_steps(conn, "ingest/begin.sql")
+        log.info("ingest %s: window %s to %s UTC", run_key, start, window_end)
         for table in SOURCE_TABLES:
+            table_started = time.monotonic()
             (counts,) = warehouse.run_steps(conn, f"ingest/{table}.sql", **params)
             figures = TableFigures(f"shop.{table}", **{k: int(v) for k, v in counts.items()})
+            log.info(
+                "%s: read %d, loaded %d, quarantined %d, deferred %d (%.1f s)",
+                figures.source_table,
+                figures.rows_read,
+                figures.rows_loaded,
+                figures.rows_quarantined,
+                figures.rows_deferred,
+                time.monotonic() - table_started,
+            )
             report.tables.append(figures)
             warehouse.run_steps(
                 conn,
@@ -168,13 +201,20 @@ def ingest(
                 window_end=window_end,
                 now=now,
             )
+        refresh_started = time.monotonic()
         report.customers_refreshed = warehouse.run(
             conn, "ingest/refresh_customer_state.sql", now=now
         ).rowcount
+        log.info(
+            "customer state refreshed for %d customers (%.1f s)",
+            report.customers_refreshed,
+            time.monotonic() - refresh_started,
+        )
         report.gate_breaches = _gate_breaches(report.tables, settings.quality_gate)
         if report.gate_breaches:
             reasons = warehouse.run(conn, "ingest/window_reasons.sql", **params).mappings().all()
             report.gate_breaches = [_with_reasons(breach, reasons) for breach in report.gate_breaches]
+    log.info("%s in %.1f s", report.summary(), time.monotonic() - started)
     if report.gate_breaches:
         raise QuarantineShareError(report)
     return report

@@ -1,25 +1,37 @@
 """The project's SQL files: one query per file under include/sql, each opening with a header comment.
 
-Python never formats SQL: a file is loaded as it is and executed with bound parameters (``:name``).
+Python never formats SQL: a file is loaded as it is and executed with bound parameters (``:name``). A file is
+read again when it changes on disk (its modification time or size), so an analyst's edit reaches the next run,
+preview or page of a long-lived process such as Airflow's api-server without a restart.
 """
 
 import re
-from functools import cache
+from functools import lru_cache
 
 from lifecycle.errors import ConfigError
 from lifecycle.paths import SQL_DIR
 
 
-@cache
 def load(name: str) -> str:
     """Return the text of ``include/sql/<name>``; the file must open with a ``--`` header comment."""
     path = SQL_DIR / name
-    if not path.is_file():
+    try:
+        stat = path.stat()
+    except OSError:
+        stat = None
+    if stat is None or not path.is_file():
         raise ConfigError(str(path), "sql", "the file does not exist", "create it or correct the name")
-    text = path.read_text(encoding="utf-8")
+    return _read(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=2048)
+def _read(path: str, mtime_ns: int, size: int) -> str:
+    """The text of one version of a file: the version is its modification time and size."""
+    with open(path, encoding="utf-8") as file:
+        text = file.read()
     if not text.lstrip().startswith("--"):
         raise ConfigError(
-            str(path),
+            path,
             "header",
             "the file has no header comment",
             "start it with '--' lines naming its inputs, outputs and parameters",
@@ -31,10 +43,14 @@ def load(name: str) -> str:
 _STATEMENT_END = re.compile(r";[ \t]*(?:\n|$)")
 
 
-@cache
 def statements(name: str) -> tuple[str, ...]:
     """The statements of a file, in order, without their comment lines (which may mention ``:params``)."""
-    code = "\n".join(line for line in load(name).splitlines() if not line.lstrip().startswith("--"))
+    return _split(load(name))
+
+
+@lru_cache(maxsize=2048)
+def _split(text: str) -> tuple[str, ...]:
+    code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
     return tuple(chunk.strip() for chunk in _STATEMENT_END.split(code) if chunk.strip())
 
 

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pendulum
 
 from lifecycle_providers.hooks.warehouse import WarehouseHook
+from lifecycle_providers.operators.preflight import PreflightOperator
 
 #: Tasks that touch the warehouse run in this pool. With the embedded DuckDB it has 1 slot (one writer per
 #: file); on PostgreSQL it can be raised. `make airflow` and docker-compose create it.
@@ -28,8 +29,17 @@ DAG_SETTINGS = {
 }
 
 TAG_PRODUCT = "lifecycle"
+#: The warehouse connection every DAG's tasks use (through :func:`warehouse`).
+WAREHOUSE_CONN_ID = "lifecycle_warehouse"
+
+
+def preflight(*conn_ids: str) -> PreflightOperator:
+    """The first task of a DAG: fails the run at once, naming them, when a pool its tasks run in or a
+    connection they use (the warehouse, ``conn_ids``, every operator's ``*_conn_id``) does not exist.
+    Put it upstream of the DAG's first tasks."""
+    return PreflightOperator(conn_ids=[WAREHOUSE_CONN_ID, *conn_ids])
 
 
 def warehouse():
     """The warehouse of the ``lifecycle_warehouse`` connection; call inside a task, never at parse time."""
-    return WarehouseHook().get_conn()
+    return WarehouseHook(WAREHOUSE_CONN_ID).get_conn()

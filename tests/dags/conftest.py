@@ -22,14 +22,15 @@ def _build_scores_demo(path):
     generate(warehouse, DemoConfig(customers=1500, seed=5, end=SCORES_DEMO_END, days=730))
     migrate(warehouse)
     ingest(warehouse, window_end=SCORES_DEMO_END, run_key="demo")
-    for train in (train_churn, train_ltv):
-        assert train(warehouse, date(2026, 6, 29), ScoresConfig()).promoted
+    assert train_churn(warehouse, date(2026, 6, 29), ScoresConfig()).promoted
+    # LTV must beat predicting zero to become current; on this small demo it may not (docs/scores.md)
+    train_ltv(warehouse, date(2026, 6, 29), ScoresConfig())
     warehouse.engine.dispose()
 
 
 @pytest.fixture(scope="session")
 def scores_demo_file(tmp_path_factory, worker_id):
-    """A two-year demo shop of 1 500 customers, ingested, with a churn and an LTV model already current.
+    """A two-year demo shop of 1 500 customers, ingested, with a churn model current and an LTV model trained.
     Built once per test run and shared by the workers (the first to ask builds it, the others wait)."""
     import fcntl
 

@@ -26,11 +26,12 @@ def _customer(customer_id):
 
 
 def test_chains_dag_writes_due_steps_of_every_chain_and_hands_them_off(
-    airflow_db, airflow_warehouse, monkeypatch
+    airflow_db, airflow_warehouse, monkeypatch, caplog
 ):
     from airflow.dag_processing.dagbag import DagBag
 
     monkeypatch.setenv("LIFECYCLE_CHECK_TEMPLATES", "0")
+    caplog.set_level("INFO")
     with airflow_warehouse.begin() as conn:
         airflow_warehouse.insert_df(
             conn,
@@ -58,6 +59,13 @@ def test_chains_dag_writes_due_steps_of_every_chain_and_hands_them_off(
     # The hand-off gave the step to the contact policy: 15:00 in Moscow, consented, no control group.
     assert decisions == [(run.run_id, "welcome", "planned")]
     assert ledger == [("welcome:email_1:welcome:1:email", "planned")]
+    # The task logs say what happened in words and figures, never who it happened to.
+    logged = caplog.text
+    assert "16 chain(s) fine, 0 broken, 0 warning(s)" in logged
+    assert "welcome: 1 candidate(s) since " in logged
+    assert "welcome: 1 entered, 0 exited, 0 completed, 1 step(s) due, 0 skipped by segment (" in logged
+    assert "contact policy: 1 due step(s) decided in " in logged
+    assert "c1@example.ru" not in logged
 
 
 def test_a_broken_entry_query_stops_only_its_chain_and_the_run_is_marked_failed(
@@ -72,7 +80,7 @@ def test_a_broken_entry_query_stops_only_its_chain_and_the_run_is_marked_failed(
     from lifecycle.reports.read import chains_run
 
     monkeypatch.setenv("LIFECYCLE_CHECK_TEMPLATES", "0")
-    original = sql.load.__wrapped__
+    original = sql.load
 
     def load(name):
         text = original(name)
@@ -82,15 +90,11 @@ def test_a_broken_entry_query_stops_only_its_chain_and_the_run_is_marked_failed(
             else text
         )
 
-    monkeypatch.setattr(sql, "load", load)
-    sql.statements.cache_clear()
-    try:
-        with airflow_warehouse.begin() as conn:
-            airflow_warehouse.insert_df(conn, "crm.customers", pd.DataFrame([_customer(1)]))
-        dag = DagBag(dag_folder="dags").dags["lifecycle_chains"]
-        run = dag.test(logical_date=pd.Timestamp(AS_OF, tz="UTC").to_pydatetime())
-    finally:
-        sql.statements.cache_clear()
+    monkeypatch.setattr(sql, "load", load)  # statements() reads through load(); nothing else caches
+    with airflow_warehouse.begin() as conn:
+        airflow_warehouse.insert_df(conn, "crm.customers", pd.DataFrame([_customer(1)]))
+    dag = DagBag(dag_folder="dags").dags["lifecycle_chains"]
+    run = dag.test(logical_date=pd.Timestamp(AS_OF, tz="UTC").to_pydatetime())
 
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     assert run.state == "failed"
@@ -112,3 +116,57 @@ def test_a_broken_entry_query_stops_only_its_chain_and_the_run_is_marked_failed(
     summary = chains_run(airflow_warehouse, run.run_id)
     assert [f["chain_id"] for f in summary["failures"]] == ["abandoned_cart"]
     assert "Failed chains (ошибка цепочки): abandoned_cart (enter)" in chains_digest(summary)
+
+
+def test_an_exit_query_that_does_not_plan_fails_its_chain_before_it_runs(
+    airflow_db, airflow_warehouse, monkeypatch
+):
+    """A broken exit query stops the chains that turn that exit on at their first task (recorded as failed,
+    nobody entered), not in their exit phase; the other chains run and are handed off."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from lifecycle import sql
+    from lifecycle.chains.config import CHAINS_DIR, chain_ids, load_chain
+
+    monkeypatch.setenv("LIFECYCLE_CHECK_TEMPLATES", "0")
+    original = sql.load.__wrapped__
+
+    def load(name):
+        text = original(name)
+        return (
+            text.replace("FROM crm.events", "FROM crm.event", 1)
+            if name == "chains/exits/any_cart.sql"
+            else text
+        )
+
+    monkeypatch.setattr(sql, "load", load)
+    sql.statements.cache_clear()
+    try:
+        with airflow_warehouse.begin() as conn:
+            airflow_warehouse.insert_df(conn, "crm.customers", pd.DataFrame([_customer(1)]))
+        dag = DagBag(dag_folder="dags").dags["lifecycle_chains"]
+        run = dag.test(logical_date=pd.Timestamp(AS_OF, tz="UTC").to_pydatetime())
+    finally:
+        sql.statements.cache_clear()
+
+    broken = sorted(c for c in chain_ids() if load_chain(CHAINS_DIR / f"{c}.yaml", False).exits.any_cart)
+    assert broken  # abandoned browse, category…
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert run.state == "failed"
+    for chain_id in broken:
+        assert states[f"{chain_id}.enter"] == "failed"
+        assert states[f"{chain_id}.exit"] == "upstream_failed"
+    assert states["welcome.due"] == "success"
+    assert states["hand_off"] == "success"
+    assert states["check_chains"] == "failed"
+    with airflow_warehouse.begin() as conn:
+        failures = conn.exec_driver_sql(
+            "SELECT chain_id, phase, error FROM crm.chain_run_failures"
+        ).fetchall()
+        entered = conn.exec_driver_sql("SELECT DISTINCT chain_id FROM crm.chain_instances").fetchall()
+        decisions = conn.exec_driver_sql("SELECT chain_id, outcome FROM crm.decisions").fetchall()
+    assert sorted((c, p) for c, p, _ in failures) == [(c, "enter") for c in broken]
+    assert all("(exit 'any_cart' of chain " in error for _, _, error in failures)
+    assert all("event does not exist" in error for _, _, error in failures)
+    assert not {c for (c,) in entered} & set(broken)
+    assert decisions == [("welcome", "planned")]

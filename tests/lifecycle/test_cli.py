@@ -74,10 +74,10 @@ def test_migrate_applies_only_the_sets_asked_for(warehouse, capsys):
 def test_chains_check_on_a_scratch_warehouse_passes_the_shipped_map():
     done = cli("chains", "check", "--scratch")
     assert done.returncode == 0, done.stderr
-    assert f"{len(chain_ids())} chain(s) fine, 0 broken" in done.stderr
-    assert "warning  win_back:" in done.stdout  # the shipped day-8 override for segment 111 cannot match
+    assert f"{len(chain_ids())} chain(s) fine, 0 broken, 0 warning(s)" in done.stderr
+    assert "warning" not in done.stdout  # the shipped map says nothing it does not do
     strict = cli("chains", "check", "--scratch", "--strict", "--no-templates")
-    assert strict.returncode == 1
+    assert strict.returncode == 0, strict.stdout
 
 
 def test_chains_check_fails_with_the_file_of_a_broken_entry_query(migrated, tmp_path, capsys):

@@ -17,19 +17,16 @@ file says something it does not do).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
-
-from lifecycle import sql
 from lifecycle.chains.config import CHAINS_DIR, ChainConfig, first_delay_hours
-from lifecycle.chains.validation import QUERY_FAULTS, check_chain_map
+from lifecycle.chains.validation import check_chain_map
 from lifecycle.errors import ConfigError
-from lifecycle.paths import SQL_DIR
 
 if TYPE_CHECKING:
+    from lifecycle.policy.config import PolicyConfig
     from lifecycle.scores.config import RfmConfig
     from lifecycle.warehouse import Warehouse
 
@@ -64,10 +61,19 @@ def check_chains(
     folder: Path = CHAINS_DIR,
     rfm: RfmConfig | None = None,
     check_templates: bool | None = None,
+    policy: PolicyConfig | None = None,
 ) -> ChainsCheck:
     """Every chain of ``folder``: loaded, entry and exit queries planned on ``warehouse``, dead
-    configuration found. ``rfm`` defaults to the RFM settings of include/config/scores.yaml."""
+    configuration found. ``rfm`` defaults to the RFM settings of include/config/scores.yaml, ``policy`` to
+    include/config/policy.yaml."""
     result = ChainsCheck()
+    if policy is None:
+        from lifecycle.policy.config import DEFAULT_POLICY_FILE, load_policy
+
+        try:
+            policy = load_policy(DEFAULT_POLICY_FILE)
+        except ConfigError as exc:  # the chains still run; only the checks against the policy need it
+            result.warnings.append(Finding("", exc.file, exc.field, f"policy agreement not checked: {exc}"))
     if rfm is None:
         from lifecycle.scores.config import DEFAULT_CONFIG_FILE, load_config
 
@@ -78,61 +84,136 @@ def check_chains(
     mapped = check_chain_map(warehouse, folder, check_templates)
     result.problems = dict(mapped.problems)
     for chain_id, chain in mapped.chains.items():
-        try:
-            explain_exits(warehouse, chain)
-        except ConfigError as exc:
-            result.problems[chain_id] = str(exc)
-            continue
         result.chains[chain_id] = chain
         file = str(folder / f"{chain_id}.yaml")
-        result.warnings += disagreeing_values(file, chain)
+        result.warnings += disagreeing_values(file, chain, policy)
         if rfm is not None:
             result.warnings += dead_overrides(file, chain, rfm)
     result.problems = dict(sorted(result.problems.items()))
     return result
 
 
-def explain_exits(warehouse: Warehouse, chain: ChainConfig) -> None:
-    """Have the warehouse plan every exit query the chain enables; raise :class:`ConfigError` naming the
-    SQL file and the chain when one does not plan."""
-    from lifecycle.chains.engine import exit_statements
+def disagreeing_values(file: str, chain: ChainConfig, policy: PolicyConfig | None = None) -> list[Finding]:
+    """Settings of the chain that must agree with each other, or with the contact policy, but do not: each
+    one makes the file say something the run does not do."""
+    found: list[Finding] = []
 
-    now = datetime.now(UTC).replace(tzinfo=None)
-    for name, params in exit_statements(chain, now, "chains-check"):
-        statement = sa.text("EXPLAIN " + sql.single_statement(name))
-        try:
-            with warehouse.begin() as conn:
-                conn.execute(statement, params)
-        except QUERY_FAULTS as exc:
-            problem = (
-                str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
-            )
-            kind = Path(name).stem
-            raise ConfigError(
-                str(SQL_DIR / name),
-                "sql",
-                f"{problem} (exit '{kind}' of chain {chain.id})",
-                "correct the exit query, or turn the exit off under exits in the chain's file",
-            ) from exc
+    def warn(field: str, message: str) -> None:
+        found.append(Finding(chain.id, file, field, message))
 
-
-def disagreeing_values(file: str, chain: ChainConfig) -> list[Finding]:
-    """Entry parameters set in the file to a value other than the one the steps imply."""
-    found = []
     idle = chain.entry.params.get("idle_hours")
     if idle is not None and idle != first_delay_hours(chain):
         first = chain.steps[0]
-        found.append(
-            Finding(
-                chain.id,
-                file,
-                "entry.params.idle_hours",
-                f"{idle} h differs from the first step's delay ({first.id}: {first.delay}); customers are "
-                "found idle at one time and the first message is timed by the other. Remove idle_hours: "
-                "it then follows the first step's delay",
-            )
+        warn(
+            "entry.params.idle_hours",
+            f"{idle} h differs from the first step's delay ({first.id}: {first.delay}); customers are "
+            "found idle at one time and the first message is timed by the other. Remove idle_hours: "
+            "it then follows the first step's delay",
         )
+    limit = chain.exits.time_limit
+    for no, step in enumerate(chain.steps):
+        if limit is not None and step.delay >= limit:
+            warn(
+                f"steps.{no}.delay",
+                f"{step.id} is due {span(step.delay)} after entry, but exits.time_limit ends every instance "
+                f"after {span(limit)}: the step is never sent. Raise time_limit above the last step's delay "
+                "or remove the step",
+            )
+        _check_variants(warn, f"steps.{no}", step)
+    if chain.exits.max_touches is not None and chain.exits.max_touches >= len(chain.steps):
+        warn(
+            "exits.max_touches",
+            f"{chain.exits.max_touches} touches can never be reached by {len(chain.steps)} step(s): the exit "
+            "never fires. Lower it below the number of steps or remove it",
+        )
+    if chain.holdout_share > 0 and all(step.kind == "service" for step in chain.steps):
+        warn(
+            "holdout_share",
+            f"{chain.holdout_share:.0%} of the customers are to be held out, but every step is a service "
+            "message, which the contact policy never holds out. Set holdout_share: 0 or make a step "
+            "content or sale",
+        )
+    if policy is not None:
+        found += _disagreeing_with_policy(file, chain, policy)
     return found
+
+
+def _check_variants(warn, where: str, step) -> None:
+    """A/B variants: weights written as shares add up to 1, and a bandit has at least two arms."""
+    weights = [variant.weight for variant in step.variants]
+    total = sum(weights)
+    if all(weight < 1 for weight in weights) and abs(total - 1) > 1e-6:
+        warn(
+            f"{where}.variants",
+            f"the variants' shares add up to {total:g}, not 1; they are scaled to 1, so the file does not "
+            "show the traffic each variant gets. Make the shares add up to 1",
+        )
+    if step.bandit and len(step.variants) < 2:
+        warn(
+            f"{where}.bandit",
+            f"bandit: true on {step.id}, which has a single variant: there is no traffic to shift. Add "
+            "variants or remove bandit",
+        )
+
+
+def _disagreeing_with_policy(file: str, chain: ChainConfig, policy: PolicyConfig) -> list[Finding]:
+    """Steps whose freshness or quiet-hours setting cannot work under include/config/policy.yaml."""
+    found = []
+    quiet = policy.quiet_hours
+    start, end = (timedelta(hours=t.hour, minutes=t.minute) for t in (quiet.start, quiet.end))
+    night = (end - start) % timedelta(days=1)
+    window = f"{quiet.start:%H:%M}–{quiet.end:%H:%M}"
+    gap = policy.caps.min_gap
+    for no, step in enumerate(chain.steps):
+        where = f"steps.{no}"
+        if step.kind == "service":
+            if step.quiet_hours == "drop":
+                found.append(
+                    Finding(
+                        chain.id,
+                        file,
+                        f"{where}.quiet_hours",
+                        f"drop on {step.id}, a service message, which quiet hours never hold or drop "
+                        "(include/config/policy.yaml, quiet_hours). Remove quiet_hours from the step",
+                    )
+                )
+            continue
+        if step.quiet_hours == "hold" and step.fresh_for < night:
+            found.append(
+                Finding(
+                    chain.id,
+                    file,
+                    f"{where}.fresh_for",
+                    f"{step.id} waits for the morning (quiet_hours: hold) but goes stale after "
+                    f"{span(step.fresh_for)}, less than the quiet hours ({window}, {span(night)}): when it "
+                    "is due early in the night it is dropped anyway. Set quiet_hours: drop to say so, or "
+                    f"fresh_for: {span(night)} or more",
+                )
+            )
+        for earlier in chain.steps[:no]:
+            if step.delay - earlier.delay + step.fresh_for <= gap:
+                found.append(
+                    Finding(
+                        chain.id,
+                        file,
+                        f"{where}.delay",
+                        f"{step.id} is due {span(step.delay - earlier.delay)} after {earlier.id} and stale "
+                        f"{span(step.fresh_for)} later, within the policy's min_gap of {span(gap)} "
+                        "(include/config/policy.yaml, caps.min_gap): once the earlier step is sent, this one "
+                        "never is. Move the step later or give it a longer fresh_for",
+                    )
+                )
+                break
+    return found
+
+
+def span(value: timedelta) -> str:
+    """A duration as a chain file writes it: 2d, 12h, 1d6h, 30m."""
+    minutes = int(value.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    text = "".join(f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "m")) if n)
+    return text or "0h"
 
 
 def recency_range(chain: ChainConfig, step_no: int) -> tuple[float | None, float | None]:

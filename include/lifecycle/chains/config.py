@@ -23,7 +23,11 @@ from lifecycle.errors import ConfigError
 from lifecycle.paths import INCLUDE_DIR, SQL_DIR, TEMPLATES_DIR
 from lifecycle.settings import Duration, load_model
 
-CHAINS_DIR = INCLUDE_DIR / "chains"
+#: Environment variable naming another folder of chain files than include/chains (an analyst's copy, a
+#: test's scratch copy); read when this module is imported, as ``LIFECYCLE_SQL_DIR`` is. The DAG and the
+#: pages use it too.
+CHAINS_DIR_ENV = "LIFECYCLE_CHAINS_DIR"
+CHAINS_DIR = Path(os.environ.get(CHAINS_DIR_ENV) or INCLUDE_DIR / "chains").resolve()
 #: Set to 0 to load chains before their templates exist (config tests, a chain still being written).
 CHECK_TEMPLATES_ENV = "LIFECYCLE_CHECK_TEMPLATES"
 #: Parameters the engine binds into every entry query itself.

@@ -1,5 +1,6 @@
-"""Checking the communication map before a run: every chain file on its own, and its entry query planned
-by the warehouse itself (``EXPLAIN``), so a typo in an analyst's SQL is caught with its file and line.
+"""Checking the communication map before a run: every chain file on its own, its entry query and the exit
+queries it turns on planned by the warehouse itself (``EXPLAIN``), so a typo in an analyst's SQL is caught
+with its file and line before the chain does anything, not in its exit phase after new customers entered.
 
 A problem in one chain does not hide the others: :func:`check_chain_map` returns the chains that are fine and
 one message per broken chain; the chains DAG runs the good ones and fails only the broken ones.
@@ -67,12 +68,13 @@ def check_chain_map(
 def checked_chain(
     warehouse: Warehouse, chain_id: str, folder: Path = CHAINS_DIR, check_templates: bool | None = None
 ) -> ChainConfig:
-    """One chain, loaded and validated, its references to other chains resolved and its entry query
-    planned; raises :class:`ConfigError` (or :class:`EntryQueryError`) naming the file."""
+    """One chain, loaded and validated, its references to other chains resolved, its entry query and exit
+    queries planned; raises :class:`ConfigError` (or :class:`EntryQueryError`) naming the file."""
     path = folder / f"{chain_id}.yaml"
     chain = load_chain(path, check_templates)
     check_references(path, chain, set(chain_ids(folder)))
     explain_entry(warehouse, chain)
+    explain_exits(warehouse, chain)
     return chain
 
 
@@ -87,6 +89,28 @@ def explain_entry(warehouse: Warehouse, chain: ChainConfig) -> None:
             conn.execute(statement, {"since": now, "as_of": now, **chain.entry.params})
     except QUERY_FAULTS as exc:
         raise entry_query_error(chain, exc) from exc
+
+
+def explain_exits(warehouse: Warehouse, chain: ChainConfig) -> None:
+    """Have the warehouse plan every exit query the chain turns on; raise :class:`ConfigError` naming the
+    SQL file and the chain when one does not plan."""
+    from lifecycle.chains.engine import exit_statements
+
+    now = datetime.now(UTC).replace(tzinfo=None)
+    for name, params in exit_statements(chain, now, "chains-check"):
+        statement = sa.text("EXPLAIN " + sql.single_statement(name))
+        try:
+            with warehouse.begin() as conn:
+                conn.execute(statement, params)
+        except QUERY_FAULTS as exc:
+            message = str(exc.orig).strip()
+            problem = message.splitlines()[0] if message else type(exc.orig).__name__
+            raise ConfigError(
+                str(SQL_DIR / name),
+                "sql",
+                f"{problem} (exit '{Path(name).stem}' of chain {chain.id})",
+                "correct the exit query, or turn the exit off under exits in the chain's file",
+            ) from exc
 
 
 def entry_query_error(chain: ChainConfig, exc: sa.exc.DBAPIError) -> EntryQueryError:

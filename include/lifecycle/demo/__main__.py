@@ -43,6 +43,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--orders-only", action="store_true", help="a retailer without web events")
     parser.add_argument("--replace", action="store_true", help="empty an already filled shop schema first")
+    parser.add_argument(
+        "--price-scale",
+        type=float,
+        default=1.0,
+        help="multiply every price and amount (roubles) by this, e.g. 0.011 for dollar-like prices",
+    )
     return parser.parse_args(argv)
 
 
@@ -65,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             bad_share=args.bad_share,
             orders_only=args.orders_only,
             replace=args.replace,
+            price_scale=args.price_scale,
         )
         manifest = generate(Warehouse(url), config)
     except DemoError as exc:

@@ -26,6 +26,8 @@ class DemoConfig:
     bad_share: float = 0.0
     orders_only: bool = False
     replace: bool = False
+    #: Every price and amount is multiplied by this (rounded to cents): 0.011 gives dollar-like prices.
+    price_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.customers < 1:
@@ -36,6 +38,8 @@ class DemoConfig:
             )
         if not 0.0 <= self.bad_share <= MAX_BAD_SHARE:
             raise DemoError(f"bad_share must be between 0 and {MAX_BAD_SHARE}, got {self.bad_share}")
+        if not self.price_scale > 0:
+            raise DemoError(f"price_scale must be positive, got {self.price_scale}")
         if self.end is not None and self.end.tzinfo is not None:
             object.__setattr__(self, "end", self.end.astimezone(UTC).replace(tzinfo=None))
 

@@ -76,7 +76,7 @@ def generate(warehouse: Warehouse, config: DemoConfig) -> Manifest:
         bad_share=config.bad_share,
         rows=dict.fromkeys(SHOP_TABLES, 0),
     )
-    _write(warehouse, manifest, {**catalogue.tables, "shop.content_mailings": mailings})
+    _write(warehouse, manifest, _scaled({**catalogue.tables, "shop.content_mailings": mailings}, config))
     counters = {"order": 1, "event": 1, "session": 1}
     for chunk, first in enumerate(range(0, config.customers, CHUNK_CUSTOMERS)):
         size = min(CHUNK_CUSTOMERS, config.customers - first)
@@ -87,9 +87,26 @@ def generate(warehouse: Warehouse, config: DemoConfig) -> Manifest:
             config.bad_share,
             BadRowMaker(chunk, random_stream(config.seed, Stream.BAD_ROWS, chunk)),
         )
-        _write(warehouse, manifest, tables)
+        _write(warehouse, manifest, _scaled(tables, config))
     manifest.elapsed_s = round(time.perf_counter() - started, 2)
     return manifest
+
+
+#: The money columns of the shop tables, scaled by ``DemoConfig.price_scale``.
+MONEY_COLUMNS = ("price", "discount", "total_amount", "discount_amount", "old_price", "new_price")
+
+
+def _scaled(tables: dict[str, pd.DataFrame], config: DemoConfig) -> dict[str, pd.DataFrame]:
+    """The tables with every amount multiplied by ``price_scale`` and rounded to cents (1: unchanged)."""
+    if config.price_scale == 1.0:
+        return tables
+    return {
+        name: frame.assign(**{
+            column: (frame[column] * config.price_scale).round(2)
+            for column in MONEY_COLUMNS if column in frame
+        })
+        for name, frame in tables.items()
+    }  # fmt: skip
 
 
 def _as_datetime(moment: int) -> datetime:

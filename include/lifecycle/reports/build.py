@@ -8,7 +8,9 @@ transaction, so a re-run of a date gives the same rows.
 
 from __future__ import annotations
 
+import logging
 import math
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -20,6 +22,8 @@ if TYPE_CHECKING:
     from lifecycle.chains.config import ChainConfig
     from lifecycle.policy.config import PolicyConfig
     from lifecycle.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
 
 #: Before the first report run, everything since this day is computed.
 HISTORY_START = date(2000, 1, 1)
@@ -89,13 +93,17 @@ def build_reports(
 
     import pandas as pd
 
+    started = time.monotonic()
+    log.info("reports for %s: recomputing from %s (%d chains)", report_date, since_day, len(windows))
     with warehouse.begin() as conn:
         warehouse.run(conn, "reports/clear_chain_windows.sql")
         frame = pd.DataFrame([w.__dict__ for w in windows]).assign(updated_at=now)
         warehouse.insert_df(conn, "crm.report_chain_windows", frame)
         warehouse.run_steps(conn, "reports/refresh_attribution.sql", **params)
         warehouse.run_steps(conn, "reports/refresh_chain_daily.sql", **params)
+        log.info("attribution and chain figures refreshed (%.1f s)", time.monotonic() - started)
         holdout_rows = _holdout_daily(warehouse, conn, windows, policy, since, until, default_window)
+        log.info("holdout comparison: %d rows (%.1f s)", holdout_rows, time.monotonic() - started)
         warehouse.run_steps(conn, "reports/refresh_cohorts.sql", until=until)
         warehouse.run_steps(
             conn,
@@ -105,6 +113,7 @@ def build_reports(
             retention_days=RETENTION_DAYS,
         )
         rfm = _rfm_reports(warehouse, conn, report_date)
+        log.info("cohorts, customer KPIs and RFM migration refreshed (%.1f s)", time.monotonic() - started)
         warehouse.run_steps(
             conn,
             "reports/record_run.sql",
@@ -113,6 +122,16 @@ def build_reports(
             recomputed_from=since_day,
             now=now,
         )
+    log.info(
+        "reports for %s built in %.1f s: %d chains from %s, %d holdout rows, RFM %s against %s",
+        report_date,
+        time.monotonic() - started,
+        len(windows),
+        since_day,
+        holdout_rows,
+        rfm["rfm_as_of"] or "(no scores yet)",
+        rfm["rfm_from"] or "-",
+    )
     return {
         "report_date": report_date.isoformat(),
         "recomputed_from": since_day.isoformat(),

@@ -8,18 +8,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from lifecycle.reports.stats import REASON_LABELS
-
 NOTE_LIMIT = 1000
 
 
 def chains_digest(summary: dict[str, Any], limit: int = NOTE_LIMIT) -> str:
     """A chains run in the funnel's own words (:mod:`lifecycle.reports.labels`): entered, exited, due, held
-    back, suppressed, holdout, planned, sent and failed, overall and for the busiest chains, and the main
-    reasons for holding back."""
+    back, suppressed, holdout, global control, planned, sent and failed, overall and for the busiest chains,
+    and the main reasons for holding back."""
     from lifecycle.reports.labels import STAGE, reason_label
 
-    keys = ("entered", "exited", "due", "held", "suppressed", "holdout", "planned", "sent", "failed")
+    keys = (
+        "entered",
+        "exited",
+        "due",
+        "held",
+        "suppressed",
+        "holdout",
+        "global_control",
+        "planned",
+        "sent",
+        "failed",
+    )
     chains: dict[str, dict[str, int]] = {}
 
     def chain(chain_id: str) -> dict[str, int]:
@@ -35,7 +44,8 @@ def chains_digest(summary: dict[str, Any], limit: int = NOTE_LIMIT) -> str:
         c["due"] += s["due"] or s["planned"] + sum(s["held"].values()) + sum(s["suppressed"].values())
         c["held"] += sum(s["held"].values())
         c["suppressed"] += sum(s["suppressed"].values())
-        c["holdout"] += s["holdout"] + s["global_control"]
+        c["holdout"] += s["holdout"]
+        c["global_control"] += s["global_control"]
         for key in ("planned", "sent", "failed"):
             c[key] += s[key]
         for reason, n in [*s["held"].items(), *s["suppressed"].items()]:
@@ -107,25 +117,26 @@ def scores_digest(summary: dict[str, Any], limit: int = NOTE_LIMIT) -> str:
 def reports_digest(
     figures: dict[str, Any], overview: dict[str, Any] | None = None, limit: int = NOTE_LIMIT
 ) -> str:
-    """What a reports run recomputed and, when given, the period's incremental revenue per chain."""
+    """What a reports run recomputed and, when given, the period's incremental revenue per chain: a figure
+    only where it can mean something, else the reason, in the CRM overview's words
+    (:mod:`lifecycle.reports.uplift_verdict`)."""
+    from lifecycle.reports.uplift_verdict import money_text, verdict
+
     head = [
         "### Отчёты / Reports",
         f"Report date **{figures['report_date']}**, recomputed from {figures['recomputed_from']}",
         "",
     ]
-    rows, unmeasured = [], []
+    rows = []
     for c in (overview or {}).get("chains", []):
-        u = c.get("uplift")
-        if u and u["incremental_revenue"] is not None:
-            ci = f" [{u['ci_low']:,.0f}; {u['ci_high']:,.0f}]" if u["ci_low"] is not None else ""
-            verdict = "" if "significant" not in u else (" ✓" if u["significant"] else " (n.s.)")
-            rows.append(f"* {c['chain_id']}: incremental {u['incremental_revenue']:,.0f}{ci}{verdict}")
-        elif u and u.get("reason"):
-            unmeasured.append(f"{c['chain_id']} ({REASON_LABELS.get(u['reason'], ('', u['reason']))[1]})")
-    if unmeasured:
-        rows.append("* not measured: " + ", ".join(unmeasured))
-    footer = "✓ = 95 % interval excludes 0; n.s. = not significant. CRM overview: Browse → CRM overview"
-    return _fit(head, rows, footer, limit)
+        u, said = c.get("uplift"), verdict(c.get("sent"), c.get("uplift"))
+        if said.measurable:
+            figure = money_text(u["incremental_revenue"])
+            ci = f"[{money_text(u['ci_low'])}; {money_text(u['ci_high'])}]"
+            rows.append(f"* {c['chain_id']}: incremental revenue {figure} {ci}, {said.en}")
+        elif u:
+            rows.append(f"* {c['chain_id']}: incremental revenue not shown, {said.en}")
+    return _fit(head, rows, "CRM overview: Browse → CRM overview", limit)
 
 
 def _fit(head: list[str], rows: list[str], footer: str, limit: int) -> str:

@@ -1,8 +1,12 @@
-"""Command line: ``python -m lifecycle.scores {train,score,report} --warehouse URL [--date YYYY-MM-DD]``.
+"""Command line: ``python -m lifecycle.scores COMMAND --warehouse URL [--date YYYY-MM-DD]``.
+
+COMMAND is one of train, score, report, evaluate.
 
 ``train`` trains and gates the churn and LTV models on data up to the date (default: the newest purchase);
 ``score`` scores every purchasing customer as of the date (default: yesterday, UTC) and prints how long it
-took; ``report`` prints the current models' figures and the RFM distribution of the newest scored date.
+took; ``report`` prints the current models' figures and the RFM distribution of the newest scored date;
+``evaluate`` compares the churn model with recency alone, BG/NBD and a logistic regression, and LTV with
+predicting zero and "last year repeats", on the same validation data (writes nothing; ``--json`` for JSON).
 """
 
 from __future__ import annotations
@@ -15,19 +19,20 @@ from datetime import UTC, date, datetime, timedelta
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lifecycle.scores", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("train", "score", "report"))
+    parser.add_argument("command", choices=("train", "score", "report", "evaluate"))
     parser.add_argument(
         "--warehouse", required=True, help="SQLAlchemy URL, e.g. duckdb:///data/warehouse.duckdb"
     )
     parser.add_argument("--date", type=date.fromisoformat, default=None, help="data end / as-of date")
     parser.add_argument("--config", default=None, help="scores settings (default include/config/scores.yaml)")
+    parser.add_argument("--json", action="store_true", help="evaluate: print JSON instead of tables")
     args = parser.parse_args(argv)
 
     from lifecycle.ingest import NoPurchasesError
 
     try:
         _run(args)
-    except NoPurchasesError as exc:
+    except (NoPurchasesError, ValueError) as exc:  # ValueError: too short a history, named in the message
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
@@ -52,6 +57,12 @@ def _run(args: argparse.Namespace) -> None:
         report = score(warehouse, as_of, config, run_key=f"cli-{datetime.now(UTC):%Y%m%dT%H%M%S}")
         print(json.dumps(report.as_dict(), indent=2, default=str))
         print(f"scored {report.customers} customers as of {as_of} in {report.seconds:.2f} s")
+    elif args.command == "evaluate":
+        from lifecycle.scores.evaluate import evaluate_scores, format_evaluation
+
+        result = evaluate_scores(warehouse, args.date or date.max, config)
+        text = json.dumps(result.as_dict(), indent=2, default=str) if args.json else None
+        print(text or format_evaluation(result, config.currency))
     else:
         from lifecycle.scores.report import describe
 

@@ -1,22 +1,30 @@
-"""Churn probability: a calibrated gradient-boosting classifier trained on time-based snapshots.
+"""Churn probability: gradient boosting on time-based snapshots, with BG/NBD and purchase-rhythm inputs and a
+calibration that keeps the ranking.
 
 Label: a customer has churned at a snapshot date when they make no purchase in the ``horizon_days`` after it.
 Snapshots are laid out backwards from the newest date whose horizon is complete (``data_end - horizon``):
 
 * that newest snapshot is the **validation** snapshot, never seen in training;
 * the training snapshots end one horizon before it (their labels stop where validation begins) and step
-  back ``snapshot_step_days`` at a time; by default six snapshots two months apart, so that the label windows
-  span a whole year of seasons (Black Friday, New Year, the spring lull).
+  back in time. With ``auto`` (the default) the schedule fits the history: up to ``max_snapshots`` of them,
+  spread over all the history there is, ``min_step_days`` to ``max_step_days`` apart: closer together when
+  the history is short, more of them when it is long.
 
-The classifier (scikit-learn ``HistGradientBoostingClassifier``, which takes missing values natively, e.g. the
-mean interval of a one-time buyer) is calibrated with ``CalibratedClassifierCV``: isotonic regression fitted
-on out-of-fold predictions over customer-grouped folds (a customer's rows never sit on both sides of a fold),
-then one classifier refitted on all training rows, so scoring evaluates a single model.
+Inputs: the warehouse features (:mod:`lifecycle.scores.features`: recency, frequency, money, purchase rhythm,
+optional site and message activity) plus three BG/NBD quantities fitted on the same date's customers
+(probability of being alive, expected purchases and the probability of none in the horizon). The classifier
+(scikit-learn ``HistGradientBoostingClassifier``, which takes missing values natively, e.g. the mean
+interval of a one-time buyer) is calibrated on out-of-fold scores over customer-grouped folds (a customer's
+rows never sit on both sides of a fold), then refitted on all training rows. Calibration is strictly
+increasing in the score, so it keeps the ranking: ``sigmoid`` (Platt scaling of the log-odds) or
+``isotonic`` (isotonic regression, interpolated between the centres of its steps in log-odds, so it has no
+flat steps and no probabilities of exactly 0 or 1).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
@@ -37,41 +45,97 @@ MODEL_NAME = "churn"
 CALIBRATION_BINS = 10
 #: A training snapshot needs this much purchase history before it.
 MIN_HISTORY_DAYS = 90
+#: The BG/NBD inputs, refitted on the customers of each snapshot (and of each scoring date).
+BGNBD_FEATURES = ("bgnbd_p_alive", "bgnbd_expected_purchases", "bgnbd_p_none")
+#: What the churn model reads by default: the warehouse features and the BG/NBD ones.
+MODEL_FEATURES = FEATURES + BGNBD_FEATURES
+#: Fewer customers than this on a date: the BG/NBD quantities use the parameters fitted at training.
+MIN_BGNBD_CUSTOMERS = 200
+#: Probabilities are kept away from exactly 0 and 1 by this much.
+PROBABILITY_FLOOR = 1e-4
 
 
 @dataclass(frozen=True)
 class Snapshots:
     training: tuple[date, ...]  # oldest first
     validation: date
+    step_days: int = 0
+    horizon_days: int = 0
+
+    @property
+    def validation_window(self) -> tuple[date, date]:
+        """The days whose purchases label the validation snapshot (first, last)."""
+        return self.validation + timedelta(days=1), self.validation + timedelta(days=self.horizon_days)
+
+    def describe(self) -> dict[str, Any]:
+        first, last = self.validation_window
+        return {
+            "training_snapshots": len(self.training),
+            "snapshot_step_days": self.step_days,
+            "snapshots": [d.isoformat() for d in self.training],
+            "validation_as_of": self.validation.isoformat(),
+            "validation_window": [first.isoformat(), last.isoformat()],
+        }
 
 
 def plan_snapshots(data_end: date, config: ChurnConfig, history_start: date | None = None) -> Snapshots:
     """Snapshot dates for training and validation when the warehouse holds purchases from ``history_start``
-    to ``data_end``. Training snapshots less than ``MIN_HISTORY_DAYS`` after the start are dropped (their
-    customers would look brand new); fewer than two left is an error naming the history needed."""
-    validation = data_end - timedelta(days=config.horizon_days)
-    newest_training = validation - timedelta(days=config.horizon_days)
-    planned = [
-        newest_training - timedelta(days=config.snapshot_step_days * i)
-        for i in reversed(range(config.training_snapshots))
-    ]
-    earliest = history_start + timedelta(days=MIN_HISTORY_DAYS) if history_start else planned[0]
-    training = tuple(d for d in planned if d >= earliest)
+    to ``data_end``. No training snapshot lies less than ``MIN_HISTORY_DAYS`` after the start (its customers
+    would look brand new); fewer than two possible is an error naming the history needed."""
+    horizon = config.horizon_days
+    validation = data_end - timedelta(days=horizon)
+    newest = validation - timedelta(days=horizon)
+    earliest = history_start + timedelta(days=MIN_HISTORY_DAYS) if history_start else None
+    span = (newest - earliest).days if earliest else None
+    most = config.max_snapshots if config.training_snapshots == "auto" else config.training_snapshots
+    if config.snapshot_step_days != "auto":
+        step = config.snapshot_step_days
+    elif span is None or span <= 0:
+        step = config.max_step_days
+    else:  # spread the snapshots over the whole span, within the step bounds
+        step = min(config.max_step_days, max(config.min_step_days, math.ceil(span / max(most - 1, 1))))
+    count = most if span is None else min(most, max(span, -1) // step + 1)
+    training = tuple(newest - timedelta(days=step * i) for i in reversed(range(max(count, 0))))
     if len(training) < 2:
-        needed = 2 * config.horizon_days + config.snapshot_step_days + MIN_HISTORY_DAYS
+        smallest = config.min_step_days if config.snapshot_step_days == "auto" else step
+        needed = 2 * horizon + smallest + MIN_HISTORY_DAYS
         raise ValueError(
             f"purchases from {history_start} to {data_end} are too short a history to train a churn model: "
-            f"it needs about {needed} days (two horizons of {config.horizon_days}, one snapshot step and "
-            f"{MIN_HISTORY_DAYS} days before the first snapshot)"
+            f"it needs at least {needed} days (two horizons of {horizon}, two snapshots {smallest} days "
+            f"apart and {MIN_HISTORY_DAYS} days before the first snapshot)"
         )
-    return Snapshots(training=training, validation=validation)
+    return Snapshots(training=training, validation=validation, step_days=step, horizon_days=horizon)
 
 
-def labelled_snapshot(warehouse: Warehouse, as_of: date, horizon_days: int) -> pd.DataFrame:
-    """Features of every purchasing customer at ``as_of``, and ``churned``: 1 = no purchase in the horizon."""
-    frame = build_features(warehouse, as_of)
-    bought = future_purchases(warehouse, as_of, horizon_days)
+def with_bgnbd(frame: pd.DataFrame, horizon_days: int, params: tuple[float, ...] | None = None):
+    """The frame with the BG/NBD columns added, and the parameters used: fitted on the frame's own
+    customers (all purchasing customers of one date) unless ``params`` are given or the frame is too small
+    to fit (then ``params`` must be given)."""
+    from lifecycle.scores.ltv import bgnbd_quantities, fit_bgnbd
+
+    if len(frame) >= MIN_BGNBD_CUSTOMERS:
+        try:
+            params = fit_bgnbd(frame)
+        except RuntimeError as exc:
+            if params is None:
+                raise
+            log.warning("%s: using the BG/NBD parameters fitted at training", exc)
+    if params is None:
+        raise ValueError(
+            f"{len(frame)} customers are too few to fit BG/NBD (at least {MIN_BGNBD_CUSTOMERS} are needed)"
+        )
+    return frame.join(bgnbd_quantities(frame, params, horizon_days)), params
+
+
+def labelled_snapshot(
+    warehouse: Warehouse, as_of: date, horizon_days: int, purchase_unit: str = "customer_day"
+) -> pd.DataFrame:
+    """Features of every purchasing customer at ``as_of`` (BG/NBD ones included), and ``churned``: 1 = no
+    purchase in the horizon."""
+    frame, _ = with_bgnbd(build_features(warehouse, as_of, purchase_unit=purchase_unit), horizon_days)
+    bought = future_purchases(warehouse, as_of, horizon_days, purchase_unit)
     frame["churned"] = (~frame.index.isin(bought.index)).astype("int8")
+    frame["snapshot"] = as_of
     return frame
 
 
@@ -87,8 +151,8 @@ def make_classifier(features: tuple[str, ...]):
             (
                 "boosting",
                 HistGradientBoostingClassifier(
-                    learning_rate=0.1,
-                    max_iter=100,
+                    learning_rate=0.05,
+                    max_iter=200,
                     max_leaf_nodes=15,
                     min_samples_leaf=40,
                     l2_regularization=1.0,
@@ -100,9 +164,87 @@ def make_classifier(features: tuple[str, ...]):
     )
 
 
-def fit(training: pd.DataFrame, config: ChurnConfig, features: tuple[str, ...] = FEATURES):
+@dataclass
+class Calibrator:
+    """A strictly increasing map from the classifier's log-odds to a probability (see the module text)."""
+
+    method: str
+    knots_x: Any = None  # isotonic: step centres (log-odds in), ascending
+    knots_y: Any = None  # isotonic: logit of the step's observed rate
+    slope: float = 1.0  # sigmoid
+    intercept: float = 0.0
+
+    def fit(self, scores: np.ndarray, y: np.ndarray) -> Calibrator:
+        import numpy as np
+
+        if self.method == "isotonic":
+            from sklearn.isotonic import IsotonicRegression
+
+            iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(scores, y)
+            fitted = iso.predict(scores)
+            levels, block = np.unique(fitted, return_inverse=True)
+            if len(levels) >= 2:
+                centres = np.bincount(block, weights=scores) / np.bincount(block)
+                clipped = np.clip(levels, 0.5 / len(y), 1 - 0.5 / len(y))
+                self.knots_x, self.knots_y = centres, np.log(clipped / (1 - clipped))
+                return self
+            log.warning("isotonic calibration found one level only: using sigmoid calibration")
+            self.method = "sigmoid"
+        from sklearn.linear_model import LogisticRegression
+
+        platt = LogisticRegression(C=1e6).fit(scores.reshape(-1, 1), y)
+        self.slope, self.intercept = float(platt.coef_[0, 0]), float(platt.intercept_[0])
+        if self.slope <= 0:
+            raise ValueError("the classifier's scores do not rank churn at all (Platt slope not positive)")
+        return self
+
+    def __call__(self, scores: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        if self.method == "isotonic":
+            x, y = self.knots_x, self.knots_y
+            logit = np.interp(scores, x, y)
+            # beyond the outer centres the score is log-odds already: go on one to one (keeps the order)
+            logit = np.where(scores < x[0], y[0] + (scores - x[0]), logit)
+            logit = np.where(scores > x[-1], y[-1] + (scores - x[-1]), logit)
+        else:
+            logit = self.slope * scores + self.intercept
+        # squeezed into [floor, 1 - floor] without clipping, so no two scores meet at a bound
+        return PROBABILITY_FLOOR + (1 - 2 * PROBABILITY_FLOOR) / (1 + np.exp(-logit))
+
+
+@dataclass
+class ChurnModel:
+    """The fitted classifier, its calibrator, and what it needs to score a date's customers."""
+
+    classifier: Any
+    calibrator: Calibrator
+    features: tuple[str, ...]
+    horizon_days: int
+    bgnbd_params: tuple[float, ...] | None
+
+    def prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The frame with the BG/NBD inputs (fitted on its customers), unless it already has them."""
+        if not set(BGNBD_FEATURES) & set(self.features) or set(BGNBD_FEATURES) <= set(frame.columns):
+            return frame
+        return with_bgnbd(frame, self.horizon_days, self.bgnbd_params)[0]
+
+    def raw_scores(self, frame: pd.DataFrame) -> np.ndarray:
+        """The classifier's log-odds of churn, before calibration."""
+        with _one_thread():
+            return self.classifier.decision_function(self.prepare(frame)[list(self.features)])
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        import numpy as np
+
+        probability = self.calibrator(self.raw_scores(frame))
+        return np.column_stack([1 - probability, probability])
+
+
+def fit(training: pd.DataFrame, config: ChurnConfig, features: tuple[str, ...] = MODEL_FEATURES):
     """Fit the calibrated classifier on labelled snapshot rows (customer id as index, column ``churned``)."""
-    from sklearn.calibration import CalibratedClassifierCV
+    import numpy as np
+    from sklearn.base import clone
     from sklearn.model_selection import GroupKFold
 
     if len(training) > config.max_training_rows:
@@ -110,12 +252,23 @@ def fit(training: pd.DataFrame, config: ChurnConfig, features: tuple[str, ...] =
     y = training["churned"].to_numpy()
     if y.min() == y.max():
         raise ValueError("every training customer has the same label; the warehouse needs more history")
-    folds = list(GroupKFold(n_splits=3).split(training, y, groups=training.index.to_numpy()))
-    model = CalibratedClassifierCV(
-        make_classifier(features), method=config.calibration, cv=folds, ensemble=False
-    )
+    X = training[list(features)]
+    groups = training.index.to_numpy()
+    out_of_fold = np.empty(len(y))
+    classifier = make_classifier(features)
     with _one_thread():
-        return model.fit(training[list(features)], y)
+        for train_rows, test_rows in GroupKFold(n_splits=3).split(X, y, groups=groups):
+            fold = clone(classifier).fit(X.iloc[train_rows], y[train_rows])
+            out_of_fold[test_rows] = fold.decision_function(X.iloc[test_rows])
+        classifier.fit(X, y)
+    calibrator = Calibrator(config.calibration).fit(out_of_fold, y)
+    newest = training["snapshot"].max() if "snapshot" in training else None
+    params = None
+    if newest is not None and set(BGNBD_FEATURES) & set(features):
+        from lifecycle.scores.ltv import fit_bgnbd
+
+        params = fit_bgnbd(training[training["snapshot"] == newest])
+    return ChurnModel(classifier, calibrator, tuple(features), config.horizon_days, params)
 
 
 def predict(model: Any, features: pd.DataFrame) -> np.ndarray:
@@ -132,6 +285,16 @@ def _one_thread():
     return threadpool_limits(limits=1, user_api="openmp")
 
 
+def tied_share(probabilities: np.ndarray) -> float:
+    """The largest share of customers sharing one probability (to 9 decimals)."""
+    import numpy as np
+
+    if len(probabilities) == 0:
+        return 0.0
+    _, counts = np.unique(np.round(probabilities, 9), return_counts=True)
+    return float(counts.max() / len(probabilities))
+
+
 def evaluate(probabilities: np.ndarray, frame: pd.DataFrame) -> tuple[dict[str, float], pd.DataFrame]:
     """Validation figures and the calibration table (deciles of predicted probability) on a labelled frame."""
     import numpy as np
@@ -144,15 +307,25 @@ def evaluate(probabilities: np.ndarray, frame: pd.DataFrame) -> tuple[dict[str, 
         "brier": float(brier_score_loss(y, probabilities)),
         # The recency-only baseline: rank customers by days since their last purchase.
         "baseline_auc": float(roc_auc_score(y, frame["recency_days"].to_numpy())),
-        "ece": float(
-            np.sum(table["customers"] * (table["mean_predicted"] - table["mean_observed"]).abs()) / len(y)
-        ),
+        "ece": expected_calibration_error(table, len(y)),
         "max_bin_gap": float((table["mean_predicted"] - table["mean_observed"]).abs().max()),
         "churn_rate": float(y.mean()),
         "mean_predicted": float(np.mean(probabilities)),
         "customers": len(y),
+        "distinct_scores": len(np.unique(np.round(probabilities, 9))),
+        "tied_share": tied_share(probabilities),
     }
+    if "bgnbd_expected_purchases" in frame:
+        metrics["bgnbd_auc"] = float(roc_auc_score(y, -frame["bgnbd_expected_purchases"].to_numpy()))
     return metrics, table
+
+
+def expected_calibration_error(table: pd.DataFrame, customers: int) -> float:
+    """Mean |predicted - observed| over the bins of a calibration table, weighted by customers."""
+    import numpy as np
+
+    gaps = (table["mean_predicted"] - table["mean_observed"]).abs()
+    return float(np.sum(table["customers"] * gaps) / max(customers, 1))
 
 
 def calibration_table(probabilities: np.ndarray, observed: np.ndarray, bins: int = CALIBRATION_BINS):
@@ -177,10 +350,16 @@ def calibration_table(probabilities: np.ndarray, observed: np.ndarray, bins: int
 
 def gate_rules(config: ChurnConfig) -> tuple[list[Rule], list[Floor]]:
     """AUC not lower than the current model's by more than a tolerance, Brier not higher by more than one;
-    and in any case an AUC above ``min_auc`` and above the recency-only baseline."""
+    and in any case an AUC above ``min_auc`` and above the recency-only baseline, a calibration that costs
+    at most ``max_calibration_auc_loss`` of AUC, and no probability shared by more than ``max_tied_share``."""
     rules = [
         Rule("auc", higher_is_better=True, tolerance=config.gate.auc_tolerance),
         Rule("brier", higher_is_better=False, tolerance=config.gate.brier_tolerance),
     ]
-    floors = [Floor("auc", minimum=config.gate.min_auc), Floor("auc", beats="baseline_auc")]
+    floors = [
+        Floor("auc", minimum=config.gate.min_auc),
+        Floor("auc", beats="baseline_auc"),
+        Floor("calibration_auc_loss", minimum=config.gate.max_calibration_auc_loss, higher_is_better=False),
+        Floor("tied_share", minimum=config.gate.max_tied_share, higher_is_better=False),
+    ]
     return rules, floors

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from lifecycle.currency import CurrencySettings
 from lifecycle.paths import INCLUDE_DIR
 from lifecycle.settings import load_model
 
@@ -17,17 +18,49 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+#: Named sets of RFM settings. ``electronics``: the fixed average-check cut points of a Russian electronics
+#: chain (up to 5 000 RUB accessories and consumables, over 30 000 RUB flagship devices); prices in roubles.
+RFM_PRESETS: dict[str, dict[str, object]] = {
+    "electronics": {"avg_check_method": "fixed", "avg_check": (5000.0, 30000.0), "currency": "RUB"},
+}
+
+
 class RfmConfig(_Section):
+    """``method`` places the recency and frequency cut points (fixed days and purchases by default),
+    ``avg_check_method`` the average-check ones: quantiles of the customers' own checks by default, which
+    suits a shop in any currency, or ``fixed`` amounts in the shop's currency (``avg_check``)."""
+
+    preset: Literal["electronics"] | None = None
     method: Literal["fixed", "quantile"] = "fixed"
     recency_days: tuple[int, int] = (90, 365)
     frequency_orders: tuple[int, int] = (1, 3)
-    avg_check_rub: tuple[float, float] = (5000.0, 30000.0)
+    avg_check_method: Literal["fixed", "quantile"] = "quantile"
+    avg_check: tuple[float, float] | None = None
     quantiles: tuple[float, float] = (1 / 3, 2 / 3)
 
-    @field_validator("recency_days", "frequency_orders", "avg_check_rub", "quantiles")
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data):
+        if isinstance(data, dict) and "avg_check_rub" in data:
+            raise ValueError(
+                "avg_check_rub was replaced by avg_check (amounts in the currency: block) with "
+                "avg_check_method: fixed, or by preset: electronics for the 5 000 / 30 000 RUB cut points"
+            )
+        if isinstance(data, dict) and data.get("preset") in RFM_PRESETS:
+            preset = {k: v for k, v in RFM_PRESETS[data["preset"]].items() if k != "currency"}
+            data = {**preset, **data}
+        return data
+
+    @model_validator(mode="after")
+    def _fixed_needs_amounts(self):
+        if self.avg_check_method == "fixed" and self.avg_check is None:
+            raise ValueError("avg_check_method fixed needs avg_check: [cut 1, cut 2] in the shop's currency")
+        return self
+
+    @field_validator("recency_days", "frequency_orders", "avg_check", "quantiles")
     @classmethod
     def _ascending(cls, cuts):
-        if not 0 <= cuts[0] < cuts[1]:
+        if cuts is not None and not 0 <= cuts[0] < cuts[1]:
             raise ValueError("give two ascending, non-negative cut points, e.g. [90, 365]")
         return cuts
 
@@ -43,20 +76,44 @@ class ChurnGate(_Section):
     min_auc: float = Field(0.65, ge=0.5, le=1)
     auc_tolerance: float = Field(0.005, ge=0)
     brier_tolerance: float = Field(0.001, ge=0)
+    #: Calibration may cost at most this much AUC against the uncalibrated scores on the validation snapshot.
+    max_calibration_auc_loss: float = Field(0.002, ge=0)
+    #: No more than this share of customers may share one probability.
+    max_tied_share: float = Field(0.01, gt=0, le=1)
 
 
 class ChurnConfig(_Section):
     horizon_days: int = Field(90, ge=7, le=730)
-    training_snapshots: int = Field(6, ge=2, le=24)
-    snapshot_step_days: int = Field(60, ge=1)
+    #: "auto": as many snapshots as the history holds, ``min_step_days`` to ``max_step_days`` apart.
+    training_snapshots: int | Literal["auto"] = "auto"
+    snapshot_step_days: int | Literal["auto"] = "auto"
+    max_snapshots: int = Field(12, ge=2, le=52)
+    min_step_days: int = Field(14, ge=1)
+    max_step_days: int = Field(60, ge=1)
     calibration: Literal["isotonic", "sigmoid"] = "isotonic"
     max_training_rows: int = Field(400_000, ge=1000)
     gate: ChurnGate = ChurnGate()
+
+    @field_validator("training_snapshots")
+    @classmethod
+    def _at_least_two(cls, count):
+        if count != "auto" and not 2 <= count <= 52:
+            raise ValueError("give auto or a number of snapshots from 2 to 52")
+        return count
+
+    @field_validator("snapshot_step_days")
+    @classmethod
+    def _positive_step(cls, step):
+        if step != "auto" and step < 1:
+            raise ValueError("give auto or a number of days of at least 1")
+        return step
 
 
 class LtvGate(_Section):
     mae_tolerance: float = Field(0.02, ge=0)
     total_error_tolerance: float = Field(0.02, ge=0)
+    #: Spearman correlation of decile number and mean realised revenue per decile of prediction.
+    min_decile_spearman: float = Field(0.9, ge=-1, le=1)
 
 
 class LtvConfig(_Section):
@@ -65,9 +122,25 @@ class LtvConfig(_Section):
 
 
 class ScoresConfig(_Section):
+    currency: CurrencySettings = CurrencySettings()
+    #: What one purchase is: ``customer_day`` (default) merges a customer's orders of one day into one
+    #: basket, so split order lines or a forgotten item bought later do not inflate frequency; ``order``
+    #: counts every order.
+    purchase_unit: Literal["customer_day", "order"] = "customer_day"
     rfm: RfmConfig = RfmConfig()
     churn: ChurnConfig = ChurnConfig()
     ltv: LtvConfig = LtvConfig()
+
+    @model_validator(mode="after")
+    def _preset_currency(self):
+        preset = RFM_PRESETS.get(self.rfm.preset or "", {})
+        if "currency" in preset and preset["currency"] != self.currency.code:
+            raise ValueError(
+                f"rfm preset {self.rfm.preset} has cut points in {preset['currency']}, the shop's "
+                f"currency is {self.currency.code}: use avg_check_method quantile or fixed avg_check "
+                "amounts instead"
+            )
+        return self
 
 
 def load_config(path: Path | str = DEFAULT_CONFIG_FILE) -> ScoresConfig:

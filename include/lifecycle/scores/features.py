@@ -9,6 +9,7 @@ same feature columns, constant where there is no data, which a tree model simply
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -35,6 +36,10 @@ ORDER_FEATURES = (
     "repeat_avg_check",
     "mean_interval_days",
     "overdue_ratio",
+    "overdue_days",
+    "last_interval_days",
+    "interval_trend",
+    "interval_cv",
     "returns",
     "return_share",
     "discount_share",
@@ -84,8 +89,14 @@ OPTIONAL_SOURCES = (
     ),
 )
 
+#: The season of the as-of date (day of the year on a circle): how many customers come back in the next
+#: weeks depends on what those weeks hold (Black Friday, New Year, the spring lull).
+SEASON_FEATURES = ("season_sin", "season_cos")
+
 #: Every feature column, in a fixed order; a model records the ones it was trained on.
-FEATURES = ORDER_FEATURES + tuple(name for source in OPTIONAL_SOURCES for name in source.neutral)
+FEATURES = (
+    ORDER_FEATURES + tuple(name for source in OPTIONAL_SOURCES for name in source.neutral) + SEASON_FEATURES
+)
 
 
 def available_sources(warehouse: Warehouse) -> list[OptionalSource]:
@@ -107,21 +118,33 @@ def available_sources(warehouse: Warehouse) -> list[OptionalSource]:
 
 
 def build_features(
-    warehouse: Warehouse, as_of: date, sources: list[OptionalSource] | None = None
+    warehouse: Warehouse,
+    as_of: date,
+    sources: list[OptionalSource] | None = None,
+    purchase_unit: str = "customer_day",
 ) -> pd.DataFrame:
-    """One row per customer with a purchase by the end of ``as_of`` (index ``customer_id``), all FEATURES."""
-    frame = warehouse.fetch_df("scores/churn_features_orders.sql", as_of=as_of).set_index("customer_id")
+    """One row per customer with a purchase by the end of ``as_of`` (index ``customer_id``), all FEATURES;
+    purchases are counted per ``purchase_unit`` (``customer_day`` or ``order``)."""
+    frame = warehouse.fetch_df(
+        "scores/churn_features_orders.sql", as_of=as_of, purchase_unit=purchase_unit
+    ).set_index("customer_id")
     for source in available_sources(warehouse) if sources is None else sources:
         extra = warehouse.fetch_df(source.sql, as_of=as_of).set_index("customer_id")
         frame = frame.join(extra, how="left")
     for source in OPTIONAL_SOURCES:
         for column, neutral in source.neutral.items():
             frame[column] = frame[column].fillna(neutral) if column in frame else neutral
+    angle = 2 * math.pi * (as_of.timetuple().tm_yday - 1) / 365.25
+    frame["season_sin"], frame["season_cos"] = math.sin(angle), math.cos(angle)
     # PostgreSQL returns NUMERIC as Decimal; models and arithmetic want plain floats.
     return frame[list(FEATURES)].astype("float64")
 
 
-def future_purchases(warehouse: Warehouse, as_of: date, horizon_days: int) -> pd.DataFrame:
+def future_purchases(
+    warehouse: Warehouse, as_of: date, horizon_days: int, purchase_unit: str = "customer_day"
+) -> pd.DataFrame:
     """Purchases and revenue per customer in the ``horizon_days`` after ``as_of`` (index ``customer_id``)."""
-    frame = warehouse.fetch_df("scores/future_purchases.sql", as_of=as_of, horizon_days=horizon_days)
+    frame = warehouse.fetch_df(
+        "scores/future_purchases.sql", as_of=as_of, horizon_days=horizon_days, purchase_unit=purchase_unit
+    )
     return frame.set_index("customer_id").astype("float64")

@@ -36,8 +36,9 @@ class Rule:
 
 @dataclass(frozen=True)
 class Floor:
-    """A requirement on the candidate alone: ``metric`` at least ``minimum``, or better than the baseline
-    metric ``beats`` measured on the same data (with ``higher_is_better=False``: below it)."""
+    """A requirement on the candidate alone: ``metric`` at least ``minimum`` (with ``higher_is_better=False``:
+    at most), or better than the baseline metric ``beats`` measured on the same data (with
+    ``higher_is_better=False``: below it)."""
 
     metric: str
     minimum: float | None = None
@@ -50,7 +51,7 @@ class Floor:
             bound, name = metrics[self.beats], self.beats
             passed = value > bound if self.higher_is_better else value < bound
         else:
-            bound, name = float(self.minimum), "minimum"
+            bound, name = float(self.minimum), "minimum" if self.higher_is_better else "maximum"
             passed = value >= bound if self.higher_is_better else value <= bound
         verdict = "ok" if passed else "not good enough"
         return passed, f"{self.metric} {value:.4f} vs {name} {bound:.4f} ({verdict})"
@@ -67,12 +68,15 @@ def decide(
     current: Mapping[str, float] | None,
     rules: Sequence[Rule],
     floors: Sequence[Floor] = (),
+    note: str | None = None,
 ) -> Decision:
-    """Promote when every floor holds and, if a current model exists, no rule finds the candidate worse."""
-    checks = [floor.check(candidate) for floor in floors]
+    """Promote when every floor holds and, if a model to compare with exists, no rule finds the candidate
+    worse. ``note`` (e.g. a changed horizon) leads the reason."""
+    checks = [(True, note)] if note else []
+    checks += [floor.check(candidate) for floor in floors]
     if current is not None:
         checks += [rule.check(candidate[rule.metric], current[rule.metric]) for rule in rules]
-    else:
+    elif not note:
         checks.append((True, "no current model to compare with"))
     promote = all(passed for passed, _ in checks)
     return Decision(

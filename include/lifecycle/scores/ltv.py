@@ -125,8 +125,8 @@ def _gamma_gamma_negative_loglik(log_params, n, m):
     return -np.sum(loglik)
 
 
-def fit(features: pd.DataFrame, horizon_days: int) -> LtvModel:
-    """Maximum-likelihood fit of both models on one row per purchasing customer."""
+def fit_bgnbd(features: pd.DataFrame) -> tuple[float, float, float, float]:
+    """Maximum-likelihood BG/NBD parameters (r, alpha, a, b) on one row per purchasing customer."""
     import numpy as np
     import pandas as pd
     from scipy.optimize import minimize
@@ -143,6 +143,44 @@ def fit(features: pd.DataFrame, horizon_days: int) -> LtvModel:
         method="L-BFGS-B",
         bounds=[(-10, 10), (-10, 15), (-10, 10), (-10, 10)],
     )
+    if not bgnbd.success:
+        raise RuntimeError(f"BG/NBD fit did not converge: {bgnbd.message}")
+    return tuple(float(value) for value in np.exp(bgnbd.x))
+
+
+def bgnbd_quantities(features: pd.DataFrame, params: tuple[float, ...], days: float) -> pd.DataFrame:
+    """Per customer, under BG/NBD parameters (r, alpha, a, b): ``bgnbd_p_alive`` (probability the customer
+    has not dropped out), ``bgnbd_expected_purchases`` in the next ``days`` and ``bgnbd_p_none``, the
+    probability of no purchase in them (a customer drops out only right after a purchase, so it is the chance
+    of being gone plus the chance of a quiet spell while alive)."""
+    import numpy as np
+    import pandas as pd
+
+    r, alpha, a, b = params[:4]
+    x, t_x, T = _summary(features)
+    dropout_odds = np.where(
+        x > 0, a / np.maximum(b + x - 1, 1e-9) * ((alpha + T) / (alpha + t_x)) ** (r + x), 0.0
+    )
+    p_alive = 1 / (1 + np.nan_to_num(dropout_odds, nan=0.0, posinf=1e12))
+    quiet = ((alpha + T) / (alpha + T + days)) ** (r + x)
+    model = LtvModel(r, alpha, a, b, 1.0, 2.0, 1.0, int(days))
+    return pd.DataFrame(
+        {
+            "bgnbd_p_alive": p_alive,
+            "bgnbd_expected_purchases": model.expected_purchases(features, days),
+            "bgnbd_p_none": (1 - p_alive) + p_alive * quiet,
+        },
+        index=features.index,
+    )
+
+
+def fit(features: pd.DataFrame, horizon_days: int) -> LtvModel:
+    """Maximum-likelihood fit of both models on one row per purchasing customer."""
+    import numpy as np
+    from scipy.optimize import minimize
+
+    r, alpha, a, b = fit_bgnbd(features)
+    x, _, _ = _summary(features)
     # Spend is fitted on repeat purchases only: a first purchase (often the device itself) says little about
     # the checks that follow (accessories, consumables, upgrades).
     repeaters = (x > 0) & (features["repeat_avg_check"].fillna(0).to_numpy(dtype=float) > 0)
@@ -156,9 +194,8 @@ def fit(features: pd.DataFrame, horizon_days: int) -> LtvModel:
         method="L-BFGS-B",
         bounds=[(-10, 10), (-10, 10), (-10, 25)],
     )
-    if not (bgnbd.success and gamma_gamma.success):
-        raise RuntimeError(f"LTV fit did not converge: {bgnbd.message}; {gamma_gamma.message}")
-    r, alpha, a, b = np.exp(bgnbd.x)
+    if not gamma_gamma.success:
+        raise RuntimeError(f"LTV fit did not converge: {gamma_gamma.message}")
     p, q, v = np.exp(gamma_gamma.x)
     return LtvModel(float(r), float(alpha), float(a), float(b), float(p), float(q), float(v), horizon_days)
 
@@ -179,8 +216,11 @@ def evaluate(predicted: np.ndarray, features: pd.DataFrame, realised: pd.Series,
     """Error against the revenue customers really brought in the horizon, and a decile table.
 
     ``realised`` is revenue per customer id (customers absent from it brought nothing). Figures: MAE per
-    customer, total error (sum predicted vs sum realised, signed share), and the same for the naive baseline
-    "the last 365 days' revenue repeats, scaled to the horizon".
+    customer, total error (sum predicted vs sum realised, signed share), the same for the naive baseline
+    "the last 365 days' revenue repeats, scaled to the horizon", the MAE of predicting zero for everyone
+    (``zero_mae``: most customers buy nothing in a horizon, so zero is a hard baseline for MAE), and
+    ``decile_spearman``: the rank correlation of decile number and mean realised revenue per decile of
+    prediction (1 = the decile table rises monotonically).
     """
     import numpy as np
     import pandas as pd
@@ -194,6 +234,7 @@ def evaluate(predicted: np.ndarray, features: pd.DataFrame, realised: pd.Series,
         "predicted_total": float(predicted.sum()),
         "realised_total": total,
         "baseline_mae": float(np.mean(np.abs(naive - actual))),
+        "zero_mae": float(np.mean(np.abs(actual))),
         "customers": len(actual),
     }
     metrics["abs_total_error"] = abs(metrics["total_error"])
@@ -211,14 +252,31 @@ def evaluate(predicted: np.ndarray, features: pd.DataFrame, realised: pd.Series,
         )
         .reset_index()
     )
+    metrics["decile_spearman"] = decile_spearman(table)
     return metrics, table
+
+
+def decile_spearman(table: pd.DataFrame) -> float:
+    """Spearman correlation of bin number and mean realised value in a decile table (NaN under 3 bins)."""
+    from scipy.stats import spearmanr
+
+    if len(table) < 3 or table["mean_observed"].nunique() < 2:
+        return float("nan")
+    return float(spearmanr(table["bin"], table["mean_observed"]).statistic)
 
 
 def gate_rules(config: LtvConfig) -> tuple[list[Rule], list[Floor]]:
     """MAE not above the current model's by more than a share, |total error| not above it by more than a
-    number of points; and in any case a lower MAE than the naive "last year's revenue repeats" baseline."""
+    number of points; and in any case a lower MAE than predicting zero for everyone AND than the naive "last
+    year's revenue repeats" baseline, and a decile table that rises (Spearman at least
+    ``min_decile_spearman``)."""
     rules = [
         Rule("mae", higher_is_better=False, tolerance=config.gate.mae_tolerance, relative=True),
         Rule("abs_total_error", higher_is_better=False, tolerance=config.gate.total_error_tolerance),
     ]
-    return rules, [Floor("mae", beats="baseline_mae", higher_is_better=False)]
+    floors = [
+        Floor("mae", beats="zero_mae", higher_is_better=False),
+        Floor("mae", beats="baseline_mae", higher_is_better=False),
+        Floor("decile_spearman", minimum=config.gate.min_decile_spearman),
+    ]
+    return rules, floors

@@ -55,7 +55,17 @@ class RegisteredModel:
 
 
 def current_model(warehouse: Warehouse, model_name: str) -> RegisteredModel | None:
-    rows = warehouse.fetch_all("scores/registry_current.sql", model_name=model_name)
+    return _loaded(warehouse.fetch_all("scores/registry_current.sql", model_name=model_name))
+
+
+def latest_of_line(warehouse: Warehouse, model_name: str, horizon_days: int) -> RegisteredModel | None:
+    """The newest model of a name and horizon that was ever current (current or retired), if any."""
+    return _loaded(
+        warehouse.fetch_all("scores/registry_line.sql", model_name=model_name, horizon_days=horizon_days)
+    )
+
+
+def _loaded(rows) -> RegisteredModel | None:
     if not rows:
         return None
     row = dict(rows[0])

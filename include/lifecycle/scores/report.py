@@ -9,8 +9,30 @@ from lifecycle.scores.registry import list_models
 from lifecycle.scores.scoring import segment_distribution
 from lifecycle.warehouse import Warehouse
 
-_CHURN_FIGURES = ("auc", "baseline_auc", "brier", "ece", "churn_rate", "mean_predicted", "customers")
-_LTV_FIGURES = ("mae", "baseline_mae", "total_error", "baseline_total_error", "validation_days", "customers")
+_CHURN_FIGURES = (
+    "auc",
+    "auc_uncalibrated",
+    "baseline_auc",
+    "bgnbd_auc",
+    "brier",
+    "ece",
+    "tied_share",
+    "churn_rate",
+    "mean_predicted",
+    "training_snapshots",
+    "snapshot_step_days",
+    "customers",
+)
+_LTV_FIGURES = (
+    "mae",
+    "zero_mae",
+    "baseline_mae",
+    "decile_spearman",
+    "total_error",
+    "baseline_total_error",
+    "validation_days",
+    "customers",
+)
 
 
 def describe(warehouse: Warehouse, as_of: date | None = None) -> str:
@@ -24,6 +46,8 @@ def describe(warehouse: Warehouse, as_of: date | None = None) -> str:
         current = models[models["status"] == "current"]
         if current.empty:
             lines.append(f"{name} model: none current ({len(models)} trained)")
+            if len(models):
+                lines.append(f"  newest decision: {models.iloc[0]['decision']}")
             continue
         row = current.iloc[0]
         metrics = json.loads(row["metrics"])

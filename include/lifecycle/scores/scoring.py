@@ -18,7 +18,7 @@ from lifecycle.ingest import no_purchases_error
 from lifecycle.scores import churn, ltv, registry
 from lifecycle.scores.config import ScoresConfig
 from lifecycle.scores.features import build_features
-from lifecycle.scores.rfm import compute_rfm
+from lifecycle.scores.rfm import compute_rfm, describe_cuts
 from lifecycle.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,8 @@ class ScoreReport:
     rfm_method: str
     rfm_cuts: dict[str, float]
     seconds: float
+    #: what each R, F and M digit means under the cut points in force, in the shop's currency (en, ru)
+    rfm_legend: dict[str, dict[str, str]] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "as_of": self.as_of.isoformat()}
@@ -71,15 +73,22 @@ def score(warehouse: Warehouse, as_of: date, config: ScoresConfig, run_key: str)
     import pandas as pd
 
     started = time.perf_counter()
-    frame, cuts = compute_rfm(warehouse, as_of, config.rfm)
+    frame, cuts = compute_rfm(warehouse, as_of, config.rfm, config.purchase_unit)
     if frame.empty:
         raise no_purchases_error(warehouse, up_to=as_of)
+    log.info(
+        "RFM as of %s: %d customers (%s cut points) in %.1f s",
+        as_of,
+        len(frame),
+        config.rfm.method,
+        time.perf_counter() - started,
+    )
     churn_model = registry.current_model(warehouse, churn.MODEL_NAME)
     ltv_model = registry.current_model(warehouse, ltv.MODEL_NAME)
     frame["churn_probability"] = pd.array([None] * len(frame), dtype="Float64")
     frame["ltv"] = pd.array([None] * len(frame), dtype="Float64")
     if len(frame) and (churn_model or ltv_model):
-        features = build_features(warehouse, as_of).reindex(frame.index)
+        features = build_features(warehouse, as_of, purchase_unit=config.purchase_unit).reindex(frame.index)
         if churn_model:
             frame["churn_probability"] = churn.predict(churn_model.load(), features)
         if ltv_model:
@@ -107,9 +116,12 @@ def score(warehouse: Warehouse, as_of: date, config: ScoresConfig, run_key: str)
             customers=len(frame),
             churn_model_version=churn_version,
             ltv_model_version=ltv_version,
-            rfm_method=config.rfm.method,
+            rfm_method=config.rfm.method
+            if config.rfm.avg_check_method == config.rfm.method
+            else f"{config.rfm.method}, avg check {config.rfm.avg_check_method}",
             rfm_cuts=cuts,
             seconds=round(time.perf_counter() - started, 3),
+            rfm_legend=describe_cuts(cuts, config.currency),
         )
         warehouse.run(
             conn,
@@ -118,6 +130,14 @@ def score(warehouse: Warehouse, as_of: date, config: ScoresConfig, run_key: str)
             run_key=run_key,
             scored_at=now,
         )
+    log.info(
+        "scored %d customers as of %s (churn model %s, LTV model %s) in %.1f s",
+        report.customers,
+        as_of,
+        f"v{churn_version}" if churn_version else "none",
+        f"v{ltv_version}" if ltv_version else "none",
+        time.perf_counter() - started,
+    )
     return report
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from lifecycle.ingest import no_purchases_error
 from lifecycle.scores import churn, ltv, registry
 from lifecycle.scores.config import ScoresConfig
-from lifecycle.scores.features import FEATURES, build_features, future_purchases
+from lifecycle.scores.features import build_features, future_purchases
 from lifecycle.scores.gate import decide
 from lifecycle.warehouse import Warehouse
 
@@ -30,6 +30,8 @@ class TrainingReport:
     metrics: dict[str, float]
     incumbent_version: int | None
     incumbent_metrics: dict[str, float] | None
+    #: churn: how many training snapshots, how far apart, and the validation snapshot and window used
+    snapshots: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -47,45 +49,92 @@ def purchase_span(warehouse: Warehouse, requested_end: date) -> tuple[date, date
     return row["first_purchase"].date(), min(requested_end, row["latest_purchase"].date())
 
 
-def _comparable(incumbent: registry.RegisteredModel | None, horizon_days: int):
-    """The current model if it predicts the candidate's horizon (otherwise the two are not comparable)."""
-    if incumbent is not None and incumbent.horizon_days != horizon_days:
-        log.warning(
-            "current %s model v%s has horizon %s days, the candidate %s: promoting without comparison",
-            incumbent.model_name,
-            incumbent.version,
-            incumbent.horizon_days,
-            horizon_days,
+def _comparable(warehouse: Warehouse, model_name: str, horizon_days: int):
+    """The model to compare a candidate with, and a note for the decision when the horizon changed.
+
+    The current model when it predicts the candidate's horizon. Otherwise the candidate starts (or resumes)
+    a model line of its own: it is compared with the newest model that was ever current with its horizon,
+    if any, and else judged by the floors alone; promoting it replaces the current model of the old horizon,
+    and the decision says so."""
+    current = registry.current_model(warehouse, model_name)
+    if current is None or current.horizon_days == horizon_days:
+        return current, None
+    same_line = registry.latest_of_line(warehouse, model_name, horizon_days)
+    note = (
+        f"horizon changed: the current model v{current.version} predicts {current.horizon_days} days, this "
+        f"one {horizon_days}; a new model line, "
+        + (
+            f"compared with v{same_line.version}, the newest {horizon_days}-day model"
+            if same_line
+            else f"judged by the floors alone (no earlier {horizon_days}-day model)"
         )
-        return None
-    return incumbent
+        + f"; if promoted it replaces v{current.version}"
+    )
+    log.warning("%s model: %s", model_name, note)
+    return same_line, note
 
 
-def train_churn(
-    warehouse: Warehouse, data_end: date, config: ScoresConfig, features: tuple[str, ...] = FEATURES
-) -> TrainingReport:
-    """Train, validate, gate and register a churn model on data up to ``data_end``."""
+def churn_data(warehouse: Warehouse, data_end: date, config: ScoresConfig):
+    """The snapshot plan for data up to ``data_end`` and the labelled training and validation frames."""
     import pandas as pd
 
-    settings = config.churn
+    settings, unit = config.churn, config.purchase_unit
     history_start, data_end = purchase_span(warehouse, data_end)
     snapshots = churn.plan_snapshots(data_end, settings, history_start)
     training = pd.concat(
-        [churn.labelled_snapshot(warehouse, as_of, settings.horizon_days) for as_of in snapshots.training]
+        [
+            churn.labelled_snapshot(warehouse, as_of, settings.horizon_days, unit)
+            for as_of in snapshots.training
+        ]
     )
-    validation = churn.labelled_snapshot(warehouse, snapshots.validation, settings.horizon_days)
+    validation = churn.labelled_snapshot(warehouse, snapshots.validation, settings.horizon_days, unit)
     if validation.empty or training.empty:
         raise ValueError(f"not enough history before {snapshots.training[0]} to train a churn model")
-    model = churn.fit(training, settings, features)
-    metrics, calibration = churn.evaluate(churn.predict(model, validation), validation)
-    metrics["training_rows"] = min(len(training), settings.max_training_rows)
+    log.info(
+        "churn data: %d training rows from %d snapshots %s days apart (%s to %s), "
+        "%d validation rows as of %s",
+        len(training),
+        len(snapshots.training),
+        snapshots.step_days,
+        snapshots.training[0],
+        snapshots.training[-1],
+        len(validation),
+        snapshots.validation,
+    )
+    return snapshots, training, validation
 
-    incumbent = _comparable(registry.current_model(warehouse, churn.MODEL_NAME), settings.horizon_days)
+
+def measure_churn(model: churn.ChurnModel, validation) -> tuple[dict[str, float], Any]:
+    """A fitted model's validation figures, with the AUC of its scores before calibration."""
+    from sklearn.metrics import roc_auc_score
+
+    metrics, calibration = churn.evaluate(churn.predict(model, validation), validation)
+    metrics["auc_uncalibrated"] = float(roc_auc_score(validation["churned"], model.raw_scores(validation)))
+    metrics["calibration_auc_loss"] = max(0.0, metrics["auc_uncalibrated"] - metrics["auc"])
+    return metrics, calibration
+
+
+def train_churn(
+    warehouse: Warehouse,
+    data_end: date,
+    config: ScoresConfig,
+    features: tuple[str, ...] = churn.MODEL_FEATURES,
+) -> TrainingReport:
+    """Train, validate, gate and register a churn model on data up to ``data_end``."""
+    settings = config.churn
+    snapshots, training, validation = churn_data(warehouse, data_end, config)
+    model = churn.fit(training, settings, features)
+    metrics, calibration = measure_churn(model, validation)
+    metrics["training_rows"] = min(len(training), settings.max_training_rows)
+    metrics["training_snapshots"] = len(snapshots.training)
+    metrics["snapshot_step_days"] = snapshots.step_days
+
+    incumbent, note = _comparable(warehouse, churn.MODEL_NAME, settings.horizon_days)
     incumbent_metrics = None
     if incumbent is not None:
         incumbent_metrics, _ = churn.evaluate(churn.predict(incumbent.load(), validation), validation)
     rules, floors = churn.gate_rules(settings)
-    decision = decide(metrics, incumbent_metrics, rules, floors)
+    decision = decide(metrics, incumbent_metrics, rules, floors, note)
     import sklearn
 
     candidate = registry.Candidate(
@@ -98,11 +147,29 @@ def train_churn(
         features=tuple(features),
         metrics=metrics,
         calibration=calibration,
-        settings={**settings.model_dump(), "snapshots": snapshots.training, "sklearn": sklearn.__version__},
+        settings={
+            **settings.model_dump(),
+            **snapshots.describe(),
+            "purchase_unit": config.purchase_unit,
+            "calibration_method": model.calibrator.method,
+            "bgnbd_params": model.bgnbd_params,
+            "sklearn": sklearn.__version__,
+        },
     )
     version = registry.register(warehouse, candidate, decision, incumbent, incumbent_metrics)
-    log.info("churn model v%s: %s", version, decision.reason)
-    return _report(candidate, version, decision, incumbent, incumbent_metrics)
+    auc, brier = metrics["auc"], metrics["brier"]
+    log.info("churn model v%s: %s; AUC %.3f, Brier %.3f", version, decision.reason, auc, brier)
+    return _report(candidate, version, decision, incumbent, incumbent_metrics, snapshots.describe())
+
+
+def ltv_data(warehouse: Warehouse, data_end: date, config: ScoresConfig):
+    """Features as of the LTV fit date, the revenue each customer brought in the window after it, the fit
+    date and the window's length in days."""
+    history_start, data_end = purchase_span(warehouse, data_end)
+    as_of, window = ltv.validation_plan(history_start, data_end, config.ltv)
+    features = build_features(warehouse, as_of, purchase_unit=config.purchase_unit)
+    realised = future_purchases(warehouse, as_of, window, config.purchase_unit)["revenue"]
+    return features, realised, as_of, window
 
 
 def train_ltv(warehouse: Warehouse, data_end: date, config: ScoresConfig) -> TrainingReport:
@@ -111,21 +178,19 @@ def train_ltv(warehouse: Warehouse, data_end: date, config: ScoresConfig) -> Tra
     With less history than a horizon plus half a year the validation window is shortened (``validation_days``
     in the figures); the model still predicts the configured horizon."""
     settings = config.ltv
-    history_start, data_end = purchase_span(warehouse, data_end)
-    as_of, window = ltv.validation_plan(history_start, data_end, settings)
-    features = build_features(warehouse, as_of)
+    features, realised, as_of, window = ltv_data(warehouse, data_end, config)
+    log.info("LTV data: %d customers as of %s, validated on the %d days after", len(features), as_of, window)
     model = ltv.fit(features, settings.horizon_days)
-    realised = future_purchases(warehouse, as_of, window)["revenue"]
     metrics, table = ltv.evaluate(model.predict(features, window), features, realised, window)
     metrics["validation_days"] = window
 
-    incumbent = _comparable(registry.current_model(warehouse, ltv.MODEL_NAME), settings.horizon_days)
+    incumbent, note = _comparable(warehouse, ltv.MODEL_NAME, settings.horizon_days)
     incumbent_metrics = None
     if incumbent is not None:
         incumbent_metrics, _ = ltv.evaluate(
             incumbent.load().predict(features, window), features, realised, window
         )
-    decision = decide(metrics, incumbent_metrics, *ltv.gate_rules(settings))
+    decision = decide(metrics, incumbent_metrics, *ltv.gate_rules(settings), note)
     candidate = registry.Candidate(
         model_name=ltv.MODEL_NAME,
         model=model,
@@ -143,7 +208,7 @@ def train_ltv(warehouse: Warehouse, data_end: date, config: ScoresConfig) -> Tra
     return _report(candidate, version, decision, incumbent, incumbent_metrics)
 
 
-def _report(candidate, version, decision, incumbent, incumbent_metrics) -> TrainingReport:
+def _report(candidate, version, decision, incumbent, incumbent_metrics, snapshots=None) -> TrainingReport:
     return TrainingReport(
         model_name=candidate.model_name,
         version=version,
@@ -155,4 +220,5 @@ def _report(candidate, version, decision, incumbent, incumbent_metrics) -> Train
         metrics=candidate.metrics,
         incumbent_version=incumbent.version if incumbent else None,
         incumbent_metrics=incumbent_metrics,
+        snapshots=snapshots,
     )

@@ -1,11 +1,18 @@
 -- Purchases each customer made in the horizon after the as-of date: the churn label and the realised revenue
 -- that LTV is validated against.
 -- Inputs: crm.orders, crm.ref_order_statuses (counts_as_purchase).
--- Outputs: customer_id, purchases, revenue; only customers with at least one purchase in the window.
--- Parameters: :as_of (date; the window starts at the following midnight), :horizon_days (window length).
+-- Outputs: customer_id, purchases (counted per :purchase_unit, as in rfm.sql), revenue; only customers with
+--   at least one purchase in the window.
+-- Parameters: :as_of (date; the window starts at the following midnight), :horizon_days (window length),
+--   :purchase_unit ('customer_day' or 'order').
 SELECT
     o.customer_id,
-    COUNT(*) AS purchases,
+    COUNT(
+        DISTINCT CASE
+            WHEN :purchase_unit = 'order' THEN o.order_id
+            ELSE CAST(:as_of AS DATE) - CAST(o.ordered_at AS DATE)
+        END
+    ) AS purchases,
     SUM(o.total_amount) AS revenue
 FROM crm.orders AS o
 INNER JOIN crm.ref_order_statuses AS s ON o.status = s.status

@@ -2,12 +2,14 @@
 
 ``GET /lifecycle/runs/{dag_id}/{run_id}``  the Run summary tab of a DAG run (iframe on the run page)
 ``GET /lifecycle/overview?start=&end=``   the CRM overview page (Airflow navigation)
+``GET /lifecycle/chains/{chain}/preview?at=``  the audience preview of one chain (from the CRM overview)
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query
@@ -28,15 +30,29 @@ def warehouse_url() -> str:
     return from_connection()
 
 
-def chain_map() -> tuple[dict[str, Any], str | None]:
-    """Dependency: the chain configs (communication map, names) and an error text if they do not load."""
-    from lifecycle.chains.config import load_chains
-    from lifecycle.errors import ConfigError
+def preview_warehouse_url() -> str:
+    """Dependency: the warehouse the audience preview runs on, writable (its work is rolled back)."""
+    from lifecycle_providers.ui.warehouse import warehouse_url as from_connection
 
-    try:
-        return load_chains(check_templates=False), None
-    except ConfigError as exc:
-        return {}, f"Карта цепочек не загружена / chain map not loaded: {exc}"
+    return from_connection(read_only=False)
+
+
+def chains_folder() -> Path:
+    """Dependency: the folder of chain files (``LIFECYCLE_CHAINS_DIR``, default include/chains)."""
+    from lifecycle_providers.ui.chains import chains_folder as configured
+
+    return configured()
+
+
+def chain_map(
+    folder: Annotated[Path, Depends(chains_folder)],
+) -> tuple[dict[str, Any], str | None, dict[str, str]]:
+    """Dependency: the chain configs that load (communication map, names), a line naming the chain files
+    that do not, and what is wrong with each of those. Read on every request, so edits show at once."""
+    from lifecycle_providers.ui.chains import load_chain_files
+
+    files = load_chain_files(folder)
+    return files.chains, files.error, files.problems
 
 
 def airflow_run_state(dag_id: str, run_id: str) -> str | None:
@@ -103,6 +119,40 @@ def overview(
     min_sample = load_policy().experiments.bandit_min_sample
     try:
         with reading(url) as reader:
-            return HTMLResponse(pages.overview(reader, start, end, chains[0], min_sample, chains[1]))
+            return HTMLResponse(
+                pages.overview(reader, start, end, chains[0], min_sample, chains[1], chains[2])
+            )
     except WarehouseBusy as exc:
         return _busy(exc)
+
+
+@app.get("/chains/{chain_id}/preview", response_class=HTMLResponse)
+def chain_preview(
+    chain_id: str,
+    _viewer: Annotated[str, Depends(require_viewer)],
+    folder: Annotated[Path, Depends(chains_folder)],
+    url: Annotated[str, Depends(preview_warehouse_url)],
+    at: Annotated[str | None, Query(max_length=40)] = None,
+) -> HTMLResponse:
+    """Who would enter the chain at ``at`` (UTC; default this hour) and what the contact policy would do;
+    nothing is written. A broken chain file, entry query or policy file is named on the page (422)."""
+    from lifecycle.chains.config import chain_ids
+    from lifecycle_providers.ui import chains as views
+    from lifecycle_providers.ui.warehouse import LOCK_WAIT_S, WarehouseBusy
+
+    try:
+        as_of = views.parse_moment(at)
+    except ValueError:
+        problem = f"'at': {at!r} is not a time; use YYYY-MM-DDTHH:MM (UTC)"
+        return HTMLResponse(views.problem_page(chain_id, None, problem), status_code=422)
+    try:
+        chain = views.load_for_preview(folder, chain_id)
+        preview = views.run_preview(url, chain, as_of, LOCK_WAIT_S)
+    except views.UnknownChain:
+        return HTMLResponse(views.unknown_page(chain_id, chain_ids(folder)), status_code=404)
+    except views.PreviewFailed as exc:
+        log.info("preview of %s refused: %s", chain_id, exc.text)
+        return HTMLResponse(views.problem_page(chain_id, as_of, exc.text, at or ""), status_code=422)
+    except WarehouseBusy as exc:
+        return _busy(exc)
+    return HTMLResponse(views.preview_page(chain_id, chain, as_of, preview))

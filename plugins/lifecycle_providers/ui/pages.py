@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import date
+from html import escape
 from typing import Any
 
 from lifecycle_providers.ui import render as r
@@ -163,7 +164,7 @@ def _per_chain(summary: dict[str, Any], chains: dict[str, Any]) -> str:
         return per.setdefault(
             chain_id,
             {"entered": None, "exits": {}, "completed": None, "held": {}, "suppressed": {}}
-            | dict.fromkeys(("due", "control", "planned", "sent", "failed"), 0),
+            | dict.fromkeys(("due", "holdout", "global_control", "planned", "sent", "failed"), 0),
         )
 
     for f in summary.get("chains", []):
@@ -172,8 +173,7 @@ def _per_chain(summary: dict[str, Any], chains: dict[str, Any]) -> str:
     for s in summary["funnel"]:
         c = chain(s["chain_id"])
         c["due"] += s["due"]
-        c["control"] += s["holdout"] + s["global_control"]
-        for key in ("planned", "sent", "failed"):
+        for key in ("holdout", "global_control", "planned", "sent", "failed"):
             c[key] += s[key]
         for key in ("held", "suppressed"):
             for code, n in s[key].items():
@@ -186,7 +186,8 @@ def _per_chain(summary: dict[str, Any], chains: dict[str, Any]) -> str:
             r.fmt(c["due"]),
             f"{sum(c['held'].values())}: {_reasons_cell(c['held'])}" if c["held"] else "0",
             f"{sum(c['suppressed'].values())}: {_reasons_cell(c['suppressed'])}" if c["suppressed"] else "0",
-            r.fmt(c["control"]),
+            r.fmt(c["holdout"]),
+            r.fmt(c["global_control"]),
             r.fmt(c["planned"]),
             r.fmt(c["sent"]),
             r.fmt(c["failed"]),
@@ -201,13 +202,14 @@ def _per_chain(summary: dict[str, Any], chains: dict[str, Any]) -> str:
             stage_text("due"),
             "Отложено по причине / Held back by reason",
             "Отклонено по причине / Suppressed by reason",
-            "Контроль / Holdout + global control",
+            stage_text("holdout"),
+            stage_text("global_control"),
             stage_text("planned"),
             stage_text("sent"),
             stage_text("failed"),
         ],
         rows,
-        numeric=(1, 3, 6, 7, 8, 9),
+        numeric=(1, 3, 6, 7, 8, 9, 10),
     )
 
 
@@ -234,7 +236,7 @@ def _legend(summary: dict[str, Any]) -> str:
 
 
 def _chains(summary: dict[str, Any], chains: dict[str, Any]) -> list[str]:
-    from lifecycle.reports.labels import STAGE
+    from lifecycle.reports.labels import STAGE, stage_text
 
     funnel, previous = summary["funnel"], summary["previous_funnel"]
     failed = _failed_chains(summary, chains)
@@ -279,14 +281,14 @@ def _chains(summary: dict[str, Any], chains: dict[str, Any]) -> list[str]:
             "Цепочка / Chain",
             "Шаг / Step",
             "Канал / Channel",
-            "К отправке / Due",
+            stage_text("due"),
             "Отложено по причине / Held back by reason",
             "Отклонено по причине / Suppressed by reason",
-            "Контроль цепочки / Holdout",
-            "Глоб. контроль / Global control",
-            "Запланировано / Planned",
-            "Отправлено / Sent",
-            "Ошибка / Failed",
+            stage_text("holdout"),
+            stage_text("global_control"),
+            stage_text("planned"),
+            stage_text("sent"),
+            stage_text("failed"),
             "В очереди, прочее / Pending, other",
         ],
         rows,
@@ -486,9 +488,14 @@ def overview(
     chains: dict[str, Any],
     bandit_min_sample: int | None,
     chains_error: str | None = None,
+    chain_problems: dict[str, str] | None = None,
 ) -> str:
-    """The CRM overview page over the chosen period (default: the last 30 reported days)."""
+    """The CRM overview page over the chosen period (default: the last 30 reported days). Incremental
+    revenue is shown only where it can mean something (:func:`lifecycle.reports.uplift_verdict.verdict`);
+    other chains are greyed out with the reason. ``chain_problems``: the chain files that do not load."""
     from lifecycle.reports import read
+    from lifecycle.reports.uplift_verdict import CURRENCY, MIN_HOLDOUT_ENTRANTS, verdict
+    from lifecycle_providers.ui.chains import ChainFiles, chain_list
 
     if first_day is None or last_day is None:
         default_first, default_last = read.default_period(reader)
@@ -500,16 +507,22 @@ def overview(
         f"<input type='date' name='end' value='{last_day.isoformat()}'>"
         "<button type='submit'>Показать / Show</button></form>"
     )
-    kpi_rows = []
+    kpi_rows, kpi_classes, measured = [], [], []
     no_feedback = [c["chain_id"] for c in data["chains"] if c.get("sent") and not c.get("delivered")]
     for c in data["chains"]:
         u = c.get("uplift") or {}
         silent = c["chain_id"] in no_feedback
-        ci = (
-            f"[{r.fmt(u['ci_low'], 'money')}; {r.fmt(u['ci_high'], 'money')}]"
-            if u.get("ci_low") is not None
-            else "–"
-        )
+        said = verdict(c.get("sent"), c.get("uplift"))
+        if said.measurable:
+            measured.append(c)
+            incremental = r.fmt(u.get("incremental_revenue"), "money")
+            ci = f"[{r.fmt(u['ci_low'], 'money')}; {r.fmt(u['ci_high'], 'money')}]"
+            css = "up" if said.code == "significant" and u["ci_low"] > 0 else ""
+            significance = ("raw-html", f"<span class='verdict {css}'>{escape(said.text)}</span>")
+        else:
+            incremental = ("raw-html", f"<span class='verdict'>{escape(said.text)}</span>")
+            ci = significance = "–"
+        kpi_classes.append(None if said.measurable else "muted")
         kpi_rows.append(
             [
                 _chain_name(chains, c["chain_id"]),
@@ -522,8 +535,9 @@ def overview(
                 r.fmt(c.get("revenue_first_touch"), "money"),
                 r.fmt(c.get("unsubscribed")),
                 f"{r.fmt(u.get('treated'))} / {r.fmt(u.get('holdout'))}",
-                r.fmt(u.get("incremental_revenue"), "money"),
+                incremental,
                 ci,
+                significance,
             ]
         )
     kpis = r.table(
@@ -538,21 +552,21 @@ def overview(
             "Выручка, first touch",
             "Отписки / Unsubscribes",
             "Вошли: воздействие / holdout",
-            "Инкрементальная выручка / Incremental revenue",
+            f"Инкрементальная выручка, {CURRENCY} / Incremental revenue, {CURRENCY}",
             "95 % CI",
+            "Значимость / Significance",
         ],
         kpi_rows,
-        numeric=(1, 2, 3, 4, 5, 6, 7, 8, 10),
+        numeric=(1, 2, 3, 4, 5, 6, 7, 8),
+        row_classes=kpi_classes,
     )
     uplift_chart = r.bar_chart(
         [
             (c["chain_id"], c["uplift"]["incremental_revenue"])
-            for c in data["chains"]
-            if c.get("uplift")
-            and c["uplift"]["incremental_revenue"]
-            and c["uplift"]["incremental_revenue"] > 0
+            for c in measured
+            if c["uplift"]["incremental_revenue"] and c["uplift"]["incremental_revenue"] > 0
         ],
-        "Инкрементальная выручка / Incremental revenue (> 0)",
+        f"Инкрементальная выручка / Incremental revenue, {CURRENCY} (> 0)",
         colour="#3c9a5f",
     )
     steps = r.table(
@@ -678,7 +692,7 @@ def overview(
         if customers
         else r.paragraph("Нет данных / No data", "muted")
     )
-    chain_list = sorted(chains.values(), key=lambda c: (-c.priority, c.id))
+    ordered_chains = sorted(chains.values(), key=lambda c: (-c.priority, c.id))
     return r.page(
         "CRM: обзор / CRM overview",
         f"{first_day.isoformat()} — {last_day.isoformat()}",
@@ -691,9 +705,14 @@ def overview(
                 uplift_chart,
                 r.paragraph(
                     "Инкрементальная выручка = (выручка на вошедшего с воздействием − на вошедшего "
-                    "из holdout) × число вошедших с воздействием; 95 % интервал Уэлча. "
+                    "из holdout) × число вошедших с воздействием; 95 % интервал Уэлча; «значимо», если "
+                    "интервал не содержит нуля. Серые строки: цифры нет, потому что цепочка ничего не "
+                    f"отправила или в контроле меньше {MIN_HOLDOUT_ENTRANTS} вошедших. Суммы в {CURRENCY}. "
                     "Incremental revenue = (revenue per treated entrant − per holdout entrant) × treated "
-                    "entrants, Welch 95 % interval (docs/measurement.md)."
+                    "entrants, Welch 95 % interval; 'significant' when the interval excludes zero. Grey rows "
+                    "show no figure: the chain sent nothing, or its holdout has fewer than "
+                    f"{MIN_HOLDOUT_ENTRANTS} entrants, too few to say anything. Amounts in {CURRENCY} "
+                    "(docs/measurement.md)."
                 ),
             ),
             r.section("Шаги / Steps", steps),
@@ -711,9 +730,19 @@ def overview(
             ),
             r.section("LTV, удержание, повторные покупки / LTV, retention, repeat purchases", customer_table),
             r.section(
+                "Цепочки и их аудитория / Chains and their audience",
+                r.paragraph(
+                    "Предпросмотр: кто войдёт в цепочку в выбранный час (UTC, по умолчанию текущий) и что с "
+                    "ними сделает политика контактов; ничего не записывается. / Preview: who would enter "
+                    "the chain at the chosen hour (UTC, default now) and what the contact policy would do; "
+                    "nothing is written."
+                ),
+                chain_list(ChainFiles(chains, chain_problems or {})),
+            ),
+            r.section(
                 "Карта коммуникаций / Communication map",
                 r.paragraph(chains_error) if chains_error else "",
-                r.communication_map(chain_list),
+                r.communication_map(ordered_chains),
             ),
         ],
     )

@@ -28,6 +28,9 @@ dl.legend dd{margin:0 0 0 16px}
 .muted{color:#8795a4}.up{color:#2d7d46}.down{color:#b03a2e}.note{color:#5b6b7c;font-size:12px}
 .warning{color:#b03a2e;font-weight:600}
 form.period{margin:8px 0}form.period input{margin:0 6px}
+tr.muted td{color:#8795a4;background:#fafbfc}td .verdict{font-size:12px}
+form.preview{margin:0;white-space:nowrap}form.preview input{margin:0 4px;font-size:12px}
+pre.error{background:#fbe9e7;border:1px solid #b03a2e;padding:8px 10px;white-space:pre-wrap;font-size:13px}
 """
 
 
@@ -95,7 +98,9 @@ def fmt(value: Any, kind: str = "int") -> str:
     if kind == "pct":
         return f"{100 * value:.1f} %"
     if kind == "money":
-        return f"{value:,.0f}".replace(",", "\u202f")
+        from lifecycle.reports.uplift_verdict import money_text
+
+        return money_text(value)
     if kind == "prob":
         return f"{value:.2f}"
     if isinstance(value, int | float):
@@ -103,19 +108,27 @@ def fmt(value: Any, kind: str = "int") -> str:
     return str(value)
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], numeric: Iterable[int] = ()) -> str:
+def table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    numeric: Iterable[int] = (),
+    row_classes: Sequence[str | None] = (),
+) -> str:
     """``rows`` hold already formatted cells (strings) or raw values; numeric columns are right-aligned.
-    A cell given as ``("raw-html", html)`` is inserted unescaped (for coloured deltas built here)."""
+    A cell given as ``("raw-html", html)`` is inserted unescaped (for coloured deltas built here).
+    ``row_classes`` gives a CSS class per row (``muted`` greys a row out), in the order of ``rows``."""
     numeric = set(numeric)
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = []
-    for row in rows:
+    for no, row in enumerate(rows):
+        css_row = row_classes[no] if no < len(row_classes) else None
         cells = []
         for i, cell in enumerate(row):
             css = " class='n'" if i in numeric else ""
             html = cell[1] if isinstance(cell, tuple) and cell[0] == "raw-html" else escape(str(cell))
             cells.append(f"<td{css}>{html}</td>")
-        body.append(f"<tr>{''.join(cells)}</tr>")
+        opening = f"<tr class='{escape(css_row)}'>" if css_row else "<tr>"
+        body.append(f"{opening}{''.join(cells)}</tr>")
     if not body:
         return paragraph("Нет данных / No data", "muted")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"

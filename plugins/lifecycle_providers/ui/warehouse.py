@@ -35,8 +35,10 @@ class PageReader:
         return [dict(row) for row in self.warehouse.run(self.conn, name, **params).mappings()]
 
 
-def warehouse_url(conn_id: str = WAREHOUSE_CONN_ID) -> str:
-    """The connection's SQLAlchemy URL, read from the api-server's secrets (environment, then metadata DB)."""
+def warehouse_url(conn_id: str = WAREHOUSE_CONN_ID, read_only: bool = True) -> str:
+    """The connection's SQLAlchemy URL, read from the api-server's secrets (environment, then metadata DB).
+    A DuckDB file is opened read-only unless ``read_only`` is False (the audience preview writes inside a
+    transaction it rolls back)."""
     from airflow.models.connection import Connection
 
     from lifecycle_providers.hooks.warehouse import WarehouseHook
@@ -47,7 +49,7 @@ def warehouse_url(conn_id: str = WAREHOUSE_CONN_ID) -> str:
             return Connection.get_connection_from_secrets(conn_id)
 
     url = _ServerHook(conn_id).sqlalchemy_url()
-    return f"{url}?access_mode=read_only" if url.startswith("duckdb:") else url
+    return f"{url}?access_mode=read_only" if read_only and url.startswith("duckdb:") else url
 
 
 @contextmanager

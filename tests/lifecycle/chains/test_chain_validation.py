@@ -12,6 +12,7 @@ from chain_helpers import H, T, customer, insert, query
 from lifecycle.chains.config import CHAINS_DIR, chain_ids, load_chain
 from lifecycle.chains.engine import ChainsFailedError, run_chains
 from lifecycle.chains.validation import EntryQueryError, check_chain_map, explain_entry
+from lifecycle.errors import ConfigError
 from lifecycle.paths import SQL_DIR
 from lifecycle.policy import decide
 
@@ -100,3 +101,34 @@ def test_a_chain_failing_at_run_time_stops_only_itself(wh, tmp_path):
         {chain_id: load_chain(CHAINS_DIR / f"{chain_id}.yaml", False) for chain_id in chains},
     )
     assert query(wh, f"SELECT COUNT(*) FROM crm.chain_run_failures WHERE run_key = '{run_key}'") == [(0,)]
+
+
+def test_an_exit_query_that_does_not_plan_fails_the_chain_at_validation(wh, tmp_path, monkeypatch):
+    """The chain stops before its entry phase, not in its exit phase after customers entered."""
+    import lifecycle.chains.engine as engine
+    from lifecycle.chains.validation import checked_chain
+
+    broken = tmp_path / "any_cart_broken.sql"
+    text = (SQL_DIR / "chains/exits/any_cart.sql").read_text(encoding="utf-8")
+    broken.write_text(text.replace("FROM crm.events", "FROM crm.event", 1), encoding="utf-8")
+    shipped = engine.exit_statements
+    monkeypatch.setattr(
+        engine,
+        "exit_statements",
+        lambda chain, as_of, run_key: [
+            (str(broken) if name == "chains/exits/any_cart.sql" else name, params)
+            for name, params in shipped(chain, as_of, run_key)
+        ],
+    )
+
+    with pytest.raises(ConfigError) as caught:
+        checked_chain(wh, "abandoned_browse")
+    assert str(caught.value).startswith(f"{broken}: field 'sql': ")
+    assert "(exit 'any_cart_broken' of chain abandoned_browse)" in str(caught.value)
+    assert "turn the exit off under exits" in str(caught.value)
+
+    check = check_chain_map(wh)
+    with_cart_exit = sorted(c for c in chain_ids() if load_chain(CHAINS_DIR / f"{c}.yaml").exits.any_cart)
+    assert "abandoned_browse" in with_cart_exit
+    assert sorted(check.problems) == with_cart_exit
+    assert sorted(check.chains) == sorted(set(chain_ids()) - set(with_cart_exit))

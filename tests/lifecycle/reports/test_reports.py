@@ -220,23 +220,3 @@ def test_welch_interval_edge_cases():
     flat = welch_uplift(ArmStats.of([5.0, 5.0]), ArmStats.of([2.0, 2.0]))
     assert (flat.per_entrant, flat.low, flat.high) == (3.0, 6.0, 6.0)
     assert welch_uplift(ArmStats(0, 0, 0), one).incremental_revenue is None
-
-
-def test_reports_digest_marks_significance_and_unmeasured_chains():
-    from lifecycle.reports.digest import reports_digest
-
-    measured = {"incremental_revenue": 1200.0, "ci_low": 300.0, "ci_high": 2100.0, "significant": True}
-    unsure = {"incremental_revenue": -50.0, "ci_low": -900.0, "ci_high": 800.0, "significant": False}
-    silent = {"incremental_revenue": None, "ci_low": None, "ci_high": None, "significant": False}
-    overview = {
-        "chains": [
-            {"chain_id": "cart", "uplift": measured},
-            {"chain_id": "welcome", "uplift": unsure},
-            {"chain_id": "cross_sell", "uplift": silent | {"reason": "no_sends"}},
-        ]
-    }
-    note = reports_digest({"report_date": "2026-03-31", "recomputed_from": "2026-03-01"}, overview)
-    assert "* cart: incremental 1,200 [300; 2,100] ✓" in note
-    assert "* welcome: incremental -50 [-900; 800] (n.s.)" in note
-    assert "* not measured: cross_sell (nothing sent)" in note
-    assert len(note) <= 1000

@@ -4,8 +4,9 @@ from datetime import date, datetime
 
 import pytest
 
+from lifecycle.currency import CurrencySettings
 from lifecycle.scores.config import RfmConfig
-from lifecycle.scores.rfm import compute_rfm
+from lifecycle.scores.rfm import compute_rfm, describe_cuts
 
 AS_OF = date(2024, 6, 30)
 
@@ -49,7 +50,7 @@ def shop(migrated, add_customers, add_orders):
 
 
 def test_fixed_thresholds_give_the_hand_computed_digits(shop):
-    frame, cuts = compute_rfm(shop, AS_OF, RfmConfig(method="fixed"))
+    frame, cuts = compute_rfm(shop, AS_OF, RfmConfig(method="fixed", preset="electronics"))
     assert cuts == {
         "r_cut_1": 90,
         "r_cut_2": 365,
@@ -73,11 +74,47 @@ def test_fixed_thresholds_give_the_hand_computed_digits(shop):
 
 def test_quantile_thresholds_follow_the_customers_own_values(shop):
     # With six customers the 0.4 and 0.8 quantiles fall exactly on the 3rd and 5th sorted values.
-    frame, cuts = compute_rfm(shop, AS_OF, RfmConfig(method="quantile", quantiles=(0.4, 0.8)))
+    frame, cuts = compute_rfm(
+        shop, AS_OF, RfmConfig(method="quantile", avg_check_method="quantile", quantiles=(0.4, 0.8))
+    )
     assert cuts == pytest.approx(
         {"r_cut_1": 90, "r_cut_2": 365, "f_cut_1": 1, "f_cut_2": 3, "m_cut_1": 15000, "m_cut_2": 30000.01}
     )
     assert frame["rfm_code"].to_dict() == {1: "333", 2: "111", 3: "221", 4: "321", 5: "312", 7: "212"}
+
+
+def test_by_default_the_check_cut_points_are_terciles_in_any_currency(shop):
+    # Fixed days and purchases for R and F; the average check split at the customers' own terciles.
+    frame, cuts = compute_rfm(shop, AS_OF, RfmConfig())
+    # sorted checks 3 000, 5 000, 15 000, 30 000, 30 000.01, 35 000: the first tercile lies 2/3 of the way
+    # from the 2nd to the 3rd value, the second a third of the way from the 4th to the 5th
+    assert cuts["r_cut_1"] == 90
+    assert cuts["f_cut_2"] == 3
+    assert cuts["m_cut_1"] == pytest.approx(5000 + 2 / 3 * 10000)
+    assert cuts["m_cut_2"] == pytest.approx(30000 + 0.01 / 3)
+    assert frame["m"].value_counts().sort_index().tolist() == [2, 2, 2]
+    # the legend states the cut points in force, written the shop's way
+    rub = describe_cuts(cuts, CurrencySettings(code="RUB"))
+    assert rub["en"]["m1"] == "low check: average up to 11\u00a0666,67\u00a0₽"
+    assert rub["ru"]["m3"] == "высокий чек: в среднем больше 30\u00a0000,00\u00a0₽"
+    usd = describe_cuts(cuts, CurrencySettings(code="USD"))
+    assert usd["en"]["m2"] == "mid check: average over $11,666.67, up to $30,000.00"
+
+
+def test_customer_day_baskets_count_split_orders_as_one_purchase(migrated, add_customers, add_orders):
+    add_customers(migrated, [1])
+    add_orders(
+        migrated,
+        [  # one basket split into two orders the same day, and a purchase a week later
+            _order(1, datetime(2024, 6, 1, 10), 1000),
+            _order(1, datetime(2024, 6, 1, 10, 5), 500),
+            _order(1, datetime(2024, 6, 8, 12), 1500),
+        ],
+    )
+    per_day, _ = compute_rfm(migrated, AS_OF, RfmConfig(), purchase_unit="customer_day")
+    assert per_day.loc[1, ["frequency", "avg_check"]].tolist() == [2, 1500]
+    per_order, _ = compute_rfm(migrated, AS_OF, RfmConfig(), purchase_unit="order")
+    assert per_order.loc[1, ["frequency", "avg_check"]].tolist() == [3, 1000]
 
 
 def test_an_earlier_date_sees_only_its_past(shop):

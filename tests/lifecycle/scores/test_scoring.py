@@ -6,14 +6,15 @@ import pandas as pd
 import pytest
 
 from lifecycle.scores import registry
-from lifecycle.scores.config import ScoresConfig
+from lifecycle.scores.config import RfmConfig, ScoresConfig
 from lifecycle.scores.features import build_features
 from lifecycle.scores.gate import Decision
 from lifecycle.scores.ltv import LtvModel
 from lifecycle.scores.rfm import segment_migrations
 from lifecycle.scores.scoring import score, scored_by_another_run, segment_distribution
 
-CONFIG = ScoresConfig()
+#: The fixed 5 000 / 30 000 RUB average-check cut points, so the digits below are easy to check by hand.
+CONFIG = ScoresConfig(rfm=RfmConfig(preset="electronics"))
 D1, D2 = date(2024, 5, 31), date(2024, 6, 30)
 
 
@@ -61,6 +62,8 @@ def test_scores_are_written_per_date_and_a_rescored_date_is_replaced(shop):
     _register_models(shop)
     first = score(shop, D2, CONFIG, run_key="run-1")
     assert (first.customers, first.churn_model_version, first.ltv_model_version) == (3, 1, 1)
+    assert first.rfm_legend["en"]["m3"] == "high check: average over 30\u00a0000,00\u00a0₽"
+    assert first.rfm_legend["ru"]["r3"] == "недавние: последняя покупка не больше 90 дн. назад"
     rows = _scores(shop)
     assert rows["rfm_code"].tolist() == ["322", "113", "311"]
     assert rows["segment_en"].tolist()[0] == "recent, rare, mid check"

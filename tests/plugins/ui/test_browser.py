@@ -1,10 +1,14 @@
-"""The pages in a real browser: `airflow standalone` on a free port with a temporary AIRFLOW_HOME and a small
-hand-built warehouse, headless Chromium logged in as admin, the Run summary tab of a chains run and the CRM
-overview page opened through the Airflow UI. Screenshots go to test-artifacts/ (git-ignored).
+"""The pages in a real browser: `airflow standalone` on a free port with a temporary AIRFLOW_HOME, headless
+Chromium logged in as admin, the pages opened through the Airflow UI. Two warehouses are served in turn (the
+plugin reads the `lifecycle_warehouse` connection, kept in Airflow's metadata database here, on every page
+view): a small hand-built one with known figures, and the demo shop after a real chains run. The chain files
+and SQL files the pages read are copies (LIFECYCLE_CHAINS_DIR, LIFECYCLE_SQL_DIR) that the analyst's test
+edits. Screenshots go to test-artifacts/ (git-ignored).
 """
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -13,16 +17,19 @@ import time
 from pathlib import Path
 
 import pytest
+from demo_run import DEMO_RUN, END, build_demo_run
 from ui_rows import RUN, build_ui_warehouse
 
 pytestmark = pytest.mark.airflow
 ROOT = Path(__file__).resolve().parents[3]
 ARTIFACTS = ROOT / "test-artifacts"
+FRAME = "document.querySelector('iframe').contentDocument"
 IFRAME_TEXT = (
     "(() => { const f = document.querySelector('iframe');"
     " return f && f.contentDocument && f.contentDocument.body ? f.contentDocument.body.innerText : ''; })()"
 )
 BODY_TEXT = "document.body ? document.body.innerText : ''"
+WAREHOUSE_CONN = "lifecycle_warehouse"
 
 
 def _free_port() -> int:
@@ -44,17 +51,48 @@ def _wait(check, timeout: float, what: str):
     raise AssertionError(f"{what} not ready after {timeout:.0f} s")
 
 
+def _demo_figures(url: str) -> dict:
+    """What the demo run's records say, read before the server starts: the expected page figures."""
+    from lifecycle.chains.config import CHAINS_DIR, load_chain
+    from lifecycle.chains.preview import preview_chain
+    from lifecycle.reports.read import chains_run
+    from lifecycle.warehouse import Warehouse
+
+    warehouse = Warehouse(url)
+    try:
+        summary = chains_run(warehouse, DEMO_RUN)
+        preview = preview_chain(warehouse, load_chain(CHAINS_DIR / "abandoned_cart.yaml", False), END)
+    finally:
+        warehouse.engine.dispose()
+    held: dict[str, int] = {}
+    for step in summary["funnel"]:
+        for code, n in step["held"].items():
+            held[code] = held.get(code, 0) + n
+    exits: dict[str, int] = {}
+    for chain in summary["chains"]:
+        for code, n in chain["exits"].items():
+            exits[code] = exits.get(code, 0) + n
+    return {
+        "entered": sum(int(c["entered"] or 0) for c in summary["chains"]),
+        "sent": sum(s["sent"] for s in summary["funnel"]),
+        "held": held,
+        "exits": exits,
+        "preview": preview,
+    }
+
+
 @pytest.fixture(scope="module")
 def airflow_ui(tmp_path_factory):
-    """airflow standalone serving this project's DAGs and plugin over the hand-built warehouse."""
+    """airflow standalone serving this project's DAGs and plugin over the two warehouses."""
     import httpx
 
     sys.path.insert(0, str(ROOT / "scripts"))
     from local_env import UI_LOGIN, airflow_env, write_login
 
     home = tmp_path_factory.mktemp("airflow-ui")
-    warehouse_file = home / "warehouse.duckdb"
-    build_ui_warehouse(warehouse_file).engine.dispose()
+    warehouses = {"hand-built": home / "warehouse.duckdb", "demo": home / "demo.duckdb"}
+    chains_dir = Path(shutil.copytree(ROOT / "include" / "chains", home / "chains"))
+    sql_dir = Path(shutil.copytree(ROOT / "include" / "sql", home / "sql"))
     port = _free_port()
     env = airflow_env() | {
         "AIRFLOW_HOME": str(home),
@@ -70,11 +108,13 @@ def airflow_ui(tmp_path_factory):
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{UI_LOGIN[0]}:admin",
         "AIRFLOW__SCHEDULER__WORKER_LOG_SERVER_PORT": str(_free_port()),
         "AIRFLOW__TRIGGERER__TRIGGERER_LOG_SERVER_PORT": str(_free_port()),
-        "AIRFLOW_CONN_LIFECYCLE_WAREHOUSE": json.dumps({"conn_type": "duckdb", "host": str(warehouse_file)}),
+        "LIFECYCLE_CHAINS_DIR": str(chains_dir),
+        "LIFECYCLE_SQL_DIR": str(sql_dir),
         # standalone starts its components as `airflow …` from PATH: the virtualenv's.
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
+    env.pop("AIRFLOW_CONN_LIFECYCLE_WAREHOUSE", None)  # in the metadata database, so tests can switch it
     write_login(env)
     log = (home / "standalone.log").open("w")
     process = subprocess.Popen(
@@ -86,19 +126,51 @@ def airflow_ui(tmp_path_factory):
     )
     base = f"http://127.0.0.1:{port}"
     try:
+        # built while Airflow starts: the plugin reads a warehouse only once a test points it there
+        build_ui_warehouse(warehouses["hand-built"]).engine.dispose()
+        demo_url, _ = build_demo_run(warehouses["demo"], home / "outbox")
+        figures = _demo_figures(demo_url)
         client = httpx.Client(base_url=base, timeout=10)
-        _wait(lambda: client.get("/api/v2/monitor/health").status_code == 200, 75, "api-server")
+        _wait(lambda: client.get("/api/v2/monitor/health").status_code == 200, 180, "api-server")
         token = client.post("/auth/token", json={"username": UI_LOGIN[0], "password": UI_LOGIN[1]}).json()
         headers = {"Authorization": f"Bearer {token['access_token']}"}
-        dag_url = "/api/v2/dags/lifecycle_chains"
-        _wait(lambda: client.get(dag_url, headers=headers).status_code == 200, 60, "DAGs")
         created = client.post(
-            "/api/v2/dags/lifecycle_chains/dagRuns",
+            "/api/v2/connections",
             headers=headers,
-            json={"dag_run_id": RUN, "logical_date": None},
+            json={
+                "connection_id": WAREHOUSE_CONN,
+                "conn_type": "duckdb",
+                "host": str(warehouses["hand-built"]),
+            },
         )
-        assert created.status_code in (200, 201), created.text
-        yield {"base": base, "token": token["access_token"], "log": home / "standalone.log"}
+        assert created.status_code == 201, created.text
+        dag_url = "/api/v2/dags/lifecycle_chains"
+        _wait(lambda: client.get(dag_url, headers=headers).status_code == 200, 120, "DAGs")
+        for run_id in (RUN, DEMO_RUN):
+            created = client.post(
+                "/api/v2/dags/lifecycle_chains/dagRuns",
+                headers=headers,
+                json={"dag_run_id": run_id, "logical_date": None},
+            )
+            assert created.status_code in (200, 201), created.text
+
+        def use_warehouse(name: str) -> None:
+            """Point the plugin at one of the warehouses (read again on the next page view)."""
+            changed = client.patch(
+                f"/api/v2/connections/{WAREHOUSE_CONN}",
+                headers=headers,
+                json={"connection_id": WAREHOUSE_CONN, "conn_type": "duckdb", "host": str(warehouses[name])},
+            )
+            assert changed.status_code == 200, changed.text
+
+        yield {
+            "base": base,
+            "token": token["access_token"],
+            "log": home / "standalone.log",
+            "use_warehouse": use_warehouse,
+            "demo": figures,
+            "sql_dir": sql_dir,
+        }
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -120,14 +192,16 @@ def browser():
 def test_anonymous_plugin_request_is_refused(airflow_ui):
     import httpx
 
-    response = httpx.get(f"{airflow_ui['base']}/lifecycle/overview", timeout=10)
-    assert response.status_code == 401
+    for path in ("overview", "chains/abandoned_cart/preview"):
+        response = httpx.get(f"{airflow_ui['base']}/lifecycle/{path}", timeout=10)
+        assert response.status_code == 401
 
 
 def test_run_summary_tab_and_crm_page_in_the_browser(airflow_ui, browser):
     from urllib.parse import quote
 
     base = airflow_ui["base"]
+    airflow_ui["use_warehouse"]("hand-built")
     browser.set_cookie("_token", airflow_ui["token"], base)
 
     browser.open(f"{base}/dags/lifecycle_chains/runs/{quote(RUN, safe='')}/plugin/run-summary")
@@ -143,6 +217,7 @@ def test_run_summary_explains_entered_sent_and_held_in_plain_words(airflow_ui, b
     from urllib.parse import quote
 
     base = airflow_ui["base"]
+    airflow_ui["use_warehouse"]("hand-built")
     browser.set_cookie("_token", airflow_ui["token"], base)
     browser.open(f"{base}/dags/lifecycle_chains/runs/{quote(RUN, safe='')}/plugin/run-summary")
     text = browser.wait_for_text(IFRAME_TEXT, ["Chains: entered, exited, decided", "Легенда / Legend"])
@@ -175,10 +250,114 @@ def test_run_summary_explains_entered_sent_and_held_in_plain_words(airflow_ui, b
     text = browser.wait_for_text(
         IFRAME_TEXT, ["CRM: обзор / CRM overview", "Incremental revenue", "Communication map"]
     )
-    assert "4 / 3" in text  # the cart chain's treated / holdout entrants (too few for a figure)
+    # no incremental revenue figure where it cannot mean anything, the reason instead
+    assert "no sends in the period: no effect to measure" in text  # the cart chain
+    assert "holdout too small to say anything: 0 of the 100 entrants needed" in text  # welcome
+    assert "Preview audience" in text
     browser.screenshot(ARTIFACTS / "crm-overview-nav.png")
 
     # The page itself, full length, for the record.
     browser.open(f"{base}/lifecycle/overview?start=2026-03-01&end=2026-03-31")
     browser.wait_for_text(BODY_TEXT, ["Карта коммуникаций", "P(best)"])
     browser.screenshot(ARTIFACTS / "crm-overview-full.png", full_page=True)
+
+
+def test_demo_run_summary_shows_entered_sent_and_held_with_plain_reasons(airflow_ui, browser):
+    """The marketer after a demo: the Run summary tab of a real chains run of the demo shop says how many
+    entered, were sent and were held back, and why, in words; every figure is the run's own record."""
+    from urllib.parse import quote
+
+    from lifecycle.reports.labels import reason_text
+
+    demo = airflow_ui["demo"]
+    # the run has something of each to show
+    assert demo["entered"] > 0
+    assert demo["sent"] > 0
+    assert demo["held"]
+    base = airflow_ui["base"]
+    airflow_ui["use_warehouse"]("demo")
+    browser.set_cookie("_token", airflow_ui["token"], base)
+    browser.open(f"{base}/dags/lifecycle_chains/runs/{quote(DEMO_RUN, safe='')}/plugin/run-summary")
+    text = browser.wait_for_text(IFRAME_TEXT, ["Chains: entered, exited, decided", "Легенда / Legend"])
+    assert f"Entered (вошли) {demo['entered']}" in text
+    assert f"Sent (отправлено) {demo['sent']}" in text
+    assert f"Held back (отложено) {sum(demo['held'].values())}" in text
+    for code, n in demo["held"].items():
+        assert f"{reason_text(code)}: " in text
+        assert f"{code}: {n}" not in text  # no raw codes
+        assert f"{code} {n}" not in text
+    for code in demo["exits"]:
+        assert f"{reason_text(code)}: " in text
+    legend = text[text.index("Легенда / Legend") :]
+    for code in demo["held"]:
+        assert f"{reason_text(code)} ({code})" in legend
+    assert "Отправки по каналам и провайдерам / Sends by channel and provider" in text
+    assert "sandbox" in text
+    browser.screenshot(ARTIFACTS / "run-summary-demo.png", full_page=True)
+
+
+def _click_preview(browser, chain_id: str, at: str | None = None) -> None:
+    """In the page inside Airflow's iframe: set the chain's time (when given) and press Preview audience."""
+    chain = json.dumps(chain_id)
+    set_time = f"d.querySelector(`input[data-chain=${{{chain}}}]`).value = {json.dumps(at)};" if at else ""
+    browser.evaluate(
+        f"(() => {{ const d = {FRAME}; {set_time}"
+        f" d.querySelector(`button[data-chain=${{{chain}}}]`).click(); }})()"
+    )
+
+
+def _entering(browser, expected: int, timeout: float = 40.0) -> int:
+    """The preview's "would enter" figure once it shows ``expected`` (the page has reloaded)."""
+    script = f"(() => {{ const e = {FRAME}.getElementById('entering'); return e ? e.textContent : ''; }})()"
+    deadline, seen = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        seen = browser.evaluate(script)
+        if seen == str(expected):
+            return expected
+        time.sleep(0.5)
+    raise AssertionError(f"the preview shows {seen!r} entering, expected {expected}")
+
+
+def test_analyst_edits_the_entry_query_and_previews_the_audience(airflow_ui, browser):
+    """The analyst's loop in the Airflow UI, on copies of the chains and SQL the api-server reads: preview a
+    chain's audience from the CRM page, narrow its entry query in the file, preview again and see the count
+    change (no restart), break the query and see the file and line named on the page."""
+    base = airflow_ui["base"]
+    expected = airflow_ui["demo"]["preview"]
+    assert expected.entering > 0
+    query = airflow_ui["sql_dir"] / "chains" / "abandoned_cart.sql"
+    good = query.read_text(encoding="utf-8")
+    airflow_ui["use_warehouse"]("demo")
+    browser.set_cookie("_token", airflow_ui["token"], base)
+    try:
+        browser.open(f"{base}/plugin/crm-overview")
+        browser.wait_for_text(IFRAME_TEXT, ["Chains and their audience", "Preview audience"])
+        _click_preview(browser, "abandoned_cart", f"{END:%Y-%m-%dT%H:%M}")
+        text = browser.wait_for_text(IFRAME_TEXT, ["Audience preview — Брошенная корзина", "Would enter"])
+        assert _entering(browser, expected.entering) == expected.entering  # what the command line says
+        assert f"at {END:%Y-%m-%d %H:%M} UTC" in text
+        for row in expected.sample:
+            assert str(row["trigger_key"]) in text
+        browser.screenshot(ARTIFACTS / "audience-preview.png", full_page=True)
+
+        # narrow the audience: leave out the first customer of the sample
+        left_out = expected.sample[0]["customer_id"]
+        narrowed = expected.entering - sum(r["customer_id"] == left_out for r in expected.sample)
+        assert expected.entering <= len(expected.sample)  # all entrants are listed, so the count is known
+        query.write_text(
+            good.replace("FROM items\nGROUP BY", f"FROM items\nWHERE customer_id <> {left_out}\nGROUP BY", 1)
+        )
+        _click_preview(browser, "abandoned_cart")
+        assert _entering(browser, narrowed) == narrowed
+
+        # a typo: the page names the file and the line instead of failing
+        query.write_text(good.replace("WITH purchases AS (\n    SELECT", "WITH purchases AS (\n    SELEC", 1))
+        line = good.splitlines().index("    SELECT") + 1
+        _click_preview(browser, "abandoned_cart")
+        text = browser.wait_for_text(IFRAME_TEXT, ["The chain cannot be previewed"])
+        assert f"{query}, line {line}: " in text
+        assert 'syntax error at or near "SELEC"' in text
+        assert "Internal Server Error" not in text
+        browser.screenshot(ARTIFACTS / "audience-preview-broken-sql.png", full_page=True)
+    finally:
+        query.write_text(good)

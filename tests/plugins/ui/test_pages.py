@@ -24,9 +24,9 @@ def client(ui_warehouse, monkeypatch):
 
     monkeypatch.setenv("AIRFLOW__LIFECYCLE__UI_SHARED_SECRET", SECRET)
     monkeypatch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", JWT_SECRET)
-    real, error = ui.chain_map()
+    real, error, problems = ui.chain_map(ui.chains_folder())
     ui.app.dependency_overrides[ui.warehouse_url] = lambda: str(ui_warehouse.url)
-    ui.app.dependency_overrides[ui.chain_map] = lambda: ({**real, **_rows_module().CHAINS}, error)
+    ui.app.dependency_overrides[ui.chain_map] = lambda: ({**real, **_rows_module().CHAINS}, error, problems)
     ui.app.dependency_overrides[ui.airflow_run_state] = lambda: None  # Airflow's state: see below
     yield TestClient(ui.app)
     ui.app.dependency_overrides.clear()
@@ -141,9 +141,7 @@ def test_crm_overview(client):
     assert response.status_code == 200
     html = response.text
     assert "CRM: обзор / CRM overview" in html
-    # The cart chain's arms (4 treated, 3 holdout entrants) are too small to say: counts, but no figure.
-    assert "4 / 3" in html
-    assert "220" not in html
+    assert "Корзина / Cart" in html
     assert "P(лучший) / P(best)" in html
     assert "bandit (warming up)" in html
     assert "2026-02" in html
@@ -306,3 +304,363 @@ def test_airflow_run_state_is_read_from_the_metadata_database(airflow_db):
     finally:
         with create_session() as session:
             session.query(DagRun).filter(DagRun.run_id == "ui-state-run").delete()
+
+
+def _row(html: str, needle: str) -> str:
+    """The table row (``<tr …>…</tr>``) of a page that contains ``needle``."""
+    import re
+
+    rows = [row for row in re.findall(r"<tr[^>]*>.*?</tr>", html, flags=re.S) if needle in row]
+    assert len(rows) == 1, (needle, rows)
+    return rows[0]
+
+
+def _arm(day, chain_id, arm, n, mean, sd):
+    """A holdout-table row of ``n`` entrants whose revenue has this mean and (population) deviation."""
+    total = n * mean
+    return (day, chain_id, arm, n, n // 2, total, n * (mean * mean + sd * sd))
+
+
+def test_incremental_revenue_is_shown_only_where_it_can_mean_something(client, ui_warehouse):
+    """Chains that sent nothing or whose holdout is too small are greyed out with the reason instead of a
+    figure; the others say whether the figure is significant; amounts carry the currency; the reports run
+    note says the same in the same words."""
+    from datetime import date
+
+    from lifecycle.reports.digest import reports_digest
+    from lifecycle.reports.read import overview
+    from lifecycle.reports.uplift_verdict import MIN_HOLDOUT_ENTRANTS
+
+    day = "2026-05-10"
+    arms = [
+        # a gain: 80 per entrant, standard error about 18, so the 95 % interval excludes zero
+        _arm(day, "welcome", "treated", 900, 100.0, 200.0),
+        _arm(day, "welcome", "holdout", 150, 20.0, 200.0),
+        # 5 per entrant with the same noise: not significant
+        _arm(day, "win_back", "treated", 900, 100.0, 200.0),
+        _arm(day, "win_back", "holdout", 150, 95.0, 200.0),
+        # one entrant short of the rule
+        _arm(day, "birthday", "treated", 400, 100.0, 200.0),
+        _arm(day, "birthday", "holdout", MIN_HOLDOUT_ENTRANTS - 1, 0.0, 200.0),
+        # entrants in both arms, but nothing was sent
+        _arm(day, "seasonal", "treated", 900, 100.0, 200.0),
+        _arm(day, "seasonal", "holdout", 150, 20.0, 200.0),
+    ]
+    sends = [(chain, sent) for chain, sent in (("welcome", 500), ("win_back", 300), ("birthday", 50))]
+    with ui_warehouse.begin() as conn:
+        for row in arms:
+            conn.exec_driver_sql(
+                "INSERT INTO crm.report_holdout_daily (entry_day, chain_id, arm, entrants, buyers, revenue,"
+                " revenue_sq) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+        for chain, sent in sends:
+            conn.exec_driver_sql(
+                "INSERT INTO crm.report_chain_daily VALUES (?, ?, 'email_1', 'email', 'sandbox', 'A', ?, ?,"
+                " 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.0, 0, 12345.0)",
+                (day, chain, sent, sent),
+            )
+    try:
+        html = client.get("/overview?start=2026-05-01&end=2026-05-31", headers=AUTH).text
+        data = overview(ui_warehouse, date(2026, 5, 1), date(2026, 5, 31))
+    finally:
+        with ui_warehouse.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM crm.report_holdout_daily WHERE entry_day = ?", (day,))
+            conn.exec_driver_sql("DELETE FROM crm.report_chain_daily WHERE sent_day = ?", (day,))
+
+    kpis = html[html.index("Chain KPIs and incremental revenue") : html.index("<h2>Шаги / Steps")]
+    welcome = _row(kpis, "<td>Приветствие / Welcome</td>")
+    assert "<tr>" in welcome  # shown in full
+    assert "72\u202f000\u00a0₽" in welcome  # 80 per entrant × 900 treated, with the currency
+    assert "значимо при 95 % (прирост) / significant at 95 % (a gain)" in welcome
+    assert "12\u202f345\u00a0₽" in welcome  # first-touch revenue, with the currency too
+    win_back = _row(kpis, "<td>Реактивация / Win-back</td>")
+    assert "не значимо при 95 % / not significant at 95 %" in win_back
+    assert "4\u202f500\u00a0₽" in win_back
+    birthday = _row(kpis, "<td>День рождения / Birthday</td>")
+    assert birthday.startswith("<tr class='muted'>")
+    too_small = f"holdout too small to say anything: {MIN_HOLDOUT_ENTRANTS - 1} of the 100 entrants needed"
+    assert too_small in birthday
+    assert "₽" not in birthday.split("holdout too small")[1]  # no figure after the reason
+    seasonal = _row(kpis, "<td>Сезонные подборки / Seasonal picks</td>")
+    assert seasonal.startswith("<tr class='muted'>")
+    assert "no sends in the period: no effect to measure" in seasonal
+    assert "Incremental revenue, ₽" in html
+    assert "fewer than 100 entrants, too few to say anything" in html
+
+    note = reports_digest({"report_date": date(2026, 5, 31), "recomputed_from": date(2026, 5, 1)}, data)
+    assert "* welcome: incremental revenue 72\u202f000\u00a0₽ [" in note
+    assert "significant at 95 % (a gain)" in note
+    assert "* win_back: incremental revenue 4\u202f500\u00a0₽ [" in note
+    assert "not significant at 95 %" in note
+    assert f"* birthday: incremental revenue not shown, {too_small}" in note
+    assert "* seasonal: incremental revenue not shown, no sends in the period" in note
+
+
+def test_the_fixture_chain_with_three_holdout_entrants_shows_no_figure(client):
+    html = client.get("/overview?start=2026-03-01&end=2026-03-31", headers=AUTH).text
+    kpis = html[html.index("Chain KPIs and incremental revenue") : html.index("<h2>Шаги / Steps")]
+    cart = _row(kpis, "<td>Корзина / Cart</td>")
+    assert cart.startswith("<tr class='muted'>")
+    assert "holdout too small to say anything: 3 of the 100 entrants needed" in cart
+    assert "220" not in cart  # 55 per entrant × 4 treated, from 3 holdout entrants: meaningless
+
+
+# --- the audience preview ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_shop(tmp_path_factory):
+    """The demo shop, ingested; no chain has run, so a preview looks back over the first-run window."""
+    from demo_run import build_demo_shop
+
+    return build_demo_shop(tmp_path_factory.mktemp("preview") / "warehouse.duckdb")
+
+
+@pytest.fixture
+def chains_copy(tmp_path):
+    import shutil
+
+    from lifecycle.chains.config import CHAINS_DIR
+
+    return Path(shutil.copytree(CHAINS_DIR, tmp_path / "chains"))
+
+
+@pytest.fixture
+def preview_client(demo_shop, chains_copy, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from lifecycle_providers.ui import app as ui
+
+    monkeypatch.setenv("AIRFLOW__LIFECYCLE__UI_SHARED_SECRET", SECRET)
+    monkeypatch.setenv("LIFECYCLE_CHECK_TEMPLATES", "0")  # the shipped templates are checked elsewhere
+    monkeypatch.setenv("LIFECYCLE_CHAINS_DIR", str(chains_copy))
+    ui.app.dependency_overrides[ui.preview_warehouse_url] = lambda: demo_shop
+    ui.app.dependency_overrides[ui.warehouse_url] = lambda: f"{demo_shop}?access_mode=read_only"
+    yield TestClient(ui.app)
+    ui.app.dependency_overrides.clear()
+
+
+def _entering(html: str) -> int:
+    import re
+
+    return int(re.search(r"<strong id='entering'>(\d+)</strong>", html)[1])
+
+
+def test_audience_preview_shows_what_the_command_line_shows_and_writes_nothing(preview_client, demo_shop):
+    from demo_run import END
+
+    from lifecycle.chains.config import CHAINS_DIR, load_chain
+    from lifecycle.chains.preview import preview_chain
+    from lifecycle.reports.labels import reason_text, stage_text
+    from lifecycle.warehouse import Warehouse
+
+    warehouse = Warehouse(demo_shop)
+    expected = preview_chain(warehouse, load_chain(CHAINS_DIR / "abandoned_cart.yaml", False), END)
+    assert expected.entering > 0  # the page below has something to show
+    assert expected.entrants_policy
+    with warehouse.begin() as conn:
+        before = conn.exec_driver_sql("SELECT COUNT(*) FROM crm.chain_instances").scalar()
+    warehouse.engine.dispose()
+
+    response = preview_client.get(f"/chains/abandoned_cart/preview?at={END:%Y-%m-%dT%H:%M}", headers=AUTH)
+    assert response.status_code == 200
+    html = response.text
+    assert "Предпросмотр аудитории / Audience preview — Брошенная корзина / Abandoned cart" in html
+    assert f"at {END:%Y-%m-%d %H:%M} UTC" in html
+    assert _entering(html) == expected.entering
+    assert "nothing was written or sent" in html
+    for row in expected.sample:  # customer id, trigger time and key, as the command line prints them
+        assert f"<td>{row['customer_id']}</td><td>{row['triggered_at']:%Y-%m-%d %H:%M:%S}</td>" in html
+        assert f"<td>{row['trigger_key']}</td>" in html
+    assert "trigger_value" not in html
+    assert "product_ids" not in html
+    for row in expected.entrants_policy:  # per outcome and reason, in plain words
+        cells = f"<td>{stage_text(row['outcome'])}</td><td>{reason_text(row['reason'])}</td>"
+        assert f"{cells}<td class='n'>{row['steps']}</td>" in html.replace("&#x27;", "'")
+    assert "Легенда / Legend" in html
+
+    warehouse = Warehouse(demo_shop)
+    with warehouse.begin() as conn:
+        assert conn.exec_driver_sql("SELECT COUNT(*) FROM crm.chain_instances").scalar() == before
+    warehouse.engine.dispose()
+
+
+def test_preview_needs_the_same_access_as_the_pages(preview_client):
+    assert preview_client.get("/chains/abandoned_cart/preview").status_code == 401
+    wrong = {"X-Lifecycle-Secret": "wrong"}
+    assert preview_client.get("/chains/abandoned_cart/preview", headers=wrong).status_code == 401
+
+
+def test_every_chain_has_a_preview_action_on_the_overview(preview_client):
+    from lifecycle.chains.config import chain_ids
+
+    html = preview_client.get("/overview", headers=AUTH).text
+    assert "Цепочки и их аудитория / Chains and their audience" in html
+    for chain_id in chain_ids():
+        assert f"<form class='preview' method='get' action='chains/{chain_id}/preview'>" in html
+    assert html.count("Предпросмотр аудитории / Preview audience</button>") == len(chain_ids())
+
+
+def test_an_unknown_chain_or_time_is_explained(preview_client):
+    missing = preview_client.get("/chains/no_such_chain/preview", headers=AUTH)
+    assert missing.status_code == 404
+    assert "There is no chain &#x27;no_such_chain&#x27;" in missing.text
+    assert "abandoned_cart" in missing.text  # the known ones
+    assert preview_client.get("/chains/..%2F..%2Fetc/preview", headers=AUTH).status_code == 404
+    bad_time = preview_client.get("/chains/abandoned_cart/preview?at=yesterday", headers=AUTH)
+    assert bad_time.status_code == 422
+    assert "is not a time; use YYYY-MM-DDTHH:MM (UTC)" in bad_time.text
+
+
+def test_a_broken_chain_file_is_named_on_the_page_and_an_edit_shows_at_once(preview_client, chains_copy):
+    from demo_run import END
+
+    file = chains_copy / "abandoned_cart.yaml"
+    good = file.read_text(encoding="utf-8")
+    url = f"/chains/abandoned_cart/preview?at={END:%Y-%m-%dT%H:%M}"
+    entering = _entering(preview_client.get(url, headers=AUTH).text)
+
+    file.write_text(good.replace("priority: 90", "priority: high"), encoding="utf-8")
+    broken = preview_client.get(url, headers=AUTH)
+    assert broken.status_code == 422
+    assert "The chain cannot be previewed" in broken.text
+    assert f"{file}: field &#x27;priority&#x27;" in broken.text
+    # the overview still lists every chain, the broken one with its problem, and still offers its preview
+    overview = preview_client.get("/overview", headers=AUTH).text
+    assert f"{file}: field &#x27;priority&#x27;" in overview
+    assert "action='chains/abandoned_cart/preview'" in overview
+    assert (
+        "Брошенная корзина / Abandoned cart"
+        not in overview.split("Chains and their audience")[1].split("Communication map")[0]
+    )  # the broken chain is listed by its id only
+    assert "Приветственная цепочка / Welcome" in overview
+
+    file.write_text("id: abandoned_cart\nsteps: [\n", encoding="utf-8")
+    syntax = preview_client.get(url, headers=AUTH)
+    assert syntax.status_code == 422
+    assert f"{file}: field &#x27;(file)&#x27;: it is not valid YAML" in syntax.text
+
+    # a narrower window, written to the file: the next preview uses it, nothing is restarted
+    lookback = "  params: {cart_days: 3}\n  first_run_lookback: 1m"
+    file.write_text(good.replace("  params: {cart_days: 3}", lookback))
+    narrowed = preview_client.get(url, headers=AUTH)
+    assert narrowed.status_code == 200
+    assert _entering(narrowed.text) < entering
+
+
+def test_a_broken_entry_query_is_named_with_its_file_and_line(preview_client, tmp_path, monkeypatch):
+    """The SQL files a preview reads follow LIFECYCLE_SQL_DIR (here a copy, set as the api-server would read
+    it at start) and are re-read when they change."""
+    import shutil
+
+    from demo_run import END
+
+    from lifecycle import sql
+    from lifecycle.chains import config, validation
+    from lifecycle.paths import SQL_DIR
+
+    copy = Path(shutil.copytree(SQL_DIR, tmp_path / "sql"))
+    for module in (sql, config, validation):
+        monkeypatch.setattr(module, "SQL_DIR", copy)
+    query = copy / "chains" / "abandoned_cart.sql"
+    good = query.read_text(encoding="utf-8")
+    url = f"/chains/abandoned_cart/preview?at={END:%Y-%m-%dT%H:%M}"
+    entering = _entering(preview_client.get(url, headers=AUTH).text)
+
+    query.write_text(good.replace("WITH purchases AS (\n    SELECT", "WITH purchases AS (\n    SELEC", 1))
+    line = good.splitlines().index("    SELECT") + 1
+    broken = preview_client.get(url, headers=AUTH)
+    assert broken.status_code == 422
+    assert f"{query}, line {line}: " in broken.text
+    assert "syntax error at or near &quot;SELEC&quot;" in broken.text
+    assert "(entry query of chain abandoned_cart)" in broken.text
+
+    query.write_text(good.replace("FROM items\nGROUP BY", "FROM items\nWHERE FALSE\nGROUP BY", 1))
+    assert _entering(preview_client.get(url, headers=AUTH).text) == 0 < entering
+
+
+def test_a_preview_waits_briefly_for_a_busy_duckdb_file_then_says_so(preview_client, demo_shop, monkeypatch):
+    import subprocess
+    import sys
+
+    from lifecycle_providers.ui import warehouse as ui_warehouse_module
+
+    monkeypatch.setattr(ui_warehouse_module, "LOCK_WAIT_S", 0.3)
+    holder = demo_shop.removeprefix("duckdb:///")
+    script = f"import duckdb, time; c = duckdb.connect({holder!r}); print('held', flush=True); time.sleep(20)"
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        busy = preview_client.get("/chains/abandoned_cart/preview", headers=AUTH)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert busy.status_code == 503
+    assert busy.headers["Retry-After"] == "5"
+
+
+def test_digest_and_funnel_speak_one_vocabulary(client):
+    """Every stage the run's digest counts is a column of the tables under it, under the same words."""
+    import re
+
+    from lifecycle.reports.labels import STAGE, stage_text
+
+    html = client.get(f"/runs/lifecycle_chains/{RUN}", headers=AUTH).text
+    digest = html[html.index("<div class='digest'>") : html.index("</div>")]
+    tables = html[html.index("</div>") :]
+    headers = set(re.findall(r"<th>([^<]*)</th>", tables))
+    for key, (ru, en) in STAGE.items():
+        assert f"{en} ({ru.lower()}) " in digest, key
+        # the same words head a column; exits, held back and suppressed are counted by reason
+        assert stage_text(key) in headers or f"{ru} по причине / {en} by reason" in headers, key
+    assert "Holdout (контроль цепочки) 1 · Global control (глобальный контроль) 0" in digest
+
+
+def test_a_warehouse_the_preview_cannot_write_to_is_explained(preview_client, demo_shop):
+    """The preview writes inside a transaction it rolls back; a read-only warehouse gets a sentence."""
+    from lifecycle_providers.ui import app as ui
+
+    ui.app.dependency_overrides[ui.preview_warehouse_url] = lambda: f"{demo_shop}?access_mode=read_only"
+    response = preview_client.get("/chains/abandoned_cart/preview", headers=AUTH)
+    assert response.status_code == 422
+    assert "The chain cannot be previewed" in response.text
+    assert "read-only" in response.text
+
+
+def test_audience_preview_on_postgresql(postgres_warehouse, monkeypatch):
+    """The same page on PostgreSQL: the preview's rolled-back transaction leaves the database as it was."""
+    from demo_run import CUSTOMERS, END, SEED
+    from fastapi.testclient import TestClient
+
+    from lifecycle.chains.config import CHAINS_DIR, load_chain
+    from lifecycle.chains.preview import preview_chain
+    from lifecycle.demo.config import DemoConfig
+    from lifecycle.demo.generator import generate
+    from lifecycle.ingest import ingest
+    from lifecycle.migrations import migrate
+    from lifecycle_providers.ui import app as ui
+
+    warehouse = postgres_warehouse
+    migrate(warehouse)
+    generate(warehouse, DemoConfig(customers=CUSTOMERS, seed=SEED, end=END))
+    ingest(warehouse, window_end=END, run_key="ingest", now=END)
+    expected = preview_chain(warehouse, load_chain(CHAINS_DIR / "abandoned_cart.yaml", False), END)
+    assert expected.entering > 0
+
+    monkeypatch.setenv("AIRFLOW__LIFECYCLE__UI_SHARED_SECRET", SECRET)
+    monkeypatch.setenv("LIFECYCLE_CHECK_TEMPLATES", "0")
+    url = warehouse.url.render_as_string(hide_password=False)
+    ui.app.dependency_overrides[ui.preview_warehouse_url] = lambda: url
+    try:
+        html = (
+            TestClient(ui.app)
+            .get(f"/chains/abandoned_cart/preview?at={END:%Y-%m-%dT%H:%M}", headers=AUTH)
+            .text
+        )
+    finally:
+        ui.app.dependency_overrides.clear()
+    assert _entering(html) == expected.entering
+    with warehouse.begin() as conn:
+        assert conn.exec_driver_sql("SELECT COUNT(*) FROM crm.chain_instances").scalar() == 0
+        assert conn.exec_driver_sql("SELECT COUNT(*) FROM crm.decisions").scalar() == 0

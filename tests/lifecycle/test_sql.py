@@ -1,0 +1,56 @@
+"""SQL files are read again when they change on disk, so a long-lived process (Airflow's api-server, a
+worker) sees an analyst's edit without a restart; unchanged files are not re-read."""
+
+import os
+
+import pytest
+
+from lifecycle import sql
+from lifecycle.errors import ConfigError
+
+
+@pytest.fixture
+def sql_dir(tmp_path, monkeypatch):
+    monkeypatch.setattr(sql, "SQL_DIR", tmp_path)
+    return tmp_path
+
+
+def _write(path, text, mtime_ns=None):
+    path.write_text(text, encoding="utf-8")
+    if mtime_ns is not None:
+        os.utime(path, ns=(mtime_ns, mtime_ns))
+
+
+def test_an_edited_file_is_read_again(sql_dir):
+    query = sql_dir / "q.sql"
+    _write(query, "-- q\nSELECT 1 AS one\n", 1_000_000_000)
+    assert sql.single_statement("q.sql") == "SELECT 1 AS one"
+    # the same length and a new modification time: still seen
+    _write(query, "-- q\nSELECT 2 AS one\n", 2_000_000_000)
+    assert sql.single_statement("q.sql") == "SELECT 2 AS one"
+    _write(query, "-- q\nSELECT 3 AS three;\nSELECT 4 AS four;\n", 3_000_000_000)
+    assert sql.statements("q.sql") == ("SELECT 3 AS three", "SELECT 4 AS four")
+    with pytest.raises(ConfigError, match="expected one statement, found 2"):
+        sql.single_statement("q.sql")
+
+
+def test_an_unchanged_file_comes_from_the_cache(sql_dir):
+    query = sql_dir / "q.sql"
+    _write(query, "-- q\nSELECT 1\n", 1_000_000_000)
+    sql.load("q.sql")
+    reads = sql._read.cache_info().misses
+    for _ in range(3):
+        sql.load("q.sql")
+    assert sql._read.cache_info().misses == reads
+
+
+def test_a_file_that_loses_its_header_or_disappears_is_named(sql_dir):
+    query = sql_dir / "q.sql"
+    _write(query, "-- q\nSELECT 1\n", 1_000_000_000)
+    sql.load("q.sql")
+    _write(query, "SELECT 1\n", 2_000_000_000)
+    with pytest.raises(ConfigError, match=r"q\.sql: field 'header'"):
+        sql.load("q.sql")
+    query.unlink()
+    with pytest.raises(ConfigError, match=r"q\.sql: field 'sql': the file does not exist"):
+        sql.load("q.sql")
