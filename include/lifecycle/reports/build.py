@@ -142,12 +142,13 @@ def build_reports(
 
 
 def _holdout_daily(warehouse, conn, windows, policy, since, until, default_window) -> int:
-    """Entrants of the days by arm, with the sum and sum of squares of their revenue over the horizon."""
+    """Entrants of the days by arm: how many, how many bought, how many were sent a message, and the sum and
+    sum of squares of their revenue over the horizon."""
     import pandas as pd
 
     shares = {w.chain_id: w.holdout_share for w in windows}
     gc_share = policy.experiments.global_control_share
-    totals: dict[tuple, list[float]] = defaultdict(lambda: [0, 0, 0.0, 0.0])
+    totals: dict[tuple, list[float]] = defaultdict(lambda: [0, 0, 0, 0.0, 0.0])
     result = warehouse.run(
         conn, "reports/entrant_revenue.sql", since=since, until=until, default_horizon_days=default_window
     )
@@ -159,14 +160,15 @@ def _holdout_daily(warehouse, conn, windows, policy, since, until, default_windo
         cell = totals[(row["entry_day"], row["chain_id"], which)]
         cell[0] += 1
         cell[1] += revenue > 0
-        cell[2] += revenue
-        cell[3] += revenue * revenue
+        cell[2] += bool(row["messaged"])
+        cell[3] += revenue
+        cell[4] += revenue * revenue
     warehouse.run(conn, "reports/clear_holdout_daily.sql", since=since, until=until)
     frame = pd.DataFrame(
         [
             {"entry_day": day, "chain_id": chain, "arm": which, "entrants": n, "buyers": buyers}
-            | {"revenue": revenue, "revenue_sq": revenue_sq}
-            for (day, chain, which), (n, buyers, revenue, revenue_sq) in sorted(totals.items())
+            | {"messaged": messaged, "revenue": revenue, "revenue_sq": revenue_sq}
+            for (day, chain, which), (n, buyers, messaged, revenue, revenue_sq) in sorted(totals.items())
         ]
     )
     return warehouse.insert_df(conn, "crm.report_holdout_daily", frame)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from lifecycle.policy.experiments import probability_best, thompson_weights
 from lifecycle.reports.build import HOLDOUT, NEW_CODE, TREATED
-from lifecycle.reports.stats import ArmStats, welch_uplift
+from lifecycle.reports.stats import ArmStats, ab_winner, chain_effect
 
 if TYPE_CHECKING:
     from lifecycle.chains.config import ChainConfig
@@ -172,7 +172,8 @@ def overview(
         for key, value in s.items():
             if isinstance(value, int | float) and not key.endswith("_rate"):
                 total[key] = total.get(key, 0) + value
-    uplift = _uplift(_fetch(warehouse, "reports/holdout_stats.sql", **period))
+    sends = {cid: int(t.get("sent", 0)) for cid, t in chain_totals.items()}
+    uplift = _uplift(_fetch(warehouse, "reports/holdout_stats.sql", **period), sends)
     for chain_id in uplift:
         chain_totals.setdefault(chain_id, {"chain_id": chain_id})
     kpis = [_rates(t) | {"uplift": uplift.get(cid)} for cid, t in sorted(chain_totals.items())]
@@ -216,24 +217,91 @@ def _rates(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _uplift(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def _uplift(rows: list[dict[str, Any]], sends: dict[str, int]) -> dict[str, dict[str, Any]]:
+    """Per chain with entrants: :func:`lifecycle.reports.stats.chain_effect` of its arms and its sends."""
     arms: dict[str, dict[str, ArmStats]] = defaultdict(dict)
     for r in rows:
+        messaged = None if r["messaged"] is None else int(r["messaged"])
         arms[r["chain_id"]][r["arm"]] = ArmStats(
-            int(r["entrants"]), float(r["revenue"]), float(r["revenue_sq"])
+            int(r["entrants"]), float(r["revenue"]), float(r["revenue_sq"]), int(r["buyers"]), messaged
         )
-    empty = ArmStats(0, 0.0, 0.0)
+    empty = ArmStats(0, 0.0, 0.0, 0)
     return {
-        chain_id: welch_uplift(a.get(TREATED, empty), a.get(HOLDOUT, empty)).as_dict()
+        chain_id: chain_effect(a.get(TREATED, empty), a.get(HOLDOUT, empty), sends.get(chain_id, 0))
         for chain_id, a in sorted(arms.items())
     }
+
+
+#: The columns of :func:`chain_effects`, in order.
+CHAIN_EFFECT_COLUMNS = (
+    "chain_id",
+    "sends",
+    "treated",
+    "holdout",
+    "messaged",
+    "reach",
+    "holdout_messaged",
+    "incremental_revenue",
+    "ci_low",
+    "ci_high",
+    "significant",
+    "reason",
+    "conversion_treated",
+    "conversion_holdout",
+    "conversion_uplift",
+    "conversion_ci_low",
+    "conversion_ci_high",
+    "incremental_buyers",
+    "conversion_significant",
+    "conversion_reason",
+)
+
+
+def chain_effects(
+    warehouse: Warehouse, first_day: date | None = None, last_day: date | None = None
+) -> list[dict[str, Any]]:
+    """Per chain, what it sent and what it earned over its holdout, from the report tables (build them first
+    with :func:`lifecycle.reports.build.build_reports`), one dict per chain with the keys of
+    :data:`CHAIN_EFFECT_COLUMNS`:
+
+    * ``sends`` messages sent (by send day) and ``treated`` / ``holdout`` entrants (by entry day) in the days
+      ``first_day``..``last_day`` (default: all history up to the latest report date); ``messaged`` treated
+      entrants who were sent at least one message (whenever), ``reach`` = messaged / treated, and
+      ``holdout_messaged`` (0 unless the holdout leaked); None where the rows predate migration crm/0014;
+    * ``incremental_revenue`` = (revenue per treated − per holdout entrant over the chain's horizon) × treated
+      entrants, with its 95 % interval ``ci_low``..``ci_high`` and ``significant`` (the interval excludes 0);
+      all None / False with ``reason`` saying why when it cannot be measured (``no_sends``, ``no_entrants``,
+      ``no_holdout``, ``too_few_entrants``, ``too_few_buyers``; meanings in
+      :data:`lifecycle.reports.stats.REASONS`, Russian and English labels in ``REASON_LABELS``);
+    * the same for conversion (share of entrants who bought in the horizon): the shares per arm, their
+      difference ``conversion_uplift`` with a Newcombe 95 % interval, ``incremental_buyers`` (difference ×
+      treated), ``conversion_significant`` and ``conversion_reason``.
+
+    A chain that sent but had no entrants in the period (they entered earlier) has zero entrants and the
+    reason ``no_entrants``."""
+    if first_day is None or last_day is None:
+        first_day = first_day or date(2000, 1, 1)
+        last_day = last_day or default_period(warehouse)[1]
+    period = {"since_day": first_day, "until_day": last_day + timedelta(days=1)}
+    sends: dict[str, int] = defaultdict(int)
+    for r in _fetch(warehouse, "reports/chain_kpis.sql", **period):
+        sends[r["chain_id"]] += int(r["sent"])
+    effects = _uplift(_fetch(warehouse, "reports/holdout_stats.sql", **period), sends)
+    empty = ArmStats(0, 0.0, 0.0, 0)
+    for chain_id, sent in sends.items():
+        if chain_id not in effects:
+            effects[chain_id] = chain_effect(empty, empty, sent)
+    return [
+        {"chain_id": cid} | {k: effects[cid][k] for k in CHAIN_EFFECT_COLUMNS[1:]} for cid in sorted(effects)
+    ]
 
 
 def _experiments(
     warehouse: Warehouse, period: dict, chains: dict[str, ChainConfig], min_sample: int | None
 ) -> list[dict[str, Any]]:
     """Steps with two or more variants: per variant sends, conversions, P(best) over the period, and the
-    bandit's current traffic shares (all-time data) where the step uses the bandit."""
+    bandit's current traffic shares (all-time data) where the step uses the bandit; ``winner`` is the variant
+    declared best (:func:`lifecycle.reports.stats.ab_winner`), else None with ``winner_reason``."""
     in_period = _by_step(_fetch(warehouse, "reports/variant_stats.sql", **period))
     all_time = _by_step(
         _fetch(
@@ -256,10 +324,13 @@ def _experiments(
             shares = thompson_weights(arms, min_sample or 0, seed=f"report:{chain_id}:{step_id}")
             total = sum(v.weight for v in step.variants)
             weights = dict(shares) if shares else {v.id: v.weight / total for v in step.variants}
+        winner, winner_reason = ab_winner([(v, sent, p_best.get(v)) for v, sent, _ in stats])
         results.append(
             {
                 "chain_id": chain_id,
                 "step_id": step_id,
+                "winner": winner,
+                "winner_reason": winner_reason,
                 "bandit": bool(step and step.bandit),
                 "bandit_active": bool(step and step.bandit and weights and shares),
                 "variants": [

@@ -1,8 +1,10 @@
 -- Every chain entry of the period with the purchase revenue of its customer over the chain's outcome
--- horizon after entry (crm.report_chain_windows.horizon_days, else :default_horizon_days), treated or not:
--- the input of the holdout comparison, whose arms are assigned in Python by the policy's deterministic hash.
--- Inputs: crm.chain_instances, crm.orders, crm.ref_order_statuses, crm.report_chain_windows.
--- Outputs: chain_id, customer_id, entry_day, revenue. Parameters: :since, :until, :default_horizon_days.
+-- horizon after entry (crm.report_chain_windows.horizon_days, else :default_horizon_days), treated or not,
+-- and whether the entry was sent at least one message (messaged 1/0): the input of the holdout comparison,
+-- whose arms are assigned in Python by the policy's deterministic hash.
+-- Inputs: crm.chain_instances, crm.orders, crm.ref_order_statuses, crm.report_chain_windows, crm.send_ledger.
+-- Outputs: chain_id, customer_id, entry_day, revenue, messaged.
+-- Parameters: :since, :until, :default_horizon_days.
 WITH entries AS (
     SELECT
         i.instance_id,
@@ -23,15 +25,23 @@ purchases AS (
     FROM crm.orders AS o
     INNER JOIN crm.ref_order_statuses AS st ON o.status = st.status AND st.counts_as_purchase
     WHERE o.customer_id IN (SELECT e.customer_id FROM entries AS e)
+),
+
+messaged AS (
+    SELECT DISTINCT l.instance_id
+    FROM crm.send_ledger AS l
+    WHERE l.state = 'sent' AND l.instance_id IN (SELECT e.instance_id FROM entries AS e)
 )
 
 SELECT
     e.chain_id,
     e.customer_id,
     CAST(e.entered_at AS DATE) AS entry_day,
-    COALESCE(SUM(p.total_amount), 0) AS revenue
+    COALESCE(SUM(p.total_amount), 0) AS revenue,
+    MAX(CASE WHEN m.instance_id IS NULL THEN 0 ELSE 1 END) AS messaged
 FROM entries AS e
 LEFT JOIN purchases AS p
     ON e.customer_id = p.customer_id AND e.entered_at <= p.ordered_at AND e.horizon_end > p.ordered_at
+LEFT JOIN messaged AS m ON e.instance_id = m.instance_id
 GROUP BY e.instance_id, e.chain_id, e.customer_id, e.entered_at
 ORDER BY e.chain_id, e.customer_id, entry_day

@@ -7,7 +7,18 @@ from report_rows import HOLDOUT_REVENUE, REPORT_DATE, TREATED_REVENUE
 
 from lifecycle.reports import read
 from lifecycle.reports.build import build_reports
-from lifecycle.reports.stats import ArmStats, welch_uplift
+from lifecycle.reports.stats import (
+    MIN_BUYERS_PER_ARM,
+    MIN_ENTRANTS_PER_ARM,
+    REASON_LABELS,
+    REASONS,
+    ArmStats,
+    ab_winner,
+    chain_effect,
+    newcombe_difference,
+    welch_uplift,
+    wilson,
+)
 
 pytestmark = pytest.mark.usefixtures("reports_warehouse")
 
@@ -45,23 +56,112 @@ def test_chain_and_step_kpis_over_a_period(reports_warehouse):
     assert read.overview(reports_warehouse.warehouse, date(2026, 3, 4), REPORT_DATE)["steps"] == []
 
 
-def test_incremental_revenue_and_welch_interval(reports_warehouse):
-    scipy_stats = pytest.importorskip("scipy.stats")
+def test_incremental_revenue_of_a_holdout_too_small_to_say(reports_warehouse):
     uplift = next(
         c["uplift"]
         for c in read.overview(reports_warehouse.warehouse, date(2026, 3, 1), REPORT_DATE)["chains"]
         if c["chain_id"] == "cart"
     )
-    assert (uplift["treated"], uplift["holdout"]) == (4, 3)
+    assert (uplift["treated"], uplift["holdout"], uplift["sends"]) == (4, 3, 1)
+    assert (uplift["treated_buyers"], uplift["holdout_buyers"]) == (2, 2)
     assert uplift["revenue_per_treated"] == pytest.approx(75.0)
     assert uplift["revenue_per_holdout"] == pytest.approx(20.0)
-    assert uplift["uplift_per_entrant"] == pytest.approx(55.0)
-    assert uplift["incremental_revenue"] == pytest.approx(220.0)  # 55 per entrant × 4 treated
-    # The interval equals SciPy's Welch interval on the raw revenues, scaled by the treated count.
-    test = scipy_stats.ttest_ind(TREATED_REVENUE, HOLDOUT_REVENUE, equal_var=False)
-    low, high = test.confidence_interval(0.95)
-    assert uplift["ci_low"] == pytest.approx(low * 4)
-    assert uplift["ci_high"] == pytest.approx(high * 4)
+    assert (uplift["conversion_treated"], uplift["conversion_holdout"]) == (0.5, pytest.approx(2 / 3))
+    # The chain's one sent message went to customer 1, who never entered it: its entrants got nothing, so
+    # there is no effect to measure (and four against three entrants would be too few anyway).
+    assert (uplift["messaged"], uplift["reach"], uplift["holdout_messaged"]) == (0, 0.0, 0)
+    assert (uplift["reason"], uplift["conversion_reason"]) == ("no_sends", "no_sends")
+    assert (uplift["incremental_revenue"], uplift["ci_low"], uplift["ci_high"]) == (None, None, None)
+    assert (uplift["significant"], uplift["conversion_significant"]) == (False, False)
+    assert uplift["conversion_uplift"] is None
+
+
+def test_chain_effects_table(reports_warehouse):
+    effects = {e["chain_id"]: e for e in read.chain_effects(reports_warehouse.warehouse)}
+    cart, welcome = effects["cart"], effects["welcome"]
+    assert tuple(cart) == read.CHAIN_EFFECT_COLUMNS
+    assert (cart["sends"], cart["treated"], cart["holdout"], cart["messaged"]) == (1, 4, 3, 0)
+    assert cart["reason"] == "no_sends"
+    # welcome sent one message but nobody entered it in the period.
+    assert (welcome["sends"], welcome["treated"], welcome["holdout"]) == (1, 0, 0)
+    assert (welcome["reason"], welcome["incremental_revenue"], welcome["significant"]) == (
+        "no_entrants",
+        None,
+        False,
+    )
+
+
+def test_welch_interval_of_the_arms():
+    scipy_stats = pytest.importorskip("scipy.stats")
+    treated, holdout = ArmStats.of(TREATED_REVENUE), ArmStats.of(HOLDOUT_REVENUE)
+    uplift = welch_uplift(treated, holdout)
+    assert uplift.per_entrant == pytest.approx(55.0)
+    assert uplift.incremental_revenue == pytest.approx(220.0)  # 55 per entrant × 4 treated
+    # Without buyer counts the interval is SciPy's Welch interval on the raw revenues, scaled by the treated.
+    plain = welch_uplift(
+        ArmStats(4, treated.total, treated.total_sq), ArmStats(3, holdout.total, holdout.total_sq)
+    )
+    low, high = scipy_stats.ttest_ind(TREATED_REVENUE, HOLDOUT_REVENUE, equal_var=False).confidence_interval(
+        0.95
+    )
+    assert (plain.low, plain.high) == (pytest.approx(low * 4), pytest.approx(high * 4))
+    # With them, each arm's degrees of freedom are its buyers less one (2 and 2 here): a wider interval.
+    a, b = treated.variance / 4, holdout.variance / 3
+    df = (a + b) ** 2 / (a * a / 1 + b * b / 1)
+    half = scipy_stats.t.ppf(0.975, df) * (a + b) ** 0.5
+    assert uplift.df == pytest.approx(df)
+    assert (uplift.low, uplift.high) == (pytest.approx((55 - half) * 4), pytest.approx((55 + half) * 4))
+    assert uplift.low < plain.low
+
+
+def test_conversion_intervals_match_published_values():
+    # Wilson: 0 of 10; Newcombe (1998), example (a): 56/70 - 48/80, hybrid score interval.
+    assert wilson(0, 10) == (0.0, pytest.approx(0.2775, abs=1e-4))
+    diff, low, high = newcombe_difference(56, 70, 48, 80)
+    assert (diff, low, high) == (
+        pytest.approx(0.2),
+        pytest.approx(0.0524, abs=1e-4),
+        pytest.approx(0.3339, abs=1e-4),
+    )
+
+
+def test_chain_effect_reasons():
+    def arms(n, buyers):
+        return ArmStats(n, 100.0 * buyers, 10_000.0 * buyers, buyers)
+
+    assert chain_effect(arms(500, 50), arms(100, 20), sends=0)["reason"] == "no_sends"
+    # Known reach decides over the period's sends: messages of the period to earlier entrants do not count,
+    # and entrants messaged after the period do.
+    silent = ArmStats(500, 5000.0, 500_000.0, 50, messaged=0)
+    assert chain_effect(silent, arms(200, 20), sends=300)["reason"] == "no_sends"
+    reached = ArmStats(500, 10_000.0, 1_000_000.0, 100, messaged=400)
+    assert chain_effect(reached, arms(200, 20), sends=0)["reason"] is None
+    assert chain_effect(reached, arms(200, 20), sends=0)["reach"] == 0.8
+    none = ArmStats(0, 0.0, 0.0, 0)
+    assert chain_effect(arms(500, 50), none, sends=10)["reason"] == "no_holdout"
+    assert chain_effect(none, none, sends=10)["reason"] == "no_entrants"
+    assert set(REASONS) == set(REASON_LABELS)
+    small = chain_effect(arms(500, 50), arms(MIN_ENTRANTS_PER_ARM - 1, 20), sends=10)
+    assert (small["reason"], small["conversion_reason"]) == ("too_few_entrants", "too_few_entrants")
+    few = chain_effect(arms(500, 50), arms(200, MIN_BUYERS_PER_ARM - 1), sends=10)
+    # Too few buyers for revenue; the conversion interval still holds with few buyers.
+    assert (few["reason"], few["conversion_reason"], few["incremental_revenue"]) == (
+        "too_few_buyers",
+        None,
+        None,
+    )
+    assert few["conversion_ci_low"] < few["conversion_uplift"] < few["conversion_ci_high"]
+    ok = chain_effect(arms(500, 100), arms(200, 20), sends=10)
+    assert ok["reason"] is None
+    assert ok["incremental_buyers"] == pytest.approx((0.2 - 0.1) * 500)
+    assert ok["conversion_significant"]
+    assert ok["significant"]
+
+
+def test_ab_winner():
+    assert ab_winner([("A", 500, 0.01), ("B", 500, 0.99)]) == ("B", None)
+    assert ab_winner([("A", 500, 0.04), ("B", 500, 0.96)]) == (None, "no_clear_winner")
+    assert ab_winner([("A", 50, 0.0), ("B", 500, 1.0)]) == (None, "too_few_sends")
 
 
 def test_ab_results_and_bandit_weights(reports_warehouse, chains):

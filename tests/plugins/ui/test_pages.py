@@ -349,7 +349,11 @@ def test_incremental_revenue_is_shown_only_where_it_can_mean_something(client, u
     sends = [(chain, sent) for chain, sent in (("welcome", 500), ("win_back", 300), ("birthday", 50))]
     with ui_warehouse.begin() as conn:
         for row in arms:
-            conn.exec_driver_sql("INSERT INTO crm.report_holdout_daily VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+            conn.exec_driver_sql(
+                "INSERT INTO crm.report_holdout_daily (entry_day, chain_id, arm, entrants, buyers, revenue,"
+                " revenue_sq) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
         for chain, sent in sends:
             conn.exec_driver_sql(
                 "INSERT INTO crm.report_chain_daily VALUES (?, ?, 'email_1', 'email', 'sandbox', 'A', ?, ?,"
