@@ -164,12 +164,13 @@ def format_evaluation(result: Evaluation, currency=None) -> str:
         return "\n".join(lines)
     figures = result.ltv
     expected = figures["expected_value"]
+    snapshots = figures["training_snapshots"]
     money = lambda value, width: f"{format_money(value, currency, 0):>{width}}"  # noqa: E731
     lines += [
         f"LTV: fitted as of {figures['as_of']}, checked on the {figures['validation_days']} days after it, "
         f"{figures['customers']} customers; score scale fitted on {figures['training_rows']} customers of "
-        f"{figures['training_snapshots']} earlier snapshots and the {figures['training_window_days']} days "
-        "after each",
+        f"{snapshots} earlier snapshot{'' if snapshots == 1 else 's'} "
+        f"and the {figures['training_window_days']} days after each",
         "",
         f"{'':<26} {'ltv score':>12} {'expected value':>15} {'predict zero':>13} {'last year repeats':>18}",
         f"{'MAE per customer':<26} {money(figures['mae'], 12)} {money(expected['mae'], 15)} "

@@ -62,17 +62,26 @@ def test_churn_probabilities_are_calibrated_without_losing_the_ranking(trained_d
     assert tuple(bins) == (10, metrics["customers"])
 
 
-def test_ltv_is_judged_against_zero_and_last_year_and_its_deciles(trained_demo):
-    _, _, ltv = trained_demo
+def test_the_promoted_ltv_beats_zero_and_last_year_and_rises_over_its_deciles(trained_demo):
+    warehouse, _, ltv = trained_demo
     metrics = ltv["metrics"]
     assert ltv["validation_as_of"] == "2025-06-29"
     assert metrics["validation_days"] == 365
+    assert ltv["promoted"], ltv["decision"]
+    assert metrics["mae"] < metrics["zero_mae"]
     assert metrics["mae"] < metrics["baseline_mae"]
-    assert abs(metrics["total_error"]) <= 0.35
+    assert metrics["decile_spearman"] >= 0.9
     for figure in ("zero_mae", "baseline_mae", "decile_spearman"):
         assert figure in ltv["decision"]
-    beats_all = metrics["mae"] < metrics["zero_mae"] and metrics["decile_spearman"] >= 0.9
-    assert ltv["promoted"] == beats_all, ltv["decision"]
+    # the expected value (the figure for totals) is measured beside it; the score aims at the typical
+    # customer, so its total is below the realised one
+    assert metrics["mae"] < metrics["expected_value_mae"]
+    assert metrics["total_error"] < 0
+    assert metrics["training_rows"] > 0
+    assert metrics["training_snapshots"] >= 1
+    model = registry.current_model(warehouse, "ltv").load()
+    assert model.scale > 0
+    assert model.expected_value_weight == 0.5
 
 
 def test_the_gate_refuses_a_worse_model_and_keeps_the_current_one(trained_demo):
@@ -116,6 +125,11 @@ def test_on_an_orders_only_shop_the_model_beats_every_classic(demo_orders_only_f
     assert ours["tied_share"] <= 0.01
     assert ours["auc_uncalibrated"] - ours["auc"] <= 0.002
     assert result.snapshots["validation_as_of"] == "2026-03-31"
+    ltv = result.ltv
+    assert ltv["mae"] < ltv["zero_mae"], ltv
+    assert ltv["mae"] < ltv["baseline_mae"], ltv
+    assert ltv["decile_spearman"] >= 0.9
     text = format_evaluation(result)
     assert "logistic regression" in text
     assert "predict zero" in text
+    assert "expected value" in text
