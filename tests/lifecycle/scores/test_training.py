@@ -13,7 +13,9 @@ import pytest
 from lifecycle.scores import registry
 from lifecycle.scores.config import ChurnConfig, ScoresConfig
 from lifecycle.scores.evaluate import evaluate_scores, format_evaluation
-from lifecycle.scores.training import train_churn
+from lifecycle.scores.gate import Decision
+from lifecycle.scores.ltv import LtvModel
+from lifecycle.scores.training import train_churn, train_ltv
 
 CONFIG = ScoresConfig()
 DATA_END = date(2026, 6, 29)
@@ -82,6 +84,35 @@ def test_the_promoted_ltv_beats_zero_and_last_year_and_rises_over_its_deciles(tr
     model = registry.current_model(warehouse, "ltv").load()
     assert model.scale > 0
     assert model.expected_value_weight == 0.5
+
+
+def test_a_current_expected_value_model_is_replaced_on_the_floors_alone(trained_demo):
+    """A model from before the score (expected revenue, aimed at totals) is not compared rule by rule."""
+    import pandas as pd
+
+    warehouse, _, _ = trained_demo
+    old = registry.Candidate(
+        model_name="ltv",
+        model=LtvModel(r=0.5, alpha=60.0, a=0.8, b=2.5, p=3.0, q=4.0, v=9000.0, horizon_days=365),
+        train_from=date(2024, 6, 29),
+        train_to=date(2025, 6, 29),
+        validation_as_of=date(2025, 6, 29),
+        horizon_days=365,
+        features=("frequency",),
+        metrics={"mae": 1.0, "abs_total_error": 0.0},
+        calibration=pd.DataFrame(
+            {"bin": [1], "customers": [1], "mean_predicted": [1.0], "mean_observed": [1.0]}
+        ),
+        settings={},
+    )
+    old_version = registry.register(warehouse, old, Decision(True, "promoted: an expected-value model"))
+    report = train_ltv(warehouse, DATA_END, CONFIG)
+    assert f"method changed: v{old_version} predicts the expected revenue" in report.decision
+    assert report.incumbent_version == old_version
+    assert report.incumbent_metrics is None
+    assert report.promoted, report.decision
+    statuses = registry.list_models(warehouse, "ltv").set_index("version")["status"]
+    assert statuses[old_version] == "retired"
 
 
 def test_the_gate_refuses_a_worse_model_and_keeps_the_current_one(trained_demo):
