@@ -83,7 +83,7 @@ def test_the_promoted_ltv_beats_zero_and_last_year_and_rises_over_its_deciles(tr
     assert metrics["training_snapshots"] >= 1
     model = registry.current_model(warehouse, "ltv").load()
     assert model.scale > 0
-    assert model.expected_value_weight == 0.5
+    assert model.expected_value_weight == CONFIG.ltv.expected_value_weight
 
 
 def test_a_current_expected_value_model_is_replaced_on_the_floors_alone(trained_demo):
