@@ -118,6 +118,8 @@ class LtvGate(_Section):
 
 class LtvConfig(_Section):
     horizon_days: int = Field(365, ge=30, le=1830)
+    #: The score's weight on the BG/NBD x Gamma-Gamma expected revenue; the rest is last year's revenue.
+    expected_value_weight: float = Field(0.6, ge=0.0, le=1.0)
     gate: LtvGate = LtvGate()
 
 

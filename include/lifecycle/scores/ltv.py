@@ -13,9 +13,21 @@ customer has left):
   population mean the fewer of them we have seen. The first purchase is left out, as the method prescribes:
   in electronics it is often the device, while later checks are accessories, consumables and upgrades.
 
-LTV = expected purchases x expected check. Both models have seven parameters in all, fitted by maximum
-likelihood on one summary row per customer (no event history leaves the warehouse), so scoring is a
-closed-form, vectorised formula. Why not frequency x monetary x survival from the churn model: the churn
+Expected revenue = expected purchases x expected check. Both models have seven parameters in all, fitted by
+maximum likelihood on one summary row per customer (no event history leaves the warehouse), so scoring is a
+closed-form, vectorised formula.
+
+The ``ltv`` score is not that expected value but a **typical** one (:class:`MedianLtvModel`): revenue per
+customer is very skewed (most customers buy nothing in a year, a few buy a lot), so a per-customer prediction
+judged by its absolute error should aim at the median, not at the mean. The score is a scaled blend of the
+expected revenue and the revenue of the last 365 days (each divided by its mean over the training
+customers, weighted ``expected_value_weight`` and the rest), with one scale fitted by least absolute error
+(a weighted median) on past snapshots: features as of a date, the revenue of the window after it. The blend
+ranks customers better than either input alone (the model knows who is still alive, last year's revenue
+knows who spends); the scale shrinks it towards the typical outcome. Totals: the expected value
+(:meth:`MedianLtvModel.expected_revenue`) is the figure to sum, the score under-states sums by design.
+
+Why not frequency x monetary x survival from the churn model: the churn
 model's horizon (90 days) is not the LTV horizon (12 months), and BG/NBD handles one-time buyers and long
 purchase cycles (electronics) by design. Validation compares the predictions made at a past date with the
 revenue each customer actually brought in the following horizon.
@@ -37,10 +49,13 @@ if TYPE_CHECKING:
 
 MODEL_NAME = "ltv"
 #: The feature columns the model reads (from lifecycle.scores.features).
-LTV_FEATURES = ("frequency", "recency_days", "tenure_days", "repeat_avg_check")
+LTV_FEATURES = ("frequency", "recency_days", "tenure_days", "repeat_avg_check", "revenue_365d")
 DECILES = 10
 MIN_FIT_HISTORY_DAYS = 180
 MIN_VALIDATION_DAYS = 30
+#: Past snapshots the score's scale is fitted on: at most this many, this many days apart.
+MAX_SNAPSHOTS = 6
+SNAPSHOT_STEP_DAYS = 30
 
 
 def _summary(features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -92,6 +107,123 @@ class LtvModel:
     def predict(self, features: pd.DataFrame, days: int | None = None) -> np.ndarray:
         """Expected purchase revenue over ``days`` (default: the model's horizon) per feature row."""
         return self.expected_purchases(features, days or self.horizon_days) * self.expected_check(features)
+
+
+@dataclass(frozen=True)
+class MedianLtvModel:
+    """The ``ltv`` score: ``scale`` x days x (w x expected revenue per day / ``expected_per_day`` + (1 - w) x
+    last-365-days revenue per day / ``last_year_per_day``), with w = ``expected_value_weight``; the two
+    normalisers are the inputs' means over the training rows, ``scale`` their least-absolute-error fit."""
+
+    expected: LtvModel
+    expected_value_weight: float
+    expected_per_day: float
+    last_year_per_day: float
+    scale: float
+    horizon_days: int
+    #: how the scale was fitted: training rows, snapshots and the window after each in days
+    training_rows: int = 0
+    training_snapshots: int = 0
+    window_days: int = 0
+
+    def expected_revenue(self, features: pd.DataFrame, days: int | None = None) -> np.ndarray:
+        """The BG/NBD x Gamma-Gamma expected revenue over ``days`` (the figure to sum for totals)."""
+        return self.expected.predict(features, days or self.horizon_days)
+
+    def blend(self, features: pd.DataFrame, days: int | None = None) -> np.ndarray:
+        """The unscaled ranking score over ``days``: both inputs per day, divided by their training means."""
+        days = days or self.horizon_days
+        return blend(
+            self.expected.predict(features, days),
+            features["revenue_365d"].to_numpy(dtype=float) * days / 365,
+            days,
+            self.expected_value_weight,
+            self.expected_per_day,
+            self.last_year_per_day,
+        )
+
+    def predict(self, features: pd.DataFrame, days: int | None = None) -> np.ndarray:
+        """The typical purchase revenue over ``days`` (default: the model's horizon) per feature row."""
+        return self.scale * self.blend(features, days)
+
+
+def blend(expected, last_year, days, weight, expected_per_day, last_year_per_day):
+    """days x (weight x expected/days / expected_per_day + (1 - weight) x last_year/days / last_year_per_day);
+    an input with a zero mean (nobody bought) drops out."""
+    import numpy as np
+
+    expected_part = expected / expected_per_day if expected_per_day > 0 else np.zeros_like(expected)
+    last_year_part = last_year / last_year_per_day if last_year_per_day > 0 else np.zeros_like(last_year)
+    return np.clip(weight * expected_part + (1 - weight) * last_year_part, 0.0, None)
+
+
+def weighted_median_scale(target: np.ndarray, score: np.ndarray) -> float:
+    """The c >= 0 minimising sum |target - c x score|: the median of target/score weighted by score."""
+    import numpy as np
+
+    keep = score > 0
+    if not keep.any():
+        return 0.0
+    ratio, weight = target[keep] / score[keep], score[keep]
+    order = np.argsort(ratio, kind="stable")
+    cumulative = np.cumsum(weight[order])
+    return float(ratio[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+
+
+def training_windows(history_start: date, fit_date: date, horizon_days: int) -> tuple[list[date], int]:
+    """Snapshot dates for fitting the score's scale on data before ``fit_date``, newest first, and the
+    window after each: a full horizon when the history allows, else half the history (so every snapshot
+    has at least as much history before it as the window after it); up to ``MAX_SNAPSHOTS`` of them
+    ``SNAPSHOT_STEP_DAYS`` apart, each with ``MIN_FIT_HISTORY_DAYS`` of history (the newest one: at least
+    half the history)."""
+    available = (fit_date - history_start).days
+    window = min(horizon_days, available // 2)
+    if window < MIN_VALIDATION_DAYS:
+        raise ValueError(
+            f"purchases from {history_start} to {fit_date} are too short a history to fit the LTV score: it "
+            f"needs at least {2 * MIN_VALIDATION_DAYS} days before the fit date"
+        )
+    snapshots = [fit_date - timedelta(days=window)]
+    while len(snapshots) < MAX_SNAPSHOTS:
+        earlier = snapshots[-1] - timedelta(days=SNAPSHOT_STEP_DAYS)
+        if (earlier - history_start).days < MIN_FIT_HISTORY_DAYS:
+            break
+        snapshots.append(earlier)
+    return snapshots, window
+
+
+def fit_score(
+    expected: LtvModel,
+    snapshots: list[tuple[pd.DataFrame, np.ndarray, np.ndarray]],
+    window_days: int,
+    weight: float,
+) -> MedianLtvModel:
+    """The score's normalisers and scale from past snapshots: per snapshot its features, the expected
+    revenue over the window after it (BG/NBD x Gamma-Gamma fitted as of the snapshot) and the revenue
+    customers really brought in that window."""
+    import numpy as np
+
+    expected_w = np.concatenate([e for _, e, _ in snapshots])
+    last_year = np.concatenate(
+        [f["revenue_365d"].to_numpy(dtype=float) * window_days / 365 for f, _, _ in snapshots]
+    )
+    target = np.concatenate([y for _, _, y in snapshots])
+    if len(target) == 0:
+        raise ValueError("no customers before the LTV training snapshots")
+    expected_per_day = float(expected_w.mean() / window_days)
+    last_year_per_day = float(last_year.mean() / window_days)
+    score = blend(expected_w, last_year, window_days, weight, expected_per_day, last_year_per_day)
+    return MedianLtvModel(
+        expected=expected,
+        expected_value_weight=weight,
+        expected_per_day=expected_per_day,
+        last_year_per_day=last_year_per_day,
+        scale=weighted_median_scale(target, score),
+        horizon_days=expected.horizon_days,
+        training_rows=len(target),
+        training_snapshots=len(snapshots),
+        window_days=window_days,
+    )
 
 
 def _bgnbd_negative_loglik(log_params, x, t_x, T, weights):

@@ -30,6 +30,8 @@ _LTV_FIGURES = (
     "decile_spearman",
     "total_error",
     "baseline_total_error",
+    "expected_value_mae",
+    "expected_value_total_error",
     "validation_days",
     "customers",
 )

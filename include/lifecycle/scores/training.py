@@ -172,6 +172,32 @@ def ltv_data(warehouse: Warehouse, data_end: date, config: ScoresConfig):
     return features, realised, as_of, window
 
 
+def fit_ltv(warehouse: Warehouse, features, as_of: date, config: ScoresConfig) -> ltv.MedianLtvModel:
+    """The LTV score fitted as of ``as_of`` on data before it only: BG/NBD x Gamma-Gamma on ``features``
+    (the customers as of ``as_of``), the score's scale on past snapshots whose windows end by ``as_of``."""
+    settings, unit = config.ltv, config.purchase_unit
+    history_start, _ = purchase_span(warehouse, as_of)
+    dates, window = ltv.training_windows(history_start, as_of, settings.horizon_days)
+    snapshots = []
+    for snapshot in dates:
+        past = build_features(warehouse, snapshot, purchase_unit=unit)
+        expected = ltv.fit(past, settings.horizon_days).predict(past, window)
+        revenue = future_purchases(warehouse, snapshot, window, unit)["revenue"]
+        snapshots.append((past, expected, revenue.reindex(past.index, fill_value=0.0).to_numpy(dtype=float)))
+    model = ltv.fit_score(
+        ltv.fit(features, settings.horizon_days), snapshots, window, settings.expected_value_weight
+    )
+    log.info(
+        "LTV score: scale fitted on %d customers of %d snapshots (%s to %s) and the %d days after each",
+        model.training_rows,
+        len(dates),
+        dates[-1],
+        dates[0],
+        window,
+    )
+    return model
+
+
 def train_ltv(warehouse: Warehouse, data_end: date, config: ScoresConfig) -> TrainingReport:
     """Fit the LTV model as of one horizon before ``data_end``, validate it on the horizon since, gate it.
 
@@ -180,13 +206,27 @@ def train_ltv(warehouse: Warehouse, data_end: date, config: ScoresConfig) -> Tra
     settings = config.ltv
     features, realised, as_of, window = ltv_data(warehouse, data_end, config)
     log.info("LTV data: %d customers as of %s, validated on the %d days after", len(features), as_of, window)
-    model = ltv.fit(features, settings.horizon_days)
+    model = fit_ltv(warehouse, features, as_of, config)
     metrics, table = ltv.evaluate(model.predict(features, window), features, realised, window)
     metrics["validation_days"] = window
+    expected, _ = ltv.evaluate(model.expected_revenue(features, window), features, realised, window)
+    metrics.update(
+        {f"expected_value_{key}": expected[key] for key in ("mae", "total_error", "decile_spearman")}
+    )
+    metrics["training_rows"] = model.training_rows
+    metrics["training_snapshots"] = model.training_snapshots
 
     incumbent, note = _comparable(warehouse, ltv.MODEL_NAME, settings.horizon_days)
+    comparable = incumbent is not None and isinstance(incumbent.load(), ltv.MedianLtvModel)
+    if incumbent is not None and not comparable:
+        # an expected-value model aims at totals, the score at the typical customer: the floors decide
+        change = (
+            f"method changed: v{incumbent.version} predicts the expected revenue, this model the typical "
+            "revenue; judged by the floors alone"
+        )
+        note = f"{note}; {change}" if note else change
     incumbent_metrics = None
-    if incumbent is not None:
+    if comparable:
         incumbent_metrics, _ = ltv.evaluate(
             incumbent.load().predict(features, window), features, realised, window
         )

@@ -1,5 +1,6 @@
 """The BG/NBD + Gamma-Gamma LTV model recovers known parameters and predicts future purchases."""
 
+import itertools
 from datetime import date
 
 import numpy as np
@@ -7,7 +8,13 @@ import pandas as pd
 import pytest
 
 from lifecycle.scores.config import LtvConfig
-from lifecycle.scores.ltv import fit, validation_plan
+from lifecycle.scores.ltv import (
+    fit,
+    fit_score,
+    training_windows,
+    validation_plan,
+    weighted_median_scale,
+)
 
 TRUE = {"r": 0.6, "alpha": 50.0, "a": 0.8, "b": 2.5}
 
@@ -68,3 +75,53 @@ def test_validation_window_shrinks_with_a_short_history():
     assert validation_plan(date(2025, 6, 30), date(2026, 6, 29), config) == (date(2025, 12, 27), 184)
     with pytest.raises(ValueError, match="at least 210 days"):
         validation_plan(date(2026, 1, 1), date(2026, 6, 29), config)
+
+
+def test_the_scale_is_the_least_absolute_error_fit():
+    rng = np.random.default_rng(5)
+    score = rng.gamma(1.0, 100.0, 400)
+    target = np.where(rng.random(400) < 0.5, 0.0, score * rng.gamma(2.0, 1.0, 400))
+    best = weighted_median_scale(target, score)
+
+    def mae(scale):
+        return np.abs(target - scale * score).mean()
+
+    grid = np.linspace(0, 5, 2001)
+    assert mae(best) <= min(mae(scale) for scale in grid) + 1e-9
+    assert weighted_median_scale(target, np.zeros(400)) == 0.0
+
+
+def test_snapshots_for_the_scale_end_by_the_fit_date():
+    # two years of history: full-horizon windows, snapshots a month apart with half a year before each
+    dates, window = training_windows(date(2023, 1, 1), date(2025, 1, 1), 365)
+    assert window == 365
+    assert dates[0] == date(2024, 1, 2)
+    assert all((later - earlier).days == 30 for later, earlier in itertools.pairwise(dates))
+    assert all((d - date(2023, 1, 1)).days >= 180 for d in dates)
+    # half a year: half of it before the one snapshot, half after
+    dates, window = training_windows(date(2025, 6, 1), date(2025, 12, 1), 365)
+    assert (window, dates) == (91, [date(2025, 9, 1)])
+    with pytest.raises(ValueError, match="at least 60 days before the fit date"):
+        training_windows(date(2025, 11, 1), date(2025, 12, 1), 365)
+
+
+def test_the_score_ranks_by_the_blend_and_keeps_the_expected_value_for_totals():
+    features, future = _simulate(customers=1500)
+    features["revenue_365d"] = np.where(features["frequency"] > 1, features["repeat_avg_check"], 0.0)
+    expected_model = fit(features, horizon_days=365)
+    expected = expected_model.predict(features, 180)
+    realised = future[:, 0] * future[:, 1] * 180 / 365
+    model = fit_score(expected_model, [(features, expected, realised)], 180, 0.5)
+    assert model.training_rows == 1500
+    assert model.window_days == 180
+    score = model.predict(features)
+    assert (score >= 0).all()
+    # the blend: the two inputs, each over its training mean, half and half
+    last_year = features["revenue_365d"].to_numpy() * 365 / 365
+    full = expected_model.predict(features, 365)
+    mixed = 0.5 * full / (model.expected_per_day * 365) + 0.5 * last_year / (model.last_year_per_day * 365)
+    assert score == pytest.approx(model.scale * mixed)
+    assert model.expected_revenue(features) == pytest.approx(full)
+    # aimed at the typical customer: its absolute error on the training rows beats the expected value's
+    fitted = model.predict(features, 180)
+    assert np.abs(realised - fitted).mean() < np.abs(realised - expected).mean()

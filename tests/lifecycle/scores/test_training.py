@@ -13,7 +13,9 @@ import pytest
 from lifecycle.scores import registry
 from lifecycle.scores.config import ChurnConfig, ScoresConfig
 from lifecycle.scores.evaluate import evaluate_scores, format_evaluation
-from lifecycle.scores.training import train_churn
+from lifecycle.scores.gate import Decision
+from lifecycle.scores.ltv import LtvModel
+from lifecycle.scores.training import train_churn, train_ltv
 
 CONFIG = ScoresConfig()
 DATA_END = date(2026, 6, 29)
@@ -62,17 +64,55 @@ def test_churn_probabilities_are_calibrated_without_losing_the_ranking(trained_d
     assert tuple(bins) == (10, metrics["customers"])
 
 
-def test_ltv_is_judged_against_zero_and_last_year_and_its_deciles(trained_demo):
-    _, _, ltv = trained_demo
+def test_the_promoted_ltv_beats_zero_and_last_year_and_rises_over_its_deciles(trained_demo):
+    warehouse, _, ltv = trained_demo
     metrics = ltv["metrics"]
     assert ltv["validation_as_of"] == "2025-06-29"
     assert metrics["validation_days"] == 365
+    assert ltv["promoted"], ltv["decision"]
+    assert metrics["mae"] < metrics["zero_mae"]
     assert metrics["mae"] < metrics["baseline_mae"]
-    assert abs(metrics["total_error"]) <= 0.35
+    assert metrics["decile_spearman"] >= 0.9
     for figure in ("zero_mae", "baseline_mae", "decile_spearman"):
         assert figure in ltv["decision"]
-    beats_all = metrics["mae"] < metrics["zero_mae"] and metrics["decile_spearman"] >= 0.9
-    assert ltv["promoted"] == beats_all, ltv["decision"]
+    # the expected value (the figure for totals) is measured beside it; the score aims at the typical
+    # customer, so its total is below the realised one
+    assert metrics["mae"] < metrics["expected_value_mae"]
+    assert metrics["total_error"] < 0
+    assert metrics["training_rows"] > 0
+    assert metrics["training_snapshots"] >= 1
+    model = registry.current_model(warehouse, "ltv").load()
+    assert model.scale > 0
+    assert model.expected_value_weight == CONFIG.ltv.expected_value_weight
+
+
+def test_a_current_expected_value_model_is_replaced_on_the_floors_alone(trained_demo):
+    """A model from before the score (expected revenue, aimed at totals) is not compared rule by rule."""
+    import pandas as pd
+
+    warehouse, _, _ = trained_demo
+    old = registry.Candidate(
+        model_name="ltv",
+        model=LtvModel(r=0.5, alpha=60.0, a=0.8, b=2.5, p=3.0, q=4.0, v=9000.0, horizon_days=365),
+        train_from=date(2024, 6, 29),
+        train_to=date(2025, 6, 29),
+        validation_as_of=date(2025, 6, 29),
+        horizon_days=365,
+        features=("frequency",),
+        metrics={"mae": 1.0, "abs_total_error": 0.0},
+        calibration=pd.DataFrame(
+            {"bin": [1], "customers": [1], "mean_predicted": [1.0], "mean_observed": [1.0]}
+        ),
+        settings={},
+    )
+    old_version = registry.register(warehouse, old, Decision(True, "promoted: an expected-value model"))
+    report = train_ltv(warehouse, DATA_END, CONFIG)
+    assert f"method changed: v{old_version} predicts the expected revenue" in report.decision
+    assert report.incumbent_version == old_version
+    assert report.incumbent_metrics is None
+    assert report.promoted, report.decision
+    statuses = registry.list_models(warehouse, "ltv").set_index("version")["status"]
+    assert statuses[old_version] == "retired"
 
 
 def test_the_gate_refuses_a_worse_model_and_keeps_the_current_one(trained_demo):
@@ -116,6 +156,11 @@ def test_on_an_orders_only_shop_the_model_beats_every_classic(demo_orders_only_f
     assert ours["tied_share"] <= 0.01
     assert ours["auc_uncalibrated"] - ours["auc"] <= 0.002
     assert result.snapshots["validation_as_of"] == "2026-03-31"
+    ltv = result.ltv
+    assert ltv["mae"] < ltv["zero_mae"], ltv
+    assert ltv["mae"] < ltv["baseline_mae"], ltv
+    assert ltv["decile_spearman"] >= 0.9
     text = format_evaluation(result)
     assert "logistic regression" in text
     assert "predict zero" in text
+    assert "expected value" in text
