@@ -9,6 +9,7 @@ recommendations, whether a promo code) and holds the shop's sender details.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -47,13 +48,24 @@ class RenderError(Exception):
     """A template could not be rendered for one message (missing variable, bad template)."""
 
 
+@functools.cache
+def shop_currency():
+    """The shop's currency (``currency:`` in scores.yaml), read once per process."""
+    from lifecycle.currency import load_currency
+
+    return load_currency()
+
+
 def money(value: float | int | None) -> str:
-    """12990 -> '12 990 ₽' with no-break spaces, as Russian shops print prices."""
+    """A price in the shop's currency, in whole units: 12990 -> '12 990 ₽' (no-break spaces, as Russian shops
+    print prices) or '$12,990' for a dollar shop."""
+    from lifecycle.currency import format_money
+
     if value is None:
         raise RenderError("money() got no value")
     if not math.isfinite(value):
         raise RenderError(f"money() got {value!r}, not a price")
-    return f"{round(value):,}".replace(",", "\u00a0") + "\u00a0₽"
+    return format_money(value, shop_currency(), decimals=0)
 
 
 def date_ru(value: date | datetime) -> str:

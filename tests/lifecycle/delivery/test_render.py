@@ -133,3 +133,13 @@ def test_a_missing_variable_fails_at_render_time(step, missing):
 
 def test_money_format():
     assert money(1234567.4) == "1\u00a0234\u00a0567\u00a0₽"
+
+
+def test_money_follows_the_shops_currency(monkeypatch):
+    from lifecycle.currency import CurrencySettings
+    from lifecycle.delivery import render
+
+    monkeypatch.setattr(render, "shop_currency", lambda: CurrencySettings.preset("USD"))
+    assert money(1234567.4) == "$1,234,567"
+    with pytest.raises(RenderError, match="not a price"):
+        money(float("nan"))
