@@ -500,8 +500,9 @@ def overview(
 ) -> str:
     """The CRM overview page over the chosen period (default: the last 30 reported days). Incremental
     revenue and conversion uplift are shown only where the reports give them
-    (:func:`lifecycle.reports.stats.chain_effect`, in words by :mod:`lifecycle.reports.uplift_verdict`), else
-    the reason; chains with neither figure are greyed out. ``chain_problems``: the chain files that do not load."""
+    (:func:`lifecycle.reports.stats.chain_effect`, in words by :mod:`lifecycle.reports.uplift_verdict`),
+    else the reason; chains with neither figure are greyed out. ``chain_problems``: the chain files that
+    do not load."""
     from lifecycle.reports import read
     from lifecycle.reports.stats import MIN_BUYERS_PER_ARM, MIN_ENTRANTS_PER_ARM
     from lifecycle.reports.uplift_verdict import (
@@ -538,11 +539,11 @@ def overview(
             incremental = ("raw-html", _verdict_html(said))
             ci = significance = "–"
         if said_conversion.measurable:
+            low, high = points_text(u["conversion_ci_low"]), points_text(u["conversion_ci_high"])
             conversion = (
                 "raw-html",
-                f"{escape(points_text(u['conversion_uplift']))} "
-                f"[{escape(points_text(u['conversion_ci_low']))}; {escape(points_text(u['conversion_ci_high']))}]"
-                f" {_verdict_html(said_conversion, u['conversion_ci_low'])}",
+                f"{escape(points_text(u['conversion_uplift']))} [{escape(low)}; {escape(high)}] "
+                f"{_verdict_html(said_conversion, u['conversion_ci_low'])}",
             )
         else:
             conversion = ("raw-html", _verdict_html(said_conversion))
@@ -735,15 +736,17 @@ def overview(
                     "Инкрементальная выручка = (выручка на вошедшего с воздействием − на вошедшего "
                     "из holdout) × число вошедших с воздействием; 95 % интервал Уэлча; «значимо», если "
                     "интервал не содержит нуля. Цифры нет, если цепочка ничего не отправила, в ней нет "
-                    f"вошедших или контроля, в одной из групп меньше {MIN_ENTRANTS_PER_ARM} вошедших, или (для "
-                    f"выручки) ожидается меньше {MIN_BUYERS_PER_ARM} покупателей в меньшей группе; тогда "
-                    "указана причина, а строка без обеих цифр серая. Суммы в "
-                    f"{CURRENCY}. Incremental revenue = (revenue per treated entrant − per holdout entrant) × "
+                    "вошедших или контроля, в одной из групп меньше "
+                    f"{MIN_ENTRANTS_PER_ARM} вошедших, или (для выручки) ожидается меньше "
+                    f"{MIN_BUYERS_PER_ARM} покупателей в меньшей группе; тогда указана причина, а строка без "
+                    f"обеих цифр серая. Суммы в {CURRENCY}. "
+                    "Incremental revenue = (revenue per treated entrant − per holdout entrant) × "
                     "treated entrants, Welch 95 % interval; 'significant' when the interval excludes zero. "
                     "No figure when the chain sent nothing, had no entrants or no holdout, an arm has fewer "
-                    f"than {MIN_ENTRANTS_PER_ARM} entrants, or (revenue only) fewer than {MIN_BUYERS_PER_ARM} "
-                    "buyers are expected in the smaller arm: the reason is shown instead, and a row with "
-                    f"neither figure is grey. Amounts in {CURRENCY} (docs/measurement.md)."
+                    f"than {MIN_ENTRANTS_PER_ARM} entrants, or (revenue only) fewer than "
+                    f"{MIN_BUYERS_PER_ARM} buyers are expected in the smaller arm: the reason is shown "
+                    f"instead, and a row with neither figure is grey. Amounts in {CURRENCY} "
+                    "(docs/measurement.md)."
                 ),
             ),
             r.section("Шаги / Steps", steps),

@@ -420,7 +420,8 @@ def test_incremental_revenue_is_shown_only_where_the_reports_give_it(client, ui_
     ab = html[html.index("A/B tests and bandit weights") :]
     assert "Итог / Result" in ab
     assert "победитель: B / winner: B" in _row(ab, "<td>cross_sell</td><td>email_1</td><td>B</td>")
-    assert "слишком мало отправок / too early to say" in _row(ab, "<td>ecosystem</td><td>email_1</td><td>A</td>")
+    too_early = _row(ab, "<td>ecosystem</td><td>email_1</td><td>A</td>")
+    assert "слишком мало отправок / too early to say" in too_early
 
     note = reports_digest({"report_date": date(2026, 5, 31), "recomputed_from": date(2026, 5, 1)}, data)
     assert "* welcome: incremental revenue 72\u202f000\u00a0₽ [" in note
