@@ -117,25 +117,34 @@ def scores_digest(summary: dict[str, Any], limit: int = NOTE_LIMIT) -> str:
 def reports_digest(
     figures: dict[str, Any], overview: dict[str, Any] | None = None, limit: int = NOTE_LIMIT
 ) -> str:
-    """What a reports run recomputed and, when given, the period's incremental revenue per chain: a figure
-    only where it can mean something, else the reason, in the CRM overview's words
-    (:mod:`lifecycle.reports.uplift_verdict`)."""
-    from lifecycle.reports.uplift_verdict import money_text, verdict
+    """What a reports run recomputed and, when given, the period's incremental revenue and conversion uplift
+    per chain: a figure only where the reports give one, else the reason, in the CRM overview's words
+    (:mod:`lifecycle.reports.uplift_verdict`); chains with neither figure are listed by reason, after the
+    others."""
+    from lifecycle.reports.uplift_verdict import conversion_verdict, money_text, points_text, verdict
 
     head = [
         "### Отчёты / Reports",
         f"Report date **{figures['report_date']}**, recomputed from {figures['recomputed_from']}",
         "",
     ]
-    rows = []
+    rows, not_shown = [], {}
     for c in (overview or {}).get("chains", []):
-        u, said = c.get("uplift"), verdict(c.get("sent"), c.get("uplift"))
+        u = c.get("uplift")
+        said, said_conversion = verdict(u), conversion_verdict(u)
+        if not said.measurable and not said_conversion.measurable:
+            not_shown.setdefault(said.text, []).append(c["chain_id"])
+            continue
         if said.measurable:
-            figure = money_text(u["incremental_revenue"])
             ci = f"[{money_text(u['ci_low'])}; {money_text(u['ci_high'])}]"
-            rows.append(f"* {c['chain_id']}: incremental revenue {figure} {ci}, {said.en}")
-        elif u:
-            rows.append(f"* {c['chain_id']}: incremental revenue not shown, {said.en}")
+            line = f"incremental revenue {money_text(u['incremental_revenue'])} {ci}, {said.text}"
+        else:
+            line = f"incremental revenue not shown: {said.text}"
+        if said_conversion.measurable:
+            ci = f"[{points_text(u['conversion_ci_low'])}; {points_text(u['conversion_ci_high'])}]"
+            line += f"; conversion {points_text(u['conversion_uplift'])} {ci}, {said_conversion.text}"
+        rows.append(f"* {c['chain_id']}: {line}")
+    rows += [f"* no figure, {reason}: {', '.join(chains)}" for reason, chains in not_shown.items()]
     return _fit(head, rows, "CRM overview: Browse → CRM overview", limit)
 
 

@@ -163,7 +163,9 @@ def overview(
     bandit_min_sample: int | None = None,
 ) -> dict[str, Any]:
     """The CRM overview for the days ``first_day``..``last_day``: chain and step KPIs, incremental revenue
-    with its interval, A/B results with P(best) and bandit weights, cohorts, RFM, customer KPIs."""
+    with its interval, A/B results with P(best) and bandit weights, cohorts, RFM, customer KPIs. Every chain's
+    ``uplift`` is its :func:`lifecycle.reports.stats.chain_effect` (a chain that sent but had no entrants in
+    the period: reason ``no_entrants``)."""
     period = {"since_day": first_day, "until_day": last_day + timedelta(days=1)}
     steps = [_rates(dict(r)) for r in _fetch(warehouse, "reports/chain_kpis.sql", **period)]
     chain_totals: dict[str, dict[str, Any]] = {}
@@ -176,7 +178,11 @@ def overview(
     uplift = _uplift(_fetch(warehouse, "reports/holdout_stats.sql", **period), sends)
     for chain_id in uplift:
         chain_totals.setdefault(chain_id, {"chain_id": chain_id})
-    kpis = [_rates(t) | {"uplift": uplift.get(cid)} for cid, t in sorted(chain_totals.items())]
+    empty = ArmStats(0, 0.0, 0.0, 0)
+    kpis = [
+        _rates(t) | {"uplift": uplift.get(cid) or chain_effect(empty, empty, sends.get(cid, 0))}
+        for cid, t in sorted(chain_totals.items())
+    ]
     customer = _fetch(warehouse, "reports/customer_kpis.sql", **period)
     return {
         "first_day": first_day,

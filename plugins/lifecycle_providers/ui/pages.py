@@ -54,6 +54,14 @@ def run_summary(
     return r.page(title, f"run_id {run_id}", [*banners, r.section("Кратко / Digest", r.digest(note)), *body])
 
 
+def _verdict_html(said, low: float | None = None) -> str:
+    """A verdict of :mod:`lifecycle.reports.uplift_verdict` as a cell: green for a significant gain, the
+    reason's meaning as its tooltip."""
+    css = "verdict up" if said.code == "significant" and low is not None and low > 0 else "verdict"
+    title = f" title='{escape(said.meaning, quote=True)}'" if said.meaning else ""
+    return f"<span class='{css}'{title}>{escape(said.text)}</span>"
+
+
 def _chain_name(chains: dict[str, Any], chain_id: str) -> str:
     chain = chains.get(chain_id)
     return f"{chain.name.ru} / {chain.name.en}" if chain is not None and hasattr(chain, "name") else chain_id
@@ -491,10 +499,19 @@ def overview(
     chain_problems: dict[str, str] | None = None,
 ) -> str:
     """The CRM overview page over the chosen period (default: the last 30 reported days). Incremental
-    revenue is shown only where it can mean something (:func:`lifecycle.reports.uplift_verdict.verdict`);
-    other chains are greyed out with the reason. ``chain_problems``: the chain files that do not load."""
+    revenue and conversion uplift are shown only where the reports give them
+    (:func:`lifecycle.reports.stats.chain_effect`, in words by :mod:`lifecycle.reports.uplift_verdict`),
+    else the reason; chains with neither figure are greyed out. ``chain_problems``: the chain files that
+    do not load."""
     from lifecycle.reports import read
-    from lifecycle.reports.uplift_verdict import CURRENCY, MIN_HOLDOUT_ENTRANTS, verdict
+    from lifecycle.reports.stats import MIN_BUYERS_PER_ARM, MIN_ENTRANTS_PER_ARM
+    from lifecycle.reports.uplift_verdict import (
+        CURRENCY,
+        conversion_verdict,
+        points_text,
+        verdict,
+        winner_text,
+    )
     from lifecycle_providers.ui.chains import ChainFiles, chain_list
 
     if first_day is None or last_day is None:
@@ -512,17 +529,25 @@ def overview(
     for c in data["chains"]:
         u = c.get("uplift") or {}
         silent = c["chain_id"] in no_feedback
-        said = verdict(c.get("sent"), c.get("uplift"))
+        said, said_conversion = verdict(c.get("uplift")), conversion_verdict(c.get("uplift"))
         if said.measurable:
             measured.append(c)
             incremental = r.fmt(u.get("incremental_revenue"), "money")
             ci = f"[{r.fmt(u['ci_low'], 'money')}; {r.fmt(u['ci_high'], 'money')}]"
-            css = "up" if said.code == "significant" and u["ci_low"] > 0 else ""
-            significance = ("raw-html", f"<span class='verdict {css}'>{escape(said.text)}</span>")
+            significance = ("raw-html", _verdict_html(said, u["ci_low"]))
         else:
-            incremental = ("raw-html", f"<span class='verdict'>{escape(said.text)}</span>")
+            incremental = ("raw-html", _verdict_html(said))
             ci = significance = "–"
-        kpi_classes.append(None if said.measurable else "muted")
+        if said_conversion.measurable:
+            low, high = points_text(u["conversion_ci_low"]), points_text(u["conversion_ci_high"])
+            conversion = (
+                "raw-html",
+                f"{escape(points_text(u['conversion_uplift']))} [{escape(low)}; {escape(high)}] "
+                f"{_verdict_html(said_conversion, u['conversion_ci_low'])}",
+            )
+        else:
+            conversion = ("raw-html", _verdict_html(said_conversion))
+        kpi_classes.append(None if said.measurable or said_conversion.measurable else "muted")
         kpi_rows.append(
             [
                 _chain_name(chains, c["chain_id"]),
@@ -538,6 +563,7 @@ def overview(
                 incremental,
                 ci,
                 significance,
+                conversion,
             ]
         )
     kpis = r.table(
@@ -555,6 +581,7 @@ def overview(
             f"Инкрементальная выручка, {CURRENCY} / Incremental revenue, {CURRENCY}",
             "95 % CI",
             "Значимость / Significance",
+            "Прирост конверсии, 95 % CI / Conversion uplift, 95 % CI",
         ],
         kpi_rows,
         numeric=(1, 2, 3, 4, 5, 6, 7, 8),
@@ -610,6 +637,7 @@ def overview(
             r.fmt(v["p_best"], "pct"),
             r.fmt(v["weight"], "pct"),
             ("bandit" if e["bandit_active"] else "bandit (warming up)") if e["bandit"] else "fixed",
+            winner_text(e),
         ]
         for e in data["experiments"]
         for v in e["variants"]
@@ -625,6 +653,7 @@ def overview(
             "P(лучший) / P(best)",
             "Доля трафика / Traffic weight",
             "Режим / Mode",
+            "Итог / Result",
         ],
         ab_rows,
         numeric=(3, 4, 5, 6, 7),
@@ -706,12 +735,17 @@ def overview(
                 r.paragraph(
                     "Инкрементальная выручка = (выручка на вошедшего с воздействием − на вошедшего "
                     "из holdout) × число вошедших с воздействием; 95 % интервал Уэлча; «значимо», если "
-                    "интервал не содержит нуля. Серые строки: цифры нет, потому что цепочка ничего не "
-                    f"отправила или в контроле меньше {MIN_HOLDOUT_ENTRANTS} вошедших. Суммы в {CURRENCY}. "
-                    "Incremental revenue = (revenue per treated entrant − per holdout entrant) × treated "
-                    "entrants, Welch 95 % interval; 'significant' when the interval excludes zero. Grey rows "
-                    "show no figure: the chain sent nothing, or its holdout has fewer than "
-                    f"{MIN_HOLDOUT_ENTRANTS} entrants, too few to say anything. Amounts in {CURRENCY} "
+                    "интервал не содержит нуля. Цифры нет, если цепочка ничего не отправила, в ней нет "
+                    "вошедших или контроля, в одной из групп меньше "
+                    f"{MIN_ENTRANTS_PER_ARM} вошедших, или (для выручки) ожидается меньше "
+                    f"{MIN_BUYERS_PER_ARM} покупателей в меньшей группе; тогда указана причина, а строка без "
+                    f"обеих цифр серая. Суммы в {CURRENCY}. "
+                    "Incremental revenue = (revenue per treated entrant − per holdout entrant) × "
+                    "treated entrants, Welch 95 % interval; 'significant' when the interval excludes zero. "
+                    "No figure when the chain sent nothing, had no entrants or no holdout, an arm has fewer "
+                    f"than {MIN_ENTRANTS_PER_ARM} entrants, or (revenue only) fewer than "
+                    f"{MIN_BUYERS_PER_ARM} buyers are expected in the smaller arm: the reason is shown "
+                    f"instead, and a row with neither figure is grey. Amounts in {CURRENCY} "
                     "(docs/measurement.md)."
                 ),
             ),

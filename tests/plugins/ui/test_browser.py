@@ -251,8 +251,8 @@ def test_run_summary_explains_entered_sent_and_held_in_plain_words(airflow_ui, b
         IFRAME_TEXT, ["CRM: обзор / CRM overview", "Incremental revenue", "Communication map"]
     )
     # no incremental revenue figure where it cannot mean anything, the reason instead
-    assert "no sends in the period: no effect to measure" in text  # the cart chain
-    assert "holdout too small to say anything: 0 of the 100 entrants needed" in text  # welcome
+    assert "ничего не отправлено / nothing sent" in text  # the cart chain: no send reached an entrant
+    assert "нет вошедших / no entrants" in text  # welcome: sent, but no one entered in the period
     assert "Preview audience" in text
     browser.screenshot(ARTIFACTS / "crm-overview-nav.png")
 

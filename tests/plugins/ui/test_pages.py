@@ -315,21 +315,22 @@ def _row(html: str, needle: str) -> str:
     return rows[0]
 
 
-def _arm(day, chain_id, arm, n, mean, sd):
-    """A holdout-table row of ``n`` entrants whose revenue has this mean and (population) deviation."""
+def _arm(day, chain_id, arm, n, mean, sd, buyers=None):
+    """A holdout-table row of ``n`` entrants whose revenue has this mean and (population) deviation; half of
+    them bought unless ``buyers`` says otherwise."""
     total = n * mean
-    return (day, chain_id, arm, n, n // 2, total, n * (mean * mean + sd * sd))
+    return (day, chain_id, arm, n, n // 2 if buyers is None else buyers, total, n * (mean * mean + sd * sd))
 
 
-def test_incremental_revenue_is_shown_only_where_it_can_mean_something(client, ui_warehouse):
-    """Chains that sent nothing or whose holdout is too small are greyed out with the reason instead of a
-    figure; the others say whether the figure is significant; amounts carry the currency; the reports run
-    note says the same in the same words."""
+def test_incremental_revenue_is_shown_only_where_the_reports_give_it(client, ui_warehouse):
+    """The page shows a figure only where the reports' chain effect has one, else the reason's label; a
+    chain with too few buyers for revenue still shows its conversion uplift; A/B steps show their winner or
+    why there is none; the reports run note says the same in the same words."""
     from datetime import date
 
     from lifecycle.reports.digest import reports_digest
     from lifecycle.reports.read import overview
-    from lifecycle.reports.uplift_verdict import MIN_HOLDOUT_ENTRANTS
+    from lifecycle.reports.stats import MIN_BUYERS_PER_ARM, MIN_ENTRANTS_PER_ARM
 
     day = "2026-05-10"
     arms = [
@@ -339,14 +340,20 @@ def test_incremental_revenue_is_shown_only_where_it_can_mean_something(client, u
         # 5 per entrant with the same noise: not significant
         _arm(day, "win_back", "treated", 900, 100.0, 200.0),
         _arm(day, "win_back", "holdout", 150, 95.0, 200.0),
-        # one entrant short of the rule
+        # one holdout entrant short of the rule
         _arm(day, "birthday", "treated", 400, 100.0, 200.0),
-        _arm(day, "birthday", "holdout", MIN_HOLDOUT_ENTRANTS - 1, 0.0, 200.0),
+        _arm(day, "birthday", "holdout", MIN_ENTRANTS_PER_ARM - 1, 0.0, 200.0),
         # entrants in both arms, but nothing was sent
         _arm(day, "seasonal", "treated", 900, 100.0, 200.0),
         _arm(day, "seasonal", "holdout", 150, 20.0, 200.0),
+        # enough entrants, too few buyers for revenue (pooled 5 % of 200 = 10 expected in the holdout), but
+        # conversion 8 % against 2 %: a significant conversion gain
+        _arm(day, "price_drop", "treated", 1000, 10.0, 50.0, buyers=80),
+        _arm(day, "price_drop", "holdout", 200, 2.0, 20.0, buyers=4),
     ]
-    sends = [(chain, sent) for chain, sent in (("welcome", 500), ("win_back", 300), ("birthday", 50))]
+    sends = [("welcome", 500), ("win_back", 300), ("birthday", 50), ("price_drop", 400)]
+    variants = [("cross_sell", "A", 500, 10), ("cross_sell", "B", 500, 80), ("ecosystem", "A", 40, 1)]
+    variants += [("ecosystem", "B", 40, 2)]
     with ui_warehouse.begin() as conn:
         for row in arms:
             conn.exec_driver_sql(
@@ -360,6 +367,12 @@ def test_incremental_revenue_is_shown_only_where_it_can_mean_something(client, u
                 " 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.0, 0, 12345.0)",
                 (day, chain, sent, sent),
             )
+        for chain, variant, sent, converted in variants:
+            conn.exec_driver_sql(
+                "INSERT INTO crm.report_chain_daily VALUES (?, ?, 'email_1', 'email', 'sandbox', ?, ?, ?,"
+                " 0, 0, 0, 0, 0, 0, 0, 0, 0, ?, 0, 0.0, 0, 0.0)",
+                (day, chain, variant, sent, sent, converted),
+            )
     try:
         html = client.get("/overview?start=2026-05-01&end=2026-05-31", headers=AUTH).text
         data = overview(ui_warehouse, date(2026, 5, 1), date(2026, 5, 31))
@@ -367,6 +380,13 @@ def test_incremental_revenue_is_shown_only_where_it_can_mean_something(client, u
         with ui_warehouse.begin() as conn:
             conn.exec_driver_sql("DELETE FROM crm.report_holdout_daily WHERE entry_day = ?", (day,))
             conn.exec_driver_sql("DELETE FROM crm.report_chain_daily WHERE sent_day = ?", (day,))
+
+    effects = {c["chain_id"]: c["uplift"] for c in data["chains"]}
+    assert effects["birthday"]["reason"] == "too_few_entrants"
+    assert effects["seasonal"]["reason"] == "no_sends"
+    assert effects["price_drop"]["reason"] == "too_few_buyers"
+    assert effects["price_drop"]["conversion_significant"]
+    assert effects["cross_sell"]["reason"] == "no_entrants"  # sent, but no one entered in the period
 
     kpis = html[html.index("Chain KPIs and incremental revenue") : html.index("<h2>Шаги / Steps")]
     welcome = _row(kpis, "<td>Приветствие / Welcome</td>")
@@ -379,30 +399,64 @@ def test_incremental_revenue_is_shown_only_where_it_can_mean_something(client, u
     assert "4\u202f500\u00a0₽" in win_back
     birthday = _row(kpis, "<td>День рождения / Birthday</td>")
     assert birthday.startswith("<tr class='muted'>")
-    too_small = f"holdout too small to say anything: {MIN_HOLDOUT_ENTRANTS - 1} of the 100 entrants needed"
+    too_small = "слишком мало клиентов / too small to say"
     assert too_small in birthday
-    assert "₽" not in birthday.split("holdout too small")[1]  # no figure after the reason
+    assert f"fewer than {MIN_ENTRANTS_PER_ARM} entrants" in birthday  # the meaning, as the tooltip
+    assert "₽" not in birthday.split(too_small)[1]  # no figure after the reason
     seasonal = _row(kpis, "<td>Сезонные подборки / Seasonal picks</td>")
     assert seasonal.startswith("<tr class='muted'>")
-    assert "no sends in the period: no effect to measure" in seasonal
+    assert "ничего не отправлено / nothing sent" in seasonal
+    price_drop = _row(kpis, "<td>Снижение цены / Price drop</td>")
+    assert "<tr>" in price_drop  # conversion is given, so not greyed out
+    assert "слишком мало покупателей / too few buyers to say" in price_drop
+    assert "+6.0\u00a0pp [" in price_drop  # 8 % − 2 %
+    assert "₽</td>" not in price_drop.split("too few buyers to say")[1].split("pp")[0]
+    cross_sell = _row(kpis, "<td>Сопутствующие товары / Cross-sell</td>")
+    assert "нет вошедших / no entrants" in cross_sell
     assert "Incremental revenue, ₽" in html
-    assert "fewer than 100 entrants, too few to say anything" in html
+    assert f"an arm has fewer than {MIN_ENTRANTS_PER_ARM} entrants" in html
+    assert f"fewer than {MIN_BUYERS_PER_ARM} buyers are expected" in html
+
+    ab = html[html.index("A/B tests and bandit weights") :]
+    assert "Итог / Result" in ab
+    assert "победитель: B / winner: B" in _row(ab, "<td>cross_sell</td><td>email_1</td><td>B</td>")
+    too_early = _row(ab, "<td>ecosystem</td><td>email_1</td><td>A</td>")
+    assert "слишком мало отправок / too early to say" in too_early
 
     note = reports_digest({"report_date": date(2026, 5, 31), "recomputed_from": date(2026, 5, 1)}, data)
     assert "* welcome: incremental revenue 72\u202f000\u00a0₽ [" in note
     assert "significant at 95 % (a gain)" in note
     assert "* win_back: incremental revenue 4\u202f500\u00a0₽ [" in note
     assert "not significant at 95 %" in note
-    assert f"* birthday: incremental revenue not shown, {too_small}" in note
-    assert "* seasonal: incremental revenue not shown, no sends in the period" in note
+    assert f"* no figure, {too_small}: birthday" in note
+    assert "* no figure, ничего не отправлено / nothing sent: seasonal" in note
+    assert "* no figure, нет вошедших / no entrants: cross_sell, ecosystem" in note
+    assert "more" not in note  # everything fits
+    assert (
+        "* price_drop: incremental revenue not shown: слишком мало покупателей / too few buyers to say; "
+        "conversion +6.0\u00a0pp [" in note
+    )
 
 
-def test_the_fixture_chain_with_three_holdout_entrants_shows_no_figure(client):
+def test_the_fixture_chain_with_three_holdout_entrants_shows_no_figure(client, ui_warehouse):
+    """The cart chain's one send went to no entrant of the period: the reports say ``no_sends`` (checked
+    before the arm sizes) and the page says the same."""
+    from datetime import date
+
+    from lifecycle.reports.read import overview
+
+    effect = next(
+        c["uplift"]
+        for c in overview(ui_warehouse, date(2026, 3, 1), date(2026, 3, 31))["chains"]
+        if c["chain_id"] == "cart"
+    )
+    assert (effect["holdout"], effect["messaged"], effect["reason"]) == (3, 0, "no_sends")
     html = client.get("/overview?start=2026-03-01&end=2026-03-31", headers=AUTH).text
     kpis = html[html.index("Chain KPIs and incremental revenue") : html.index("<h2>Шаги / Steps")]
     cart = _row(kpis, "<td>Корзина / Cart</td>")
     assert cart.startswith("<tr class='muted'>")
-    assert "holdout too small to say anything: 3 of the 100 entrants needed" in cart
+    assert "ничего не отправлено / nothing sent" in cart
+    assert "the chain sent nothing to its entrants of the period" in cart  # the meaning, as the tooltip
     assert "220" not in cart  # 55 per entrant × 4 treated, from 3 holdout entrants: meaningless
 
 
