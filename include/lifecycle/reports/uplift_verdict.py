@@ -18,11 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from lifecycle.currency import load_currency
 from lifecycle.reports.stats import REASON_LABELS, REASONS
 
-#: The currency of every amount in the warehouse (orders and prices are loaded in roubles,
-#: include/config/ingest.yaml).
-CURRENCY = "₽"
+#: The symbol of the shop's currency, in which every amount in the warehouse is kept (``currency:`` in
+#: include/config/scores.yaml; roubles by default).
+CURRENCY = load_currency().symbol
 
 
 @dataclass(frozen=True)
