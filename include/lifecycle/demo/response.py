@@ -71,13 +71,18 @@ class ChannelRates:
 @dataclass(frozen=True)
 class ResponseConfig:
     uplift: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_UPLIFT))
-    variant_uplift: Mapping[tuple[str, str], float] = field(default_factory=lambda: dict(DEFAULT_VARIANT_UPLIFT))
+    variant_uplift: Mapping[tuple[str, str], float] = field(
+        default_factory=lambda: dict(DEFAULT_VARIANT_UPLIFT)
+    )
     #: Uplift of a chain missing from ``uplift``.
     default_uplift: float = 0.0
     #: Days after delivery over which an induced (or prevented) purchase falls.
     window_days: int = 7
     channels: Mapping[str, ChannelRates] = field(
-        default_factory=lambda: {"email": ChannelRates(0.985, 0.32, 0.25), "push": ChannelRates(0.97, 0.09, 1.0)}
+        default_factory=lambda: {
+            "email": ChannelRates(0.985, 0.32, 0.25),
+            "push": ChannelRates(0.97, 0.09, 1.0),
+        }
     )
     #: Chains whose messages are opened more (or less) than their channel's rate.
     open_factor: Mapping[str, float] = field(
@@ -98,7 +103,10 @@ class ResponseConfig:
     engagement_shape: float = 2.0
 
     def __post_init__(self) -> None:
-        for chain, value in {**self.uplift, **{f"{c}/{v}": u for (c, v), u in self.variant_uplift.items()}}.items():
+        for chain, value in {
+            **self.uplift,
+            **{f"{c}/{v}": u for (c, v), u in self.variant_uplift.items()},
+        }.items():
             if not -1.0 <= value <= 1.0:
                 raise ValueError(f"uplift of {chain} must be between -1 and 1, got {value}")
         if self.window_days < 1:
@@ -155,7 +163,9 @@ def react(
     n = len(channel)
     rates = [config.channels[c] for c in channel]
     p_delivered = np.array([r.delivered for r in rates])
-    p_open = np.array([r.open * config.open_factor.get(ch, 1.0) for r, ch in zip(rates, chain_id, strict=True)])
+    p_open = np.array(
+        [r.open * config.open_factor.get(ch, 1.0) for r, ch in zip(rates, chain_id, strict=True)]
+    )
     p_click = np.array([r.click_given_open for r in rates])
     uplift = np.array([config.uplift_of(c, v) for c, v in zip(chain_id, variant, strict=True)])
     is_email = channel == "email"

@@ -20,16 +20,27 @@ def _moment(text: str) -> datetime:
 
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
-    parser = parser or argparse.ArgumentParser(prog="python -m lifecycle.simulate", description=__doc__.splitlines()[0])
+    parser = parser or argparse.ArgumentParser(
+        prog="python -m lifecycle.simulate", description=__doc__.splitlines()[0]
+    )
     if not any(a.dest == "warehouse" for a in parser._actions):
-        parser.add_argument("--warehouse", default=None, help="SQLAlchemy URL (default data/warehouse.duckdb)")
+        parser.add_argument(
+            "--warehouse", default=None, help="SQLAlchemy URL (default data/warehouse.duckdb)"
+        )
     parser.add_argument("--days", type=int, default=28, help="simulated days (default 28)")
-    parser.add_argument("--customers", type=int, default=3000, help="customers of the demo shop (default 3000)")
+    parser.add_argument(
+        "--customers", type=int, default=3000, help="customers of the demo shop (default 3000)"
+    )
     parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     parser.add_argument(
-        "--end", type=_moment, default=None, help="the last simulated hour (ISO, UTC); default the latest 14:00 Moscow"
+        "--end",
+        type=_moment,
+        default=None,
+        help="the last simulated hour (ISO, UTC); default the latest 14:00 Moscow",
     )
-    parser.add_argument("--history-days", type=int, default=730, help="history before the weeks (default 730)")
+    parser.add_argument(
+        "--history-days", type=int, default=730, help="history before the weeks (default 730)"
+    )
     parser.add_argument("--outbox", default=None, help="folder of the sandbox provider (default data/outbox)")
     parser.add_argument("--json", action="store_true", help="also print the run's summary as JSON")
     return parser

@@ -25,7 +25,9 @@ def comparison(warehouse: Warehouse, first_day: date, last_day: date) -> list[di
     with warehouse.begin() as conn:
         truth = {
             r["chain_id"]: dict(r)
-            for r in conn.execute(sa.text(f"SELECT * FROM {SIM_SCHEMA}.truth_chain ORDER BY chain_id")).mappings()
+            for r in conn.execute(
+                sa.text(f"SELECT * FROM {SIM_SCHEMA}.truth_chain ORDER BY chain_id")
+            ).mappings()
         }
     measured = {c["chain_id"]: c for c in overview(warehouse, first_day, last_day)["chains"]}
     rows = []

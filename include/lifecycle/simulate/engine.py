@@ -17,8 +17,10 @@ tasks call:
    everything is written to ``sim.truth_messages``;
 7. ``lifecycle_reports`` at 02:00: :func:`lifecycle.reports.build.build_reports` for the day before.
 
-The warehouse is used through one open connection (DuckDB) for the whole run: opening the file for every
-transaction costs more than most of an hour's statements.
+The warehouse's connections stay open for the whole run (DuckDB): opening the file for every transaction
+costs more than most of an hour's statements. Chains with nothing to do in an hour are skipped (see
+:meth:`Simulation._chains_with_work`), the policy runs when some step is due, a channel's dispatch when it has
+rows to send.
 """
 
 from __future__ import annotations
@@ -66,13 +68,17 @@ class SimulationConfig:
     end: datetime | None = None
     #: History before the simulated weeks (the churn and LTV models need a year and a later window).
     history_days: int = 730
+    #: Bad rows added to the shop's tables, as in ``python -m lifecycle.demo --bad-share`` (quarantined).
+    bad_share: float = 0.0
     outbox: Path | None = None
     response: ResponseConfig = field(default_factory=ResponseConfig)
     webhook_secret: bytes = b"simulation-webhook-secret"
     link_secret: bytes = b"simulation-link-secret-0123456789abcdef"
     links_url: str = "http://localhost:8080/lifecycle-webhooks"
-    #: DuckDB worker threads for the run (the demo's statements are small: one thread wastes least).
+    #: DuckDB worker threads per connection (the statements are small: one thread wastes least).
     duckdb_threads: int = 1
+    #: Chains run in parallel by this many threads (the chains DAG runs its task groups in parallel).
+    workers: int = 2
 
     def __post_init__(self) -> None:
         if self.days < 1:
@@ -86,6 +92,7 @@ class HourFigures:
     at: datetime
     released: int = 0
     ingested: int = 0
+    chains_run: int = 0
     due_steps: int = 0
     planned: int = 0
     sent: int = 0
@@ -130,13 +137,16 @@ class SimulationResult:
         }
 
 
-def one_connection(warehouse: Warehouse, threads: int) -> Warehouse:
-    """The same warehouse on one connection kept open (DuckDB); PostgreSQL keeps its pool."""
+def kept_open(warehouse: Warehouse, threads: int, connections: int) -> Warehouse:
+    """The same warehouse on connections kept open (DuckDB: ``connections`` of them, for the parallel
+    chains); PostgreSQL keeps its own pool."""
     if warehouse.dialect != "duckdb":
         return warehouse
-    from sqlalchemy.pool import StaticPool
+    from sqlalchemy.pool import QueuePool
 
-    engine = sa.create_engine(warehouse.url, poolclass=StaticPool)
+    engine = sa.create_engine(
+        warehouse.url, poolclass=QueuePool, pool_size=max(1, connections), max_overflow=4
+    )
 
     @sa.event.listens_for(engine, "connect")
     def _settings(dbapi_connection, _record) -> None:
@@ -180,11 +190,12 @@ class Simulation:
                 seed=cfg.seed,
                 end=self.end,
                 days=cfg.history_days + cfg.days,
+                bad_share=cfg.bad_share,
                 replace=True,
             ),
         )
         migrate(self.warehouse, MIGRATION_SETS)
-        one_connection(self.warehouse, cfg.duckdb_threads)
+        kept_open(self.warehouse, cfg.duckdb_threads, cfg.workers)
         self._create_truth_tables()
         moved = self.world.stash_after(self.start)
         scenario = catalogue_scenario(self.warehouse, self.start, self.end)
@@ -210,13 +221,27 @@ class Simulation:
                     )
                 ).scalar()
             )
-            ids = [r[0] for r in conn.execute(sa.text(f"SELECT customer_id FROM shop.customers UNION "
-                                                      f"SELECT customer_id FROM {future('customers')}"))]
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    sa.text(
+                        f"SELECT customer_id FROM shop.customers UNION "
+                        f"SELECT customer_id FROM {future('customers')}"
+                    )
+                )
+            ]
         ids = np.array(sorted({int(i) for i in ids if i is not None}), dtype=np.int64)
         traits = customer_traits(cfg.seed, ids, cfg.response)
-        self.traits = {name: dict(zip(ids.tolist(), values.tolist(), strict=True)) for name, values in traits.items()}
+        self.traits = {
+            name: dict(zip(ids.tolist(), values.tolist(), strict=True)) for name, values in traits.items()
+        }
         self.progress(f"history up to {self.start:%Y-%m-%d %H:%M} UTC, ingesting it")
-        ingest(self.warehouse, window_end=self.start, run_key=f"sim-ingest-{self.start:%Y%m%dT%H%M}", now=self.start)
+        ingest(
+            self.warehouse,
+            window_end=self.start,
+            run_key=f"sim-ingest-{self.start:%Y%m%dT%H%M}",
+            now=self.start,
+        )
         return {"manifest_rows": manifest.rows, "stashed": moved, "scenario": self.scenario}
 
     def _create_truth_tables(self) -> None:
@@ -306,8 +331,7 @@ class Simulation:
         )
 
     def hour(self, at: datetime) -> HourFigures:
-        from lifecycle.chains.engine import ChainsFailedError, run_chains
-        from lifecycle.ingest import ingest
+        from lifecycle.ingest import QuarantineShareError, ingest
         from lifecycle.policy.stage import decide
 
         figures = HourFigures(at)
@@ -315,7 +339,11 @@ class Simulation:
         with timer("release"):
             figures.released = self.world.release(at)
         with timer("ingest"):
-            report = ingest(self.warehouse, window_end=at, run_key=f"sim-ingest-{at:%Y%m%dT%H%M}", now=at)
+            try:
+                report = ingest(self.warehouse, window_end=at, run_key=f"sim-ingest-{at:%Y%m%dT%H%M}", now=at)
+            except QuarantineShareError as exc:  # committed; the DAG's task fails loudly, the hour goes on
+                log.warning("simulated hour %s: %s", at, exc)
+                report = exc.report
             figures.ingested = sum(t.rows_loaded for t in report.tables)
         if at.hour == TRAIN_HOUR and at.weekday() == 0:
             with timer("train"):
@@ -325,17 +353,17 @@ class Simulation:
                 self._score(at.date() - timedelta(days=1))
         run_key = f"sim-chains-{at:%Y%m%dT%H%M}"
         with timer("chains"):
-            try:
-                chain_figures = run_chains(self.warehouse, at, run_key, self.chains)
-            except ChainsFailedError as exc:
-                raise RuntimeError(f"chains failed in the simulated hour {at}: {exc}") from exc
+            busy = self._chains_with_work(at)
+            figures.chains_run = len(busy)
+            chain_figures = self._run_chains(at, run_key, busy)
             figures.due_steps = sum(f.due_steps for f in chain_figures)
-        with timer("policy"):
-            funnel = decide(self.warehouse, run_key, at, self.policy)
-            figures.planned = _planned(funnel)
+        if figures.due_steps:
+            with timer("policy"):
+                funnel = decide(self.warehouse, run_key, at, self.policy)
+                figures.planned = _planned(funnel)
         with timer("dispatch"):
             self.moment = at + timedelta(minutes=DISPATCH_MINUTE)
-            for channel in ("email", "push"):
+            for channel in self._channels_with_work():
                 self.dispatcher.run(channel)
             sent = self.provider.take()
             figures.sent = len(sent)
@@ -353,12 +381,71 @@ class Simulation:
                     " :sent, :events, :induced, :prevented, :seconds)"
                 ),
                 {
-                    **{k: getattr(figures, k) for k in ("at", "released", "ingested", "due_steps", "planned")},
+                    **{
+                        k: getattr(figures, k) for k in ("at", "released", "ingested", "due_steps", "planned")
+                    },
                     **{k: getattr(figures, k) for k in ("sent", "events", "induced", "prevented")},
                     "seconds": sum(figures.seconds.values()),
                 },
             )
         return figures
+
+    def _chains_with_work(self, at: datetime) -> dict[str, Any]:
+        """The chains whose run at ``at`` can change anything: those with active instances, and the others
+        whose entry query finds someone. A chain with neither is skipped for the hour: its run would admit
+        nobody, end nobody and emit no step; its watermark stays, so the next run's entry window still covers
+        the hour (entries are keyed by trigger, so nothing is lost or doubled)."""
+        from lifecycle.chains.engine import entry_rows
+
+        with self.warehouse.begin() as conn:
+            active = {
+                r[0]
+                for r in conn.execute(
+                    sa.text("SELECT DISTINCT chain_id FROM crm.chain_instances WHERE status = 'active'")
+                )
+            }
+            busy = {}
+            for chain_id, chain in self.chains.items():
+                if chain_id in active or entry_rows(self.warehouse, conn, chain, at)[1]:
+                    busy[chain_id] = chain
+        return busy
+
+    def _run_chains(self, at: datetime, run_key: str, chains: dict[str, Any]) -> list:
+        """Every given chain at ``at``, as the chains DAG runs them: in parallel (``workers`` threads, one
+        warehouse connection each), then a failed chain fails the hour."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from lifecycle.chains.engine import ChainsFailedError, failed_chains, process_chain
+
+        if self.config.workers <= 1 or len(chains) <= 1:
+            run = [process_chain(self.warehouse, chain, at, run_key) for chain in chains.values()]
+        else:
+            with ThreadPoolExecutor(self.config.workers) as pool:
+                futures = [
+                    pool.submit(process_chain, self.warehouse, c, at, run_key) for c in chains.values()
+                ]
+                errors = [f.exception() for f in futures if f.exception() is not None]
+                run = [f.result() for f in futures if f.exception() is None]
+            if errors:
+                failures = failed_chains(self.warehouse, run_key, list(chains))
+                raise RuntimeError(
+                    f"chains failed in the simulated hour {at}: {ChainsFailedError(run_key, failures, run)}"
+                ) from errors[0]
+        return run
+
+    def _channels_with_work(self) -> list[str]:
+        """The channels with rows still to send (planned or left in 'sending'); the others' dispatch would
+        claim, expire and recover nothing."""
+        with self.warehouse.begin() as conn:
+            return [
+                r[0]
+                for r in conn.execute(
+                    sa.text(
+                        "SELECT DISTINCT channel FROM crm.send_ledger WHERE state IN ('planned', 'sending')"
+                        " ORDER BY channel"
+                    )
+                )
+            ]
 
     def _train(self, at: datetime) -> None:
         from lifecycle.scores.training import train_churn, train_ltv
@@ -390,9 +477,9 @@ class Simulation:
         keys = [s.send_key for s in sent]
         with self.warehouse.begin() as conn:
             rows = conn.execute(
-                sa.text("SELECT send_key, variant, context FROM crm.send_ledger WHERE send_key IN :keys").bindparams(
-                    sa.bindparam("keys", expanding=True)
-                ),
+                sa.text(
+                    "SELECT send_key, variant, context FROM crm.send_ledger WHERE send_key IN :keys"
+                ).bindparams(sa.bindparam("keys", expanding=True)),
                 {"keys": keys},
             ).all()
         ledger = {r[0]: (r[1], r[2]) for r in rows}
@@ -427,13 +514,23 @@ class Simulation:
             at = sent_at
             events = []
             if reactions.bounced[i]:
-                events.append(event(s.send_key, "hard_bounce", s.recipient, s.channel, at + timedelta(seconds=5)))
+                events.append(
+                    event(s.send_key, "hard_bounce", s.recipient, s.channel, at + timedelta(seconds=5))
+                )
             if reactions.delivered[i]:
                 events.append(
-                    event(s.send_key, "delivered", s.recipient, s.channel, at + _s(reactions.delivered_after_s[i]))
+                    event(
+                        s.send_key,
+                        "delivered",
+                        s.recipient,
+                        s.channel,
+                        at + _s(reactions.delivered_after_s[i]),
+                    )
                 )
             if reactions.opened[i]:
-                events.append(event(s.send_key, "open", s.recipient, s.channel, at + _s(reactions.opened_after_s[i])))
+                events.append(
+                    event(s.send_key, "open", s.recipient, s.channel, at + _s(reactions.opened_after_s[i]))
+                )
             if reactions.clicked[i]:
                 events.append(
                     event(s.send_key, "click", s.recipient, s.channel, at + _s(reactions.clicked_after_s[i]))
@@ -441,7 +538,9 @@ class Simulation:
             if reactions.unsubscribed[i]:
                 moment = at + _s(reactions.opened_after_s[i] + 60)
                 events.append(event(s.send_key, "unsubscribe", s.recipient, s.channel, moment))
-            self.pending_events += [(datetime.fromtimestamp(e["timestamp"], UTC).replace(tzinfo=None), e) for e in events]
+            self.pending_events += [
+                (datetime.fromtimestamp(e["timestamp"], UTC).replace(tzinfo=None), e) for e in events
+            ]
             order_id = ordered_at = None
             revenue = 0.0
             effect = int(reactions.purchase_effect[i])
@@ -493,7 +592,9 @@ class Simulation:
             self.warehouse.insert_df(conn, f"{SIM_SCHEMA}.truth_messages", pd.DataFrame(truth))
         return induced, prevented
 
-    def _prevent(self, customer_id: int, since: datetime, until: datetime) -> tuple[int, datetime, float] | None:
+    def _prevent(
+        self, customer_id: int, since: datetime, until: datetime
+    ) -> tuple[int, datetime, float] | None:
         """Remove the customer's first own (not yet released) order in the window; None when there is none."""
         with self.warehouse.begin() as conn:
             row = conn.execute(
@@ -546,9 +647,16 @@ class Simulation:
         cfg = self.config.response
         rows = []
         for chain_id, chain in sorted(self.chains.items()):
-            variants = sorted({v.id for step in chain.steps for v in (getattr(step, "variants", None) or [])}) or ["A"]
+            variants = sorted(
+                {v.id for step in chain.steps for v in (getattr(step, "variants", None) or [])}
+            ) or ["A"]
             rows += [
-                {"chain_id": chain_id, "variant": v, "uplift": cfg.uplift_of(chain_id, v), "window_days": cfg.window_days}
+                {
+                    "chain_id": chain_id,
+                    "variant": v,
+                    "uplift": cfg.uplift_of(chain_id, v),
+                    "window_days": cfg.window_days,
+                }
                 for v in variants
             ]
         with self.warehouse.begin() as conn:
@@ -617,7 +725,9 @@ def _s(seconds: float) -> timedelta:
 
 
 def _planned(funnel: Any) -> int:
-    rows = funnel if isinstance(funnel, list) else funnel.get("funnel", []) if isinstance(funnel, dict) else []
+    rows = (
+        funnel if isinstance(funnel, list) else funnel.get("funnel", []) if isinstance(funnel, dict) else []
+    )
     return sum(int(r.get("steps", 0)) for r in rows if isinstance(r, dict) and r.get("outcome") == "planned")
 
 

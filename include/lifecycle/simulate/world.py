@@ -44,7 +44,9 @@ class World:
             for table in TABLES:
                 conn.execute(sa.text(f"DROP TABLE IF EXISTS {future(table)}"))
                 conn.execute(
-                    sa.text(f"CREATE TABLE {future(table)} AS SELECT * FROM shop.{table} WHERE loaded_at >= :s"),
+                    sa.text(
+                        f"CREATE TABLE {future(table)} AS SELECT * FROM shop.{table} WHERE loaded_at >= :s"
+                    ),
                     {"s": start},
                 )
                 moved[table] = conn.execute(
@@ -58,7 +60,9 @@ class World:
         if frame.empty:
             return
         with self.warehouse.begin() as conn:
-            columns = [r[0] for r in conn.execute(sa.text(f"SELECT * FROM shop.{table} LIMIT 0")).cursor.description]
+            columns = [
+                r[0] for r in conn.execute(sa.text(f"SELECT * FROM shop.{table} LIMIT 0")).cursor.description
+            ]
             self.warehouse.insert_df(conn, future(table), frame[columns])
         first = frame["loaded_at"].min()
         current = self.pending.get(table)
@@ -67,7 +71,9 @@ class World:
     def refresh(self) -> None:
         with self.warehouse.begin() as conn:
             for table in TABLES:
-                self.pending[table] = conn.execute(sa.text(f"SELECT MIN(loaded_at) FROM {future(table)}")).scalar()
+                self.pending[table] = conn.execute(
+                    sa.text(f"SELECT MIN(loaded_at) FROM {future(table)}")
+                ).scalar()
 
     def release(self, until: datetime) -> int:
         """Move the rows with ``loaded_at < until`` into ``shop``; returns how many."""
