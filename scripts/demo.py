@@ -49,6 +49,7 @@ def simulate(url: str, end: datetime):
     """The demo shop and SIM_DAYS of hourly pipeline runs ending at ``end``; returns the result."""
     from lifecycle.simulate import Simulation, SimulationConfig
 
+    WAREHOUSE_FILE.parent.mkdir(parents=True, exist_ok=True)
     for leftover in (WAREHOUSE_FILE, WAREHOUSE_FILE.with_suffix(".duckdb.wal")):
         leftover.unlink(missing_ok=True)
     shutil.rmtree(OUTBOX_DIR, ignore_errors=True)
@@ -171,8 +172,8 @@ def main() -> None:
     started = time.monotonic()
 
     step(
-        f"Building the demo shop ({CUSTOMERS} customers, seed {SEED}) and simulating {SIM_DAYS} days of hourly "
-        f"operation up to {end:%Y-%m-%d %H:%M} UTC"
+        f"Building the demo shop ({CUSTOMERS} customers, seed {SEED}) and simulating {SIM_DAYS} days of "
+        f"hourly operation up to {end:%Y-%m-%d %H:%M} UTC"
     )
     result = simulate(url, end)
 

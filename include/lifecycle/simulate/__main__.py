@@ -85,8 +85,8 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(rows))
     summary = result.summary()
     progress(
-        f"{summary['hours']} hours simulated in {summary['seconds']} s ({summary['seconds_per_hour']} s per hour; "
-        f"by stage: {summary['seconds_by_stage']})"
+        f"{summary['hours']} hours simulated in {summary['seconds']} s "
+        f"({summary['seconds_per_hour']} s per hour; by stage: {summary['seconds_by_stage']})"
     )
     if args.json:
         print(json.dumps({"summary": summary, "chains": rows}, indent=2, default=str, ensure_ascii=False))

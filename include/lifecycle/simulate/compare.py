@@ -81,6 +81,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         )
     judged = [r for r in rows if r["covered"] is not None]
     lines.append(
-        f"intervals covering the truth: {sum(r['covered'] for r in judged)} of {len(judged)} chains with an interval"
+        f"intervals covering the truth: {sum(r['covered'] for r in judged)} of {len(judged)} chains "
+        "with an interval"
     )
     return "\n".join(lines)

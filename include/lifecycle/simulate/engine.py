@@ -296,7 +296,7 @@ class Simulation:
         self.poster = WebhookPoster(self.url, cfg.webhook_secret, cfg.link_secret, cfg.links_url)
         self._write_configured_uplift()
         self.moment = self.start
-        # As the DAG: one dispatch per channel at a time (orphans are settled at once); the clock is the hour's.
+        # As the DAG: one dispatch per channel at a time (orphans settled at once); the clock is the hour's.
         self.dispatcher = Dispatcher(
             self.warehouse,
             self.provider,
@@ -319,8 +319,9 @@ class Simulation:
                     self.progress(
                         f"  day {k // 24 if k % 24 == 0 else k / 24:.0f}/{cfg.days} to {at:%Y-%m-%d %H:%M}: "
                         f"{sum(h.sent for h in done)} sent, {sum(h.events for h in done)} feedback events, "
-                        f"{sum(h.induced for h in done)} induced and {sum(h.prevented for h in done)} prevented "
-                        f"orders; {sum(sum(h.seconds.values()) for h in done) / len(done):.2f} s per hour"
+                        f"{sum(h.induced for h in done)} induced and "
+                        f"{sum(h.prevented for h in done)} prevented orders; "
+                        f"{sum(sum(h.seconds.values()) for h in done) / len(done):.2f} s per hour"
                     )
             self._report(self.end.date(), self.end)
             self._write_truth_chain()
@@ -599,9 +600,10 @@ class Simulation:
         with self.warehouse.begin() as conn:
             row = conn.execute(
                 sa.text(
-                    f"SELECT order_id, ordered_at, total_amount FROM {future('orders')} WHERE customer_id = :c"
-                    " AND ordered_at > :s AND ordered_at <= :u AND status IN :statuses"
-                    " AND order_id NOT IN (SELECT order_id FROM sim.truth_messages WHERE order_id IS NOT NULL)"
+                    f"SELECT order_id, ordered_at, total_amount FROM {future('orders')}"
+                    " WHERE customer_id = :c AND ordered_at > :s AND ordered_at <= :u AND status IN :statuses"
+                    " AND order_id NOT IN"
+                    " (SELECT order_id FROM sim.truth_messages WHERE order_id IS NOT NULL)"
                     " ORDER BY ordered_at, order_id LIMIT 1"
                 ).bindparams(sa.bindparam("statuses", expanding=True)),
                 {"c": customer_id, "s": since, "u": until, "statuses": list(PURCHASE_STATUSES)},
@@ -681,7 +683,10 @@ class Simulation:
                         COALESCE(m.prevented_orders, 0) AS prevented_orders,
                         COALESCE(m.induced_orders, 0) - COALESCE(m.prevented_orders, 0) AS incremental_orders,
                         COALESCE(m.incremental_revenue, 0) AS incremental_revenue
-                    FROM (SELECT chain_id, AVG(uplift) AS uplift FROM {SIM_SCHEMA}.truth_uplift GROUP BY chain_id) AS u
+                    FROM (
+                        SELECT chain_id, AVG(uplift) AS uplift
+                        FROM {SIM_SCHEMA}.truth_uplift GROUP BY chain_id
+                    ) AS u
                     LEFT JOIN (
                         SELECT
                             chain_id,
@@ -690,8 +695,10 @@ class Simulation:
                             SUM(CASE WHEN opened THEN 1 ELSE 0 END) AS opened,
                             SUM(CASE WHEN clicked THEN 1 ELSE 0 END) AS clicked,
                             SUM(CASE WHEN unsubscribed THEN 1 ELSE 0 END) AS unsubscribed,
-                            SUM(CASE WHEN effect > 0 AND ordered_at <= :end THEN 1 ELSE 0 END) AS induced_orders,
-                            SUM(CASE WHEN effect < 0 AND ordered_at <= :end THEN 1 ELSE 0 END) AS prevented_orders,
+                            SUM(CASE WHEN effect > 0 AND ordered_at <= :end THEN 1 ELSE 0 END)
+                                AS induced_orders,
+                            SUM(CASE WHEN effect < 0 AND ordered_at <= :end THEN 1 ELSE 0 END)
+                                AS prevented_orders,
                             SUM(CASE WHEN ordered_at <= :end THEN revenue ELSE 0 END) AS incremental_revenue
                         FROM {SIM_SCHEMA}.truth_messages
                         GROUP BY chain_id

@@ -37,7 +37,7 @@ class World:
         self.pending: dict[str, datetime | None] = {}
 
     def stash_after(self, start: datetime) -> dict[str, int]:
-        """Move every shop row with ``loaded_at >= start`` to ``sim.future_*``; returns rows moved per table."""
+        """Move every shop row with ``loaded_at >= start`` to ``sim.future_*``; returns rows per table."""
         moved = {}
         with self.warehouse.begin() as conn:
             conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {SIM_SCHEMA}"))
