@@ -2,8 +2,8 @@
 
 Commands: migrate, ingest, train, score, chains check, chains preview, dispatch, report, simulate, and the
 older module commands under one roof (demo, replan, validate-templates, send-audit, render). Results go to
-stdout, progress to stderr. Exit codes: 0 done, 1 problems found (a broken chain, a quality gate, a failed audit),
-2 a usage or configuration error (a wrong argument, an unreadable file, an unreachable warehouse).
+stdout, progress to stderr. Exit codes: 0 done, 1 problems found (a broken chain, a quality gate, a failed
+audit), 2 a usage or configuration error (a wrong argument, an unreadable file, an unreachable warehouse).
 """
 
 from __future__ import annotations
