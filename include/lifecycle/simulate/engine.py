@@ -493,7 +493,7 @@ class Simulation:
             while times and times[0] < week_ago:
                 times.popleft()
             recent.append(len(times))
-        rng = np.random.default_rng([self.config.seed, 9_001, int(sent_at.timestamp())])
+        rng = np.random.default_rng([self.config.seed, 9_001, int(sent_at.replace(tzinfo=UTC).timestamp())])
         variants = np.array([ledger.get(s.send_key, ("A", None))[0] for s in sent])
         reactions = react(
             rng,
