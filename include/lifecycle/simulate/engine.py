@@ -393,9 +393,10 @@ class Simulation:
 
     def _chains_with_work(self, at: datetime) -> dict[str, Any]:
         """The chains whose run at ``at`` can change anything: those with active instances, and the others
-        whose entry query finds someone. A chain with neither is skipped for the hour: its run would admit
-        nobody, end nobody and emit no step; its watermark stays, so the next run's entry window still covers
-        the hour (entries are keyed by trigger, so nothing is lost or doubled)."""
+        whose entry query finds someone (and every chain until its first run set its watermark). A chain with
+        neither is skipped for the hour: its run would admit nobody, end nobody and emit no step; its
+        watermark stays, so the next run's entry window still covers the hour (entries are keyed by trigger,
+        so nothing is lost or doubled)."""
         from lifecycle.chains.engine import entry_rows
 
         with self.warehouse.begin() as conn:
@@ -405,9 +406,14 @@ class Simulation:
                     sa.text("SELECT DISTINCT chain_id FROM crm.chain_instances WHERE status = 'active'")
                 )
             }
+            started = {r[0] for r in conn.execute(sa.text("SELECT chain_id FROM crm.chain_watermarks"))}
             busy = {}
             for chain_id, chain in self.chains.items():
-                if chain_id in active or entry_rows(self.warehouse, conn, chain, at)[1]:
+                if (
+                    chain_id in active
+                    or chain_id not in started
+                    or entry_rows(self.warehouse, conn, chain, at)[1]
+                ):
                     busy[chain_id] = chain
         return busy
 
