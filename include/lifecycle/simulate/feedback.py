@@ -61,7 +61,12 @@ class WebhookPoster:
     """Posts event batches to ``/sandbox/events`` of the webhook app, signed with ``secret``."""
 
     def __init__(self, warehouse_url: str, secret: bytes, link_secret: bytes, links_url: str):
-        from fastapi.testclient import TestClient
+        import warnings
+
+        with warnings.catch_warnings():
+            # Starlette's notice about its test client's HTTP library; the client is only a transport here.
+            warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+            from fastapi.testclient import TestClient
 
         from lifecycle.delivery.signing import LinkSigner
         from lifecycle.delivery.webhooks import WebhookSettings, create_app
