@@ -70,7 +70,7 @@ def test_every_hour_ran_through_the_pipeline(run):
     )
     assert (
         scalar(warehouse, "SELECT COUNT(DISTINCT run_key) FROM crm.chain_runs WHERE run_key LIKE 'sim-%'")
-        == 48
+        == 24
     )
     assert sum(h.sent for h in result.hours) > 0
     assert scalar(warehouse, "SELECT MAX(ts) FROM crm.events") < END
