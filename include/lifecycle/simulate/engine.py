@@ -761,7 +761,7 @@ def _order(order_id: int, customer_id: int, amount: float, at: datetime) -> dict
     return {
         "order_id": order_id,
         "customer_id": customer_id,
-        "channel": "web",
+        "channel": "online",
         "store_id": None,
         "status": "paid",
         "total_amount": amount,
