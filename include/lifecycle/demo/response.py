@@ -11,7 +11,7 @@ engagement multiplies it). Positive: with that probability the message *causes* 
 product when the message is about one, else a product of the catalogue). Negative: with that probability the
 customer's next own order in the window does not happen (a fatiguing chain). The customer's own orders (those
 they would have made without any message) are drawn beforehand by the demo generator, so every induced or
-prevented order is known exactly: that is the ground truth the simulation writes to ``sim.truth_*``.
+prevented order is known exactly: that is the ground truth the simulation writes to its own tables.
 
 Everything here is plain numpy on arrays of delivered messages; the same seed, hour and messages give the
 same draws.
