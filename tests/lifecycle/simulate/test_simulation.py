@@ -91,7 +91,7 @@ def test_customers_react_and_their_orders_reach_the_pipeline(run):
             ("prevented", "effect < 0"),
         )
     }
-    for name in ("sent", "opened", "clicked", "induced", "prevented"):
+    for name in ("sent", "opened", "clicked", "induced"):
         assert counts[name] > 0, counts
     # induced orders placed before the last hour were released into the shop and ingested into crm
     ingested = scalar(
@@ -123,6 +123,27 @@ def test_customers_react_and_their_orders_reach_the_pipeline(run):
         )
         == 0
     )
+
+
+def test_a_fatiguing_message_removes_the_customers_next_own_order(run):
+    """A negative effect takes the customer's next order of the window out of the shop's future."""
+    warehouse, _ = run
+    with warehouse.begin() as conn:
+        customer, first = conn.execute(
+            sa.text(
+                "SELECT customer_id, MIN(ordered_at) FROM sim.future_orders WHERE ordered_at > :e "
+                "AND status IN ('paid', 'shipped', 'delivered', 'completed') GROUP BY 1 ORDER BY 1 LIMIT 1"
+            ),
+            {"e": END},
+        ).one()
+    simulation = Simulation(
+        warehouse.url, SimulationConfig(days=DAYS, customers=CUSTOMERS, seed=SEED, end=END)
+    )
+    order_id, ordered_at, amount = simulation._prevent(customer, END, first + timedelta(days=7))
+    assert ordered_at == first
+    assert amount > 0
+    for table in ("future_orders", "future_order_items"):
+        assert scalar(warehouse, f"SELECT COUNT(*) FROM sim.{table} WHERE order_id = :o", o=order_id) == 0
 
 
 def test_feedback_arrives_through_the_signed_webhook(run):
