@@ -59,34 +59,17 @@ def shop_price(price: float) -> float:
 
 
 def _popular_products(warehouse: Warehouse, start: datetime) -> pd.DataFrame:
-    """Products with their state at ``start`` (row plus changes up to then) and views in the 30 days before,
-    most viewed first; launched, in stock, not consumables."""
+    """Products as the shop published them up to ``start`` (``crm.products``, ingested up to then) with their
+    views in the 30 days before, most viewed first; launched, in stock, not consumables."""
     query = """
-        WITH last_price AS (
-            SELECT product_id, new_price FROM (
-                SELECT product_id, new_price,
-                       ROW_NUMBER() OVER (PARTITION BY product_id ORDER BY changed_at DESC) AS rn
-                FROM shop.price_changes WHERE changed_at <= :start
-            ) AS x WHERE rn = 1
-        ),
-        last_stock AS (
-            SELECT product_id, in_stock FROM (
-                SELECT product_id, in_stock,
-                       ROW_NUMBER() OVER (PARTITION BY product_id ORDER BY changed_at DESC) AS rn
-                FROM shop.stock_changes WHERE changed_at <= :start
-            ) AS x WHERE rn = 1
-        ),
-        views AS (
+        WITH views AS (
             SELECT product_id, COUNT(*) AS views FROM shop.events
             WHERE event_type IN ('view_product', 'add_to_cart', 'add_to_wishlist')
               AND ts > :since AND ts <= :start AND product_id IS NOT NULL
             GROUP BY product_id
         )
-        SELECT p.product_id, COALESCE(lp.new_price, p.price) AS price,
-               COALESCE(ls.in_stock, p.in_stock) AS in_stock, COALESCE(v.views, 0) AS views
-        FROM shop.products AS p
-        LEFT JOIN last_price AS lp ON p.product_id = lp.product_id
-        LEFT JOIN last_stock AS ls ON p.product_id = ls.product_id
+        SELECT p.product_id, p.price, p.in_stock, COALESCE(v.views, 0) AS views
+        FROM crm.products AS p
         LEFT JOIN views AS v ON p.product_id = v.product_id
         WHERE NOT COALESCE(p.is_consumable, FALSE) AND p.price IS NOT NULL
           AND (p.launched_at IS NULL OR CAST(p.launched_at AS TIMESTAMP) <= :start)
@@ -134,7 +117,8 @@ def _launch(warehouse: Warehouse, start: datetime, launch_day: datetime) -> pd.D
     if name == row["name"]:
         name = f"{row['name']} ({new_gen})"
     product_id = int(row["max_id"]) + 1
-    listed = launch_day - timedelta(days=1)
+    # listed the day before the launch, but never before the weeks start (ingest reads rows landing later)
+    listed = max(launch_day - timedelta(days=1), start + timedelta(minutes=30))
     return pd.DataFrame(
         [
             {
@@ -181,7 +165,7 @@ def _occasion(warehouse: Warehouse, start: datetime, end: datetime) -> tuple | N
 
 def catalogue_scenario(warehouse: Warehouse, start: datetime, end: datetime) -> Scenario:
     """The catalogue changes of ``(start, end]`` (see the module docstring). ``shop`` must hold the
-    generated history and ``crm`` must be migrated (for the calendar)."""
+    generated history, and ``crm`` the history ingested up to ``start`` (products' state, the calendar)."""
     popular = _popular_products(warehouse, start)
     days = max(1, (end - start).days)
     midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)

@@ -198,6 +198,13 @@ class Simulation:
         kept_open(self.warehouse, cfg.duckdb_threads, cfg.workers)
         self._create_truth_tables()
         moved = self.world.stash_after(self.start)
+        self.progress(f"history up to {self.start:%Y-%m-%d %H:%M} UTC, ingesting it")
+        ingest(
+            self.warehouse,
+            window_end=self.start,
+            run_key=f"sim-ingest-{self.start:%Y%m%dT%H%M}",
+            now=self.start,
+        )
         scenario = catalogue_scenario(self.warehouse, self.start, self.end)
         self.world.add("price_changes", scenario.price_changes)
         self.world.add("stock_changes", scenario.stock_changes)
@@ -235,13 +242,6 @@ class Simulation:
         self.traits = {
             name: dict(zip(ids.tolist(), values.tolist(), strict=True)) for name, values in traits.items()
         }
-        self.progress(f"history up to {self.start:%Y-%m-%d %H:%M} UTC, ingesting it")
-        ingest(
-            self.warehouse,
-            window_end=self.start,
-            run_key=f"sim-ingest-{self.start:%Y%m%dT%H%M}",
-            now=self.start,
-        )
         return {"manifest_rows": manifest.rows, "stashed": moved, "scenario": self.scenario}
 
     def _create_truth_tables(self) -> None:

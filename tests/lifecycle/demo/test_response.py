@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from lifecycle.demo import DemoConfig, generate
 from lifecycle.demo.response import DEFAULT_UPLIFT, ResponseConfig, customer_traits, react
 from lifecycle.demo.scenario import SHOP_BIRTHDAY, catalogue_scenario
+from lifecycle.ingest import ingest
 from lifecycle.migrations import MIGRATION_SETS, migrate
 
 N = 20_000
@@ -99,6 +100,7 @@ def test_scenario_gives_every_event_driven_chain_its_trigger(duckdb_warehouse):
     start = end - timedelta(days=10)
     generate(duckdb_warehouse, DemoConfig(customers=400, seed=3, end=end, days=400))
     migrate(duckdb_warehouse, MIGRATION_SETS)
+    ingest(duckdb_warehouse, window_end=start, run_key="history", now=start)
     scenario = catalogue_scenario(duckdb_warehouse, start, end)
     drops = scenario.price_changes[scenario.price_changes["new_price"] < scenario.price_changes["old_price"]]
     assert len(drops) == 3
@@ -118,6 +120,11 @@ def test_scenario_gives_every_event_driven_chain_its_trigger(duckdb_warehouse):
     assert launch["generation"] == previous[0] + 1
     assert launch["product_id"] > previous[1]
     assert start.date() < launch["launched_at"] <= end.date()
+    assert launch["loaded_at"] > start
+    with duckdb_warehouse.begin() as conn:
+        in_stock = dict(conn.execute(sa.text("SELECT product_id, in_stock FROM crm.products")).all())
+    assert all(in_stock[p] for p in drops["product_id"])
+    assert all(in_stock[p] for p in sellouts["product_id"])
     assert launch["product_id"] in set(restocks["product_id"])
     # no occasion of the calendar starts between 20 June and 30 June: the shop's birthday is added
     assert scenario.occasion[0] == SHOP_BIRTHDAY[0]
