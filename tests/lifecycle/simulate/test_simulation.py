@@ -125,25 +125,29 @@ def test_customers_react_and_their_orders_reach_the_pipeline(run):
     )
 
 
-def test_a_fatiguing_message_removes_the_customers_next_own_order(run):
-    """A negative effect takes the customer's next order of the window out of the shop's future."""
-    warehouse, _ = run
+def test_a_fatiguing_message_removes_the_customers_next_own_order(tmp_path):
+    """A negative effect takes the customer's next own order of the window out of the shop's future: it is
+    never released into the shop."""
+    config = SimulationConfig(days=2, customers=300, seed=SEED, end=END, history_days=200, outbox=tmp_path)
+    simulation = Simulation(f"duckdb:///{tmp_path / 'warehouse.duckdb'}", config)
+    simulation.build()
+    warehouse = simulation.warehouse
     with warehouse.begin() as conn:
         customer, first = conn.execute(
             sa.text(
-                "SELECT customer_id, MIN(ordered_at) FROM sim.future_orders WHERE ordered_at > :e "
+                "SELECT customer_id, MIN(ordered_at) FROM sim.future_orders WHERE ordered_at > :s "
                 "AND status IN ('paid', 'shipped', 'delivered', 'completed') GROUP BY 1 ORDER BY 1 LIMIT 1"
             ),
-            {"e": END},
+            {"s": simulation.start},
         ).one()
-    simulation = Simulation(
-        warehouse.url, SimulationConfig(days=DAYS, customers=CUSTOMERS, seed=SEED, end=END)
-    )
-    order_id, ordered_at, amount = simulation._prevent(customer, END, first + timedelta(days=7))
+    order_id, ordered_at, amount = simulation._prevent(customer, simulation.start, first + timedelta(days=7))
     assert ordered_at == first
     assert amount > 0
     for table in ("future_orders", "future_order_items"):
         assert scalar(warehouse, f"SELECT COUNT(*) FROM sim.{table} WHERE order_id = :o", o=order_id) == 0
+    assert simulation.world.release(END + timedelta(hours=1)) > 0
+    assert scalar(warehouse, "SELECT COUNT(*) FROM shop.orders WHERE order_id = :o", o=order_id) == 0
+    warehouse.engine.dispose()
 
 
 def test_feedback_arrives_through_the_signed_webhook(run):
