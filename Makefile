@@ -6,7 +6,7 @@ PORT ?= 8080
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | md5sum | cut -c1-12)
 
-.PHONY: venv demo test test-faults browser lint airflow bench lock sqlfix clean
+.PHONY: venv demo test test-faults test-simulation browser lint airflow bench lock sqlfix clean
 
 venv: $(STAMP)
 
@@ -22,7 +22,7 @@ demo: venv
 	$(BIN)/python scripts/demo.py
 
 test: venv browser
-	$(BIN)/python -m pytest -n 2 --ignore=tests/faults --ignore=tests/celery $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --ignore=tests/faults --ignore=tests/celery --ignore=tests/lifecycle/simulate/long $(PYTEST_ARGS)
 
 # Dispatch processes killed with SIGKILL at random moments (20 per scenario, DuckDB and PostgreSQL); the
 # figures of each scenario are printed. CI runs it after `make test`.
@@ -35,6 +35,10 @@ test-faults: venv
 .PHONY: test-celery
 test-celery: venv
 	$(BIN)/python -m pytest -rA tests/celery $(PYTEST_ARGS)
+
+# Simulated weeks long enough for every chain to fire (docs/simulation.md); several minutes.
+test-simulation: venv
+	$(BIN)/python -m pytest -rA tests/lifecycle/simulate/long $(PYTEST_ARGS)
 
 # The UI tests drive a real headless Chromium (Debian's package); installed with apt-get when missing and root.
 browser:

@@ -1,0 +1,87 @@
+"""Truth against measurement: per chain, the simulator's true incremental revenue next to what the project's
+reports measure over their holdouts.
+
+The measured figures are read the way the Airflow UI reads them: :func:`lifecycle.reports.read.overview`
+over the report tables that ``build_reports`` materialised (``crm.report_holdout_daily`` and friends), for the
+entry days of the simulated weeks. Nothing here re-measures anything.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+
+from lifecycle.simulate.world import SIM_SCHEMA
+from lifecycle.warehouse import Warehouse
+
+
+def comparison(warehouse: Warehouse, first_day: date, last_day: date) -> list[dict[str, Any]]:
+    """One row per chain: sends, true incremental orders and revenue, measured incremental revenue with its
+    95 % interval, and whether the interval covers the truth."""
+    from lifecycle.reports.read import overview
+
+    with warehouse.begin() as conn:
+        truth = {
+            r["chain_id"]: dict(r)
+            for r in conn.execute(
+                sa.text(f"SELECT * FROM {SIM_SCHEMA}.truth_chain ORDER BY chain_id")
+            ).mappings()
+        }
+    measured = {c["chain_id"]: c for c in overview(warehouse, first_day, last_day)["chains"]}
+    rows = []
+    for chain_id in sorted(set(truth) | set(measured)):
+        t = truth.get(chain_id, {})
+        uplift = (measured.get(chain_id) or {}).get("uplift") or {}
+        low, high = uplift.get("ci_low"), uplift.get("ci_high")
+        true_revenue = float(t.get("incremental_revenue") or 0.0)
+        covered = None if low is None or high is None else bool(low <= true_revenue <= high)
+        rows.append(
+            {
+                "chain_id": chain_id,
+                "true_uplift": t.get("uplift"),
+                "sends": int(t.get("sends") or 0),
+                "true_orders": int(t.get("incremental_orders") or 0),
+                "true_revenue": true_revenue,
+                "treated": uplift.get("treated"),
+                "holdout": uplift.get("holdout"),
+                "measured_revenue": uplift.get("incremental_revenue"),
+                "ci_low": low,
+                "ci_high": high,
+                "covered": covered,
+            }
+        )
+    return rows
+
+
+def _money(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f}".replace(",", " ")
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """A fixed-width table for the terminal (roubles)."""
+    header = (
+        f"{'chain':<20} {'uplift':>7} {'sends':>6} {'true orders':>11} {'true revenue':>13}  "
+        f"{'measured revenue (95 % CI)':<40} {'covered':<7}"
+    )
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        ci = (
+            f"{_money(r['measured_revenue'])} [{_money(r['ci_low'])}; {_money(r['ci_high'])}]"
+            if r["ci_low"] is not None
+            else f"{_money(r['measured_revenue'])} (no interval: {r['treated'] or 0} treated, "
+            f"{r['holdout'] or 0} holdout)"
+        )
+        covered = {True: "yes", False: "NO", None: "—"}[r["covered"]]
+        uplift = "—" if r["true_uplift"] is None else f"{r['true_uplift']:+.3f}"
+        lines.append(
+            f"{r['chain_id']:<20} {uplift:>7} {r['sends']:>6} {r['true_orders']:>11} "
+            f"{_money(r['true_revenue']):>13}  {ci:<40} {covered:<7}"
+        )
+    judged = [r for r in rows if r["covered"] is not None]
+    lines.append(
+        f"intervals covering the truth: {sum(r['covered'] for r in judged)} of {len(judged)} chains "
+        "with an interval"
+    )
+    return "\n".join(lines)

@@ -1,0 +1,786 @@
+"""Weeks of hourly operation of the real pipeline against a demo shop whose customers react.
+
+For every simulated hour H (UTC), in the order the DAGs run in a deployment, calling the functions the DAG
+tasks call:
+
+1. the shop's rows of the hour are released (``World.release``): the customers' own behaviour drawn by the
+   demo generator, the catalogue scenario, and the orders messages caused;
+2. ``lifecycle_ingest``: :func:`lifecycle.ingest.ingest` with the window ending at H;
+3. ``lifecycle_scores`` (first run of each day): :func:`lifecycle.scores.scoring.score` for the day before;
+   ``lifecycle_train_churn`` at the start and on Mondays at 03:00: ``train_churn`` and ``train_ltv``;
+4. ``lifecycle_chains``: :func:`lifecycle.chains.engine.run_chains` and the contact policy
+   (:func:`lifecycle.policy.stage.decide`) at H;
+5. ``lifecycle_dispatch`` at H:20: :class:`lifecycle.delivery.dispatch.Dispatcher` for email and push
+   through the sandbox provider;
+6. the customers react to what was sent (:mod:`lifecycle.demo.response`): feedback events are posted through
+   the signed webhook as they happen; induced orders are added to the world, prevented ones removed;
+   everything is written to ``sim.truth_messages``;
+7. ``lifecycle_reports`` at 02:00: :func:`lifecycle.reports.build.build_reports` for the day before.
+
+The warehouse's connections stay open for the whole run (DuckDB): opening the file for every transaction
+costs more than most of an hour's statements. Chains with nothing to do in an hour are skipped (see
+:meth:`Simulation._chains_with_work`), the policy runs when some step is due, a channel's dispatch when it has
+rows to send.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from lifecycle.demo.response import ResponseConfig, customer_traits, react
+from lifecycle.simulate.feedback import RecordingSandbox, Sent, WebhookPoster, event
+from lifecycle.simulate.world import SIM_SCHEMA, World, future
+from lifecycle.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+#: Moscow is UTC+3; the simulation ends at 14:00 there by default, when messages go out everywhere west of
+#: the Urals and it is evening in the far east.
+DEFAULT_END_UTC_HOUR = 11
+SCORES_HOUR, REPORTS_HOUR, TRAIN_HOUR = 0, 2, 3
+DISPATCH_MINUTE = 20
+PURCHASE_STATUSES = ("paid", "shipped", "delivered", "completed")
+
+
+def default_end(now: datetime | None = None) -> datetime:
+    """The latest moment at or before ``now`` (UTC) that is 14:00 in Moscow."""
+    now = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
+    end = now.replace(hour=DEFAULT_END_UTC_HOUR, minute=0, second=0, microsecond=0)
+    return end if end <= now else end - timedelta(days=1)
+
+
+@dataclass
+class SimulationConfig:
+    days: int = 28
+    customers: int = 3_000
+    seed: int = 42
+    end: datetime | None = None
+    #: History before the simulated weeks (the churn and LTV models need a year and a later window).
+    history_days: int = 730
+    #: Bad rows added to the shop's tables, as in ``python -m lifecycle.demo --bad-share`` (quarantined).
+    bad_share: float = 0.0
+    outbox: Path | None = None
+    response: ResponseConfig = field(default_factory=ResponseConfig)
+    webhook_secret: bytes = b"simulation-webhook-secret"
+    link_secret: bytes = b"simulation-link-secret-0123456789abcdef"
+    links_url: str = "http://localhost:8080/lifecycle-webhooks"
+    #: DuckDB worker threads per connection (the statements are small: one thread wastes least).
+    duckdb_threads: int = 1
+    #: Chains run in parallel by this many threads (the chains DAG runs its task groups in parallel).
+    workers: int = 2
+
+    def __post_init__(self) -> None:
+        if self.days < 1:
+            raise ValueError(f"days must be at least 1, got {self.days}")
+        if self.customers < 50:
+            raise ValueError(f"customers must be at least 50, got {self.customers}")
+
+
+@dataclass
+class HourFigures:
+    at: datetime
+    released: int = 0
+    ingested: int = 0
+    chains_run: int = 0
+    due_steps: int = 0
+    planned: int = 0
+    sent: int = 0
+    events: int = 0
+    induced: int = 0
+    prevented: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class SimulationResult:
+    start: datetime
+    end: datetime
+    hours: list[HourFigures]
+    scenario: dict[str, Any]
+    seconds: float
+    warehouse_url: str
+
+    def per_hour_s(self) -> float:
+        return sum(sum(h.seconds.values()) for h in self.hours) / max(1, len(self.hours))
+
+    def stage_seconds(self) -> dict[str, float]:
+        totals: dict[str, float] = defaultdict(float)
+        for h in self.hours:
+            for stage, s in h.seconds.items():
+                totals[stage] += s
+        return dict(totals)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "hours": len(self.hours),
+            "sent": sum(h.sent for h in self.hours),
+            "feedback_events": sum(h.events for h in self.hours),
+            "induced_orders": sum(h.induced for h in self.hours),
+            "prevented_orders": sum(h.prevented for h in self.hours),
+            "scenario": self.scenario,
+            "seconds": round(self.seconds, 1),
+            "seconds_per_hour": round(self.per_hour_s(), 3),
+            "seconds_by_stage": {k: round(v, 1) for k, v in self.stage_seconds().items()},
+        }
+
+
+def kept_open(warehouse: Warehouse, threads: int, connections: int) -> Warehouse:
+    """The same warehouse on connections kept open (DuckDB: ``connections`` of them, for the parallel
+    chains); PostgreSQL keeps its own pool."""
+    if warehouse.dialect != "duckdb":
+        return warehouse
+    from sqlalchemy.pool import QueuePool
+
+    engine = sa.create_engine(
+        warehouse.url, poolclass=QueuePool, pool_size=max(1, connections), max_overflow=4
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def _settings(dbapi_connection, _record) -> None:
+        dbapi_connection.execute(f"SET threads = {int(threads)}")
+
+    warehouse.engine.dispose()
+    warehouse.engine = engine
+    return warehouse
+
+
+class Simulation:
+    def __init__(self, warehouse_url: str, config: SimulationConfig, progress=None):
+        self.url = warehouse_url
+        self.config = config
+        self.end = config.end or default_end()
+        self.start = self.end - timedelta(days=config.days)
+        self.warehouse = Warehouse(warehouse_url)
+        self.progress = progress or (lambda message: None)
+        self.world = World(self.warehouse)
+        self.scenario: dict[str, Any] = {}
+        self.recent_emails: dict[int, deque] = defaultdict(deque)
+        self.pending_events: list[tuple[datetime, dict]] = []
+        self.next_order_id = 0
+        self.traits: dict[str, dict[int, Any]] = {}
+
+    # --- setup ---------------------------------------------------------------------------------------
+
+    def build(self) -> dict[str, Any]:
+        """Generate the shop (history and the customers' own behaviour up to the end), migrate ``crm``,
+        stash the future, add the catalogue scenario and ingest the history up to the start."""
+        from lifecycle.demo import DemoConfig, generate
+        from lifecycle.demo.scenario import catalogue_scenario
+        from lifecycle.ingest import ingest
+        from lifecycle.migrations import MIGRATION_SETS, migrate
+
+        cfg = self.config
+        manifest = generate(
+            self.warehouse,
+            DemoConfig(
+                customers=cfg.customers,
+                seed=cfg.seed,
+                end=self.end,
+                days=cfg.history_days + cfg.days,
+                bad_share=cfg.bad_share,
+                replace=True,
+            ),
+        )
+        migrate(self.warehouse, MIGRATION_SETS)
+        kept_open(self.warehouse, cfg.duckdb_threads, cfg.workers)
+        self._create_truth_tables()
+        moved = self.world.stash_after(self.start)
+        self.progress(f"history up to {self.start:%Y-%m-%d %H:%M} UTC, ingesting it")
+        ingest(
+            self.warehouse,
+            window_end=self.start,
+            run_key=f"sim-ingest-{self.start:%Y%m%dT%H%M}",
+            now=self.start,
+        )
+        scenario = catalogue_scenario(self.warehouse, self.start, self.end)
+        self.world.add("price_changes", scenario.price_changes)
+        self.world.add("stock_changes", scenario.stock_changes)
+        self.world.add("products", scenario.products)
+        if scenario.occasion:
+            with self.warehouse.begin() as conn:
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO crm.calendar_occasions (occasion_id, name_ru, name_en, starts_month,"
+                        " starts_day) VALUES (:i, :ru, :en, :m, :d) ON CONFLICT (occasion_id) DO NOTHING"
+                    ),
+                    dict(zip(("i", "ru", "en", "m", "d"), scenario.occasion, strict=True)),
+                )
+        self.scenario = scenario.describe()
+        with self.warehouse.begin() as conn:
+            self.next_order_id = 1 + int(
+                conn.execute(
+                    sa.text(
+                        f"SELECT GREATEST((SELECT COALESCE(MAX(order_id), 0) FROM shop.orders),"
+                        f" (SELECT COALESCE(MAX(order_id), 0) FROM {future('orders')}))"
+                    )
+                ).scalar()
+            )
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    sa.text(
+                        f"SELECT customer_id FROM shop.customers UNION "
+                        f"SELECT customer_id FROM {future('customers')}"
+                    )
+                )
+            ]
+        ids = np.array(sorted({int(i) for i in ids if i is not None}), dtype=np.int64)
+        traits = customer_traits(cfg.seed, ids, cfg.response)
+        self.traits = {
+            name: dict(zip(ids.tolist(), values.tolist(), strict=True)) for name, values in traits.items()
+        }
+        return {"manifest_rows": manifest.rows, "stashed": moved, "scenario": self.scenario}
+
+    def _create_truth_tables(self) -> None:
+        with self.warehouse.begin() as conn:
+            conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {SIM_SCHEMA}"))
+            for table in ("truth_messages", "truth_chain", "truth_uplift", "hours"):
+                conn.execute(sa.text(f"DROP TABLE IF EXISTS {SIM_SCHEMA}.{table}"))
+            conn.execute(
+                sa.text(
+                    f"""CREATE TABLE {SIM_SCHEMA}.truth_messages (
+                        send_key VARCHAR PRIMARY KEY, chain_id VARCHAR, step_id VARCHAR, variant VARCHAR,
+                        channel VARCHAR, customer_id BIGINT, sent_at TIMESTAMP, delivered BOOLEAN,
+                        bounced BOOLEAN, opened BOOLEAN, clicked BOOLEAN, unsubscribed BOOLEAN,
+                        uplift DOUBLE PRECISION, effect INTEGER, order_id BIGINT, ordered_at TIMESTAMP,
+                        revenue DOUBLE PRECISION)"""
+                )
+            )
+            conn.execute(
+                sa.text(
+                    f"""CREATE TABLE {SIM_SCHEMA}.truth_uplift (
+                        chain_id VARCHAR, variant VARCHAR, uplift DOUBLE PRECISION, window_days INTEGER)"""
+                )
+            )
+            conn.execute(
+                sa.text(
+                    f"""CREATE TABLE {SIM_SCHEMA}.hours (
+                        hour_at TIMESTAMP PRIMARY KEY, released INTEGER, ingested INTEGER, due_steps INTEGER,
+                        planned INTEGER, sent INTEGER, events INTEGER, induced INTEGER, prevented INTEGER,
+                        seconds DOUBLE PRECISION)"""
+                )
+            )
+
+    # --- the hours -----------------------------------------------------------------------------------
+
+    def run(self) -> SimulationResult:
+        from lifecycle.chains.config import load_chains
+        from lifecycle.delivery.dispatch import Dispatcher, DispatchSettings
+        from lifecycle.delivery.email_mime import Sender
+        from lifecycle.delivery.signing import LinkSigner
+        from lifecycle.paths import DATA_DIR
+        from lifecycle.policy.config import load_policy
+        from lifecycle.scores.config import load_config
+
+        started = time.monotonic()
+        cfg = self.config
+        self.chains = load_chains(check_templates=False)
+        self.policy = load_policy()
+        self.scores_config = load_config()
+        outbox = cfg.outbox or DATA_DIR / "outbox"
+        self.provider = RecordingSandbox(outbox, Sender("shop@shop.example"))
+        signer = LinkSigner(cfg.link_secret, cfg.links_url)
+        self.poster = WebhookPoster(self.url, cfg.webhook_secret, cfg.link_secret, cfg.links_url)
+        self._write_configured_uplift()
+        self.moment = self.start
+        # As the DAG: one dispatch per channel at a time (orphans settled at once); the clock is the hour's.
+        self.dispatcher = Dispatcher(
+            self.warehouse,
+            self.provider,
+            signer,
+            settings=DispatchSettings(orphan_after=timedelta(0)),
+            clock=lambda: self.moment,
+            sleep=lambda _seconds: None,
+            policy=self.policy,
+        )
+        self._train(self.start)
+        self._score(self.start.date() - timedelta(days=1))
+        hours = []
+        total = self.config.days * 24
+        try:
+            for k in range(1, total + 1):
+                at = self.start + timedelta(hours=k)
+                hours.append(self.hour(at))
+                if k % 24 == 0 or k == total:
+                    done = hours[-24:]
+                    self.progress(
+                        f"  day {k // 24 if k % 24 == 0 else k / 24:.0f}/{cfg.days} to {at:%Y-%m-%d %H:%M}: "
+                        f"{sum(h.sent for h in done)} sent, {sum(h.events for h in done)} feedback events, "
+                        f"{sum(h.induced for h in done)} induced and "
+                        f"{sum(h.prevented for h in done)} prevented orders; "
+                        f"{sum(sum(h.seconds.values()) for h in done) / len(done):.2f} s per hour"
+                    )
+            self._report(self.end.date(), self.end)
+            self._write_truth_chain()
+        finally:
+            self.poster.close()
+        return SimulationResult(
+            self.start, self.end, hours, self.scenario, time.monotonic() - started, self.url
+        )
+
+    def hour(self, at: datetime) -> HourFigures:
+        from lifecycle.ingest import QuarantineShareError, ingest
+        from lifecycle.policy.stage import decide
+
+        figures = HourFigures(at)
+        timer = _Timer(figures.seconds)
+        with timer("release"):
+            figures.released = self.world.release(at)
+        with timer("ingest"):
+            try:
+                report = ingest(self.warehouse, window_end=at, run_key=f"sim-ingest-{at:%Y%m%dT%H%M}", now=at)
+            except QuarantineShareError as exc:  # committed; the DAG's task fails loudly, the hour goes on
+                log.warning("simulated hour %s: %s", at, exc)
+                report = exc.report
+            figures.ingested = sum(t.rows_loaded for t in report.tables)
+        if at.hour == TRAIN_HOUR and at.weekday() == 0:
+            with timer("train"):
+                self._train(at)
+        if at.hour == SCORES_HOUR:
+            with timer("scores"):
+                self._score(at.date() - timedelta(days=1))
+        run_key = f"sim-chains-{at:%Y%m%dT%H%M}"
+        with timer("chains"):
+            busy = self._chains_with_work(at)
+            figures.chains_run = len(busy)
+            chain_figures = self._run_chains(at, run_key, busy)
+            figures.due_steps = sum(f.due_steps for f in chain_figures)
+        if figures.due_steps:
+            with timer("policy"):
+                funnel = decide(self.warehouse, run_key, at, self.policy)
+                figures.planned = _planned(funnel)
+        with timer("dispatch"):
+            self.moment = at + timedelta(minutes=DISPATCH_MINUTE)
+            for channel in self._channels_with_work():
+                self.dispatcher.run(channel)
+            sent = self.provider.take()
+            figures.sent = len(sent)
+        with timer("react"):
+            figures.induced, figures.prevented = self._react(sent, self.moment)
+        with timer("feedback"):
+            figures.events = self._post_feedback(at + timedelta(hours=1))
+        if at.hour == REPORTS_HOUR:
+            with timer("reports"):
+                self._report(at.date() - timedelta(days=1), at)
+        with self.warehouse.begin() as conn:
+            conn.execute(
+                sa.text(
+                    f"INSERT INTO {SIM_SCHEMA}.hours VALUES (:at, :released, :ingested, :due_steps, :planned,"
+                    " :sent, :events, :induced, :prevented, :seconds)"
+                ),
+                {
+                    **{
+                        k: getattr(figures, k) for k in ("at", "released", "ingested", "due_steps", "planned")
+                    },
+                    **{k: getattr(figures, k) for k in ("sent", "events", "induced", "prevented")},
+                    "seconds": sum(figures.seconds.values()),
+                },
+            )
+        return figures
+
+    def _chains_with_work(self, at: datetime) -> dict[str, Any]:
+        """The chains whose run at ``at`` can change anything: those with active instances, and the others
+        whose entry query finds someone (and every chain until its first run set its watermark). A chain with
+        neither is skipped for the hour: its run would admit nobody, end nobody and emit no step; its
+        watermark stays, so the next run's entry window still covers the hour (entries are keyed by trigger,
+        so nothing is lost or doubled)."""
+        from lifecycle.chains.engine import entry_rows
+
+        with self.warehouse.begin() as conn:
+            active = {
+                r[0]
+                for r in conn.execute(
+                    sa.text("SELECT DISTINCT chain_id FROM crm.chain_instances WHERE status = 'active'")
+                )
+            }
+            started = {r[0] for r in conn.execute(sa.text("SELECT chain_id FROM crm.chain_watermarks"))}
+            busy = {}
+            for chain_id, chain in self.chains.items():
+                if (
+                    chain_id in active
+                    or chain_id not in started
+                    or entry_rows(self.warehouse, conn, chain, at)[1]
+                ):
+                    busy[chain_id] = chain
+        return busy
+
+    def _run_chains(self, at: datetime, run_key: str, chains: dict[str, Any]) -> list:
+        """Every given chain at ``at``, as the chains DAG runs them: in parallel (``workers`` threads, one
+        warehouse connection each), then a failed chain fails the hour."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from lifecycle.chains.engine import ChainsFailedError, failed_chains, process_chain
+
+        if self.config.workers <= 1 or len(chains) <= 1:
+            run = [process_chain(self.warehouse, chain, at, run_key) for chain in chains.values()]
+        else:
+            with ThreadPoolExecutor(self.config.workers) as pool:
+                futures = [
+                    pool.submit(process_chain, self.warehouse, c, at, run_key) for c in chains.values()
+                ]
+                errors = [f.exception() for f in futures if f.exception() is not None]
+                run = [f.result() for f in futures if f.exception() is None]
+            if errors:
+                failures = failed_chains(self.warehouse, run_key, list(chains))
+                raise RuntimeError(
+                    f"chains failed in the simulated hour {at}: {ChainsFailedError(run_key, failures, run)}"
+                ) from errors[0]
+        return run
+
+    def _channels_with_work(self) -> list[str]:
+        """The channels with rows still to send (planned or left in 'sending'); the others' dispatch would
+        claim, expire and recover nothing."""
+        with self.warehouse.begin() as conn:
+            return [
+                r[0]
+                for r in conn.execute(
+                    sa.text(
+                        "SELECT DISTINCT channel FROM crm.send_ledger WHERE state IN ('planned', 'sending')"
+                        " ORDER BY channel"
+                    )
+                )
+            ]
+
+    def _train(self, at: datetime) -> None:
+        from lifecycle.scores.training import train_churn, train_ltv
+
+        for train in (train_churn, train_ltv):
+            try:
+                train(self.warehouse, at.date(), self.scores_config)
+            except Exception as exc:  # a model that fails its gate keeps the previous one, as the DAG does
+                log.warning("training %s at %s: %s", train.__name__, at, exc)
+
+    def _score(self, as_of: date) -> None:
+        from lifecycle.scores.scoring import score
+
+        score(self.warehouse, as_of, self.scores_config, run_key=f"sim-scores-{as_of:%Y%m%d}")
+
+    def _report(self, report_date: date, at: datetime) -> None:
+        from lifecycle.reports.build import build_reports
+
+        build_reports(
+            self.warehouse, report_date, f"sim-reports-{report_date:%Y%m%d}", self.chains, self.policy, now=at
+        )
+
+    # --- reactions -----------------------------------------------------------------------------------
+
+    def _react(self, sent: list[Sent], sent_at: datetime) -> tuple[int, int]:
+        if not sent:
+            return 0, 0
+        cfg = self.config.response
+        keys = [s.send_key for s in sent]
+        with self.warehouse.begin() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT send_key, variant, context FROM crm.send_ledger WHERE send_key IN :keys"
+                ).bindparams(sa.bindparam("keys", expanding=True)),
+                {"keys": keys},
+            ).all()
+        ledger = {r[0]: (r[1], r[2]) for r in rows}
+        sent = sorted(sent, key=lambda s: s.send_key)
+        customers = np.array([s.customer_id for s in sent], dtype=np.int64)
+        week_ago = sent_at - timedelta(days=7)
+        recent = []
+        for s in sent:
+            times = self.recent_emails[s.customer_id]
+            while times and times[0] < week_ago:
+                times.popleft()
+            recent.append(len(times))
+        rng = np.random.default_rng([self.config.seed, 9_001, int(sent_at.replace(tzinfo=UTC).timestamp())])
+        variants = np.array([ledger.get(s.send_key, ("A", None))[0] for s in sent])
+        reactions = react(
+            rng,
+            cfg,
+            channel=np.array([s.channel for s in sent]),
+            chain_id=np.array([s.chain_id for s in sent]),
+            variant=variants,
+            engagement=np.array([self.traits["engagement"].get(int(c), 1.0) for c in customers]),
+            bad_address=np.array([self.traits["bad_address"].get(int(c), False) for c in customers]),
+            recent_emails=np.array(recent),
+        )
+        truth, induced_orders, induced_items = [], [], []
+        induced = prevented = 0
+        prices = self._prices(sent_at)
+        popular = self._popular_ids(prices)
+        for i, s in enumerate(sent):
+            if s.channel == "email" and reactions.delivered[i]:
+                self.recent_emails[s.customer_id].append(sent_at)
+            at = sent_at
+            events = []
+            if reactions.bounced[i]:
+                events.append(
+                    event(s.send_key, "hard_bounce", s.recipient, s.channel, at + timedelta(seconds=5))
+                )
+            if reactions.delivered[i]:
+                events.append(
+                    event(
+                        s.send_key,
+                        "delivered",
+                        s.recipient,
+                        s.channel,
+                        at + _s(reactions.delivered_after_s[i]),
+                    )
+                )
+            if reactions.opened[i]:
+                events.append(
+                    event(s.send_key, "open", s.recipient, s.channel, at + _s(reactions.opened_after_s[i]))
+                )
+            if reactions.clicked[i]:
+                events.append(
+                    event(s.send_key, "click", s.recipient, s.channel, at + _s(reactions.clicked_after_s[i]))
+                )
+            if reactions.unsubscribed[i]:
+                moment = at + _s(reactions.opened_after_s[i] + 60)
+                events.append(event(s.send_key, "unsubscribe", s.recipient, s.channel, moment))
+            self.pending_events += [
+                (datetime.fromtimestamp(e["timestamp"], UTC).replace(tzinfo=None), e) for e in events
+            ]
+            order_id = ordered_at = None
+            revenue = 0.0
+            effect = int(reactions.purchase_effect[i])
+            if effect > 0:
+                product_id = _trigger_product(ledger.get(s.send_key, (None, None))[1], prices)
+                if product_id is None and popular:
+                    product_id = popular[int(rng.integers(len(popular)))]
+                if product_id is not None:
+                    order_id, self.next_order_id = self.next_order_id, self.next_order_id + 1
+                    ordered_at = at + _s(reactions.purchase_after_s[i])
+                    revenue = float(prices[product_id])
+                    induced_orders.append(_order(order_id, s.customer_id, revenue, ordered_at))
+                    induced_items.append(_item(order_id, product_id, revenue, ordered_at))
+                    induced += 1
+                else:
+                    effect = 0
+            elif effect < 0:
+                lost = self._prevent(s.customer_id, at, at + timedelta(days=cfg.window_days))
+                if lost is None:
+                    effect = 0
+                else:
+                    order_id, ordered_at, amount = lost
+                    revenue = -amount
+                    prevented += 1
+            truth.append(
+                {
+                    "send_key": s.send_key,
+                    "chain_id": s.chain_id,
+                    "step_id": s.step_id,
+                    "variant": str(variants[i]),
+                    "channel": s.channel,
+                    "customer_id": s.customer_id,
+                    "sent_at": at,
+                    "delivered": bool(reactions.delivered[i]),
+                    "bounced": bool(reactions.bounced[i]),
+                    "opened": bool(reactions.opened[i]),
+                    "clicked": bool(reactions.clicked[i]),
+                    "unsubscribed": bool(reactions.unsubscribed[i]),
+                    "uplift": float(reactions.uplift[i]),
+                    "effect": effect,
+                    "order_id": order_id,
+                    "ordered_at": ordered_at,
+                    "revenue": revenue,
+                }
+            )
+        self.world.add("orders", pd.DataFrame(induced_orders))
+        self.world.add("order_items", pd.DataFrame(induced_items))
+        with self.warehouse.begin() as conn:
+            self.warehouse.insert_df(conn, f"{SIM_SCHEMA}.truth_messages", pd.DataFrame(truth))
+        return induced, prevented
+
+    def _prevent(
+        self, customer_id: int, since: datetime, until: datetime
+    ) -> tuple[int, datetime, float] | None:
+        """Remove the customer's first own (not yet released) order in the window; None when there is none."""
+        with self.warehouse.begin() as conn:
+            row = conn.execute(
+                sa.text(
+                    f"SELECT order_id, ordered_at, total_amount FROM {future('orders')}"
+                    " WHERE customer_id = :c AND ordered_at > :s AND ordered_at <= :u AND status IN :statuses"
+                    " AND order_id NOT IN"
+                    " (SELECT order_id FROM sim.truth_messages WHERE order_id IS NOT NULL)"
+                    " ORDER BY ordered_at, order_id LIMIT 1"
+                ).bindparams(sa.bindparam("statuses", expanding=True)),
+                {"c": customer_id, "s": since, "u": until, "statuses": list(PURCHASE_STATUSES)},
+            ).first()
+            if row is None:
+                return None
+            conn.execute(sa.text(f"DELETE FROM {future('order_items')} WHERE order_id = :o"), {"o": row[0]})
+            conn.execute(sa.text(f"DELETE FROM {future('orders')} WHERE order_id = :o"), {"o": row[0]})
+        return int(row[0]), row[1], float(row[2] or 0.0)
+
+    def _prices(self, at: datetime) -> dict[int, float]:
+        """The shop's price of every product in stock at ``at`` (its row plus the released changes)."""
+        with self.warehouse.begin() as conn:
+            rows = conn.execute(
+                sa.text(
+                    """
+                    SELECT p.product_id,
+                        COALESCE((SELECT pc.new_price FROM shop.price_changes AS pc
+                                  WHERE pc.product_id = p.product_id AND pc.changed_at <= :at
+                                  ORDER BY pc.changed_at DESC LIMIT 1), p.price) AS price,
+                        COALESCE((SELECT sc.in_stock FROM shop.stock_changes AS sc
+                                  WHERE sc.product_id = p.product_id AND sc.changed_at <= :at
+                                  ORDER BY sc.changed_at DESC LIMIT 1), p.in_stock) AS in_stock
+                    FROM shop.products AS p
+                    """
+                ),
+                {"at": at},
+            ).all()
+        return {int(r[0]): float(r[1]) for r in rows if r[2] and r[1]}
+
+    @staticmethod
+    def _popular_ids(prices: dict[int, float]) -> list[int]:
+        return sorted(prices)
+
+    def _post_feedback(self, until: datetime) -> int:
+        due = [e for when, e in self.pending_events if when < until]
+        self.pending_events = [(when, e) for when, e in self.pending_events if when >= until]
+        return self.poster.post(due)
+
+    # --- truth ---------------------------------------------------------------------------------------
+
+    def _write_configured_uplift(self) -> None:
+        cfg = self.config.response
+        rows = []
+        for chain_id, chain in sorted(self.chains.items()):
+            variants = sorted(
+                {v.id for step in chain.steps for v in (getattr(step, "variants", None) or [])}
+            ) or ["A"]
+            rows += [
+                {
+                    "chain_id": chain_id,
+                    "variant": v,
+                    "uplift": cfg.uplift_of(chain_id, v),
+                    "window_days": cfg.window_days,
+                }
+                for v in variants
+            ]
+        with self.warehouse.begin() as conn:
+            self.warehouse.insert_df(conn, f"{SIM_SCHEMA}.truth_uplift", pd.DataFrame(rows))
+
+    def _write_truth_chain(self) -> None:
+        with self.warehouse.begin() as conn:
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {SIM_SCHEMA}.truth_chain"))
+            conn.execute(
+                sa.text(
+                    f"""
+                    CREATE TABLE {SIM_SCHEMA}.truth_chain AS
+                    SELECT
+                        u.chain_id,
+                        u.uplift,
+                        COALESCE(m.sends, 0) AS sends,
+                        COALESCE(m.delivered, 0) AS delivered,
+                        COALESCE(m.opened, 0) AS opened,
+                        COALESCE(m.clicked, 0) AS clicked,
+                        COALESCE(m.unsubscribed, 0) AS unsubscribed,
+                        COALESCE(m.induced_orders, 0) AS induced_orders,
+                        COALESCE(m.prevented_orders, 0) AS prevented_orders,
+                        COALESCE(m.induced_orders, 0) - COALESCE(m.prevented_orders, 0) AS incremental_orders,
+                        COALESCE(m.incremental_revenue, 0) AS incremental_revenue
+                    FROM (
+                        SELECT chain_id, AVG(uplift) AS uplift
+                        FROM {SIM_SCHEMA}.truth_uplift GROUP BY chain_id
+                    ) AS u
+                    LEFT JOIN (
+                        SELECT
+                            chain_id,
+                            COUNT(*) AS sends,
+                            SUM(CASE WHEN delivered THEN 1 ELSE 0 END) AS delivered,
+                            SUM(CASE WHEN opened THEN 1 ELSE 0 END) AS opened,
+                            SUM(CASE WHEN clicked THEN 1 ELSE 0 END) AS clicked,
+                            SUM(CASE WHEN unsubscribed THEN 1 ELSE 0 END) AS unsubscribed,
+                            SUM(CASE WHEN effect > 0 AND ordered_at <= :end THEN 1 ELSE 0 END)
+                                AS induced_orders,
+                            SUM(CASE WHEN effect < 0 AND ordered_at <= :end THEN 1 ELSE 0 END)
+                                AS prevented_orders,
+                            SUM(CASE WHEN ordered_at <= :end THEN revenue ELSE 0 END) AS incremental_revenue
+                        FROM {SIM_SCHEMA}.truth_messages
+                        GROUP BY chain_id
+                    ) AS m ON u.chain_id = m.chain_id
+                    ORDER BY u.chain_id
+                    """
+                ),
+                {"end": self.end},
+            )
+
+
+class _Timer:
+    def __init__(self, into: dict[str, float]):
+        self.into = into
+
+    def __call__(self, stage: str):
+        timer = self
+
+        class _Stage:
+            def __enter__(self):
+                self.t = time.monotonic()
+
+            def __exit__(self, *exc):
+                timer.into[stage] = timer.into.get(stage, 0.0) + time.monotonic() - self.t
+
+        return _Stage()
+
+
+def _s(seconds: float) -> timedelta:
+    return timedelta(seconds=float(seconds))
+
+
+def _planned(funnel: Any) -> int:
+    rows = (
+        funnel if isinstance(funnel, list) else funnel.get("funnel", []) if isinstance(funnel, dict) else []
+    )
+    return sum(int(r.get("steps", 0)) for r in rows if isinstance(r, dict) and r.get("outcome") == "planned")
+
+
+def _trigger_product(context: str | None, prices: dict[int, float]) -> int | None:
+    if not context:
+        return None
+    try:
+        ids = json.loads(context).get("product_ids") or []
+    except (ValueError, AttributeError):
+        return None
+    for product_id in ids:
+        if int(product_id) in prices:
+            return int(product_id)
+    return None
+
+
+def _order(order_id: int, customer_id: int, amount: float, at: datetime) -> dict:
+    return {
+        "order_id": order_id,
+        "customer_id": customer_id,
+        "channel": "online",
+        "store_id": None,
+        "status": "paid",
+        "total_amount": amount,
+        "discount_amount": 0.0,
+        "promo_code": None,
+        "ordered_at": at,
+        "delivered_at": None,
+        "updated_at": at,
+        "loaded_at": at + timedelta(minutes=5),
+    }
+
+
+def _item(order_id: int, product_id: int, price: float, at: datetime) -> dict:
+    return {
+        "order_id": order_id,
+        "line_no": 1,
+        "product_id": product_id,
+        "quantity": 1,
+        "price": price,
+        "discount": 0.0,
+        "loaded_at": at + timedelta(minutes=5),
+    }
