@@ -55,6 +55,10 @@ MIN_BGNBD_CUSTOMERS = 200
 PROBABILITY_FLOOR = 1e-4
 
 
+class TooFewForBgnbd(ValueError):
+    """A snapshot date with too few purchasing customers to fit BG/NBD on."""
+
+
 @dataclass(frozen=True)
 class Snapshots:
     training: tuple[date, ...]  # oldest first
@@ -121,7 +125,7 @@ def with_bgnbd(frame: pd.DataFrame, horizon_days: int, params: tuple[float, ...]
                 raise
             log.warning("%s: using the BG/NBD parameters fitted at training", exc)
     if params is None:
-        raise ValueError(
+        raise TooFewForBgnbd(
             f"{len(frame)} customers are too few to fit BG/NBD (at least {MIN_BGNBD_CUSTOMERS} are needed)"
         )
     return frame.join(bgnbd_quantities(frame, params, horizon_days)), params

@@ -3,6 +3,7 @@ promotion gate decide, and record everything in the model registry."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
@@ -81,12 +82,21 @@ def churn_data(warehouse: Warehouse, data_end: date, config: ScoresConfig):
     settings, unit = config.churn, config.purchase_unit
     history_start, data_end = purchase_span(warehouse, data_end)
     snapshots = churn.plan_snapshots(data_end, settings, history_start)
-    training = pd.concat(
-        [
-            churn.labelled_snapshot(warehouse, as_of, settings.horizon_days, unit)
-            for as_of in snapshots.training
-        ]
-    )
+    frames = []
+    for as_of in snapshots.training:
+        try:
+            frames.append(churn.labelled_snapshot(warehouse, as_of, settings.horizon_days, unit))
+        except churn.TooFewForBgnbd as exc:
+            # A young shop's first snapshots can have too few buyers: train on the later ones, and say so.
+            log.warning("churn snapshot %s left out: %s", as_of, exc)
+    if not frames:
+        raise ValueError(
+            f"not enough purchasing customers before {snapshots.training[-1]} to train a churn model "
+            f"(at least {churn.MIN_BGNBD_CUSTOMERS} on a snapshot date are needed)"
+        )
+    kept = tuple(frame["snapshot"].iloc[0] for frame in frames)
+    snapshots = dataclasses.replace(snapshots, training=kept)
+    training = pd.concat(frames)
     validation = churn.labelled_snapshot(warehouse, snapshots.validation, settings.horizon_days, unit)
     if validation.empty or training.empty:
         raise ValueError(f"not enough history before {snapshots.training[0]} to train a churn model")
