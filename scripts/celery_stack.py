@@ -591,7 +591,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--customers", type=int, default=300)
+    parser.add_argument("--customers", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument(
         "--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres", help="admin URL"

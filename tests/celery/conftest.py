@@ -25,7 +25,7 @@ PG_ADMIN_URL = os.environ.get(
 REDIS_URL = os.environ.get("LIFECYCLE_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 #: The demo shop: small, so the whole pipeline runs in minutes on two cores.
-CUSTOMERS = 300
+CUSTOMERS = 1000
 SEED = 42
 
 

@@ -91,7 +91,15 @@ def test_models_trained_and_customers_scored(pipeline_runs, warehouse_engine, sh
     current = _rows(
         warehouse_engine, "SELECT model_name, version FROM crm.model_registry WHERE status = 'current'"
     )
-    assert sorted(row["model_name"] for row in current) == ["churn", "ltv"]
+    current_names = sorted(row["model_name"] for row in current)
+    assert "churn" in current_names, current
+    # The LTV gate may refuse a small shop's model (it must beat predicting zero); it is then registered as
+    # rejected with its figures, and scores carry no LTV.
+    ltv_decisions = _rows(
+        warehouse_engine, "SELECT status FROM crm.model_registry WHERE model_name = 'ltv' ORDER BY version"
+    )
+    assert ltv_decisions, "the LTV model was neither promoted nor rejected"
+    ltv_current = "ltv" in current_names
 
     as_of = (shop_end - timedelta(days=1)).date()
     scores = _rows(
@@ -102,7 +110,8 @@ def test_models_trained_and_customers_scored(pipeline_runs, warehouse_engine, sh
         as_of=as_of,
     )[0]
     assert scores["customers"] > 100, scores
-    assert scores["with_churn"] == scores["with_ltv"] == scores["customers"], scores
+    assert scores["with_churn"] == scores["customers"], scores
+    assert scores["with_ltv"] == (scores["customers"] if ltv_current else 0), (scores, ltv_decisions)
     assert scores["rfm_codes"] > 5, scores
     score_run = _rows(
         warehouse_engine,
@@ -157,9 +166,12 @@ def test_dispatch_sent_the_planned_messages_to_the_sandbox(celery_stack, pipelin
     assert len(ledger) == planned
     sent = [row for row in ledger if row["state"] == "sent"]
     unsent = [row for row in ledger if row["state"] != "sent"]
-    assert all(row["hold_reason"] for row in unsent), f"rows neither sent nor held: {unsent}"
+    # Not sent means held back with a reason, or past its freshness by the time it was due (expired).
+    assert all(row["hold_reason"] or row["state"] == "expired" for row in unsent), (
+        f"rows neither sent, held nor expired: {unsent}"
+    )
     if planned:
-        assert sent or {row["hold_reason"] for row in unsent} == {"quiet_hours"}, ledger
+        assert sent or {row["hold_reason"] for row in unsent} <= {"quiet_hours", None}, ledger
 
     reported = 0
     for task_id in ("dispatch_email", "dispatch_push"):
