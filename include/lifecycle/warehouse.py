@@ -11,6 +11,7 @@ import io
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -23,8 +24,22 @@ if TYPE_CHECKING:
     import pandas as pd
 
 SUPPORTED_DIALECTS = ("duckdb", "postgresql")
+#: The schemas the project's SQL names. DuckDB calls a database file's catalog after the file's name, so a
+#: file named like one of them (``crm.duckdb``) makes ``crm.events`` ambiguous in every statement.
+PROJECT_SCHEMAS = ("crm", "shop", "sim")
 # Another process holding the DuckDB file (for example a concurrent task) is waited for, not failed on.
 _DUCKDB_LOCK_WAIT_S = 120.0
+
+
+def _check_duckdb_file_name(url: sa.URL) -> None:
+    """Refuse a DuckDB file whose name (the catalog's name) equals a schema the project's SQL uses."""
+    stem = PurePath(url.database or "").stem.lower()
+    if stem in PROJECT_SCHEMAS:
+        raise WarehouseError(
+            f"DuckDB warehouse file {url.database!r}: a file named {stem!r} clashes with the schema "
+            f"{stem!r} of the project's tables (DuckDB names the file's catalog after it, so "
+            f"'{stem}.<table>' becomes ambiguous); give the file another name, e.g. 'warehouse.duckdb'"
+        )
 
 
 class Warehouse:
@@ -36,6 +51,8 @@ class Warehouse:
             raise WarehouseError(
                 f"unsupported warehouse {self.url.get_backend_name()!r}; use one of {SUPPORTED_DIALECTS}"
             )
+        if self.dialect == "duckdb":
+            _check_duckdb_file_name(self.url)
         # DuckDB allows one writing process per file: release the file as soon as a transaction ends.
         pool = {"poolclass": NullPool} if self.dialect == "duckdb" else {"pool_pre_ping": True}
         self.engine = sa.create_engine(self.url, **pool)
