@@ -32,15 +32,17 @@ The first task, `check_pools_and_connections`, fails the run at once when a pool
 tasks need does not exist, naming it and the command that creates it.
 `validate_chains` checks every chain file and has the warehouse plan every entry and exit query (`EXPLAIN`);
 its log lists each broken chain with the file, line or field and the fix, and warns about configuration that
-can never take effect (as `python -m lifecycle chains check` does). A broken chain's own `enter` task then
-fails with that message while the other chains run and are handed off; `check_chains` fails the run and the
-Run summary tab lists the failed chains. Fix the file and clear the failed chain's tasks and `hand_off`:
-clearing is safe, a run rewrites the same due steps for its run id and the policy decides them again
-identically.
+can never take effect (as `python -m lifecycle chains check` does). A broken chain's own `run_chain` task
+then fails with that message while the other chains run and are handed off; `check_chains` fails the run and
+the Run summary tab lists the failed chains with the phase (`enter`, `exit` or `due`). Fix the file and clear
+the failed chain's `run_chain` task and `hand_off`: clearing is safe, a run rewrites the same due steps for
+its run id and the policy decides them again identically.
 Two runs of the same chain, or two policy runs, never plan at the same time: they take turns on a warehouse
-lock, and one that waits too long fails with "another … run is active since …". Each chain group has three
-tasks (`enter`, `exit`, `due`); their return values hold the figures. `crm.chain_runs` and
-`crm.chain_instances` (exit_reason) explain who entered and who left.
+lock, and one that waits too long fails with "another … run is active since …". `run_chain` is one mapped
+task with an instance per chain, named after the chain; each instance runs the chain's three phases (`enter`,
+`exit`, `due`, each its own transaction) and returns the figures. One task per chain rather than per phase:
+under a scheduler every task instance is its own process with about a second of start-up.
+`crm.chain_runs` and `crm.chain_instances` (exit_reason) explain who entered and who left.
 """
 
 import os
@@ -48,7 +50,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import TaskGroup, dag, task
+from airflow.sdk import dag, task
 
 from lifecycle_providers.assets import CUSTOMER_STATE
 from lifecycle_providers.dag_defaults import DAG_SETTINGS, TAG_PRODUCT, preflight, warehouse
@@ -61,15 +63,8 @@ CHAINS_DIR = Path(
 CHAIN_IDS = sorted(path.stem for path in CHAINS_DIR.glob("*.yaml"))
 
 
-def _chain(chain_id: str):
-    from lifecycle.chains.config import CHAINS_DIR as CONFIG_DIR
-    from lifecycle.chains.config import load_chain
-
-    return load_chain(CONFIG_DIR / f"{chain_id}.yaml")
-
-
 @contextmanager
-def _recorded(chain_id: str, phase: str, dag_run):
+def _recorded(store, chain_id: str, phase: str, run_key: str):
     """A chain task's work, with its failure recorded for the Run summary and `check_chains`. A broken file
     fails at once: retrying cannot fix it."""
     from airflow.sdk.exceptions import AirflowFailException
@@ -78,7 +73,7 @@ def _recorded(chain_id: str, phase: str, dag_run):
     from lifecycle.errors import ConfigError
 
     try:
-        with failure_recorded(warehouse(), chain_id, dag_run.run_id, phase):
+        with failure_recorded(store, chain_id, run_key, phase):
             yield
     except ConfigError as exc:
         raise AirflowFailException(str(exc)) from exc
@@ -123,51 +118,40 @@ def lifecycle_chains():
             return max(pendulum.parse(end) for end in ends).isoformat()
         return pendulum.instance(logical_date or dag_run.run_after).in_tz("UTC").isoformat()
 
-    @task
-    def enter(chain_id: str, as_of: str, dag_run=None) -> dict:
-        """New entries since the chain's watermark (after refreshing progress from earlier decisions)."""
+    @task(map_index_template="{{ chain_id }}")
+    def run_chain(chain_id: str, as_of: str, dag_run=None) -> dict:
+        """One chain's hour: new entries since its watermark, exits, then its due steps into crm.due_steps.
+
+        Each phase is its own transaction, recorded with its name when it fails; running the chain again
+        for the same run rewrites the same due steps. Returns the chain's run figures.
+        """
         import logging
         import time
 
+        from airflow.sdk import get_current_context
+
+        from lifecycle.chains.engine import apply_exits, emit_due_steps
         from lifecycle.chains.engine import enter as enter_chain
         from lifecycle.chains.validation import checked_chain
 
-        started = time.monotonic()
-        with _recorded(chain_id, "enter", dag_run):
-            chain = checked_chain(warehouse(), chain_id)
-            figures = enter_chain(warehouse(), chain, pendulum.parse(as_of), dag_run.run_id)
-        logging.getLogger(__name__).info(
-            "%s: %d candidate(s) since %s, %d entered (%.1f s)",
+        get_current_context()["chain_id"] = chain_id  # names the mapped task instance in the UI
+        log, started = logging.getLogger(__name__), time.monotonic()
+        store, run_key, moment = warehouse(), dag_run.run_id, pendulum.parse(as_of)
+        with _recorded(store, chain_id, "enter", run_key):
+            chain = checked_chain(store, chain_id)
+            figures = enter_chain(store, chain, moment, run_key)
+        log.info(
+            "%s: %d candidate(s) since %s (%.1f s)",
             chain_id,
             figures.candidates,
             figures.window_start,
-            figures.entered,
             time.monotonic() - started,
         )
-        return figures.as_dict()
-
-    @task(task_id="exit")
-    def exit_instances(chain_id: str, as_of: str, dag_run=None) -> None:
-        """End the active instances whose exit condition holds, before any step."""
-        from lifecycle.chains.engine import apply_exits
-
-        with _recorded(chain_id, "exit", dag_run):
-            apply_exits(warehouse(), _chain(chain_id), pendulum.parse(as_of), dag_run.run_id)
-
-    @task
-    def due(chain_id: str, as_of: str, entry: dict, dag_run=None) -> dict:
-        """Write the chain's due steps for this run to crm.due_steps; returns the chain's run figures."""
-        import logging
-        import time
-
-        from lifecycle.chains.engine import ChainRunFigures, emit_due_steps
-
-        started = time.monotonic()
-        figures = ChainRunFigures.from_dict(entry)
-        with _recorded(chain_id, "due", dag_run):
-            chain, moment = _chain(chain_id), pendulum.parse(as_of)
-            figures = emit_due_steps(warehouse(), chain, moment, dag_run.run_id, figures)
-        logging.getLogger(__name__).info(
+        with _recorded(store, chain_id, "exit", run_key):
+            apply_exits(store, chain, moment, run_key)
+        with _recorded(store, chain_id, "due", run_key):
+            figures = emit_due_steps(store, chain, moment, run_key, figures)
+        log.info(
             "%s: %d entered, %d exited, %d completed, %d step(s) due, %d skipped by segment (%.1f s)",
             chain_id,
             figures.entered,
@@ -230,16 +214,10 @@ def lifecycle_chains():
 
     as_of = validate_chains()
     preflight() >> as_of
-    groups = []
-    for chain_id in CHAIN_IDS:
-        with TaskGroup(group_id=chain_id) as group:
-            entered = enter(chain_id, as_of)
-            exited = exit_instances(chain_id, as_of)
-            entered >> exited >> due(chain_id, as_of, entered)
-        groups.append(group)
-    groups >> hand_off(as_of) >> write_run_note()
+    chains = run_chain.partial(as_of=as_of).expand(chain_id=CHAIN_IDS)
+    chains >> hand_off(as_of) >> write_run_note()
     # A leaf of its own: the run fails when a chain failed, even though the hand-off and the note succeed.
-    groups >> check_chains()
+    chains >> check_chains()
 
 
 lifecycle_chains()
