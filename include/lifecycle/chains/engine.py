@@ -210,10 +210,11 @@ def enter_on(
     warehouse.insert_df(conn, "crm.chain_steps", _steps_frame(chain))
     warehouse.run_steps(conn, "chains/engine/progress.sql", **base)
     since, rows = entry_rows(warehouse, conn, chain, as_of)
-    warehouse.run(conn, "chains/engine/clear_candidates.sql", **base)
-    warehouse.insert_df(conn, "crm.chain_candidates", _candidates_frame(chain, rows))
-    warehouse.run_steps(conn, "chains/engine/enter.sql", restart=chain.on_new_trigger == "restart", **base)
-    warehouse.run(conn, "chains/engine/clear_candidates.sql", **base)
+    if rows:  # staged and cleared inside this transaction: nothing is left behind for the next run
+        warehouse.insert_df(conn, "crm.chain_candidates", _candidates_frame(chain, rows))
+        restart = chain.on_new_trigger == "restart"
+        warehouse.run_steps(conn, "chains/engine/enter.sql", restart=restart, **base)
+        warehouse.run(conn, "chains/engine/clear_candidates.sql", **base)
     warehouse.run(conn, "chains/engine/set_watermark.sql", **base)
     return since, rows
 
