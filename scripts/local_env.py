@@ -14,10 +14,15 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_DIR / "data"
 AIRFLOW_HOME = DATA_DIR / "airflow"
 WAREHOUSE_FILE = DATA_DIR / "warehouse.duckdb"
-#: The sandbox provider writes every "sent" message here (.eml + .html for email, .json for push).
+#: The sandbox provider writes every "sent" message here (.eml + .html for email, .json for push and SMS).
 OUTBOX_DIR = DATA_DIR / "outbox"
 #: Pools the DAGs use, with their local slot counts: one writer for the DuckDB file, one sender per channel.
-POOLS = {"lifecycle_warehouse": 1, "lifecycle_delivery_email": 1, "lifecycle_delivery_push": 1}
+POOLS = {
+    "lifecycle_warehouse": 1,
+    "lifecycle_delivery_email": 1,
+    "lifecycle_delivery_push": 1,
+    "lifecycle_delivery_sms": 1,
+}
 #: `make airflow PORT=8081` serves the UI, the REST API, the execution API and the webhooks on another port.
 PORT = int(os.environ.get("PORT") or 8080)
 UI_URL = f"http://localhost:{PORT}"
