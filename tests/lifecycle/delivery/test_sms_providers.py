@@ -4,68 +4,15 @@ invalid numbers, partial success of a multi-recipient request, rate limits, refu
 from datetime import timedelta
 
 import httpx
-import pandas as pd
 import pytest
-from delivery_shop import NOW, Clock, ledger, ledger_row, plan, run_dispatch
+from delivery_shop import NOW, Clock, ledger, plan, run_dispatch
 from provider_standins import Reply
-from sms_standins import SmscStandIn, TwilioStandIn, billed_segments
+from sms_shop import PHONES, sms_row
+from sms_standins import SmscStandIn, billed_segments
 
 from lifecycle.delivery.messages import ProviderConfigError
 from lifecycle.delivery.providers.smsc import SmscProvider
 from lifecycle.delivery.providers.twilio import TwilioProvider
-
-PHONES = {
-    10: "+79161230010",
-    11: "+79161230011",
-    12: "+79161230012",
-    13: "+79161230013",
-    14: "+79161230014",
-}
-
-
-def add_sms_customers(warehouse, phones: dict[int, str | None], consent: bool = True) -> None:
-    t = NOW - timedelta(days=1)
-    frame = pd.DataFrame(
-        {
-            "customer_id": list(phones),
-            "email": [f"c{i}@example.ru" for i in phones],
-            "phone": list(phones.values()),
-            "first_name": "Анна",
-            "timezone": "Europe/Moscow",
-            "registered_at": t,
-            "email_consent": True,
-            "push_consent": False,
-            "sms_consent": consent,
-            "updated_at": t,
-            "loaded_at": t,
-        }
-    )
-    with warehouse.begin() as conn:
-        warehouse.insert_df(conn, "crm.customers", frame)
-
-
-def sms_row(key: str, customer_id: int, **overrides):
-    return ledger_row(key, customer_id, "ru/win_back/sms_1", {}, channel="sms", **overrides)
-
-
-@pytest.fixture
-def sms_shop(duck_shop):
-    add_sms_customers(duck_shop, PHONES)
-    return duck_shop
-
-
-@pytest.fixture
-def smsc():
-    with SmscStandIn() as server:
-        yield server
-    assert server.violations == []
-
-
-@pytest.fixture
-def twilio():
-    with TwilioStandIn() as server:
-        yield server
-    assert server.violations == []
 
 
 def smsc_provider(server, **kwargs):
