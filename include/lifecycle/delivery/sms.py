@@ -138,7 +138,8 @@ def fit(text: str, mode: TransliterateMode, max_segments: int) -> Fitted:
 # --- phone numbers and sender names ------------------------------------------------------------------------
 
 _E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
-_SEPARATORS = re.compile(r"[\s().\-]")
+#: What shops write between digits (ASCII whitespace, brackets, dots, dashes), as the ingest SQL drops them.
+_SEPARATORS = re.compile(r"[ \t\n\r\f\v().\-]")
 
 
 def normalize_phone(raw: str | None) -> str | None:
