@@ -43,7 +43,8 @@ def airflow_env() -> dict[str, str]:
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{PORT}/execution/",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{UI_LOGIN[0]}:admin",
         "AIRFLOW_CONN_LIFECYCLE_WAREHOUSE": json.dumps({"conn_type": "duckdb", "host": str(WAREHOUSE_FILE)}),
-        # Email and push go to the sandbox: nothing leaves the machine.
+        # Email, push and SMS go to the sandbox: nothing leaves the machine. SMS carry an example price per
+        # segment (roubles), so the runs show what they would have cost.
         "AIRFLOW_CONN_LIFECYCLE_SANDBOX": json.dumps(
             {
                 "conn_type": "lifecycle_sandbox",
@@ -52,6 +53,8 @@ def airflow_env() -> dict[str, str]:
                     "path": str(OUTBOX_DIR),
                     "from_email": "shop@shop.example",
                     "from_name": "Электросфера",
+                    "sms_sender": "Elektro",
+                    "sms_price_per_segment": 4.5,
                 },
             }
         ),
