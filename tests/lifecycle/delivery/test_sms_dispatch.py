@@ -222,3 +222,23 @@ def test_smsc_status_reports_reach_the_ledger(sms_shop, signer, smsc, webhook_cl
     assert webhook_client.post("/smsc/status", data=expired).status_code == 200
 
     assert report_rows(sms_shop) == [("s10", "sent", "delivered"), ("s11", "sent", "undelivered")]
+
+
+@pytest.mark.parametrize(
+    ("rules", "field", "says"),
+    [
+        ({"max_segments": 0}, "steps.win_back.sms_1.sms.max_segments", "use 1 to 10"),
+        ({"transliterate": "sometimes"}, "steps.win_back.sms_1.sms.transliterate", "to_fit"),
+        ({"sender": "Электросфера"}, "steps.win_back.sms_1.sms.sender", "neither an alphanumeric name"),
+        ({"segments": 2}, "steps.win_back.sms_1.sms", "max_segments, transliterate, sender"),
+    ],
+)
+def test_bad_sms_rules_name_the_file_and_field(tmp_path, rules, field, says):
+    from lifecycle.errors import ConfigError
+
+    templates = templates_with(tmp_path, rules)
+    with pytest.raises(ConfigError) as caught:
+        templates.step_settings("win_back", "sms_1")
+    assert caught.value.field == field
+    assert caught.value.file.endswith("messages.yaml")
+    assert says in str(caught.value)
