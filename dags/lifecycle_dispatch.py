@@ -12,11 +12,12 @@ Hourly at :20 (UTC), after the chains and policy runs of the hour; one run at a 
 ## Inputs
 `crm.send_ledger` rows in state `planned` and due, `crm.customers`, `crm.push_tokens`, the catalogue and
 orders (for personalisation); connections `lifecycle_warehouse`, `lifecycle_links` and the providers named
-by the params `email_conn_id` / `push_conn_id` (default `lifecycle_sandbox`: files, nothing leaves the
-machine).
+by the params `email_conn_id` / `push_conn_id` / `sms_conn_id` (default `lifecycle_sandbox`: files, nothing
+leaves the machine; SMS through `smsc` or `twilio` connections).
 
 ## Outputs
-`crm.send_ledger` states, `crm.promo_codes`, retired `crm.push_tokens`; each task returns its figures.
+`crm.send_ledger` states (SMS with their segments and cost), `crm.promo_codes`, retired `crm.push_tokens`;
+each task returns its figures (for SMS: the segments and the cost of the run).
 
 ## Owner
 Data engineering (delivery).
@@ -44,7 +45,11 @@ from lifecycle_providers.operators.dispatch import LedgerDispatchOperator
 
 #: One task per channel, alone in its pool: provider concurrency is bounded per channel, and a retry
 #: knows that any row still 'sending' on its channel was left by a try that died (orphan_after=0).
-CHANNEL_POOLS = {"email": "lifecycle_delivery_email", "push": "lifecycle_delivery_push"}
+CHANNEL_POOLS = {
+    "email": "lifecycle_delivery_email",
+    "push": "lifecycle_delivery_push",
+    "sms": "lifecycle_delivery_sms",
+}
 
 
 @dag(
@@ -54,6 +59,9 @@ CHANNEL_POOLS = {"email": "lifecycle_delivery_email", "push": "lifecycle_deliver
     params={
         "email_conn_id": Param("lifecycle_sandbox", type="string", description="provider for email"),
         "push_conn_id": Param("lifecycle_sandbox", type="string", description="provider for push"),
+        "sms_conn_id": Param(
+            "lifecycle_sandbox", type="string", description="provider for SMS (smsc, twilio or the sandbox)"
+        ),
     },
     doc_md=__doc__,
 )

@@ -1,8 +1,9 @@
 """Airflow plugin serving the delivery feedback app (provider webhooks and the one-click unsubscribe link)
 under ``/lifecycle-webhooks`` on the API server. The app lives in ``lifecycle.delivery.webhooks``; here its
 settings are read from Airflow Connections, per request: ``lifecycle_warehouse``, ``lifecycle_links``
-(signing secret), and optionally ``lifecycle_sandbox`` (HMAC secret) and ``lifecycle_sendgrid``
-(``webhook_public_key``). Airflow does not authenticate plugin routes; every route checks a signature.
+(signing secret), and optionally ``lifecycle_sandbox`` (HMAC secret), ``lifecycle_sendgrid``
+(``webhook_public_key``), ``lifecycle_twilio`` (Auth Token, ``status_callback``) and ``lifecycle_smsc``
+(``callback_secret``). Airflow does not authenticate plugin routes; every route checks a signature.
 """
 
 from __future__ import annotations
@@ -30,14 +31,20 @@ def resolve_settings() -> WebhookSettings:
     from lifecycle_providers.hooks.links import DeliveryLinksHook
     from lifecycle_providers.hooks.sandbox import SandboxHook
     from lifecycle_providers.hooks.sendgrid import SendGridHook
+    from lifecycle_providers.hooks.smsc import SmscHook
+    from lifecycle_providers.hooks.twilio import TwilioHook
     from lifecycle_providers.hooks.warehouse import WarehouseHook
 
+    twilio = _optional(lambda: TwilioHook().webhook_settings()) or (None, None)
     return WebhookSettings(
         warehouse=WarehouseHook().get_conn(),
         signer=DeliveryLinksHook().get_conn(),
         shop_name=Templates().shop["name"],
         sandbox_secret=_optional(lambda: SandboxHook().webhook_secret()),
         sendgrid_public_key=_optional(lambda: SendGridHook().webhook_public_key()),
+        twilio_auth_token=twilio[0],
+        twilio_status_url=twilio[1],
+        smsc_secret=_optional(lambda: SmscHook().callback_secret()),
     )
 
 

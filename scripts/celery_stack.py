@@ -34,7 +34,12 @@ ROOT = Path(__file__).resolve().parents[1]
 #: The login of the simple auth manager, for the REST API and the tasks' run notes.
 LOGIN = ("admin", "admin")
 #: The same pools and slot counts as docker-compose's airflow-init (LIFECYCLE_WAREHOUSE_POOL_SLOTS default).
-POOLS = {"lifecycle_warehouse": 8, "lifecycle_delivery_email": 1, "lifecycle_delivery_push": 1}
+POOLS = {
+    "lifecycle_warehouse": 8,
+    "lifecycle_delivery_email": 1,
+    "lifecycle_delivery_push": 1,
+    "lifecycle_delivery_sms": 1,
+}
 #: Task slots of the Celery worker: two cores here; docker-compose leaves Airflow's default (16).
 WORKER_CONCURRENCY = 4
 #: Run states after which a run no longer changes on its own.

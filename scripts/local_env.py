@@ -14,10 +14,15 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_DIR / "data"
 AIRFLOW_HOME = DATA_DIR / "airflow"
 WAREHOUSE_FILE = DATA_DIR / "warehouse.duckdb"
-#: The sandbox provider writes every "sent" message here (.eml + .html for email, .json for push).
+#: The sandbox provider writes every "sent" message here (.eml + .html for email, .json for push and SMS).
 OUTBOX_DIR = DATA_DIR / "outbox"
 #: Pools the DAGs use, with their local slot counts: one writer for the DuckDB file, one sender per channel.
-POOLS = {"lifecycle_warehouse": 1, "lifecycle_delivery_email": 1, "lifecycle_delivery_push": 1}
+POOLS = {
+    "lifecycle_warehouse": 1,
+    "lifecycle_delivery_email": 1,
+    "lifecycle_delivery_push": 1,
+    "lifecycle_delivery_sms": 1,
+}
 #: `make airflow PORT=8081` serves the UI, the REST API, the execution API and the webhooks on another port.
 PORT = int(os.environ.get("PORT") or 8080)
 UI_URL = f"http://localhost:{PORT}"
@@ -38,7 +43,8 @@ def airflow_env() -> dict[str, str]:
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{PORT}/execution/",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{UI_LOGIN[0]}:admin",
         "AIRFLOW_CONN_LIFECYCLE_WAREHOUSE": json.dumps({"conn_type": "duckdb", "host": str(WAREHOUSE_FILE)}),
-        # Email and push go to the sandbox: nothing leaves the machine.
+        # Email, push and SMS go to the sandbox: nothing leaves the machine. SMS carry an example price per
+        # segment (roubles), so the runs show what they would have cost.
         "AIRFLOW_CONN_LIFECYCLE_SANDBOX": json.dumps(
             {
                 "conn_type": "lifecycle_sandbox",
@@ -47,6 +53,8 @@ def airflow_env() -> dict[str, str]:
                     "path": str(OUTBOX_DIR),
                     "from_email": "shop@shop.example",
                     "from_name": "Электросфера",
+                    "sms_sender": "Elektro",
+                    "sms_price_per_segment": 4.5,
                 },
             }
         ),

@@ -471,7 +471,12 @@ def test_the_stack_provides_every_pool_and_connection_the_dags_use(services, air
     from lifecycle_providers.operators.dispatch import HOOKS_BY_CONN_TYPE
 
     pools, connections = _dag_needs()
-    assert {"lifecycle_warehouse", "lifecycle_delivery_email", "lifecycle_delivery_push"} <= pools
+    assert {
+        "lifecycle_warehouse",
+        "lifecycle_delivery_email",
+        "lifecycle_delivery_push",
+        "lifecycle_delivery_sms",
+    } <= pools
     script = re.sub(r"\s*\\\n\s*", " ", _init_script(services))
     created = set(re.findall(r"airflow pools set (\S+) ", script))
     assert pools - created == set(), (

@@ -1,4 +1,5 @@
-"""The dispatch DAG run end to end through Airflow (dag.test) into the sandbox, then retried safely."""
+"""The dispatch DAG run end to end through Airflow (dag.test) into the sandbox (an email and an SMS), then
+retried safely."""
 
 import json
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,8 @@ def test_dispatch_dag_sends_through_the_sandbox_once(airflow_db, airflow_warehou
                     "path": str(tmp_path / "outbox"),
                     "from_email": "shop@shop.example",
                     "from_name": "Shop",
+                    "sms_sender": "Elektro",
+                    "sms_price_per_segment": "4.5",
                 },
             }
         ),
@@ -59,7 +62,20 @@ def test_dispatch_dag_sends_through_the_sandbox_once(airflow_db, airflow_warehou
                         "sms_consent": False,
                         "updated_at": now,
                         "loaded_at": now,
-                    }
+                    },
+                    {
+                        "customer_id": 2,
+                        "email": "boris@example.ru",
+                        "phone": "+79161234567",
+                        "first_name": "Борис",
+                        "timezone": _midday_zone(now),
+                        "registered_at": now,
+                        "email_consent": False,
+                        "push_consent": False,
+                        "sms_consent": True,
+                        "updated_at": now,
+                        "loaded_at": now,
+                    },
                 ]
             ),
         )
@@ -88,7 +104,28 @@ def test_dispatch_dag_sends_through_the_sandbox_once(airflow_db, airflow_warehou
                         "state": "planned",
                         "attempts": 0,
                         "updated_at": now,
-                    }
+                    },
+                    {
+                        "send_key": "win_back:2:sms_1",
+                        "chain_id": "win_back",
+                        "step_id": "sms_1",
+                        "instance_id": "wb2",
+                        "trigger_key": "t2",
+                        "customer_id": 2,
+                        "channel": "sms",
+                        "message_kind": "trigger",
+                        "template": "ru/win_back/sms_1",
+                        "variant": "a",
+                        "context": "{}",
+                        "planned_at": now,
+                        "send_after": now - timedelta(minutes=1),
+                        "local_send_date": now.date(),
+                        "expires_at": now + timedelta(days=1),
+                        "run_key": "r",
+                        "state": "planned",
+                        "attempts": 0,
+                        "updated_at": now,
+                    },
                 ]
             ),
         )
@@ -97,6 +134,19 @@ def test_dispatch_dag_sends_through_the_sandbox_once(airflow_db, airflow_warehou
     assert dag.test().state == "success"
     assert dag.test().state == "success"  # a second run (or a retry) sends nothing again
     assert len(list((tmp_path / "outbox" / "email").glob("*.eml"))) == 1
+    (sms,) = (tmp_path / "outbox" / "sms").glob("*.json")
+    written = json.loads(sms.read_text(encoding="utf-8"))
+    assert (written["to"], written["sender"], written["segments"], written["cost"]) == (
+        "+79161234567",
+        "Elektro",
+        1,
+        4.5,
+    )
+    assert written["text"].startswith("Борис, промокод BACK-")
     with airflow_warehouse.begin() as conn:
-        state, attempts = conn.exec_driver_sql("SELECT state, attempts FROM crm.send_ledger").one()
-    assert (state, attempts) == ("sent", 1)
+        rows = conn.exec_driver_sql(
+            "SELECT channel, state, attempts, segments, cost FROM crm.send_ledger ORDER BY channel"
+        ).all()
+    assert [tuple(r) for r in rows] == [("email", "sent", 1, None, None), ("sms", "sent", 1, 1, 4.5)]
+    assert "dispatch_sms" in dag.task_ids
+    assert dag.get_task("dispatch_sms").pool == "lifecycle_delivery_sms"

@@ -120,7 +120,7 @@ def test_a_missing_pool_fails_the_run_naming_the_pool_and_the_command(
         "AIRFLOW_CONN_LIFECYCLE_LINKS",
         json.dumps({"conn_type": "generic", "password": "s", "extra": {"base_url": "http://127.0.0.1"}}),
     )
-    for name in ("lifecycle_warehouse", "lifecycle_delivery_email"):
+    for name in ("lifecycle_warehouse", "lifecycle_delivery_email", "lifecycle_delivery_sms"):
         Pool.create_or_update_pool(name, slots=1, description="test", include_deferred=False)
     if Pool.get_pool("lifecycle_delivery_push"):
         Pool.delete_pool("lifecycle_delivery_push")
@@ -134,6 +134,7 @@ def test_a_missing_pool_fails_the_run_naming_the_pool_and_the_command(
         PREFLIGHT: "failed",
         "dispatch_email": "upstream_failed",
         "dispatch_push": "upstream_failed",
+        "dispatch_sms": "upstream_failed",
     }
     logged = _task_output(capfd)
     assert "pool 'lifecycle_delivery_push' does not exist" in logged
@@ -148,6 +149,6 @@ def test_a_missing_pool_fails_the_run_naming_the_pool_and_the_command(
     assert run.state == "success"
     assert _states(run)[PREFLIGHT] == "success"
     assert (
-        "3 connection(s) and 2 pool(s) exist: lifecycle_links, lifecycle_sandbox, lifecycle_warehouse, "
-        "lifecycle_delivery_email, lifecycle_delivery_push"
+        "3 connection(s) and 3 pool(s) exist: lifecycle_links, lifecycle_sandbox, lifecycle_warehouse, "
+        "lifecycle_delivery_email, lifecycle_delivery_push, lifecycle_delivery_sms"
     ) in _task_output(capfd)

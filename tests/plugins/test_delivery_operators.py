@@ -10,7 +10,9 @@ from lifecycle_providers.operators.fcm import FcmDispatchOperator
 from lifecycle_providers.operators.onesignal import OneSignalDispatchOperator
 from lifecycle_providers.operators.sandbox import SandboxDispatchOperator
 from lifecycle_providers.operators.sendgrid import SendGridDispatchOperator
+from lifecycle_providers.operators.smsc import SmscDispatchOperator
 from lifecycle_providers.operators.smtp import SmtpDispatchOperator
+from lifecycle_providers.operators.twilio import TwilioDispatchOperator
 
 OPERATORS = [
     LedgerDispatchOperator,
@@ -19,6 +21,8 @@ OPERATORS = [
     SendGridDispatchOperator,
     FcmDispatchOperator,
     OneSignalDispatchOperator,
+    SmscDispatchOperator,
+    TwilioDispatchOperator,
 ]
 
 
@@ -57,6 +61,27 @@ CONNECTIONS = {
         "extra": {"token_uri": "http://127.0.0.1:1/token"},
     },
     "lifecycle_onesignal": {"conn_type": "onesignal", "login": "app", "password": "key"},
+    "lifecycle_smsc": {
+        "conn_type": "smsc",
+        "login": "shop",
+        "password": "psw",
+        "extra": {"sender": "Elektro", "price_per_segment": "4.5", "max_batch": 20},
+    },
+    "lifecycle_twilio": {
+        "conn_type": "twilio",
+        "login": "AC123",
+        "password": "token",
+        "extra": {
+            "sender": "Elektro",
+            "status_callback": "https://crm.example/lifecycle-webhooks/twilio/status",
+        },
+    },
+    "lifecycle_smsc_bad_sender": {
+        "conn_type": "smsc",
+        "login": "shop",
+        "password": "psw",
+        "extra": {"sender": "Электросфера"},
+    },
 }
 
 
@@ -74,6 +99,8 @@ def connections(monkeypatch):
         ("lifecycle_sendgrid", "sendgrid", {"max_batch": 1000, "template_id": "d-1"}),
         ("lifecycle_fcm", "fcm", {"project_id": "p"}),
         ("lifecycle_onesignal", "onesignal", {"idempotent": True, "app_id": "app"}),
+        ("lifecycle_smsc", "smsc", {"max_batch": 20, "price": 4.5, "sender": "Elektro", "idempotent": False}),
+        ("lifecycle_twilio", "twilio", {"max_batch": 1, "sender": "Elektro", "account_sid": "AC123"}),
     ],
 )
 def test_the_connection_type_picks_the_hook_and_the_hook_builds_the_provider(
@@ -116,3 +143,29 @@ def test_the_webhooks_plugin_mounts_its_app(monkeypatch, tmp_path):
     assert client.post("/sandbox/events", content=b"{}").status_code == 503  # no sandbox secret configured
     token = plugin.resolve_settings().signer.unsubscribe_token("missing")
     assert client.get(f"/unsubscribe/{token}").status_code == 404
+
+
+def test_an_sms_connection_with_a_sender_operators_would_refuse_fails_with_its_name(connections):
+    from lifecycle_providers.hooks.smsc import SmscHook
+
+    with pytest.raises(ValueError, match="'lifecycle_smsc_bad_sender': sender 'Электросфера' is neither"):
+        SmscHook("lifecycle_smsc_bad_sender").get_conn()
+
+
+def test_the_webhooks_plugin_reads_the_sms_secrets(connections, monkeypatch, tmp_path):
+    import lifecycle_webhooks_plugin as plugin
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_LIFECYCLE_WAREHOUSE",
+        json.dumps({"conn_type": "duckdb", "host": str(tmp_path / "w.duckdb")}),
+    )
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_LIFECYCLE_LINKS",
+        json.dumps(
+            {"conn_type": "generic", "password": "0123456789abcdef0123", "extra": {"base_url": "http://x"}}
+        ),
+    )
+    settings = plugin.resolve_settings()
+    assert settings.twilio_auth_token == "token"
+    assert settings.twilio_status_url == "https://crm.example/lifecycle-webhooks/twilio/status"
+    assert settings.smsc_secret == "psw"

@@ -317,6 +317,16 @@ def _check_templates(file: str, chain: ChainConfig) -> None:
                 f"template include/templates/{template} does not exist",
                 f"create it, correct the path, or set {CHECK_TEMPLATES_ENV}=0 until templates exist",
             )
+        step = chain.steps[int(field.split(".")[1])]
+        is_sms = (TEMPLATES_DIR / template / "sms.txt").is_file()
+        if (step.channel == "sms") != is_sms:
+            raise ConfigError(
+                file,
+                field,
+                f"the step's channel is {step.channel}, but include/templates/{template} "
+                + ("is an SMS template (sms.txt)" if is_sms else "has no sms.txt"),
+                "an SMS step names a folder with sms.txt; email and push steps name their own templates",
+            )
         # Rendered against sample data, so a template that cannot render stops its chain before anything
         # is planned, not every message of the step at send time.
         problem = template_problem(template)

@@ -49,6 +49,7 @@ from lifecycle.delivery.messages import (
     ProviderConfigError,
     ProviderResponseError,
     PushContent,
+    SmsContent,
     batch_outcomes,
     is_valid_email,
 )
@@ -56,6 +57,7 @@ from lifecycle.delivery.providers.base import Provider
 from lifecycle.delivery.ratelimit import RateLimiter
 from lifecycle.delivery.render import RenderPool, Templates
 from lifecycle.delivery.signing import LinkSigner
+from lifecycle.delivery.sms import is_e164
 from lifecycle.policy.config import PolicyConfig, load_policy
 from lifecycle.policy.rules import Message as Received
 from lifecycle.warehouse import Warehouse
@@ -114,6 +116,11 @@ class DispatchReport:
     unknown: int = 0
     released: int = 0
     tokens_retired: int = 0
+    #: SMS: segments billed and their cost (provider's currency) for the messages sent; addresses the
+    #: provider reported as opted out (suppressed).
+    segments: int = 0
+    cost: float = 0.0
+    opted_out: int = 0
     #: Send-time check: rows held back (to a later time) and dropped, by reason code.
     held: dict[str, int] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)
@@ -124,6 +131,9 @@ class DispatchReport:
     def count(self, outcome: Outcome) -> None:
         key = {"retry": "released"}.get(outcome.state, outcome.state)
         setattr(self, key, getattr(self, key) + 1)
+        if outcome.state == "sent":
+            self.segments += outcome.segments or 0
+            self.cost = round(self.cost + (outcome.cost or 0.0), 4)
         if outcome.error and outcome.state != "sent":
             reason = outcome.error.split(":")[0][:60]
             self.errors[reason] = self.errors.get(reason, 0) + 1
@@ -144,6 +154,9 @@ class DispatchReport:
             return ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
 
         parts = [f"{self.channel} via {self.provider}: claimed {self.claimed}, sent {self.sent}"]
+        if self.segments:
+            per = f", {self.cost / self.sent:.2f} a message" if self.sent and self.cost else ""
+            parts[0] += f" ({self.segments} SMS segments, cost {self.cost:.2f}{per})"
         for label, value, reasons in (
             ("failed", self.failed, self.errors),
             ("held back at send time", sum(self.held.values()), self.held),
@@ -164,6 +177,8 @@ class DispatchReport:
             )
         if self.tokens_retired:
             parts.append(f"push tokens retired {self.tokens_retired}")
+        if self.opted_out:
+            parts.append(f"opted out at the provider {self.opted_out} (suppressed)")
         parts.append(f"{self.requests} requests in {self.elapsed_s:.1f} s")
         return "; ".join(parts)
 
@@ -395,6 +410,8 @@ class Dispatcher:
         for (row, context, to), answer in zip(addressed, answers, strict=True):
             if isinstance(answer, str):
                 failed.append(Outcome(row["send_key"], "failed", error=f"render: {answer}"))
+            elif isinstance(answer, SmsContent) and answer.segments > answer.max_segments:
+                failed.append(Outcome(row["send_key"], "failed", error=too_many_segments(row, answer)))
             else:
                 messages.append(self._message(row, context, to, answer))
         return messages, failed
@@ -404,6 +421,12 @@ class Dispatcher:
             if not is_valid_email(row["email"]):
                 raise _Unaddressable(f"invalid email address {row['email']!r}")
             return (row["email"].strip(),)
+        if row["channel"] == "sms":
+            if not is_e164(row.get("phone")):
+                raise _Unaddressable(
+                    "no phone number" if not row.get("phone") else f"invalid phone number {row['phone']!r}"
+                )
+            return (row["phone"],)
         tokens = tuple(context["push_tokens"])
         if self.provider.needs_push_tokens and not tokens:
             raise _Unaddressable("no active push token")
@@ -414,7 +437,7 @@ class Dispatcher:
         row: dict[str, Any],
         context: dict[str, Any],
         to: tuple[str, ...],
-        content: EmailContent | PushContent,
+        content: EmailContent | PushContent | SmsContent,
     ) -> Message:
         common = {
             "send_key": row["send_key"],
@@ -432,6 +455,8 @@ class Dispatcher:
                 if context["links"]["unsubscribe"].startswith("https://"):
                     headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
             return Message(**common, to=to, email=content, headers=headers)
+        if isinstance(content, SmsContent):
+            return Message(**common, to=to, sms=content)
         return Message(**common, to=to, push=content)
 
     # --- sending -----------------------------------------------------------------------------------------
@@ -609,7 +634,7 @@ class Dispatcher:
         with self._db:
             now = self.clock()
             attempts = self._attempts(claim_token) if any(o.state == "retry" for o in outcomes) else {}
-            rows, tokens = [], []
+            rows, tokens, opted_out = [], [], []
             for outcome in outcomes:
                 message = by_key.get(outcome.send_key)
                 retry = outcome.state == "retry"
@@ -625,11 +650,26 @@ class Dispatcher:
                         "retry_at": (
                             self._retry_at(outcome, attempts.get(outcome.send_key, 1), now) if retry else None
                         ),
+                        "segments": outcome.segments if outcome.state in ("sent", "unknown") else None,
+                        "cost": outcome.cost if outcome.state in ("sent", "unknown") else None,
                     }
                 )
                 tokens += [{"token": token} for token in outcome.dead_tokens]
+                if outcome.opted_out and message is not None:
+                    opted_out += [
+                        {
+                            "channel": message.channel,
+                            "address": address.strip().lower(),
+                            "send_key": outcome.send_key,
+                            "reason": "unsubscribe",
+                            "source": self.provider.name,
+                            "now": now,
+                        }
+                        for address in message.to
+                    ]
                 report.count(outcome)
             report.tokens_retired += len(tokens)
+            report.opted_out += len(opted_out)
             report.requests += 1 if by_key else 0
             with self.warehouse.begin() as conn:
                 if len(rows) == 1:  # a request of one message: one statement, no stage
@@ -638,11 +678,15 @@ class Dispatcher:
                     frame = pd.DataFrame(rows)
                     frame["retry_at"] = pd.to_datetime(frame["retry_at"])
                     frame["sent_at"] = pd.to_datetime(frame["sent_at"])
+                    frame["segments"] = frame["segments"].astype("Int64")
+                    frame["cost"] = frame["cost"].astype("Float64")
                     self.warehouse.insert_df(conn, "crm.delivery_outcome_stage", frame)
                     Warehouse.run(conn, "delivery/apply_outcomes.sql", claim_token=claim_token, now=now)
                     Warehouse.run(conn, "delivery/outcome_stage_clear.sql", claim_token=claim_token)
                 if tokens:
                     conn.execute(sa.text(sql.single_statement("delivery/retire_token.sql")), tokens)
+                if opted_out:
+                    conn.execute(sa.text(sql.single_statement("delivery/suppression_insert.sql")), opted_out)
 
     def _attempts(self, claim_token: str) -> dict[str, int]:
         with self.warehouse.begin() as conn:
@@ -708,6 +752,18 @@ class _Claim:
     refused_in_a_row: int = 0
     sent: int = 0
     released: int = 0
+
+
+def too_many_segments(row: dict[str, Any], content: SmsContent) -> str:
+    """The ledger's reason for an SMS longer than its step allows, naming the step and the template."""
+    encoding = "GSM-7" if content.encoding == "gsm7" else "UCS-2"
+    latin = ", transliterated" if content.transliterated else ""
+    return (
+        f"too_many_segments: {row['chain_id']}.{row['step_id']} ({row['template']}) needs "
+        f"{content.segments} SMS segments ({encoding}{latin}, {len(content.text)} characters); the step "
+        f"allows {content.max_segments} (messages.yaml steps.{row['chain_id']}.{row['step_id']}.sms"
+        ".max_segments); shorten the text or set transliterate: to_fit"
+    )
 
 
 def _used(statement: str, params: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 ``crm.message_events`` is unique on (provider, provider event id), so a webhook delivered twice is stored
 once. Unsubscribes, complaints and hard bounces add a suppression the next policy run respects. Any event
-about a message proves the provider took it: an 'unknown' ledger row becomes 'sent'.
+about a message proves the provider took it: an 'unknown' ledger row becomes 'sent'. Delivery reports
+(``delivered``, ``undelivered``, a hard bounce) set the ledger row's ``delivery_status``; the SMS gateways
+name their message id rather than our key, so their events are matched to the ledger by it.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,8 +24,31 @@ from lifecycle.warehouse import Warehouse
 #: Event type -> suppression reason.
 SUPPRESSING = {"unsubscribe": "unsubscribe", "complaint": "complaint", "hard_bounce": "hard_bounce"}
 EVENT_TYPES = frozenset(
-    {"processed", "delivered", "deferred", "dropped", "open", "click", "soft_bounce"} | set(SUPPRESSING)
+    {"processed", "delivered", "undelivered", "deferred", "dropped", "open", "click", "soft_bounce"}
+    | set(SUPPRESSING)
 )
+#: Event type -> the ledger's delivery_status (the last report wins).
+DELIVERY_STATUS = {"delivered": "delivered", "undelivered": "undelivered", "hard_bounce": "undelivered"}
+#: Twilio MessageStatus -> event type ('queued', 'sending', 'accepted' … are not stored).
+_TWILIO_STATUS = {
+    "sent": "processed",
+    "delivered": "delivered",
+    "undelivered": "undelivered",
+    "failed": "undelivered",
+}
+#: Twilio error codes of a delivery report that mean the number is no SMS destination at all.
+_TWILIO_DEAD_NUMBER = {"30005", "30006"}  # unknown destination, landline or unreachable carrier
+#: SMSC status codes -> event type (-1 waiting and 0 handed to the operator are not stored).
+_SMSC_STATUS = {
+    "1": "delivered",
+    "2": "delivered",  # read
+    "3": "undelivered",  # expired
+    "20": "undelivered",  # impossible to deliver
+    "22": "hard_bounce",  # invalid number
+    "23": "undelivered",  # prohibited
+    "24": "undelivered",  # not enough money
+    "25": "undelivered",  # unavailable number
+}
 _SENDGRID_TYPES = {
     "processed": "processed",
     "delivered": "delivered",
@@ -51,6 +76,8 @@ class FeedbackEvent:
     occurred_at: datetime
     detail: str | None = None
     channel: str = "email"
+    #: The provider's message id, when the event does not carry our key (SMS gateways).
+    provider_message_id: str | None = None
 
 
 def _timestamp(value: Any) -> datetime:
@@ -120,12 +147,84 @@ def generic_events(provider: str, payload: Any) -> list[FeedbackEvent]:
     return events
 
 
+def twilio_events(form: dict[str, str], now: datetime) -> list[FeedbackEvent]:
+    """A Twilio status callback (form fields ``MessageSid``, ``MessageStatus``, ``To``, ``ErrorCode``?)."""
+    sid, status = form.get("MessageSid"), form.get("MessageStatus")
+    if not sid or not status:
+        raise FeedbackError("a Twilio status callback needs MessageSid and MessageStatus")
+    kind = _TWILIO_STATUS.get(status)
+    if kind is None:
+        return []
+    error = form.get("ErrorCode") or None
+    if kind == "undelivered" and error in _TWILIO_DEAD_NUMBER:
+        kind = "hard_bounce"
+    detail = json.dumps({"status": status, "error_code": error}) if error else json.dumps({"status": status})
+    return [
+        FeedbackEvent(
+            "twilio",
+            f"{sid}:{status}",
+            kind,
+            None,
+            form.get("To"),
+            now,
+            detail,
+            "sms",
+            provider_message_id=sid,
+        )
+    ]
+
+
+def smsc_events(form: dict[str, str]) -> list[FeedbackEvent]:
+    """An SMSC status report (form fields ``id``, ``phone``, ``status``, ``time``/``ts``, ``err``)."""
+    message_id, phone, status = form.get("id"), form.get("phone"), form.get("status")
+    if not message_id or not phone or status is None:
+        raise FeedbackError("an SMSC status report needs id, phone and status")
+    kind = _SMSC_STATUS.get(status)
+    if kind is None:
+        return []
+    when = _timestamp(form["ts"]) if form.get("ts") else datetime.now(UTC).replace(tzinfo=None)
+    number = phone if phone.startswith("+") else f"+{phone}"
+    detail = json.dumps({"status": status, "err": form.get("err")})
+    return [
+        FeedbackEvent(
+            "smsc",
+            f"{message_id}:{number[1:]}:{status}",
+            kind,
+            None,
+            number,
+            when,
+            detail,
+            "sms",
+            provider_message_id=f"{message_id}:{number[1:]}",
+        )
+    ]
+
+
+def _resolve_keys(conn: sa.Connection, events: list[FeedbackEvent]) -> list[FeedbackEvent]:
+    """Events that name the provider's message id get our key from the ledger (None if it is unknown)."""
+    resolved = []
+    for event in events:
+        if event.send_key is None and event.provider_message_id:
+            key = Warehouse.run(
+                conn,
+                "delivery/ledger_by_message_id.sql",
+                provider=event.provider,
+                provider_message_id=event.provider_message_id,
+            ).scalar()
+            event = replace(event, send_key=key)
+        resolved.append(event)
+    return resolved
+
+
 def store_events(warehouse: Warehouse, events: Iterable[FeedbackEvent], now: datetime | None = None) -> int:
     """Store events once and apply them; returns how many events were given. Safe to call again."""
     events = list(events)
     if not events:
         return 0
     now = now or datetime.now(UTC).replace(tzinfo=None)
+    if any(e.send_key is None and e.provider_message_id for e in events):
+        with warehouse.begin() as conn:
+            events = _resolve_keys(conn, events)
     stored = [
         {
             "provider": e.provider,
@@ -152,11 +251,17 @@ def store_events(warehouse: Warehouse, events: Iterable[FeedbackEvent], now: dat
         if e.event_type in SUPPRESSING and e.recipient
     ]
     proofs = [{"send_key": key, "now": now} for key in sorted({e.send_key for e in events if e.send_key})]
+    reports = [
+        {"send_key": e.send_key, "status": DELIVERY_STATUS[e.event_type], "at": e.occurred_at, "now": now}
+        for e in events
+        if e.send_key and e.event_type in DELIVERY_STATUS
+    ]
     with warehouse.begin() as conn:
         for name, rows in (
             ("delivery/event_insert.sql", stored),
             ("delivery/suppression_insert.sql", suppressions),
             ("delivery/reconcile_unknown.sql", proofs),
+            ("delivery/delivery_status.sql", reports),
         ):
             if rows:
                 conn.execute(sa.text(sql.single_statement(name)), rows)

@@ -35,11 +35,25 @@ class PushContent:
 
 
 @dataclass(frozen=True)
+class SmsContent:
+    """An SMS as it will leave: the text (transliterated if the step asked for it), its segment count and
+    encoding, the sender name (None: the provider's default) and the step's segment limit."""
+
+    text: str
+    segments: int
+    encoding: str
+    transliterated: bool = False
+    sender: str | None = None
+    max_segments: int = 1
+
+
+@dataclass(frozen=True)
 class Message:
-    """One ledger row, rendered and addressed. ``to`` is an email address or the customer's push tokens."""
+    """One ledger row, rendered and addressed. ``to`` is an email address, the customer's push tokens or
+    the customer's phone number (E.164)."""
 
     send_key: str
-    channel: Literal["email", "push"]
+    channel: Literal["email", "push", "sms"]
     customer_id: int
     chain_id: str
     step_id: str
@@ -47,12 +61,13 @@ class Message:
     to: tuple[str, ...]
     email: EmailContent | None = None
     push: PushContent | None = None
+    sms: SmsContent | None = None
     #: Extra email headers (List-Unsubscribe, List-Unsubscribe-Post).
     headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def recipient(self) -> str:
-        return ",".join(self.to) if self.channel == "email" else f"customer:{self.customer_id}"
+        return ",".join(self.to) if self.channel in ("email", "sms") else f"customer:{self.customer_id}"
 
 
 @dataclass(frozen=True)
@@ -65,6 +80,11 @@ class Outcome:
     retry_after: float | None = None
     #: Push tokens the provider reported as dead; they are retired whatever the message's state.
     dead_tokens: tuple[str, ...] = ()
+    #: SMS: the segments billed and what the message cost (the provider's answer, else segments x price).
+    segments: int | None = None
+    cost: float | None = None
+    #: The provider says the recipient opted out on its side (Twilio 21610): suppress the address.
+    opted_out: bool = False
 
     @classmethod
     def for_batch(

@@ -54,7 +54,7 @@ def render_preview(
     template = f"{locale}/{chain}/{step}"
     if template not in templates.steps(locale):
         raise RenderError(f"no template {template}; known: {', '.join(templates.steps(locale))}")
-    channel = "push" if templates.is_push(template) else "email"
+    channel = "push" if templates.is_push(template) else "sms" if templates.is_sms(template) else "email"
     claim_token = f"preview-{uuid.uuid4().hex}"
     now = utcnow()
     with warehouse.engine.connect() as conn:
@@ -87,6 +87,8 @@ def render_preview(
         raise RenderError(str(built))
     if channel == "email":
         return channel, templates.render_email(template, built)
+    if channel == "sms":
+        return channel, templates.render_sms(template, built)
     return channel, templates.render_push(template, built)
 
 
@@ -117,6 +119,13 @@ def main(argv: list[str] | None = None) -> int:
         args.out.write_text(content.html, encoding="utf-8")
         args.out.with_suffix(".txt").write_text(content.text, encoding="utf-8")
         print(f"subject:   {content.subject}\npreheader: {content.preheader}\nhtml:      {args.out}")
+    elif channel == "sms":
+        args.out.write_text(json.dumps(content.__dict__, ensure_ascii=False, indent=2), encoding="utf-8")
+        latin = ", transliterated" if content.transliterated else ""
+        print(
+            f"sms: {content.text}\n{content.segments} of at most {content.max_segments} segments "
+            f"({content.encoding}{latin})\nfile: {args.out}"
+        )
     else:
         args.out.write_text(json.dumps(content.__dict__, ensure_ascii=False, indent=2), encoding="utf-8")
         print(f"push: {content.title} — {content.body}\nfile: {args.out}")

@@ -1,10 +1,11 @@
 """Jinja rendering of the message templates in ``include/templates/<locale>/<chain>/<step>/``.
 
 An email step has ``subject.txt``, ``preheader.txt``, ``body.html`` and ``body.txt`` (the bodies extend the
-shared layouts in ``layout/``); a push step has ``title.txt`` and ``body.txt``. HTML is autoescaped, and
-every template renders with ``StrictUndefined``: a variable the context lacks fails the render of that
-message, before anything is sent. ``messages.yaml`` says what a step needs beyond the trigger (which
-recommendations, whether a promo code) and holds the shop's sender details.
+shared layouts in ``layout/``); a push step has ``title.txt`` and ``body.txt``; an SMS step has ``sms.txt``
+(one line; its segments are counted, and it may be transliterated, as ``messages.yaml`` says under the
+step's ``sms:``). HTML is autoescaped, and every template renders with ``StrictUndefined``: a variable the
+context lacks fails the render of that message, before anything is sent. ``messages.yaml`` says what a step
+needs beyond the trigger (which recommendations, whether a promo code) and holds the shop's sender details.
 """
 
 from __future__ import annotations
@@ -21,12 +22,16 @@ from typing import Any
 import jinja2
 import yaml
 
-from lifecycle.delivery.messages import EmailContent, PushContent
+from lifecycle.delivery import sms
+from lifecycle.delivery.messages import EmailContent, PushContent, SmsContent
 from lifecycle.errors import ConfigError
 from lifecycle.paths import TEMPLATES_DIR
 
 EMAIL_PARTS = ("subject.txt", "preheader.txt", "body.html", "body.txt")
 PUSH_PARTS = ("title.txt", "body.txt")
+SMS_PARTS = ("sms.txt",)
+#: An SMS may take this many segments unless messages.yaml says otherwise (shop ``sms:`` or the step's).
+DEFAULT_MAX_SEGMENTS = 2
 RECOMMENDATION_KINDS = ("none", "alternatives", "accessories", "top_category", "next_generation")
 _MONTHS = (
     "января",
@@ -80,9 +85,21 @@ class Promo:
 
 
 @dataclass(frozen=True)
+class SmsSettings:
+    """An SMS step's rules: the most segments it may take (a longer message is not sent), whether its text
+    is transliterated (``never``, ``always``, ``to_fit``: only when that keeps it within the limit) and the
+    sender name (None: the provider connection's)."""
+
+    max_segments: int = DEFAULT_MAX_SEGMENTS
+    transliterate: str = "never"
+    sender: str | None = None
+
+
+@dataclass(frozen=True)
 class StepSettings:
     recommend: str = "none"
     promo: Promo | None = None
+    sms: SmsSettings = SmsSettings()
 
 
 class Templates:
@@ -141,7 +158,41 @@ class Templates:
                     "needs percent, valid_days and prefix",
                     "write e.g. {percent: 10, valid_days: 7, prefix: CART}",
                 ) from None
-        return StepSettings(recommend, promo)
+        return StepSettings(recommend, promo, self._sms_settings(path, chain_id, step_id, raw.get("sms")))
+
+    def _sms_settings(self, path: str, chain_id: str, step_id: str, raw: Any) -> SmsSettings:
+        """The shop's ``sms:`` defaults overlaid with the step's ``sms:``, checked."""
+        merged: dict[str, Any] = {}
+        for where, part in (("shop.sms", self.shop.get("sms")), (f"steps.{chain_id}.{step_id}.sms", raw)):
+            if part is None:
+                continue
+            if not isinstance(part, dict) or set(part) - {"max_segments", "transliterate", "sender"}:
+                raise ConfigError(
+                    path, where, "expected a mapping of max_segments, transliterate, sender", "fix the keys"
+                )
+            merged.update(part)
+            field = where
+        settings = SmsSettings(
+            max_segments=merged.get("max_segments", DEFAULT_MAX_SEGMENTS),
+            transliterate=merged.get("transliterate", "never"),
+            sender=merged.get("sender"),
+        )
+        if not merged:
+            return settings
+        if not isinstance(settings.max_segments, int) or not 1 <= settings.max_segments <= 10:
+            raise ConfigError(path, f"{field}.max_segments", f"{settings.max_segments!r}", "use 1 to 10")
+        if settings.transliterate not in sms.TRANSLITERATE_MODES:
+            raise ConfigError(
+                path,
+                f"{field}.transliterate",
+                f"unknown mode {settings.transliterate!r}",
+                f"use one of {', '.join(sms.TRANSLITERATE_MODES)}",
+            )
+        if settings.sender is not None:
+            problem = sms.sender_problem(str(settings.sender))
+            if problem:
+                raise ConfigError(path, f"{field}.sender", problem, "use a name registered with the provider")
+        return settings
 
     def steps(self, locale: str = "ru") -> list[str]:
         """Every step template of a locale, as ``<locale>/<chain>/<step>``."""
@@ -153,6 +204,9 @@ class Templates:
 
     def is_push(self, template: str) -> bool:
         return (self.root / template / "title.txt").is_file()
+
+    def is_sms(self, template: str) -> bool:
+        return (self.root / template / "sms.txt").is_file()
 
     def _template(self, name: str) -> jinja2.Template:
         template = self._compiled.get(name)
@@ -195,12 +249,26 @@ class Templates:
             url=url,
         )
 
+    def render_sms(self, template: str, context: dict[str, Any]) -> SmsContent:
+        """The SMS text on one line, fitted to the step's rules (transliterated if they say so). The segment
+        limit is not enforced here: the dispatcher fails a longer message with its own reason."""
+        rules = self.step_settings(context["chain"], context["step"]).sms
+        fitted = sms.fit(self._line(f"{template}/sms.txt", context), rules.transliterate, rules.max_segments)
+        return SmsContent(
+            text=fitted.text,
+            segments=fitted.segments.count,
+            encoding=fitted.segments.encoding,
+            transliterated=fitted.transliterated,
+            sender=rules.sender,
+            max_segments=rules.max_segments,
+        )
+
 
 # --- rendering in worker processes --------------------------------------------------------------------------
 
 #: One render job: (channel, template path, context). The answer is the content, or the render error's text.
 RenderJob = tuple[str, str, dict[str, Any]]
-RenderAnswer = EmailContent | PushContent | str
+RenderAnswer = EmailContent | PushContent | SmsContent | str
 
 _worker_templates: Templates | None = None
 
@@ -222,6 +290,8 @@ def render_jobs(templates: Templates, jobs: list[RenderJob]) -> list[RenderAnswe
         try:
             if channel == "email":
                 answers.append(templates.render_email(template, context))
+            elif channel == "sms":
+                answers.append(templates.render_sms(template, context))
             else:
                 answers.append(templates.render_push(template, context))
         except Exception as exc:  # a poison row (bad template, bad data) fails alone, with its reason

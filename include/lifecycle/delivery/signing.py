@@ -164,3 +164,30 @@ def verify_sendgrid(
     except (InvalidSignature, ValueError, binascii.Error):
         return False
     return True
+
+
+TWILIO_SIGNATURE_HEADER = "X-Twilio-Signature"
+
+
+def twilio_signature(auth_token: str, url: str, params: dict[str, str]) -> str:
+    """Twilio's request signature: HMAC-SHA1 keyed with the Auth Token over the full URL Twilio called
+    followed by each POST parameter's name and value, sorted by name; base64-encoded."""
+    data = url + "".join(f"{name}{params[name]}" for name in sorted(params))
+    return base64.b64encode(hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()).decode()
+
+
+def verify_twilio(auth_token: str, signature: str | None, url: str, params: dict[str, str]) -> bool:
+    if not signature:
+        return False
+    return hmac.compare_digest(signature.encode(), twilio_signature(auth_token, url, params).encode())
+
+
+def smsc_checksum(secret: str, message_id: str, phone: str, status: str) -> str:
+    """The checksum of an SMSC status report: MD5 (hex) of ``<id>:<phone>:<status>:<secret>``."""
+    return hashlib.md5(f"{message_id}:{phone}:{status}:{secret}".encode()).hexdigest()
+
+
+def verify_smsc(secret: str, params: dict[str, str]) -> bool:
+    given = params.get("md5") or ""
+    expected = smsc_checksum(secret, params.get("id", ""), params.get("phone", ""), params.get("status", ""))
+    return bool(given) and hmac.compare_digest(given.lower().encode(), expected.encode())

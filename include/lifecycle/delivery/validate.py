@@ -146,6 +146,13 @@ def _template_problem(root: str, template: str, stamp: tuple) -> str | None:
         for context in sample_contexts(templates, template):
             if templates.is_push(template):
                 templates.render_push(template, context)
+            elif templates.is_sms(template):
+                content = templates.render_sms(template, context)
+                if content.segments > content.max_segments:
+                    return (
+                        f"{template}: the sample text needs {content.segments} SMS segments, the step allows "
+                        f"{content.max_segments} (messages.yaml sms.max_segments): {content.text!r}"
+                    )
             else:
                 templates.render_email(template, context)
     except Exception as exc:  # RenderError, or a broken messages.yaml entry: name the template all the same

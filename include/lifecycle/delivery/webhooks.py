@@ -2,6 +2,8 @@
 
 * ``POST /sendgrid/events``   SendGrid Event Webhook, ECDSA-verified (public key from the sendgrid connection)
 * ``POST /sandbox/events``    the generic format, HMAC-signed (``X-Lifecycle-Signature``, 5-minute window)
+* ``POST /twilio/status``     Twilio SMS status callbacks, ``X-Twilio-Signature`` (HMAC-SHA1, Auth Token)
+* ``POST /smsc/status``       SMSC.ru status reports, with their MD5 checksum over id, phone, status, secret
 * ``GET  /unsubscribe/{t}``   a page with a confirm button;  ``POST`` it: RFC 8058 one-click unsubscribe
 Anything unsigned or badly signed gets 401 and is not stored. A body larger than ``max_body_bytes`` is
 refused with 413 before it is read (by its Content-Length, or while streaming one without); signature
@@ -30,7 +32,9 @@ from lifecycle.delivery.feedback import (
     FeedbackEvent,
     generic_events,
     sendgrid_events,
+    smsc_events,
     store_events,
+    twilio_events,
 )
 from lifecycle.delivery.signing import LinkSigner
 from lifecycle.warehouse import Warehouse
@@ -43,6 +47,12 @@ class WebhookSettings:
     shop_name: str = "Магазин"
     sandbox_secret: bytes | None = None
     sendgrid_public_key: str | None = None
+    #: Twilio: the Auth Token, and the status callback URL exactly as configured in the messages (the
+    #: signature covers the URL Twilio called; behind a proxy the request's own URL differs).
+    twilio_auth_token: str | None = None
+    twilio_status_url: str | None = None
+    #: SMSC: the secret of the status reports' checksum.
+    smsc_secret: str | None = None
     #: Larger bodies get 413 before they are read. SendGrid batches events (about 1 MB at most per POST).
     max_body_bytes: int = 5 * 1024 * 1024
     #: Signed requests more than this many seconds from now are replays.
@@ -138,6 +148,50 @@ def create_app(resolve_settings: Callable[[], WebhookSettings]) -> FastAPI:
             except (ValueError, FeedbackError) as exc:
                 raise HTTPException(400, str(exc)) from None
             return store(resolved, events)
+
+    async def form_of(request: Request, limit: int) -> dict[str, str]:
+        from urllib.parse import parse_qs
+
+        body = await read_limited(request, limit)
+        try:
+            parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body))
+        except (UnicodeDecodeError, ValueError):
+            raise HTTPException(400, "the body is not a form") from None
+        if any(len(values) != 1 for values in parsed.values()):
+            raise HTTPException(400, "a form field is given twice")
+        return {name: values[0] for name, values in parsed.items()}
+
+    @app.post("/twilio/status")
+    async def twilio(request: Request) -> JSONResponse:
+        signature = request.headers.get(signing.TWILIO_SIGNATURE_HEADER)
+        with settings() as resolved:
+            if not resolved.twilio_auth_token:
+                raise HTTPException(503, "no Twilio Auth Token is configured")
+            if not signature:
+                raise HTTPException(401, "bad or missing signature")
+            form = await form_of(request, resolved.max_body_bytes)
+            url = resolved.twilio_status_url or str(request.url)
+            if not signing.verify_twilio(resolved.twilio_auth_token, signature, url, form):
+                raise HTTPException(401, "bad or missing signature")
+            try:
+                events = twilio_events(form, datetime.now(UTC).replace(tzinfo=None))
+            except FeedbackError as exc:
+                raise HTTPException(400, str(exc)) from None
+            return await run_in_threadpool(store, resolved, events)
+
+    @app.post("/smsc/status")
+    async def smsc(request: Request) -> JSONResponse:
+        with settings() as resolved:
+            if not resolved.smsc_secret:
+                raise HTTPException(503, "no SMSC secret is configured")
+            form = await form_of(request, _SMALL_BODY)
+            if not signing.verify_smsc(resolved.smsc_secret, form):
+                raise HTTPException(401, "bad or missing checksum")
+            try:
+                events = smsc_events(form)
+            except FeedbackError as exc:
+                raise HTTPException(400, str(exc)) from None
+            return await run_in_threadpool(store, resolved, events)
 
     def _ledger_row(resolved: WebhookSettings, token: str) -> dict:
         send_key = resolved.signer.verify_unsubscribe(token)

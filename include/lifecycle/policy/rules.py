@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from lifecycle.delivery.sms import is_e164
 from lifecycle.policy.config import PolicyConfig
 from lifecycle.policy.experiments import bucket, choose_variant
 
@@ -209,7 +210,7 @@ def _address_problem(customer: Customer, channel: str) -> str | None:
         return None if customer.email and _EMAIL.match(customer.email) else "invalid_address"
     if channel == "push":
         return None if customer.has_push_token else "no_push_token"
-    return None if customer.phone else "invalid_address"
+    return None if is_e164(customer.phone) else "invalid_address"
 
 
 def _condition_fails(customer: Customer, step: DueStep) -> bool:

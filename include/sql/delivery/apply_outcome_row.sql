@@ -3,13 +3,15 @@
 -- apply_outcomes.sql: only a row still held by this claim changes.
 -- inputs: crm.send_ledger; outputs: crm.send_ledger
 -- params: :claim_token, :send_key, :state, :recipient, :provider_message_id, :last_error, :sent_at,
---   :retry_at, :now
+--   :retry_at, :segments, :cost, :now
 UPDATE crm.send_ledger
 SET
     state = CAST(:state AS VARCHAR),
     recipient = COALESCE(CAST(:recipient AS VARCHAR), recipient),
     provider_message_id = COALESCE(CAST(:provider_message_id AS VARCHAR), provider_message_id),
     last_error = CAST(:last_error AS VARCHAR),
+    segments = CAST(:segments AS INTEGER),
+    cost = CAST(:cost AS DOUBLE PRECISION),
     sent_at = CASE
         WHEN CAST(:state AS VARCHAR) = 'sent' THEN COALESCE(attempted_at, CAST(:sent_at AS TIMESTAMP))
     END,

@@ -10,6 +10,8 @@ SET
     recipient = COALESCE(o.recipient, crm.send_ledger.recipient),
     provider_message_id = COALESCE(o.provider_message_id, crm.send_ledger.provider_message_id),
     last_error = o.last_error,
+    segments = o.segments,
+    cost = o.cost,
     sent_at = CASE WHEN o.state = 'sent' THEN COALESCE(crm.send_ledger.attempted_at, o.sent_at) END,
     send_after = CASE
         WHEN o.state = 'planned' THEN COALESCE(o.retry_at, crm.send_ledger.send_after)

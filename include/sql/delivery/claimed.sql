@@ -15,6 +15,7 @@ SELECT
     l.send_after,
     l.expires_at,
     c.email,
+    c.phone,
     c.first_name,
     c.last_name,
     c.city

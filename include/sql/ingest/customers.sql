@@ -9,6 +9,10 @@
 --             :max_length_code (docs/ingest.md).
 -- Outcome per row: new (inserted or newer than the stored version), seen (this version is already stored),
 --                  stale (an older version than the stored one, kept out), rejected (with a reason).
+-- Phones are stored in E.164 (+79161234567): spaces, brackets, dots and dashes are dropped, and a Russian
+-- national number (11 digits from 8 or 7) gets +7. A phone that is still no E.164 number does not reject
+-- the customer: the customer is loaded without it, and the quarantine keeps the row's key, the field and
+-- the value (reason invalid_phone), as lifecycle.delivery.sms.normalize_phone does in Python.
 -- A reason may name the offending column after a colon ('too_long:email'); the quarantine stores the reason
 -- without it and names the column in the detail. Versions are ranked among valid rows only, so a rejected
 -- row (an updated_at in 2099, say) never hides a valid version of the same customer.
@@ -20,7 +24,8 @@ WITH batch AS (
         s.*,
         ROW_NUMBER() OVER (
             PARTITION BY s.customer_id, s.updated_at, s.loaded_at ORDER BY s.email
-        ) AS copy_no
+        ) AS copy_no,
+        REGEXP_REPLACE(s.phone, '[[:space:]().-]', '', 'g') AS phone_clean
     FROM shop.customers AS s
     WHERE
         (s.loaded_at >= :window_start AND s.loaded_at < :window_end)
@@ -54,6 +59,11 @@ checked AS (
                 THEN 'control_character:last_name'
             WHEN b.copy_no > 1 THEN 'duplicate'
         END AS reject_reason,
+        CASE
+            WHEN b.phone_clean <> '' AND REGEXP_REPLACE(b.phone_clean, '^[78][0-9]{10}$', '') = ''
+                THEN '+7' || SUBSTR(b.phone_clean, 2)
+            ELSE b.phone_clean
+        END AS phone_candidate,
         c.updated_at AS stored_updated_at,
         c.loaded_at AS stored_loaded_at
     FROM batch AS b
@@ -73,6 +83,12 @@ ranked AS (
 
 SELECT
     ranked.*,
+    CASE
+        WHEN
+            ranked.phone_candidate <> ''
+            AND REGEXP_REPLACE(ranked.phone_candidate, '^[+][1-9][0-9]{7,14}$', '') = ''
+            THEN ranked.phone_candidate
+    END AS phone_e164,
     CASE
         WHEN ranked.reject_reason IS NOT NULL THEN 'rejected'
         WHEN
@@ -106,6 +122,22 @@ FROM stage_customers
 WHERE outcome = 'rejected'
 ON CONFLICT DO NOTHING;
 
+-- A loaded customer whose phone is no E.164 number: loaded without it, the value kept here.
+INSERT INTO crm.quarantine (source_table, source_key, loaded_at, reason, detail, quarantined_at)
+SELECT
+    'shop.customers' AS source_table,
+    CAST(customer_id AS VARCHAR) || '#' || CAST(copy_no AS VARCHAR) AS source_key,
+    loaded_at,
+    'invalid_phone' AS reason,
+    LEFT(
+        'field=phone phone=' || phone || ' (not an E.164 number: the customer is loaded without a phone)',
+        500
+    ) AS detail,
+    :now AS quarantined_at
+FROM stage_customers
+WHERE outcome = 'new' AND phone_e164 IS NULL AND TRIM(phone) <> ''
+ON CONFLICT DO NOTHING;
+
 INSERT INTO crm.customers (
     customer_id, email, phone, first_name, last_name, gender, birthday, city, timezone, registered_at,
     signup_source, email_consent, email_consent_at, push_consent, push_consent_at, sms_consent,
@@ -114,7 +146,7 @@ INSERT INTO crm.customers (
 SELECT
     customer_id,
     LOWER(TRIM(email)) AS email,
-    phone,
+    phone_e164 AS phone,
     first_name,
     last_name,
     gender,

@@ -22,6 +22,8 @@ HOOKS_BY_CONN_TYPE = {
     "sendgrid": "lifecycle_providers.hooks.sendgrid.SendGridHook",
     "fcm": "lifecycle_providers.hooks.fcm.FcmHook",
     "onesignal": "lifecycle_providers.hooks.onesignal.OneSignalHook",
+    "smsc": "lifecycle_providers.hooks.smsc.SmscHook",
+    "twilio": "lifecycle_providers.hooks.twilio.TwilioHook",
 }
 
 

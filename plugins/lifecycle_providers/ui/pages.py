@@ -308,9 +308,28 @@ def _chains(summary: dict[str, Any], chains: dict[str, Any]) -> list[str]:
         else "Предыдущего запуска нет / no previous run to compare with"
     )
     channels = r.table(
-        ["Канал / Channel", "Провайдер / Provider", "Состояние / State", "Сообщений / Messages"],
-        [[c["channel"], c["provider"] or "–", c["state"], r.fmt(c["messages"])] for c in summary["channels"]],
-        numeric=(3,),
+        [
+            "Канал / Channel",
+            "Провайдер / Provider",
+            "Состояние / State",
+            "Сообщений / Messages",
+            "Доставлено по отчётам / Delivered (reports)",
+            "SMS-сегментов / SMS segments",
+            "Стоимость SMS / SMS cost",
+        ],
+        [
+            [
+                c["channel"],
+                c["provider"] or "–",
+                c["state"],
+                r.fmt(c["messages"]),
+                r.fmt(c.get("delivered") or 0),
+                r.fmt(c["segments"]) if c.get("segments") else "–",
+                f"{float(c['cost']):.2f}" if c.get("cost") else "–",
+            ]
+            for c in summary["channels"]
+        ],
+        numeric=(3, 4, 5, 6),
     )
     return [
         *failed,

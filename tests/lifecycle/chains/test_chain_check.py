@@ -39,7 +39,8 @@ def test_a_step_beyond_the_time_limit_is_never_sent():
     exits = chain.exits.model_copy(update={"time_limit": timedelta(days=14)})
     chain = chain.model_copy(update={"exits": exits})
     found = _fields(chain)
-    assert set(found) == {"steps.3.delay", "steps.4.delay"}  # email_4 at 14d and push_1 at 15d
+    # email_4 at 14d, push_1 at 15d and sms_1 at 16d
+    assert set(found) == {"steps.3.delay", "steps.4.delay", "steps.5.delay"}
     assert (
         "email_4 is due 14d after entry, but exits.time_limit ends every instance after 14d"
         in (found["steps.3.delay"])
@@ -118,7 +119,7 @@ def test_check_reports_disagreements_with_the_file(migrated, tmp_path):
     assert result.problems == {}
     assert sorted(result.chains) == chain_ids()
     assert {(w.chain_id, w.file, w.field) for w in result.warnings} == {
-        ("win_back", str(path), f"steps.{no}.delay") for no in (3, 4)
+        ("win_back", str(path), f"steps.{no}.delay") for no in (3, 4, 5)
     }
 
 

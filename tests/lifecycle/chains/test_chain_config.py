@@ -134,3 +134,23 @@ def test_segment_overrides_match_in_file_order():
     assert final.override_for("123")[1].offer == "strong"
     assert final.override_for("322") is None
     assert final.override_for(None) is None
+
+
+@pytest.mark.parametrize(
+    ("step_no", "change", "says"),
+    [
+        (5, {"template": "ru/win_back/email_4"}, "the step's channel is sms, but include/templates/"),
+        (3, {"channel": "sms"}, "has no sms.txt"),
+        (5, {"channel": "push"}, "is an SMS template (sms.txt)"),
+    ],
+)
+def test_an_sms_step_names_an_sms_template(tmp_path, step_no, change, says):
+    data = yaml.safe_load((CHAINS_DIR / "win_back.yaml").read_text(encoding="utf-8"))
+    assert data["steps"][5]["id"] == "sms_1"
+    data["steps"][step_no].update(change)
+    path = tmp_path / "win_back.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_chain(path, check_templates=True)
+    assert caught.value.field == f"steps.{step_no}.template"
+    assert says in str(caught.value)

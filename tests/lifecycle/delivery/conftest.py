@@ -1,5 +1,7 @@
 import pytest
 from delivery_shop import SECRET, seed_shop
+from sms_shop import PHONES, add_sms_customers
+from sms_standins import SmscStandIn, TwilioStandIn
 
 
 @pytest.fixture
@@ -30,3 +32,23 @@ def sender():
     from lifecycle.delivery.email_mime import Sender
 
     return Sender("shop@shop.example", "Электросфера")
+
+
+@pytest.fixture
+def sms_shop(duck_shop):
+    add_sms_customers(duck_shop, PHONES)
+    return duck_shop
+
+
+@pytest.fixture
+def smsc():
+    with SmscStandIn() as server:
+        yield server
+    assert server.violations == []
+
+
+@pytest.fixture
+def twilio():
+    with TwilioStandIn() as server:
+        yield server
+    assert server.violations == []

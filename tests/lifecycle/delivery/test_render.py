@@ -91,6 +91,14 @@ def test_every_step_renders(step, first_name):
         assert len(push.body) <= 240
         assert "{{" not in push.title + push.body
         return
+    if TEMPLATES.is_sms(step):
+        sms = TEMPLATES.render_sms(step, context)
+        assert sms.text
+        assert "{" not in sms.text
+        assert "\n" not in sms.text
+        assert sms.segments <= sms.max_segments
+        assert (first_name or "промокод") in sms.text
+        return
     email = TEMPLATES.render_email(step, context)
     assert email.subject
     assert email.preheader

@@ -223,6 +223,55 @@ def test_control_characters_in_contact_fields_are_quarantined(shop, column, valu
     assert _query(shop, "SELECT customer_id FROM crm.customers WHERE customer_id > 2") == [(4,)]
 
 
+@pytest.mark.parametrize(
+    ("raw", "stored"),
+    [
+        ("+7 (916) 123-45-67", "+79161234567"),
+        ("8 916 123 45 67", "+79161234567"),
+        ("79161234567", "+79161234567"),
+        ("+44.20.7946.0958", "+442079460958"),
+        ("9161234567", None),
+        ("+7916", None),
+        ("+7 916 ABC 45 67", None),
+        ("+0161234567", None),
+        ("+7916123456789012", None),
+    ],
+)
+def test_phones_are_stored_in_e164_and_a_bad_one_is_dropped_without_losing_the_customer(shop, raw, stored):
+    from lifecycle.delivery.sms import normalize_phone
+
+    _insert(shop, "customers", [_customer(3, phone=raw, sms_consent=True), _customer(4)])
+    figures = _run(shop)
+    assert _query(shop, "SELECT customer_id, phone FROM crm.customers WHERE customer_id > 2 ORDER BY 1") == [
+        (3, stored),
+        (4, "+79001234567"),
+    ]
+    assert normalize_phone(raw) == stored  # the send path and the door agree
+    assert figures.rows_quarantined == 0  # the customer was loaded
+    if stored is None:
+        assert _quarantine(shop) == [
+            (
+                "shop.customers",
+                "invalid_phone",
+                f"field=phone phone={raw} (not an E.164 number: the customer is loaded without a phone)",
+            )
+        ]
+        key = _query(shop, "SELECT source_key FROM crm.quarantine")[0][0]
+        assert key == "3#1"
+    else:
+        assert _quarantine(shop) == []
+
+
+def test_an_empty_phone_is_no_phone_and_no_quarantine(shop):
+    _insert(shop, "customers", [_customer(3, phone=""), _customer(5, phone=None)])
+    _run(shop)
+    assert _query(shop, "SELECT customer_id, phone FROM crm.customers WHERE customer_id > 2 ORDER BY 1") == [
+        (3, None),
+        (5, None),
+    ]
+    assert _quarantine(shop) == []
+
+
 def test_control_characters_in_a_push_token_are_quarantined(shop):
     _insert(
         shop,

@@ -1,8 +1,9 @@
 """The sandbox provider: writes each message to a folder instead of sending it (the demo default).
 
 Emails become real ``.eml`` files (open them in a mail client, or the ``.html`` beside them in a browser);
-pushes become JSON. A file is named after the ledger key and written atomically, so writing a message
-twice leaves one file: the sandbox is idempotent.
+pushes and SMS become JSON (an SMS with its segments and, given a price per segment, its cost).
+A file is named after the ledger key and written atomically, so writing a message twice leaves one file:
+the sandbox is idempotent.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from lifecycle.delivery.email_mime import Sender, build_mime
 from lifecycle.delivery.messages import Message, Outcome
 from lifecycle.delivery.providers.base import Provider
+from lifecycle.delivery.sms import cost
 
 
 def file_stem(send_key: str) -> str:
@@ -31,13 +33,20 @@ def _write(path: Path, data: bytes) -> None:
 
 class SandboxProvider(Provider):
     name = "sandbox"
-    channels = frozenset({"email", "push"})
+    channels = frozenset({"email", "push", "sms"})
     max_batch = 500
     idempotent = True
 
-    def __init__(self, path: str | Path, sender: Sender):
+    def __init__(
+        self,
+        path: str | Path,
+        sender: Sender,
+        sms_sender: str = "Shop",
+        sms_price_per_segment: float | None = None,
+    ):
         self.path = Path(path)
         self.sender = sender
+        self.sms_sender, self.sms_price = sms_sender, sms_price_per_segment
 
     def send(self, batch: list[Message]) -> list[Outcome]:
         outcomes = []
@@ -49,6 +58,31 @@ class SandboxProvider(Provider):
                 _write(folder / f"{stem}.eml", bytes(build_mime(message, self.sender)))
                 _write(folder / f"{stem}.html", message.email.html.encode())
                 written = folder / f"{stem}.eml"
+            elif message.channel == "sms":
+                price = cost(message.sms.segments, self.sms_price)
+                payload = {
+                    "send_key": message.send_key,
+                    "customer_id": message.customer_id,
+                    "to": message.to[0],
+                    "sender": message.sms.sender or self.sms_sender,
+                    "text": message.sms.text,
+                    "segments": message.sms.segments,
+                    "encoding": message.sms.encoding,
+                    "transliterated": message.sms.transliterated,
+                    "cost": price,
+                }
+                written = folder / f"{stem}.json"
+                _write(written, json.dumps(payload, ensure_ascii=False, indent=2).encode())
+                outcomes.append(
+                    Outcome(
+                        message.send_key,
+                        "sent",
+                        provider_message_id=written.name,
+                        segments=message.sms.segments,
+                        cost=price,
+                    )
+                )
+                continue
             else:
                 payload = {
                     "send_key": message.send_key,
