@@ -1,6 +1,6 @@
 -- The customers of one request as they are now, for the send-time check: time zone, address, consents.
 -- inputs: crm.customers; outputs: one row per customer of the request
--- params: :customer_ids (the customers of one request)
+-- params: :customer_ids (the customers of the requests about to leave)
 SELECT
     c.customer_id,
     c.timezone,

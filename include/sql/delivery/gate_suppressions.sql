@@ -1,6 +1,6 @@
 -- Suppressions of one request's customers as they are now, matched by customer id or by the address itself.
 -- inputs: crm.suppressions, crm.customers; outputs: customer_id, channel, reason
--- params: :customer_ids (the customers of one request)
+-- params: :customer_ids (the customers of the requests about to leave)
 SELECT DISTINCT
     c.customer_id,
     s.channel,
