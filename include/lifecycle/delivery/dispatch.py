@@ -809,13 +809,28 @@ class _Pipeline:
                 self.cond.wait()
             return None
 
+    def _within_rate(self, wave: list[_Request]) -> list[_Request]:
+        """The head of the wave the rate limit lets leave now (at least one request, waited for); the rest
+        goes back to the front of the queue, so requests never leave in a burst above the limit."""
+        if not wave:
+            return wave
+        limiter = self.dispatcher.limiter
+        limiter.acquire()
+        allowed = 1
+        while allowed < len(wave) and limiter.try_acquire():
+            allowed += 1
+        if allowed < len(wave):
+            with self.cond:
+                self.queue.extendleft(reversed(wave[allowed:]))
+                self.free += len(wave) - allowed
+        return wave[:allowed]
+
     def _hand_over(self) -> None:
         dispatcher, report = self.dispatcher, self.report
         try:
             while (taken := self._take()) is not None:
                 wave, returned = taken
-                for _ in wave:
-                    dispatcher.limiter.acquire()
+                wave = self._within_rate(wave)
                 approved: list[list[Message]] = []
                 with dispatcher._db, dispatcher.warehouse.begin() as conn:
                     written = [(request.claim, outcomes) for request, outcomes in returned if outcomes]
