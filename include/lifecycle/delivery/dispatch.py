@@ -581,22 +581,24 @@ class Dispatcher:
     def _gate_customers(
         self, conn: sa.Connection, customer_ids: list[int], now: datetime
     ) -> dict[int, GateCustomer]:
-        """The request's customers only: consents, suppressions and what they received."""
-        customers = {
-            r["customer_id"]: GateCustomer.from_row(dict(r))
-            for r in Warehouse.run(conn, "delivery/gate_customers.sql", customer_ids=customer_ids).mappings()
-        }
-        for r in Warehouse.run(conn, "delivery/gate_suppressions.sql", customer_ids=customer_ids).mappings():
-            if r["customer_id"] in customers:
-                customers[r["customer_id"]].suppressions.setdefault(r["channel"], set()).add(r["reason"])
+        """The wave's customers only, in one read: consents, suppressions and what they received."""
+        rows = Warehouse.run(
+            conn, "delivery/gate_facts.sql", customer_ids=customer_ids, since=now - _HISTORY, now=now
+        ).mappings()
         count_mailings = self.policy.caps.content_mailings_count
+        customers: dict[int, GateCustomer] = {}
+        suppressions: list[tuple[int, str, str]] = []
         received: dict[int, list[Received]] = defaultdict(list)
-        for r in Warehouse.run(
-            conn, "delivery/gate_history.sql", customer_ids=customer_ids, since=now - _HISTORY, now=now
-        ).mappings():
-            if r["source"] == "mailing" and not count_mailings:
-                continue
-            received[r["customer_id"]].append(Received(r["at"], r["channel"], r["kind"]))
+        for r in rows:
+            if r["fact"] == "customer":
+                customers[r["customer_id"]] = GateCustomer.from_row(dict(r))
+            elif r["fact"] == "suppression":
+                suppressions.append((r["customer_id"], r["channel"], r["reason"]))
+            elif r["source"] != "mailing" or count_mailings:
+                received[r["customer_id"]].append(Received(r["at"], r["channel"], r["kind"]))
+        for customer_id, channel, reason in suppressions:
+            if customer_id in customers:
+                customers[customer_id].suppressions.setdefault(channel, set()).add(reason)
         for customer_id, messages in received.items():
             if customer_id in customers:
                 customers[customer_id].received = sorted(messages, key=lambda m: m.at)

@@ -8,9 +8,9 @@ and the minimum gap, and the freshness limit. Service messages, as at planning, 
 and caps, but not a hard bounce or a complaint.
 
 :func:`check` is a pure function (no warehouse), so every rule can be tested directly; the dispatcher loads
-the facts (``delivery/gate_*.sql``) once for a wave of requests about to leave, calls it row by row in send
-order (an approved row counts against the next ones) and writes the verdicts in the same commit that marks
-the approved rows as handed over.
+the facts (``delivery/gate_facts.sql``) in one read for a wave of requests about to leave, calls it row by
+row in send order (an approved row counts against the next ones) and writes the verdicts in the same commit
+that marks the approved rows as handed over.
 """
 
 from __future__ import annotations
