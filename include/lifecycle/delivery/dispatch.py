@@ -8,10 +8,14 @@
 
 * **Claim** is one ``UPDATE … WHERE state = 'planned'`` under a fresh claim token, so no row is held twice.
   A claimed row is not yet handed over: if the process dies, it returns to 'planned'.
-* **Per request**, in one commit, the rows are re-checked against the contact policy as it stands now
-  (:mod:`lifecycle.delivery.gate`) and the approved ones are marked handed over (``attempted_at``); then the
-  request leaves, and its outcomes are written in one commit when it returns. A crash can therefore leave
-  ambiguous only the rows of requests in flight (at most ``provider.concurrency`` requests).
+* **Hand-over in waves**: requests leave only into a free sending slot (``provider.concurrency`` of them).
+  Whenever slots are free, the requests that fill them are re-checked together, in one commit, against the
+  contact policy as it stands now (:mod:`lifecycle.delivery.gate`), their approved rows are marked handed
+  over (``attempted_at``), and they leave at once. The same commit writes the outcomes of every request
+  that returned since the last one, so the warehouse sees one short transaction per wave, not two per
+  message. Nothing is handed over to wait for a slot: the check holds at the moment each request leaves,
+  and a crash can leave ambiguous only the rows of requests in flight (at most ``provider.concurrency``
+  requests) and those whose answer was not yet written.
 * A message the provider did not take is released to 'planned' with ``send_after`` at the provider's
   Retry-After or an exponential backoff, and claimed again later in the same run when that is near, or in
   a later run; the others go on. A run stops early only when a whole round sent nothing because the
@@ -30,9 +34,9 @@ import os
 import threading
 import time
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -237,7 +241,8 @@ class Dispatcher:
         # loaded and rendered, and its requests queued behind them, so the sending threads never wait.
         in_flight: _Claim | None = None
         anchor = _Anchor(self._anchor)
-        with anchor, ThreadPoolExecutor(max_workers=max(self.provider.concurrency, 1)) as pool:
+        pool = _Pipeline(self, report)
+        with anchor, pool:
             claim: _Claim | None = None
             try:
                 while True:
@@ -282,7 +287,8 @@ class Dispatcher:
                 self._halt.set()
                 for pending in {id(c): c for c in (in_flight, claim) if c is not None}.values():
                     with contextlib.suppress(Exception):
-                        self._settle(pending, report)
+                        pool.wait(pending, raise_error=False)
+                        self._release_unattempted(pending.token, report, "not sent: the dispatch failed")
                 raise
             finally:
                 self.renderer.close()
@@ -317,7 +323,7 @@ class Dispatcher:
         return max(result.rowcount or 0, 0)
 
     def _dispatch_claim(
-        self, channel: str, limit: int, report: DispatchReport, pool: ThreadPoolExecutor
+        self, channel: str, limit: int, report: DispatchReport, pool: _Pipeline
     ) -> _Claim | None:
         """Claim, load the context, render, and queue the claim's requests on ``pool``; None if nothing
         was due. The requests run while the caller prepares the next claim."""
@@ -360,16 +366,14 @@ class Dispatcher:
         messages, early = self._prepare(rows, contexts)
         self._record(claim_token, early, {}, report)
         claim = _Claim(claim_token, {m.send_key: m for m in messages}, gate_rows)
-        claim.futures = [
-            pool.submit(self._one_request, claim, batch, report) for batch in self.batches(messages)
-        ]
+        claim.pool = pool
+        pool.submit(claim, self.batches(messages))
         return claim
 
     def _settle(self, claim: _Claim, report: DispatchReport) -> bool:
         """Wait for a claim's requests; release what was never handed over if it stopped. True when the
         provider took nothing of it and refused some (a round in which it was down)."""
-        for future in claim.futures:
-            future.result()
+        claim.pool.wait(claim)
         if claim.stop.is_set() or self._halt.is_set():
             error = (
                 f"not sent: {claim.config_errors[0]}"
@@ -480,15 +484,9 @@ class Dispatcher:
                 addresses.append(set(wanted))
         return batches
 
-    def _one_request(self, claim: _Claim, batch: list[Message], report: DispatchReport) -> None:
-        """One request of a claim, on a sending thread: the send-time check and hand-over in one commit,
-        the request, then its outcomes in one commit."""
-        if claim.stop.is_set() or self._halt.is_set():
-            return
-        self.limiter.acquire()
-        approved = self._gate(claim.token, batch, claim.gate_rows, report)
-        if not approved:
-            return
+    def _send_request(self, claim: _Claim, approved: list[Message]) -> list[Outcome]:
+        """One request of a claim, on a sending thread, its rows already checked and handed over: the
+        request and what it tells about the provider. The outcomes are written by the next wave."""
         try:
             outcomes = self._send_once(approved)
         except ProviderConfigError as exc:
@@ -499,7 +497,6 @@ class Dispatcher:
             outcomes = exc.outcomes + Outcome.for_batch(
                 [m for m in approved if m.send_key not in settled], "retry", f"not sent: {exc}"
             )
-        self._record(claim.token, outcomes, claim.by_key, report)
         with claim.lock:
             claim.sent += sum(1 for o in outcomes if o.state == "sent")
             claim.released += sum(1 for o in outcomes if o.state == "retry")
@@ -509,6 +506,7 @@ class Dispatcher:
             )
             if claim.refused_in_a_row >= self.settings.max_attempts:
                 claim.stop.set()
+        return outcomes
 
     def _send_once(self, batch: list[Message]) -> list[Outcome]:
         try:
@@ -551,65 +549,81 @@ class Dispatcher:
             )
         return gate_rows
 
-    def _gate(
-        self, claim_token: str, batch: list[Message], gate_rows: dict[str, GateRow], report: DispatchReport
-    ) -> list[Message]:
-        """Re-check the policy for one request and hand the approved rows over, in one commit."""
-        import pandas as pd
-
-        with self._db, self.warehouse.begin() as conn:
-            if self.warehouse.dialect == "postgresql":
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": GATE_LOCK_KEY})
-            now = self.clock()
-            customer_ids = sorted(
-                {gate_rows[m.send_key].customer_id for m in batch if m.send_key in gate_rows}
-            )
-            customers = self._gate_customers(conn, customer_ids, now) if customer_ids else {}
-            verdicts, approved = [], []
-            for message in batch:
-                row = gate_rows.get(message.send_key)
+    def _gate_wave(
+        self, conn: sa.Connection, wave: list[_Request], report: DispatchReport
+    ) -> list[list[Message]]:
+        """Re-check the policy for the requests about to leave and hand their approved rows over, in the
+        caller's commit (one statement); the approved messages of each request, in order. Rows are checked
+        in send order, one customer's facts shared by the whole wave, so an approved row counts against the
+        next ones."""
+        if self.warehouse.dialect == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": GATE_LOCK_KEY})
+        now = self.clock()
+        customer_ids = sorted(
+            {
+                request.claim.gate_rows[m.send_key].customer_id
+                for request in wave
+                for m in request.batch
+                if m.send_key in request.claim.gate_rows
+            }
+        )
+        customers = self._gate_customers(conn, customer_ids, now) if customer_ids else {}
+        verdicts: dict[str, list[Any]] = {
+            "claim_tokens": [],
+            "send_keys": [],
+            "states": [],
+            "reasons": [],
+            "hold_untils": [],
+        }
+        approved_by_request = []
+        for request in wave:
+            approved = []
+            for message in request.batch:
+                row = request.claim.gate_rows.get(message.send_key)
                 if row is None:  # no longer held by this claim (recovered by another dispatch)
                     continue
                 verdict = check(row, customers.get(row.customer_id), self.policy, now)
                 report.count_verdict(verdict)
-                verdicts.append(
-                    {
-                        "claim_token": claim_token,
-                        "send_key": message.send_key,
-                        "state": verdict.state,
-                        "reason": verdict.reason,
-                        "hold_until": verdict.hold_until,
-                    }
-                )
+                for key, value in zip(
+                    verdicts,
+                    (
+                        request.claim.token,
+                        message.send_key,
+                        verdict.state,
+                        verdict.reason,
+                        verdict.hold_until,
+                    ),
+                    strict=True,
+                ):
+                    verdicts[key].append(value)
                 if verdict.state == "sending":
                     approved.append(message)
-            if len(verdicts) == 1:  # a request of one message: one statement, no stage
-                Warehouse.run(conn, "delivery/apply_gate_row.sql", **verdicts[0], now=now)
-            elif verdicts:
-                self.warehouse.insert_df(conn, "crm.delivery_gate_stage", pd.DataFrame(verdicts))
-                Warehouse.run(conn, "delivery/apply_gate.sql", claim_token=claim_token, now=now)
-                Warehouse.run(conn, "delivery/gate_stage_clear.sql", claim_token=claim_token)
-        return approved
+            approved_by_request.append(approved)
+        if verdicts["send_keys"]:
+            Warehouse.run(conn, "delivery/apply_gate.sql", **verdicts, now=now)
+        return approved_by_request
 
     def _gate_customers(
         self, conn: sa.Connection, customer_ids: list[int], now: datetime
     ) -> dict[int, GateCustomer]:
-        """The request's customers only: consents, suppressions and what they received."""
-        customers = {
-            r["customer_id"]: GateCustomer.from_row(dict(r))
-            for r in Warehouse.run(conn, "delivery/gate_customers.sql", customer_ids=customer_ids).mappings()
-        }
-        for r in Warehouse.run(conn, "delivery/gate_suppressions.sql", customer_ids=customer_ids).mappings():
-            if r["customer_id"] in customers:
-                customers[r["customer_id"]].suppressions.setdefault(r["channel"], set()).add(r["reason"])
+        """The wave's customers only, in one read: consents, suppressions and what they received."""
+        rows = Warehouse.run(
+            conn, "delivery/gate_facts.sql", customer_ids=customer_ids, since=now - _HISTORY, now=now
+        ).mappings()
         count_mailings = self.policy.caps.content_mailings_count
+        customers: dict[int, GateCustomer] = {}
+        suppressions: list[tuple[int, str, str]] = []
         received: dict[int, list[Received]] = defaultdict(list)
-        for r in Warehouse.run(
-            conn, "delivery/gate_history.sql", customer_ids=customer_ids, since=now - _HISTORY, now=now
-        ).mappings():
-            if r["source"] == "mailing" and not count_mailings:
-                continue
-            received[r["customer_id"]].append(Received(r["at"], r["channel"], r["kind"]))
+        for r in rows:
+            if r["fact"] == "customer":
+                customers[r["customer_id"]] = GateCustomer.from_row(dict(r))
+            elif r["fact"] == "suppression":
+                suppressions.append((r["customer_id"], r["channel"], r["reason"]))
+            elif r["source"] != "mailing" or count_mailings:
+                received[r["customer_id"]].append(Received(r["at"], r["channel"], r["kind"]))
+        for customer_id, channel, reason in suppressions:
+            if customer_id in customers:
+                customers[customer_id].suppressions.setdefault(channel, set()).add(reason)
         for customer_id, messages in received.items():
             if customer_id in customers:
                 customers[customer_id].received = sorted(messages, key=lambda m: m.at)
@@ -629,31 +643,61 @@ class Dispatcher:
     ) -> None:
         if not outcomes:
             return
-        import pandas as pd
+        claim = _Claim(claim_token, by_key, {})
+        with self._db, self.warehouse.begin() as conn:
+            self._write_outcomes(conn, [(claim, outcomes)], report)
 
-        with self._db:
-            now = self.clock()
-            attempts = self._attempts(claim_token) if any(o.state == "retry" for o in outcomes) else {}
-            rows, tokens, opted_out = [], [], []
+    def _write_outcomes(
+        self,
+        conn: sa.Connection,
+        returned: list[tuple[_Claim, list[Outcome]]],
+        report: DispatchReport,
+    ) -> None:
+        """The outcomes of returned requests (each with its claim), in the caller's commit: one statement."""
+        now = self.clock()
+        columns: dict[str, list[Any]] = {
+            name: []
+            for name in (
+                "claim_tokens",
+                "send_keys",
+                "states",
+                "recipients",
+                "provider_message_ids",
+                "last_errors",
+                "sent_ats",
+                "retry_ats",
+                "segments",
+                "costs",
+            )
+        }
+        tokens, opted_out = [], []
+        attempts: dict[str, dict[str, int]] = {}
+        for claim, outcomes in returned:
+            if any(o.state == "retry" for o in outcomes) and claim.token not in attempts:
+                attempts[claim.token] = self._attempts(conn, claim.token)
             for outcome in outcomes:
-                message = by_key.get(outcome.send_key)
+                message = claim.by_key.get(outcome.send_key)
                 retry = outcome.state == "retry"
-                rows.append(
-                    {
-                        "send_key": outcome.send_key,
-                        "claim_token": claim_token,
-                        "state": "planned" if retry else outcome.state,
-                        "recipient": message.recipient if message else None,
-                        "provider_message_id": outcome.provider_message_id,
-                        "last_error": outcome.error[:1000] if outcome.error else None,
-                        "sent_at": now if outcome.state == "sent" else None,
-                        "retry_at": (
-                            self._retry_at(outcome, attempts.get(outcome.send_key, 1), now) if retry else None
-                        ),
-                        "segments": outcome.segments if outcome.state in ("sent", "unknown") else None,
-                        "cost": outcome.cost if outcome.state in ("sent", "unknown") else None,
-                    }
-                )
+                retry_at = None
+                if retry:
+                    retry_at = self._retry_at(outcome, attempts[claim.token].get(outcome.send_key, 1), now)
+                for key, value in zip(
+                    columns,
+                    (
+                        claim.token,
+                        outcome.send_key,
+                        "planned" if retry else outcome.state,
+                        message.recipient if message else None,
+                        outcome.provider_message_id,
+                        outcome.error[:1000] if outcome.error else None,
+                        now if outcome.state == "sent" else None,
+                        retry_at,
+                        outcome.segments if outcome.state in ("sent", "unknown") else None,
+                        outcome.cost if outcome.state in ("sent", "unknown") else None,
+                    ),
+                    strict=True,
+                ):
+                    columns[key].append(value)
                 tokens += [{"token": token} for token in outcome.dead_tokens]
                 if outcome.opted_out and message is not None:
                     opted_out += [
@@ -668,34 +712,22 @@ class Dispatcher:
                         for address in message.to
                     ]
                 report.count(outcome)
-            report.tokens_retired += len(tokens)
-            report.opted_out += len(opted_out)
-            report.requests += 1 if by_key else 0
-            with self.warehouse.begin() as conn:
-                if len(rows) == 1:  # a request of one message: one statement, no stage
-                    Warehouse.run(conn, "delivery/apply_outcome_row.sql", **rows[0], now=now)
-                else:
-                    frame = pd.DataFrame(rows)
-                    frame["retry_at"] = pd.to_datetime(frame["retry_at"])
-                    frame["sent_at"] = pd.to_datetime(frame["sent_at"])
-                    frame["segments"] = frame["segments"].astype("Int64")
-                    frame["cost"] = frame["cost"].astype("Float64")
-                    self.warehouse.insert_df(conn, "crm.delivery_outcome_stage", frame)
-                    Warehouse.run(conn, "delivery/apply_outcomes.sql", claim_token=claim_token, now=now)
-                    Warehouse.run(conn, "delivery/outcome_stage_clear.sql", claim_token=claim_token)
-                if tokens:
-                    conn.execute(sa.text(sql.single_statement("delivery/retire_token.sql")), tokens)
-                if opted_out:
-                    conn.execute(sa.text(sql.single_statement("delivery/suppression_insert.sql")), opted_out)
+            report.requests += 1 if claim.by_key else 0
+        report.tokens_retired += len(tokens)
+        report.opted_out += len(opted_out)
+        if columns["send_keys"]:
+            Warehouse.run(conn, "delivery/apply_outcomes.sql", **columns, now=now)
+        if tokens:
+            conn.execute(sa.text(sql.single_statement("delivery/retire_token.sql")), tokens)
+        if opted_out:
+            conn.execute(sa.text(sql.single_statement("delivery/suppression_insert.sql")), opted_out)
 
-    def _attempts(self, claim_token: str) -> dict[str, int]:
-        with self.warehouse.begin() as conn:
-            return {
-                r["send_key"]: int(r["attempts"])
-                for r in Warehouse.run(
-                    conn, "delivery/claim_attempts.sql", claim_token=claim_token
-                ).mappings()
-            }
+    @staticmethod
+    def _attempts(conn: sa.Connection, claim_token: str) -> dict[str, int]:
+        return {
+            r["send_key"]: int(r["attempts"])
+            for r in Warehouse.run(conn, "delivery/claim_attempts.sql", claim_token=claim_token).mappings()
+        }
 
     def _release_unattempted(self, claim_token: str, report: DispatchReport, error: str) -> None:
         with self._db, self.warehouse.begin() as conn:
@@ -738,6 +770,153 @@ class _Anchor:
         self.close()
 
 
+@dataclass(eq=False)
+class _Request:
+    """One request of a claim: at most ``provider.max_batch`` messages."""
+
+    claim: _Claim
+    batch: list[Message]
+
+
+class _Pipeline:
+    """The requests of the claims in flight, handed over in waves into ``provider.concurrency`` sending
+    slots.
+
+    One thread (the hand-over) owns the warehouse side: whenever slots are free it takes as many queued
+    requests as there are free slots, and in one commit writes the outcomes of the requests that returned
+    since its last commit, re-checks the taken requests against the contact policy and hands their approved
+    rows over; then they leave at once on the sending threads. A request is never handed over to wait for
+    a slot, so the check holds at the moment it leaves; while one wave commits, the requests of the last
+    one are on the wire.
+    """
+
+    def __init__(self, dispatcher: Dispatcher, report: DispatchReport):
+        self.dispatcher, self.report = dispatcher, report
+        self.slots = max(dispatcher.provider.concurrency, 1)
+        self.free = self.slots
+        self.cond = threading.Condition()
+        self.queue: deque[_Request] = deque()
+        self.returned: list[tuple[_Request, list[Outcome]]] = []
+        self.closed = False
+        self.error: BaseException | None = None
+        self.senders = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="dispatch-send")
+        self.thread = threading.Thread(target=self._hand_over, name="dispatch-hand-over", daemon=True)
+        self.thread.start()
+
+    def __enter__(self) -> _Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def submit(self, claim: _Claim, batches: list[list[Message]]) -> None:
+        with self.cond:
+            if self.error is not None:
+                raise self.error
+            claim.pending += len(batches)
+            self.queue.extend(_Request(claim, batch) for batch in batches)
+            self.cond.notify_all()
+
+    def wait(self, claim: _Claim, raise_error: bool = True) -> None:
+        """Until every request of ``claim`` has left and its outcomes are written (or was not sent)."""
+        with self.cond:
+            while claim.pending and self.error is None:
+                self.cond.wait()
+            if self.error is not None and raise_error:
+                raise self.error
+
+    def close(self) -> None:
+        with self.cond:
+            self.closed = True
+            self.cond.notify_all()
+        self.thread.join()
+        self.senders.shutdown(wait=True)
+
+    def _done(self, request: _Request) -> None:
+        request.claim.pending -= 1
+        self.cond.notify_all()
+
+    def _take(self) -> tuple[list[_Request], list[tuple[_Request, list[Outcome]]]] | None:
+        """The next wave and the outcomes to write with it; None when closed and nothing is left."""
+        halt = self.dispatcher._halt
+        with self.cond:
+            while self.error is None:
+                # A stopped claim (the provider is down, a configuration error) sends nothing more.
+                for request in [r for r in self.queue if r.claim.stop.is_set() or halt.is_set()]:
+                    self.queue.remove(request)
+                    self._done(request)
+                wave = [self.queue.popleft() for _ in range(min(self.free, len(self.queue)))]
+                self.free -= len(wave)
+                returned, self.returned = self.returned, []
+                if wave or returned:
+                    return wave, returned
+                if self.closed and self.free == self.slots:
+                    return None
+                self.cond.wait()
+            return None
+
+    def _within_rate(self, wave: list[_Request]) -> list[_Request]:
+        """The head of the wave the rate limit lets leave now (at least one request, waited for); the rest
+        goes back to the front of the queue, so requests never leave in a burst above the limit."""
+        if not wave:
+            return wave
+        limiter = self.dispatcher.limiter
+        limiter.acquire()
+        allowed = 1
+        while allowed < len(wave) and limiter.try_acquire():
+            allowed += 1
+        if allowed < len(wave):
+            with self.cond:
+                self.queue.extendleft(reversed(wave[allowed:]))
+                self.free += len(wave) - allowed
+        return wave[:allowed]
+
+    def _hand_over(self) -> None:
+        dispatcher, report = self.dispatcher, self.report
+        try:
+            while (taken := self._take()) is not None:
+                wave, returned = taken
+                wave = self._within_rate(wave)
+                approved: list[list[Message]] = []
+                with dispatcher._db, dispatcher.warehouse.begin() as conn:
+                    written = [(request.claim, outcomes) for request, outcomes in returned if outcomes]
+                    if written:
+                        dispatcher._write_outcomes(conn, written, report)
+                    if wave:
+                        approved = dispatcher._gate_wave(conn, wave, report)
+                with self.cond:
+                    for request, _ in returned:
+                        self._done(request)
+                    for request, messages in zip(wave, approved, strict=True):
+                        if not messages:
+                            self.free += 1
+                            self._done(request)
+                for request, messages in zip(wave, approved, strict=True):
+                    if messages:
+                        self.senders.submit(self._send, request, messages)
+        except BaseException as exc:  # the warehouse failed: the run stops, the caller raises it
+            log.exception("dispatch: handing requests over failed")
+            self._fail(exc)
+
+    def _send(self, request: _Request, messages: list[Message]) -> None:
+        try:
+            outcomes = self.dispatcher._send_request(request.claim, messages)
+        except BaseException as exc:  # the process is going down: the rows stay handed over, unwritten
+            self._fail(exc)
+            raise
+        with self.cond:
+            self.returned.append((request, outcomes))
+            self.free += 1
+            self.cond.notify_all()
+
+    def _fail(self, exc: BaseException) -> None:
+        self.dispatcher._halt.set()
+        with self.cond:
+            if self.error is None:
+                self.error = exc
+            self.cond.notify_all()
+
+
 @dataclass
 class _Claim:
     """One claim's requests in flight and what its round tells about the provider."""
@@ -745,7 +924,9 @@ class _Claim:
     token: str
     by_key: dict[str, Message]
     gate_rows: dict[str, GateRow]
-    futures: list[Future] = field(default_factory=list)
+    pool: _Pipeline | None = None
+    #: Requests queued, in flight or not yet written (guarded by the pipeline's condition).
+    pending: int = 0
     stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     config_errors: list[ProviderConfigError] = field(default_factory=list)

@@ -1,4 +1,4 @@
-"""The contact policy re-checked at the moment of sending, for the rows of one request.
+"""The contact policy re-checked at the moment of sending, for the rows of the requests about to leave.
 
 The policy decided when it planned a message; hours or days may pass before the message leaves (a provider
 outage, a held queue, a retry). So, just before a request is handed to the provider, every row is checked
@@ -8,8 +8,9 @@ and the minimum gap, and the freshness limit. Service messages, as at planning, 
 and caps, but not a hard bounce or a complaint.
 
 :func:`check` is a pure function (no warehouse), so every rule can be tested directly; the dispatcher loads
-the facts (``delivery/gate_*.sql``), calls it row by row in send order (an approved row counts against the
-next ones) and writes the verdicts in the same commit that marks the approved rows as handed over.
+the facts (``delivery/gate_facts.sql``) in one read for a wave of requests about to leave, calls it row by
+row in send order (an approved row counts against the next ones) and writes the verdicts in the same commit
+that marks the approved rows as handed over.
 """
 
 from __future__ import annotations

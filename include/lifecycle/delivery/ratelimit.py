@@ -20,15 +20,22 @@ class RateLimiter:
         self._updated = clock()
 
     def acquire(self) -> None:
-        if not self.per_second:
-            return
-        while True:
-            with self._lock:
-                now = self._clock()
-                self._tokens = min(self.per_second, self._tokens + (now - self._updated) * self.per_second)
-                self._updated = now
-                if self._tokens >= 1:
-                    self._tokens -= 1
-                    return
-                wait = (1 - self._tokens) / self.per_second
+        while (wait := self._take()) > 0:
             self._sleep(wait)
+
+    def try_acquire(self) -> bool:
+        """Acquire only if that needs no waiting."""
+        return self._take() == 0
+
+    def _take(self) -> float:
+        """Take one token (0 returned), or the seconds until one is due (nothing taken)."""
+        if not self.per_second:
+            return 0.0
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.per_second, self._tokens + (now - self._updated) * self.per_second)
+            self._updated = now
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return 0.0
+            return (1 - self._tokens) / self.per_second

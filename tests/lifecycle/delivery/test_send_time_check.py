@@ -1,9 +1,11 @@
-"""The contact policy re-checked at the moment of sending: the pure rules, then an outage across local days
-with an unsubscribe in the middle, sent through a real SMTP server, on DuckDB and PostgreSQL."""
+"""The contact policy re-checked at the moment of sending: the pure rules, a consent withdrawn and an
+unsubscribe arriving while a claim is being sent, then an outage across local days with an unsubscribe in the
+middle, sent through a real SMTP server, on DuckDB and PostgreSQL."""
 
+import threading
 from datetime import datetime, timedelta
 
-from delivery_shop import Clock, add_customers, ledger, ledger_row, plan
+from delivery_shop import Clock, add_customers, ledger, ledger_row, plan, uncapped_policy
 from smtp_standin import SmtpStandIn
 
 from lifecycle.delivery.dispatch import Dispatcher, DispatchSettings
@@ -74,6 +76,86 @@ def test_caps_and_gap_count_what_was_actually_sent():
     fresh = customer()
     assert check(row(), fresh, POLICY, NOON_MSK).state == "sending"
     assert check(row(), fresh, POLICY, NOON_MSK).reason == "min_gap"
+
+
+def test_a_withdrawal_while_the_claim_is_sent_stops_the_rest(shop, signer, sender):
+    """Requests leave in waves, several at once, each wave checked in one commit. While the first wave is
+    on the wire, one customer withdraws email consent and another unsubscribes (their messages are claimed
+    already, not yet handed over): none of their messages leaves; every other message does, once."""
+    concurrency = 3
+    customers = add_customers(shop, 8)
+    withdrawn, unsubscribed = customers[-2], customers[-1]
+    # One message each for the first six customers (the first wave takes three), then three each for the
+    # two who change their mind: claimed in the same claim, sent in later waves.
+    rows = [ledger_row(f"a{n}-{c}", c, "ru/welcome/email_1", {}) for n, c in enumerate(customers[:6])]
+    rows += [
+        ledger_row(f"b{n}-{c}", c, "ru/welcome/email_1", {})
+        for c in (withdrawn, unsubscribed)
+        for n in range(3)
+    ]
+    plan(shop, rows)
+    changed = threading.Event()
+    claimed_when_changed: dict[str, str] = {}
+    waves: list[int] = []
+
+    with SmtpStandIn() as server:
+        provider = SmtpProvider("127.0.0.1", server.port, sender, concurrency=concurrency)
+        send = provider.send
+
+        def send_and_change(batch):
+            if batch[0].send_key == rows[0]["send_key"]:
+                states = ledger(shop)
+                claimed_when_changed.update({k: r["state"] for k, r in states.items() if k.startswith("b")})
+                with shop.begin() as conn:
+                    conn.exec_driver_sql(
+                        f"UPDATE crm.customers SET email_consent = FALSE WHERE customer_id = {withdrawn}"
+                    )
+                    conn.exec_driver_sql(
+                        "INSERT INTO crm.suppressions (channel, address, customer_id, reason, source, "
+                        f"created_at) VALUES ('email', 'c{unsubscribed}@example.ru', {unsubscribed}, "
+                        "'unsubscribe', 'link', TIMESTAMP '2026-03-02 11:59:00')"
+                    )
+                changed.set()
+            # No request returns (so no later wave is checked) before the change is committed.
+            assert changed.wait(30)
+            return send(batch)
+
+        provider.send = send_and_change
+        clock = Clock()
+        dispatcher = Dispatcher(
+            shop,
+            provider,
+            signer,
+            settings=DispatchSettings(orphan_after=timedelta(0)),
+            clock=clock,
+            sleep=clock.sleep,
+            policy=uncapped_policy(),
+        )
+        gate_wave = dispatcher._gate_wave
+
+        def counted(conn, wave, report):
+            waves.append(len(wave))
+            return gate_wave(conn, wave, report)
+
+        dispatcher._gate_wave = counted
+        report = dispatcher.run("email")
+        provider.close()
+        received = server.send_keys()
+
+    states = ledger(shop)
+    assert set(claimed_when_changed.values()) == {"sending"}  # claimed, not yet handed over
+    assert waves[0] == concurrency
+    assert sum(waves) == len(rows)
+    assert len(waves) < len(rows)
+    assert set(received) == {r["send_key"] for r in rows[:6]}
+    assert max(received.values()) == 1
+    assert report.sent == 6
+    assert report.dropped == {"no_consent": 3, "suppressed_address": 3}
+    for key, row in states.items():
+        if key.startswith("b"):
+            assert row["state"] == "dropped"
+            assert row["attempted_at"] is None
+    assert audit_sent(shop).ok
 
 
 def test_an_outage_across_local_days_sends_within_the_policy(shop, signer, sender):

@@ -2,8 +2,10 @@
 
 The figure is printed (``pytest tests/lifecycle/delivery/test_throughput.py -s``), not asserted: the machine
 is shared. What is asserted is the shape that makes the figure possible: the next claim is claimed and
-rendered while the current claim's requests are in flight, both sending threads are busy at once, and
-rendering in worker processes gives exactly what rendering in-process gives. `make bench` measures every
+rendered while the current claim's requests are in flight, both sending threads are busy at once, a
+provider of one message per request gets its requests handed over in waves (one commit for several
+requests) with several in flight at once, within its rate limit, and rendering in worker processes gives
+exactly what rendering in-process gives. `make bench` measures every
 provider stand-in on a generated shop (scripts/bench_dispatch.py).
 """
 
@@ -11,9 +13,10 @@ import threading
 import time
 
 from delivery_shop import NOW, add_customers, ledger, ledger_row, plan, uncapped_policy
-from provider_standins import SendGridStandIn
+from provider_standins import OneSignalStandIn, SendGridStandIn
 
 from lifecycle.delivery.dispatch import Dispatcher, DispatchSettings
+from lifecycle.delivery.providers.onesignal import OneSignalProvider
 from lifecycle.delivery.providers.sendgrid import MAX_PERSONALIZATIONS, SendGridProvider
 from lifecycle.delivery.render import RenderPool, Templates, render_jobs
 
@@ -86,6 +89,55 @@ def test_sendgrid_throughput_and_pipeline(duck_shop, signer, sender):
         f"latency {LATENCY_S * 1000:.0f} ms, concurrency {CONCURRENCY}: {MESSAGES / elapsed:,.0f} msg/s "
         f"end to end (ceiling {ceiling:,.0f} msg/s)"
     )
+
+
+def test_one_message_requests_leave_in_waves_within_the_rate_limit(duck_shop, signer):
+    """OneSignal (one message per request), concurrency 8, 50 ms latency, at most 40 requests a second: the
+    requests are handed over a wave at a time (far fewer commits than messages), several are in flight at
+    once, and they start no faster than the limit allows (a burst of one second's worth, then 40/s)."""
+    messages, rate = 80, 40
+    customers = add_customers(duck_shop, messages)
+    plan(
+        duck_shop,
+        [
+            ledger_row(f"p{i:03}", c, "ru/abandoned_cart/push_1", {"cart_product_ids": [200]})
+            for i, c in enumerate(customers)
+        ],
+    )
+    timeline = _Timeline()
+    waves: list[int] = []
+    with OneSignalStandIn(latency_s=0.05) as server:
+        provider = OneSignalProvider(
+            server.app_id, server.api_key, server.url, concurrency=8, requests_per_second=rate
+        )
+        dispatcher = Dispatcher(
+            duck_shop,
+            provider,
+            signer,
+            clock=lambda: NOW,
+            policy=uncapped_policy(),
+            settings=DispatchSettings(render_processes=0),
+        )
+        gate_wave = dispatcher._gate_wave
+
+        def counted(conn, wave, report):
+            waves.append(len(wave))
+            return gate_wave(conn, wave, report)
+
+        dispatcher._gate_wave = counted
+        timeline.wrap(provider, "send", "request")
+        report = dispatcher.run("push")
+        assert server.violations == []
+    assert report.sent == messages
+    assert sum(waves) == messages
+    assert len(waves) < messages / 2
+    requests = sorted(timeline.spans["request"])
+    assert max(sum(1 for b in requests if _overlap(a, b)) for a in requests) >= 3
+    starts = [start for start, _ in requests]
+    for i, first in enumerate(starts):
+        for j in range(i, len(starts)):
+            # token bucket: at most one second's worth at once, then ``rate`` a second (+1: clock rounding)
+            assert j - i + 1 <= rate + rate * (starts[j] - first) + 1
 
 
 def test_worker_processes_render_what_the_process_renders(duck_shop, signer):
