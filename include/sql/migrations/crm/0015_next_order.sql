@@ -11,7 +11,7 @@
 -- crm.customer_scores.next_order_basis  what it rests on: 'own_rhythm' (the customer's gaps between
 --                                       purchases, scaled by how the shop's gaps vary around each customer's
 --                                       mean), 'segment' (a one-time buyer: the shop's gaps between first and
---                                       second purchase of customers whose first check was in the same third),
+--                                       second purchase of customers with a first check in the same third),
 --                                       'shop' (too few of those, or a customer waiting longer than their
 --                                       rhythm explains: all the shop's gaps). NULL with the date when the
 --                                       shop has too few repeat purchases to learn from.
