@@ -138,7 +138,7 @@ class NextOrderConfig(_Section):
     line_learn_days: int = Field(365, ge=30)
     line_min_repeats: int = Field(5, ge=1)
     #: A customer's cycle for a line: their own gaps and this many gaps of the line's cycle, averaged.
-    line_prior_weight: float = Field(2.0, gt=0)
+    line_prior_weight: float = Field(4.0, gt=0)
 
 
 class ScoresConfig(_Section):

@@ -329,7 +329,49 @@ def evaluate(warehouse: Warehouse, data_end: date, config: ScoresConfig) -> dict
             entry["same interval again"] = _figures(naive_same.loc[index].to_numpy(), truth)
         entry["model"]["basis"] = days.loc[index, "basis"].value_counts().to_dict()
         result["groups"][group] = entry
+    result["lines"] = _evaluate_lines(warehouse, as_of, config.next_order)
     return result
+
+
+def _evaluate_lines(warehouse: Warehouse, as_of: date, config: NextOrderConfig) -> dict[str, Any]:
+    """Each customer's expected next purchase of a consumable line against their first purchase of it in
+    the window, next to "same interval again" (the last gap of the line) and the line's cycle for everyone.
+    Dates in the past (overdue for the line) count as tomorrow, dates beyond the window as its last day."""
+    import numpy as np
+    import pandas as pd
+
+    window = config.horizon_days
+    lines = consumable_lines(warehouse, as_of, config)
+    actual = warehouse.fetch_df("scores/next_line_purchase_after.sql", as_of=as_of, window_days=window)
+    if lines.empty:
+        return {"customer_lines": 0, "came_back": 0, "groups": {}}
+    frame = lines.merge(actual, on=["customer_id", "line"], how="inner")
+    last = pd.to_datetime(frame["last_purchase_at"]).dt.normalize()
+    since = (pd.Timestamp(as_of) - last).dt.days.to_numpy(dtype="float64")  # days from the last purchase
+
+    def from_as_of(cycle: pd.Series) -> np.ndarray:
+        return np.clip(np.round(cycle.to_numpy(dtype="float64")) - since, 1, window)
+
+    truth = frame["days_to_next"].to_numpy(dtype="float64")
+    model = from_as_of(frame["cycle_days"])
+    line_cycle = from_as_of(frame["line_cycle_days"])
+    repeat = frame["last_gap_days"].notna().to_numpy()
+    same = from_as_of(frame["last_gap_days"].astype("float64"))
+    return {
+        "customer_lines": len(lines),
+        "came_back": len(frame),
+        "groups": {
+            "repeat line buyers": {
+                "model": _figures(model[repeat], truth[repeat]),
+                "line cycle": _figures(line_cycle[repeat], truth[repeat]),
+                "same interval again": _figures(same[repeat], truth[repeat]),
+            },
+            "all": {
+                "model": _figures(model, truth),
+                "line cycle": _figures(line_cycle, truth),
+            },
+        },
+    }
 
 
 def format_evaluation(result: dict[str, Any]) -> list[str]:
@@ -352,11 +394,30 @@ def format_evaluation(result: dict[str, Any]) -> list[str]:
                 f"{group:<17} {name:<22} {f['customers']:>6} {f['mae_days']:>9.1f} "
                 f"{f['median_ae_days']:>10.1f} {f['bias_days']:>+7.1f} {coverage:>13}"
             )
+    lines_result = result.get("lines") or {}
+    if lines_result.get("groups"):
+        lines += [
+            "",
+            f"Consumable lines: {lines_result['came_back']} of {lines_result['customer_lines']} customer "
+            "lines bought again in the window",
+            "",
+            f"{'customer lines':<19} {'method':<20} {'n':>6} {'MAE days':>9} {'median AE':>10} {'bias':>7}",
+        ]
+        for group, methods in lines_result["groups"].items():
+            for name, f in methods.items():
+                if f["mae_days"] is None:
+                    lines.append(f"{group:<19} {name:<20} {f['customers']:>6} {'—':>9}")
+                    continue
+                lines.append(
+                    f"{group:<19} {name:<20} {f['customers']:>6} {f['mae_days']:>9.1f} "
+                    f"{f['median_ae_days']:>10.1f} {f['bias_days']:>+7.1f}"
+                )
     lines.append(
         "(days from the snapshot to the first purchase after it, for the customers who bought in the window; "
         "model: the median of the predicted next order, its 50 % interval should hold about half of them; "
         "same interval again: the last purchase plus the last gap; shop median interval: "
         "the last purchase plus the shop's median gap; both kept within the window; bias: mean of predicted "
-        "minus actual)"
+        "minus actual; lines: the model is the customer's cycle for the line, line cycle everyone's, same "
+        "interval again the customer's last gap of the line)"
     )
     return lines

@@ -9,7 +9,8 @@
 -- Inputs: crm.orders, crm.order_items, crm.ref_order_statuses, crm.products (is_consumable,
 --   replenishment_days, product_line), crm.categories (name).
 -- Output: customer_id, line, purchases (days with a purchase of the line), last_purchase_at, last_order_id
---   (the newest order with the line), own_gaps, cycle_days, basis ('customer', 'line' or 'catalogue').
+--   (the newest order with the line), own_gaps, last_gap_days (days between the last two purchases of the
+--   line, NULL with one), line_cycle_days, cycle_days, basis ('customer', 'line' or 'catalogue').
 -- Parameters: :as_of (date), :learn_days, :min_repeats, :prior_weight.
 WITH line_products AS (
     SELECT
@@ -62,7 +63,8 @@ gaps AS (
         ordered_at,
         purchase_day - LAG(purchase_day) OVER (
             PARTITION BY customer_id, line ORDER BY purchase_day
-        ) AS gap_days
+        ) AS gap_days,
+        ROW_NUMBER() OVER (PARTITION BY customer_id, line ORDER BY purchase_day DESC) AS newest_day_no
     FROM line_days
 ),
 
@@ -106,7 +108,8 @@ per_customer AS (
         COUNT(*) AS purchases,
         MAX(ordered_at) AS last_purchase_at,
         SUM(CASE WHEN gap_days > 1 THEN 1 ELSE 0 END) AS own_gaps,
-        SUM(CASE WHEN gap_days > 1 THEN gap_days ELSE 0 END) AS own_gap_days
+        SUM(CASE WHEN gap_days > 1 THEN gap_days ELSE 0 END) AS own_gap_days,
+        MAX(CASE WHEN newest_day_no = 1 THEN gap_days END) AS last_gap_days
     FROM gaps
     GROUP BY customer_id, line
 )
@@ -118,6 +121,8 @@ SELECT
     pc.last_purchase_at,
     n.order_id AS last_order_id,
     pc.own_gaps,
+    pc.last_gap_days,
+    cy.line_cycle_days,
     (pc.own_gap_days + :prior_weight * cy.line_cycle_days) / (pc.own_gaps + :prior_weight) AS cycle_days,
     CASE
         WHEN pc.own_gaps > 0 THEN 'customer'

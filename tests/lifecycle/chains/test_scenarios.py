@@ -302,11 +302,11 @@ def _score(wh, as_of):
 
 def test_replenishment_times_its_first_message_from_the_customers_expected_line_purchase(wh):
     insert(wh, "crm.customers", [customer(1)])
-    for n, days_ago in enumerate((50, 30, 10)):  # the filter every 20 days; the catalogue says 30
+    for n, days_ago in enumerate((40, 25, 10)):  # the filter every 15 days; the catalogue says 30
         order(wh, 10 + n, 1, T - days_ago * D, [300])
     report = _score(wh, T - D)
     assert report.consumable_lines == 1
-    # the customer's cycle: their two 20-day gaps and two of the line's 30 days, averaged: 25 days after the
+    # the customer's cycle: their two 15-day gaps and four of the line's 30 days, averaged: 25 days after the
     # last filter, so the first message goes 7 days before, at T + 8 days (the catalogue alone: T + 13)
     expected = query(wh, "SELECT cycle_days, basis, next_purchase_date FROM crm.customer_line_next_orders")
     assert expected == [(25.0, "customer", (T + 15 * D).date())]
@@ -330,9 +330,9 @@ def test_replenishment_times_an_order_the_scores_have_not_seen_by_the_product_cy
     _, due = run(wh, "replenishment", T + 23 * D)
     assert steps(due) == [("email_1", T - 5 * H + 23 * D)]
     assert json.loads(due[0]["context"])["timing"] == "product_catalogue"
-    # customer 1's scored cycle: one 20-day gap and two of 30 days, 26.7 days after T - 20 days
+    # customer 1's scored cycle: one 20-day gap and four of 30 days, 28 days after T - 20 days
     with_scores = query(wh, "SELECT customer_id, cycle_days FROM crm.customer_line_next_orders")
-    assert with_scores == [(1, pytest.approx(80 / 3))]
+    assert with_scores == [(1, pytest.approx(28.0))]
 
 
 def test_product_line_update_tells_owners_of_the_older_generation(wh):

@@ -119,15 +119,17 @@ def test_on_the_demo_shop_the_model_beats_same_interval_again(demo_evaluation):
     one_time = result["groups"]["one-time buyers"]
     assert one_time["model"]["mae_days"] < one_time["shop median interval"]["mae_days"], one_time
     assert set(everyone["model"]["basis"]) <= {"own_rhythm", "segment", "shop"}
+    # per consumable line, the customer's cycle beats their last gap of the line
+    lines = result["lines"]["groups"]["repeat line buyers"]
+    assert lines["model"]["customers"] >= 50
+    assert lines["model"]["mae_days"] < lines["same interval again"]["mae_days"], lines
 
 
 def test_the_demo_shop_scores_write_each_consumable_line(demo_evaluation):
     warehouse, _ = demo_evaluation
     report = score(warehouse, DATA_END, ScoresConfig(), run_key="t")
     assert report.consumable_lines > 100
-    lines = warehouse.fetch_df(
-        "scores/consumable_lines.sql", as_of=DATA_END, learn_days=365, min_repeats=5, prior_weight=2.0
-    )
+    lines = next_order.consumable_lines(warehouse, DATA_END, ScoresConfig().next_order)
     with warehouse.begin() as conn:
         rows = conn.exec_driver_sql(
             "SELECT line, basis, COUNT(*), MEDIAN(cycle_days) FROM crm.customer_line_next_orders"
