@@ -327,7 +327,8 @@ def evaluate(warehouse: Warehouse, data_end: date, config: ScoresConfig) -> dict
         }
         if group == "repeat buyers":
             entry["same interval again"] = _figures(naive_same.loc[index].to_numpy(), truth)
-        entry["model"]["basis"] = days.loc[index, "basis"].value_counts().to_dict()
+        counts = days.loc[index, "basis"].value_counts()
+        entry["model"]["basis"] = {str(name): int(count) for name, count in counts.items()}
         result["groups"][group] = entry
     result["lines"] = _evaluate_lines(warehouse, as_of, config.next_order)
     return result
