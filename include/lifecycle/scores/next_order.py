@@ -1,7 +1,8 @@
 """Each customer's expected next order, and per consumable line the expected next purchase of that line.
 
 **What the date means.** ``next_order_date`` is the median of the predicted day of the customer's next
-purchase, *if they buy again*: of the customers given that date who come back, half have come back by it.
+purchase, *if they buy again within the horizon* (``next_order.horizon_days``, 180 days): of the customers
+given that date who come back, half have come back by it.
 ``next_order_early`` and ``next_order_late`` are the lower and upper quartiles (the 50 % interval). Whether
 they come back at all is the churn probability's job; the date says when, should they.
 
@@ -10,8 +11,9 @@ they come back at all is the churn probability's job; the date says when, should
 * A repeat buyer's next gap is their own mean gap ``m`` times a ratio drawn from the shop's history: for every
   past purchase, the gap before it over the mean of that customer's earlier gaps (grouped by how many earlier
   gaps there were, since a mean of one gap is a poorer guide than a mean of six). The customer has already
-  waited ``e`` days since their last purchase, so only ratios above ``e / m`` are possible; the prediction is
-  the quartiles of ``m x ratio`` among those, counted from the last purchase (basis ``own_rhythm``).
+  waited ``e`` days since their last purchase, so only ratios above ``e / m`` (and up to the end of the
+  horizon) are possible; the prediction is the quartiles of ``m x ratio`` among those, counted from the last
+  purchase (basis ``own_rhythm``).
 * A one-time buyer has no rhythm of their own: the shop's gaps between first and second purchase of customers
   whose first check was in the same third (low, mid, high), again only those longer than the wait so far
   (basis ``segment``); with too few of those, all the shop's gaps (basis ``shop``). A repeat buyer waiting
