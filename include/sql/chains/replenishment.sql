@@ -1,10 +1,10 @@
 -- Replenishment ("Пополни запасы"): a consumable a customer bought is nearly used up. The chain starts
 -- :lead_days before the customer's expected next purchase of the product's consumable line, unless they
--- bought the product again. The expected date comes from the daily scores (crm.customer_line_next_orders, written
--- by the scores of the days before the run): the customer's own cycle for the line, weighted with the line's
--- cycle, counted from the order that triggers the chain when it is their newest purchase of the line. An
--- order the scores have not seen yet (bought since they ran), or a warehouse without scores, falls back to
--- the product's cycle: learnt from repeat purchases (median days between two purchases of it by the same
+-- bought the product again. The expected date comes from the daily scores (crm.customer_line_next_orders,
+-- written by the scores of the days before the run): the customer's own cycle for the line, weighted with
+-- the line's cycle, counted from the order that triggers the chain when it is their newest purchase of the
+-- line. An order the scores have not seen yet (bought since they ran), or a warehouse without scores, falls
+-- back to the product's cycle: learnt from repeat purchases (median days between two purchases of it by the same
 -- customer, over the last :learn_days) when at least :min_repeats such repeats exist, otherwise the product's
 -- replenishment_days.
 -- Inputs: crm.orders, crm.order_items, crm.ref_order_statuses, crm.products (is_consumable,
