@@ -5,8 +5,9 @@
 Scores every customer who has bought at least once: the RFM code with its segment name (27 segments, in
 Russian and English, e.g. 333 «недавние частые с высоким чеком» / "recent, frequent, high check"), the
 probability of making no purchase in the next 90 days (churn) and the expected purchase revenue of the next 12
-months (LTV). Chains personalise their offers by these scores; the history kept per date shows how customers
-move between segments.
+months (LTV), and the expected next order (the median of the predicted day of the next purchase, and per
+consumable line the expected next refill). Chains personalise their offers by these scores; the history kept
+per date shows how customers move between segments.
 
 ## Trigger
 The Asset `lifecycle://warehouse/crm/customer_state`, emitted by every `lifecycle_ingest` run. The as-of
@@ -22,7 +23,8 @@ thresholds in `include/config/scores.yaml` (docs/scores.md).
 
 ## Outputs
 `crm.customer_scores`: one row per customer and as-of date (re-scoring a date replaces its rows),
-`crm.customer_scores_current` (view of the newest date), `crm.score_runs`; emits the Asset
+`crm.customer_scores_current` (view of the newest date), `crm.customer_line_next_orders` (per customer and
+consumable line, read by the replenishment chain), `crm.score_runs`; emits the Asset
 `lifecycle://warehouse/crm/customer_scores`; its event extra holds the date, customers and model versions;
 a short digest in the run's note (with the `lifecycle_airflow_api` connection).
 

@@ -192,6 +192,7 @@ def overview(
         "experiments": _experiments(warehouse, period, chains or {}, bandit_min_sample),
         "cohorts": _fetch(warehouse, "reports/cohorts.sql", since_month=date(last_day.year - 2, 1, 1)),
         "rfm": _fetch(warehouse, "reports/rfm_distribution.sql", until_date=last_day),
+        "next_order": _fetch(warehouse, "reports/next_order_by_segment.sql", until_date=last_day),
         "rfm_migration": _fetch(warehouse, "reports/rfm_migration.sql", until_date=last_day),
         "customers": customer[-1] if customer else None,
         "customer_history": customer,

@@ -6,7 +6,8 @@ COMMAND is one of train, score, report, evaluate.
 ``score`` scores every purchasing customer as of the date (default: yesterday, UTC) and prints how long it
 took; ``report`` prints the current models' figures and the RFM distribution of the newest scored date;
 ``evaluate`` compares the churn model with recency alone, BG/NBD and a logistic regression, and LTV with
-predicting zero and "last year repeats", on the same validation data (writes nothing; ``--json`` for JSON).
+predicting zero and "last year repeats", on the same validation data, and the expected next order against
+"same interval again" on a holdout snapshot (writes nothing; ``--json`` for JSON).
 """
 
 from __future__ import annotations

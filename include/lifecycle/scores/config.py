@@ -123,6 +123,24 @@ class LtvConfig(_Section):
     gate: LtvGate = LtvGate()
 
 
+class NextOrderConfig(_Section):
+    """The expected next order (:mod:`lifecycle.scores.next_order`) and the consumable lines' cycles."""
+
+    #: A sample of gaps (a group of ratios, the first gaps of one third of first checks, the tail of gaps
+    #: longer than a customer's wait) smaller than this is not used; the next broader one is.
+    min_sample: int = Field(30, ge=5)
+    #: The prediction is for the customers who buy again within this many days after the as-of date (one
+    #: who does not is the churn probability's concern); ``scores evaluate`` checks it on the snapshot this
+    #: many days before the data end, against the first purchase in these days.
+    horizon_days: int = Field(180, ge=30, le=730)
+    #: A consumable line's cycle is learnt from the repeat purchases of the last ``line_learn_days`` when
+    #: there are at least ``line_min_repeats`` of them, else it is the catalogue's replenishment_days.
+    line_learn_days: int = Field(365, ge=30)
+    line_min_repeats: int = Field(5, ge=1)
+    #: A customer's cycle for a line: their own gaps and this many gaps of the line's cycle, averaged.
+    line_prior_weight: float = Field(4.0, gt=0)
+
+
 class ScoresConfig(_Section):
     currency: CurrencySettings = CurrencySettings()
     #: What one purchase is: ``customer_day`` (default) merges a customer's orders of one day into one
@@ -132,6 +150,7 @@ class ScoresConfig(_Section):
     rfm: RfmConfig = RfmConfig()
     churn: ChurnConfig = ChurnConfig()
     ltv: LtvConfig = LtvConfig()
+    next_order: NextOrderConfig = NextOrderConfig()
 
     @model_validator(mode="after")
     def _preset_currency(self):

@@ -6,7 +6,9 @@ same customers: ranking by recency alone, BG/NBD expected purchases (fitted on t
 its probability of no purchase in the horizon gives its Brier score and calibration error), and a logistic
 regression trained on the same snapshots and the same inputs. The current registered model, if any, is
 measured too. For LTV it shows the model's MAE next to predicting zero and the naive "last year's revenue
-repeats", and how monotone its decile table is. Nothing is written to the warehouse.
+repeats", and how monotone its decile table is. The expected next order is checked on its own holdout
+snapshot against the first purchase after it, next to the naive "same interval again" and the shop's median
+interval (:func:`lifecycle.scores.next_order.evaluate`). Nothing is written to the warehouse.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from lifecycle.scores import churn, ltv, registry
+from lifecycle.scores import churn, ltv, next_order, registry
 from lifecycle.scores.config import ScoresConfig
 from lifecycle.scores.training import churn_data, fit_ltv, ltv_data, measure_churn
 
@@ -35,6 +37,9 @@ class Evaluation:
     churn: dict[str, dict[str, float | None]] = field(default_factory=dict)
     ltv: dict[str, float] | None = None
     ltv_problem: str | None = None
+    #: the expected next order against what customers did next (see next_order.evaluate)
+    next_order: dict[str, Any] | None = None
+    next_order_problem: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -44,6 +49,8 @@ class Evaluation:
             "churn": self.churn,
             "ltv": self.ltv,
             "ltv_problem": self.ltv_problem,
+            "next_order": self.next_order,
+            "next_order_problem": self.next_order_problem,
         }
 
 
@@ -126,12 +133,16 @@ def evaluate_scores(warehouse: Warehouse, data_end: date, config: ScoresConfig) 
         }
     except (ValueError, RuntimeError) as exc:
         result.ltv_problem = str(exc)
+    try:
+        result.next_order = next_order.evaluate(warehouse, data_end, config)
+    except ValueError as exc:
+        result.next_order_problem = str(exc)
     return result
 
 
 def format_evaluation(result: Evaluation, currency=None) -> str:
     """The comparison as plain-text tables."""
-    from lifecycle.currency import CurrencySettings, format_money
+    from lifecycle.currency import CurrencySettings
 
     currency = currency or CurrencySettings()
     plan = result.snapshots
@@ -161,12 +172,23 @@ def format_evaluation(result: Evaluation, currency=None) -> str:
     lines.append("")
     if result.ltv is None:
         lines.append(f"LTV: not measured: {result.ltv_problem}")
-        return "\n".join(lines)
-    figures = result.ltv
+    else:
+        lines += _ltv_lines(result.ltv, currency)
+    lines.append("")
+    if result.next_order is None:
+        lines.append(f"Expected next order: not measured: {result.next_order_problem}")
+    else:
+        lines += next_order.format_evaluation(result.next_order)
+    return "\n".join(lines)
+
+
+def _ltv_lines(figures: dict[str, Any], currency) -> list[str]:
+    from lifecycle.currency import format_money
+
     expected = figures["expected_value"]
     snapshots = figures["training_snapshots"]
     money = lambda value, width: f"{format_money(value, currency, 0):>{width}}"  # noqa: E731
-    lines += [
+    return [
         f"LTV: fitted as of {figures['as_of']}, checked on the {figures['validation_days']} days after it, "
         f"{figures['customers']} customers; score scale fitted on {figures['training_rows']} customers of "
         f"{snapshots} earlier snapshot{'' if snapshots == 1 else 's'} "
@@ -182,4 +204,3 @@ def format_evaluation(result: Evaluation, currency=None) -> str:
         "(ltv score: the typical revenue, aimed at the MAE, the figure the gate judges; expected value: "
         "BG/NBD x Gamma-Gamma, the figure to sum for totals)",
     ]
-    return "\n".join(lines)

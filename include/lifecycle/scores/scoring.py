@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from lifecycle.ingest import no_purchases_error
-from lifecycle.scores import churn, ltv, registry
+from lifecycle.scores import churn, ltv, next_order, registry
 from lifecycle.scores.config import ScoresConfig
 from lifecycle.scores.features import build_features
 from lifecycle.scores.rfm import compute_rfm, describe_cuts
@@ -39,6 +39,10 @@ SCORE_COLUMNS = (
     "ltv",
     "churn_model_version",
     "ltv_model_version",
+    "next_order_date",
+    "next_order_early",
+    "next_order_late",
+    "next_order_basis",
     "scored_at",
 )
 
@@ -54,6 +58,10 @@ class ScoreReport:
     seconds: float
     #: what each R, F and M digit means under the cut points in force, in the shop's currency (en, ru)
     rfm_legend: dict[str, dict[str, str]] | None = None
+    #: customers per basis of the expected next order (own_rhythm, segment, shop)
+    next_order_basis: dict[str, int] | None = None
+    #: rows of crm.customer_line_next_orders written (customer and consumable line)
+    consumable_lines: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "as_of": self.as_of.isoformat()}
@@ -98,6 +106,11 @@ def score(warehouse: Warehouse, as_of: date, config: ScoresConfig, run_key: str)
             "no current %s model: its scores are left empty; run the lifecycle_train_churn DAG",
             " or ".join(name for name, m in (("churn", churn_model), ("ltv", ltv_model)) if not m),
         )
+    rhythm, days = next_order.expected_next_orders(
+        warehouse, as_of, frame, config.next_order, config.purchase_unit
+    )
+    frame = frame.join(next_order.as_dates(as_of, rhythm, days))
+    lines = next_order.consumable_lines(warehouse, as_of, config.next_order)
     churn_version = churn_model.version if churn_model else None
     ltv_version = ltv_model.version if ltv_model else None
     now = datetime.now(UTC).replace(tzinfo=None)
@@ -107,9 +120,12 @@ def score(warehouse: Warehouse, as_of: date, config: ScoresConfig, run_key: str)
         churn_model_version=pd.array([churn_version] * len(frame), dtype="Int64"),
         ltv_model_version=pd.array([ltv_version] * len(frame), dtype="Int64"),
     )[list(SCORE_COLUMNS)]
+    lines = lines.assign(as_of=as_of, scored_at=now)[list(next_order.LINE_COLUMNS)]
     with warehouse.begin() as conn:
         warehouse.run(conn, "scores/delete_scores.sql", as_of=as_of)
         warehouse.insert_df(conn, "crm.customer_scores", frame)
+        warehouse.run(conn, "scores/delete_line_next_orders.sql", as_of=as_of)
+        warehouse.insert_df(conn, "crm.customer_line_next_orders", lines)
         warehouse.run(conn, "scores/delete_score_run.sql", as_of=as_of, run_key=run_key)
         report = ScoreReport(
             as_of=as_of,
@@ -122,6 +138,8 @@ def score(warehouse: Warehouse, as_of: date, config: ScoresConfig, run_key: str)
             rfm_cuts=cuts,
             seconds=round(time.perf_counter() - started, 3),
             rfm_legend=describe_cuts(cuts, config.currency),
+            next_order_basis={str(k): int(v) for k, v in frame["next_order_basis"].value_counts().items()},
+            consumable_lines=len(lines),
         )
         warehouse.run(
             conn,

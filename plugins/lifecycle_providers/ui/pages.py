@@ -508,6 +508,62 @@ def _scores(summary: dict[str, Any]) -> list[str]:
     ]
 
 
+def _next_order(rows: list[dict[str, Any]]) -> str:
+    """Days to the expected next order per RFM segment: the median and how many are due when."""
+    rows = [row for row in rows if row["customers"]]
+    if not any(row["dated"] for row in rows):
+        return r.paragraph(
+            "Нет ожидаемых дат следующего заказа: скоринг ещё не считал их / No expected next orders yet: "
+            "the scores have not computed them.",
+            "muted",
+        )
+    as_of = rows[0]["as_of"]
+    dated = [row for row in rows if row["dated"]]
+    return "".join(
+        (
+            r.paragraph(
+                f"На {as_of}: дата — медиана прогноза следующей покупки, если клиент купит снова в пределах "
+                "горизонта; придёт ли он вообще, говорит вероятность оттока. / As of "
+                f"{as_of}: the date is the median of the predicted next purchase if the customer buys again "
+                "within the horizon; whether they come back at all is the churn probability "
+                "(docs/scores.md#expected-next-order)."
+            ),
+            r.bar_chart(
+                [(f"{row['rfm_code']} {row['segment_en']}", row["median_days"]) for row in dated],
+                "Медиана дней до следующего заказа / Median days to the next order",
+            ),
+            r.table(
+                [
+                    "RFM",
+                    "Сегмент / Segment",
+                    "Клиентов / Customers",
+                    "Медиана дней / Median days",
+                    "≤ 7 дн. / days",
+                    "8–30",
+                    "31–90",
+                    "> 90",
+                    "Churn",
+                ],
+                [
+                    [
+                        row["rfm_code"],
+                        row["segment_en"],
+                        r.fmt(row["customers"]),
+                        r.fmt(row["median_days"]),
+                        r.fmt(row["within_7"]),
+                        r.fmt(row["within_30"]),
+                        r.fmt(row["within_90"]),
+                        r.fmt(row["later"]),
+                        r.fmt(row["mean_churn_probability"], "prob"),
+                    ]
+                    for row in rows
+                ],
+                numeric=(2, 3, 4, 5, 6, 7, 8),
+            ),
+        )
+    )
+
+
 def overview(
     reader,
     first_day: date | None,
@@ -780,6 +836,9 @@ def overview(
                 "Миграции RFM / RFM migration"
                 + (f" ({migration[0]['from_date']} → {migration[0]['to_date']})" if migration else ""),
                 migration_view,
+            ),
+            r.section(
+                "Ожидаемый следующий заказ / Expected next order", _next_order(data.get("next_order", []))
             ),
             r.section("LTV, удержание, повторные покупки / LTV, retention, repeat purchases", customer_table),
             r.section(

@@ -23,6 +23,8 @@ SCENARIO_TABLES = (
     "crm.stock_changes",
     "crm.customer_state",
     "crm.customer_scores",
+    "crm.customer_line_next_orders",
+    "crm.score_runs",
     "crm.suppressions",
     "crm.decisions",
     "crm.due_steps",

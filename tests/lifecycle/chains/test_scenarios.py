@@ -3,6 +3,7 @@
 import json
 from datetime import date
 
+import pytest
 from chain_helpers import D, H, T, customer, decide, event, insert, instances, order, query, run, state, steps
 
 M = H / 60
@@ -290,6 +291,48 @@ def test_replenishment_learns_the_cycle_from_repeat_purchases(wh):
     assert figures.entered == 1
     assert steps(due) == [("email_1", T - D)]  # 20-day learnt cycle minus 7 days
     assert json.loads(due[0]["context"])["cycle_learnt"] is True
+
+
+def _score(wh, as_of):
+    from lifecycle.scores.config import ScoresConfig
+    from lifecycle.scores.scoring import score
+
+    return score(wh, as_of.date(), ScoresConfig(), run_key=f"scores-{as_of:%Y%m%d}")
+
+
+def test_replenishment_times_its_first_message_from_the_customers_expected_line_purchase(wh):
+    insert(wh, "crm.customers", [customer(1)])
+    for n, days_ago in enumerate((40, 25, 10)):  # the filter every 15 days; the catalogue says 30
+        order(wh, 10 + n, 1, T - days_ago * D, [300])
+    report = _score(wh, T - D)
+    assert report.consumable_lines == 1
+    # the customer's cycle: their two 15-day gaps and four of the line's 30 days, averaged: 25 days after the
+    # last filter, so the first message goes 7 days before, at T + 8 days (the catalogue alone: T + 13)
+    expected = query(wh, "SELECT cycle_days, basis, next_purchase_date FROM crm.customer_line_next_orders")
+    assert expected == [(25.0, "customer", (T + 15 * D).date())]
+    figures, due = run(wh, "replenishment", T + 8 * D - H)
+    assert figures.entered == 0
+    figures, due = run(wh, "replenishment", T + 8 * D + H)
+    assert figures.entered == 1
+    assert steps(due) == [("email_1", T + 8 * D)]
+    context = json.loads(due[0]["context"])
+    assert (context["timing"], context["cycle_days"], context["cycle_learnt"]) == ("customer", 25.0, True)
+    assert context["line"] == "category 3"
+    assert context["expected_purchase_at"].startswith((T + 15 * D).date().isoformat())
+
+
+def test_replenishment_times_an_order_the_scores_have_not_seen_by_the_product_cycle(wh):
+    insert(wh, "crm.customers", [customer(1), customer(2)])
+    order(wh, 10, 1, T - 40 * D, [300])
+    order(wh, 11, 1, T - 20 * D, [300])
+    _score(wh, T - D)
+    order(wh, 12, 2, T - 5 * H, [300])  # bought after the scores ran: the catalogue's 30 days apply
+    _, due = run(wh, "replenishment", T + 23 * D)
+    assert steps(due) == [("email_1", T - 5 * H + 23 * D)]
+    assert json.loads(due[0]["context"])["timing"] == "product_catalogue"
+    # customer 1's scored cycle: one 20-day gap and four of 30 days, 28 days after T - 20 days
+    with_scores = query(wh, "SELECT customer_id, cycle_days FROM crm.customer_line_next_orders")
+    assert with_scores == [(1, pytest.approx(28.0))]
 
 
 def test_product_line_update_tells_owners_of_the_older_generation(wh):

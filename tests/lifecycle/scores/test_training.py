@@ -160,7 +160,11 @@ def test_on_an_orders_only_shop_the_model_beats_every_classic(demo_orders_only_f
     assert ltv["mae"] < ltv["zero_mae"], ltv
     assert ltv["mae"] < ltv["baseline_mae"], ltv
     assert ltv["decile_spearman"] >= 0.9
+    repeat = result.next_order["groups"]["repeat buyers"]
+    assert repeat["model"]["mae_days"] < repeat["same interval again"]["mae_days"], repeat
     text = format_evaluation(result)
     assert "logistic regression" in text
     assert "predict zero" in text
     assert "expected value" in text
+    assert "Expected next order: holdout snapshot 2025-12-31" in text
+    assert "same interval again" in text

@@ -153,6 +153,31 @@ def test_crm_overview(client):
     assert client.get("/overview?start=2026-03-31&end=2026-03-01", headers=AUTH).status_code == 422
 
 
+def test_crm_overview_shows_the_days_to_the_expected_next_order_per_segment(client):
+    import re
+
+    html = client.get("/overview?start=2026-03-01&end=2026-03-31", headers=AUTH).text
+    start = html.index("Ожидаемый следующий заказ / Expected next order")
+    section = html[start : html.index("<h2>", start + 10)]
+    assert "As of 2026-03-31" in section
+    cells = {
+        row[0]: row[1:]
+        for row in (
+            re.findall(r"<td[^>]*>(.*?)</td>", tr) for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", section, re.S)
+        )
+        if row
+    }
+    # customers, median days, due within 7, 8-30, 31-90, over 90 days
+    assert cells["311"][1:7] == ["1", "5", "1", "0", "0", "0"]
+    assert cells["333"][1:7] == ["1", "20", "0", "1", "0", "0"]
+    assert cells["111"][1:7] == ["1", "–", "0", "0", "0", "0"]  # scored, but no date
+
+
+def test_the_expected_next_order_section_says_when_there_are_no_dates(client):
+    html = client.get("/overview?start=2026-02-01&end=2026-02-28", headers=AUTH).text
+    assert "No expected next orders yet" in html
+
+
 def test_default_period_is_the_last_reported_month(client):
     html = client.get("/overview", headers=AUTH).text
     assert "2026-03-02 — 2026-03-31" in html

@@ -114,6 +114,12 @@ def build_ui_warehouse(path):
             " '2026-03-02 10:05'), ('orders', '3', '2026-03-02 09:00', 'negative_amount', NULL,"
             " '2026-03-02 10:05')"
         )
+        # the expected next orders of the newest scores: customer 1 in 5 days, 2 in 20, 3 without a date
+        conn.exec_driver_sql(
+            "UPDATE crm.customer_scores"
+            " SET next_order_date = as_of + CASE customer_id WHEN 1 THEN 5 ELSE 20 END,"
+            " next_order_basis = 'own_rhythm' WHERE as_of = '2026-03-31' AND customer_id IN (1, 2)"
+        )
         conn.exec_driver_sql(
             "INSERT INTO crm.score_runs VALUES ('2026-03-31', 'scores-run', 3, 4, 2, 'quantile', '{}', 1.5,"
             " '2026-04-01 03:00')"
