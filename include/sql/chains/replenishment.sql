@@ -4,9 +4,12 @@
 -- written by the scores of the days before the run): the customer's own cycle for the line, weighted with
 -- the line's cycle, counted from the order that triggers the chain when it is their newest purchase of the
 -- line. An order the scores have not seen yet (bought since they ran), or a warehouse without scores, falls
--- back to the product's cycle: learnt from repeat purchases (median days between two purchases of it by the same
--- customer, over the last :learn_days) when at least :min_repeats such repeats exist, otherwise the product's
--- replenishment_days.
+-- back to the product's cycle: learnt from repeat purchases (median days between two purchases of it by the
+-- same customer, over the last :learn_days) when at least :min_repeats such repeats exist, otherwise the
+-- product's replenishment_days.
+-- The daily scores may move a reminder's moment back past the chain's last run: the window reaches
+-- :slip_hours behind :since, so such a reminder goes out late rather than never (its trigger key is the
+-- order and product, which enters once: reentry_days is longer than the slip).
 -- Inputs: crm.orders, crm.order_items, crm.ref_order_statuses, crm.products (is_consumable,
 --   replenishment_days, product_line), crm.categories (name: the line of a consumable without product_line),
 --   crm.customer_line_next_orders.
@@ -15,7 +18,8 @@
 --   cycle_days, cycle_learnt (true when learnt from repeat purchases, the customer's or everyone's), line,
 --   timing ('customer', 'line' or 'catalogue' from the scores; 'product_learnt' or 'product_catalogue' when
 --   the product's cycle applies), expected_purchase_at (the expected next purchase).
--- Parameters: :since, :as_of (triggers in (since, as_of]), :lead_days, :min_repeats, :learn_days.
+-- Parameters: :since, :as_of (triggers in (since - slip_hours, as_of]), :slip_hours, :lead_days,
+--   :min_repeats, :learn_days.
 WITH purchases AS (
     SELECT
         o.customer_id,
@@ -129,7 +133,7 @@ SELECT
     d.expected_purchase_at
 FROM due AS d
 WHERE
-    d.triggered_at > :since
+    d.triggered_at > :since - :slip_hours * INTERVAL '1 hour'
     AND d.triggered_at <= :as_of
     AND NOT EXISTS (
         SELECT 1

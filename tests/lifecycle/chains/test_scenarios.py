@@ -321,6 +321,25 @@ def test_replenishment_times_its_first_message_from_the_customers_expected_line_
     assert context["expected_purchase_at"].startswith((T + 15 * D).date().isoformat())
 
 
+def test_a_reminder_the_next_scores_move_back_past_the_last_run_still_enters_once(wh):
+    insert(wh, "crm.customers", [customer(1)])
+    for n, days_ago in enumerate((40, 25, 10)):
+        order(wh, 10 + n, 1, T - days_ago * D, [300])
+    _score(wh, T - D)
+    assert run(wh, "replenishment", T + 8 * D - H)[0].entered == 0  # due at T + 8 days: not yet
+    # the next day's scores shorten the cycle by half a day: the reminder's moment, T + 7.5 days, now lies
+    # before the window of the next run (its watermark minus the late grace)
+    with wh.begin() as conn:
+        conn.exec_driver_sql(
+            "UPDATE crm.customer_line_next_orders SET cycle_days = cycle_days - 0.5,"
+            " next_purchase_date = next_purchase_date - INTERVAL '12 hours'"
+        )
+    figures, due = run(wh, "replenishment", T + 8 * D + H)
+    assert figures.entered == 1
+    assert steps(due) == [("email_1", T + 7 * D + 12 * H)]
+    assert run(wh, "replenishment", T + 8 * D + 2 * H)[0].entered == 0  # once only
+
+
 def test_replenishment_times_an_order_the_scores_have_not_seen_by_the_product_cycle(wh):
     insert(wh, "crm.customers", [customer(1), customer(2)])
     order(wh, 10, 1, T - 40 * D, [300])
