@@ -65,6 +65,11 @@ class DueStep:
     send_condition: str | None = None
     consent_scope: str | None = None
     context: str = "{}"
+    #: ``optimal``: send at the customer's best local hour (``best_hour``) unless the customer is in the
+    #: chain's send-time holdout (``send_time_holdout``, a share of the recipients) or the hour is too late.
+    send_time: str = "default"
+    send_time_holdout: float = 0.0
+    best_hour: int | None = None
 
     @property
     def send_key(self) -> str:
@@ -107,6 +112,8 @@ class Decision:
     hold_until: datetime | None = None
     variant: str | None = None
     send_after: datetime | None = None
+    #: For ``send_time: optimal`` steps: ``optimal`` (timed to the best hour) or ``default`` (the holdout).
+    send_time_arm: str | None = None
 
 
 @dataclass
@@ -165,7 +172,7 @@ def decide_customer(
     for step in ordered:
         reason = _ineligible(customer, step, config, run.now)
         if reason is None and step.message_kind == "service":
-            decisions.append(_plan(customer, step, run, config.warmup.sending_domain))
+            decisions.append(_plan(customer, step, run, config.warmup.sending_domain, config))
             continue
         if reason is None and marketing_winner is not None:
             reason = "arbitration_lost"
@@ -174,7 +181,7 @@ def decide_customer(
             continue
         marketing_winner = step
         decision = _timing(customer, step, config, run)
-        decisions.append(decision or _plan(customer, step, run, config.warmup.sending_domain))
+        decisions.append(decision or _plan(customer, step, run, config.warmup.sending_domain, config))
     return decisions
 
 
@@ -267,11 +274,62 @@ def _sale_share_after(step: DueStep, received: list[Message], now: datetime, con
     return (sales + 1) / (len(window) + 1)
 
 
-def _plan(customer: Customer, step: DueStep, run: RunState, domain: str | None = None) -> Decision:
-    """Plan the step now: choose its variant and count it against the customer's caps and the domain."""
+def _plan(
+    customer: Customer,
+    step: DueStep,
+    run: RunState,
+    domain: str | None = None,
+    config: PolicyConfig | None = None,
+) -> Decision:
+    """Plan the step: choose its variant and its send time, and count it against the customer's caps and
+    the domain. The send time is now, or for a ``send_time: optimal`` step outside the holdout the customer's
+    best hour (:func:`best_hour_moment`) when that hour comes within the step's freshness."""
     weights = run.variant_weights.get((step.chain_id, step.step_id), step.variants)
     variant = choose_variant(f"ab:{step.chain_id}:{step.step_id}", customer.customer_id, weights)
-    customer.history.append(Message(run.now, step.channel, step.message_kind))
+    arm = send_time_arm(step, customer.customer_id)
+    send_after = run.now
+    if arm == "optimal" and step.best_hour is not None and config is not None:
+        quiet = config.quiet_hours
+        moment = best_hour_moment(run.now, customer.zone, step.best_hour, quiet.start, quiet.end)
+        if moment + SEND_HOUR <= step.expires_at:
+            send_after = moment
+    customer.history.append(Message(send_after, step.channel, step.message_kind))
     if step.channel == "email" and domain in run.domain_budget:
         run.domain_budget[domain] -= 1
-    return Decision(step, PLANNED, variant=variant, send_after=run.now)
+    return Decision(step, PLANNED, variant=variant, send_after=send_after, send_time_arm=arm)
+
+
+#: A message timed to a best hour is sent within that hour (dispatch runs once an hour): the whole hour must
+#: lie inside the step's freshness, else the step goes at the default time.
+SEND_HOUR = timedelta(hours=1)
+
+
+def send_time_arm(step: DueStep, customer_id: int) -> str | None:
+    """``optimal`` or ``default`` (the chain's send-time holdout, fixed per customer) for a ``send_time:
+    optimal`` step; None for the others. Service messages always go at once."""
+    if step.send_time != "optimal" or step.message_kind == "service":
+        return None
+    held_out = bucket(f"send_time:{step.chain_id}", customer_id) < step.send_time_holdout
+    return "default" if held_out else "optimal"
+
+
+def allowed_hour(best_hour: int, start: time, end: time) -> int:
+    """The local hour nearest ``best_hour`` (around the clock) whose start lies outside the quiet hours
+    ``start``..``end``; ``best_hour`` itself when it is allowed (ties: the earlier hour)."""
+    allowed = [
+        h
+        for h in range(24)
+        if not (time(h) >= start or time(h) < end if start > end else start <= time(h) < end)
+    ]
+    return min(allowed, key=lambda h: (min((h - best_hour) % 24, (best_hour - h) % 24), h))
+
+
+def best_hour_moment(now: datetime, zone: ZoneInfo, best_hour: int, start: time, end: time) -> datetime:
+    """The first moment (naive UTC) at or after ``now`` inside the customer's best allowed local hour: ``now``
+    when the local clock is in that hour, else the start of its next occurrence."""
+    hour = allowed_hour(best_hour, start, end)
+    here = local(now, zone)
+    if here.hour == hour:
+        return now
+    day = here.date() if here.hour < hour else here.date() + timedelta(days=1)
+    return to_utc(datetime.combine(day, time(hour), tzinfo=zone))
