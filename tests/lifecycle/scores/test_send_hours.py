@@ -20,8 +20,7 @@ ZONES = ("Europe/Moscow", "Asia/Yekaterinburg", "Asia/Vladivostok", "Europe/Kali
 CUSTOMERS = 300
 
 
-def _offset_hours(zone: str) -> int:
-    return {"Europe/Moscow": 3, "Asia/Yekaterinburg": 5, "Asia/Vladivostok": 10, "Europe/Kaliningrad": 2}[zone]
+OFFSETS = {"Europe/Moscow": 3, "Asia/Yekaterinburg": 5, "Asia/Vladivostok": 10, "Europe/Kaliningrad": 2}
 
 
 def _shop(warehouse, add_customers, add_orders, seed: int = 5):
@@ -34,7 +33,8 @@ def _shop(warehouse, add_customers, add_orders, seed: int = 5):
     with warehouse.begin() as conn:
         for cid, zone in zip(ids.tolist(), zones, strict=True):
             conn.execute(
-                sa.text("UPDATE crm.customers SET timezone = :z WHERE customer_id = :c"), {"z": zone, "c": cid}
+                sa.text("UPDATE crm.customers SET timezone = :z WHERE customer_id = :c"),
+                {"z": zone, "c": cid},
             )
     config = ResponseConfig()
     truth = customer_traits(seed, ids, config)
@@ -53,7 +53,7 @@ def _shop(warehouse, add_customers, add_orders, seed: int = 5):
         for _ in range(int(rng.integers(0, 11))):
             day = int(rng.integers(0, 30))
             local_hour = float(rng.uniform(9, 21))
-            sent = datetime(2026, 3, 1) + timedelta(days=day, hours=local_hour - _offset_hours(zone))
+            sent = datetime(2026, 3, 1) + timedelta(days=day, hours=local_hour - OFFSETS[zone])
             messages.append((cid, sent, local_hour))
     n = len(messages)
     cust = np.array([m[0] for m in messages])
@@ -161,7 +161,8 @@ def test_profiles_are_shares_of_the_day_and_the_shop_is_there(learned):
             sa.text("SELECT COUNT(*) FROM crm.send_hour_profiles WHERE as_of = :d AND segment = '*'"),
             {"d": AS_OF},
         ).scalar()
-    assert hours == 24 and "*" in sums
+    assert hours == 24
+    assert "*" in sums
     assert all(abs(float(total) - 1.0) < 1e-9 for total in sums.values()), sums
 
 
@@ -181,7 +182,10 @@ def test_few_responses_lean_on_the_segment_many_on_the_customer(migrated, add_cu
     add_customers(migrated, range(1, 42))
     add_orders(
         migrated,
-        [{"customer_id": c, "ordered_at": datetime(2026, 3, 1, 6), "total_amount": 500.0} for c in range(1, 42)],
+        [
+            {"customer_id": c, "ordered_at": datetime(2026, 3, 1, 6), "total_amount": 500.0}
+            for c in range(1, 42)
+        ],
     )
     ledger, events = [], []
     plan = {1: [11], 2: [11, 11, 11, 11]} | {c: [19, 20, 19] for c in range(3, 42)}  # Moscow local hours
