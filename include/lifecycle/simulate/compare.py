@@ -93,22 +93,30 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 CHANCE_WITHIN_2H = 5 / 24
 
 
-def send_hour_agreement(warehouse: Warehouse, min_responses: float = 3.0) -> dict[str, Any]:
+def send_hour_agreement(warehouse: Warehouse, min_responses: int = 1) -> dict[str, Any]:
     """The newest learned best hours (``crm.customer_send_hours``) against the customers' true preferred
-    hours: the share within ±1 h and ±2 h (around the clock) and the mean distance, for the customers with at
-    least ``min_responses`` weighted responses, and the chance level of ±2 h."""
+    hours, for the customers with at least ``min_responses`` opens and clicks of messages: the share within
+    ±1 h and ±2 h (around the clock), the mean distance, and the chance level of ±2 h."""
     with warehouse.begin() as conn:
         rows = conn.execute(
             sa.text(
                 f"""
-                SELECT h.best_hour, t.preferred_hour, h.responses
+                WITH responses AS (
+                    SELECT l.customer_id, COUNT(*) AS responses
+                    FROM crm.message_events AS e
+                    INNER JOIN crm.send_ledger AS l ON e.send_key = l.send_key
+                    WHERE e.event_type IN ('open', 'click')
+                    GROUP BY l.customer_id
+                )
+                SELECT h.best_hour, t.preferred_hour, COALESCE(r.responses, 0) AS responses
                 FROM crm.customer_send_hours AS h
                 INNER JOIN {SIM_SCHEMA}.truth_customers AS t ON h.customer_id = t.customer_id
+                LEFT JOIN responses AS r ON h.customer_id = r.customer_id
                 WHERE h.as_of = (SELECT MAX(as_of) FROM crm.customer_send_hours)
                 """
             )
         ).all()
-    enough = [(int(best), int(true)) for best, true, responses in rows if float(responses) >= min_responses]
+    enough = [(int(best), int(true)) for best, true, responses in rows if int(responses) >= min_responses]
     distances = [min((b - t) % 24, (t - b) % 24) for b, t in enough]
     count = len(distances)
     return {
@@ -125,12 +133,12 @@ def send_hour_agreement(warehouse: Warehouse, min_responses: float = 3.0) -> dic
 def format_agreement(figures: dict[str, Any]) -> str:
     if not figures["customers"]:
         return (
-            f"learned send hours: no customer with {figures['min_responses']:g}+ responses yet "
+            f"learned send hours: no customer with {figures['min_responses']}+ opens or clicks yet "
             f"({figures['customers_with_hours']} with some)"
         )
     return (
         f"learned send hours vs the true preferred hours, {figures['customers']} customers with "
-        f"{figures['min_responses']:g}+ responses: {figures['within_1h']:.0%} within ±1 h, "
+        f"{figures['min_responses']}+ opens or clicks: {figures['within_1h']:.0%} within ±1 h, "
         f"{figures['within_2h']:.0%} within ±2 h (chance {figures['chance_within_2h']:.0%}), "
         f"mean distance {figures['mean_distance_h']:.1f} h"
     )

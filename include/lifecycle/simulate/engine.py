@@ -80,6 +80,8 @@ class SimulationConfig:
     duckdb_threads: int = 1
     #: Chains run in parallel by this many threads (the chains DAG runs its task groups in parallel).
     workers: int = 2
+    #: Another folder of chain files than the configured one (a variant of the map to measure).
+    chains_folder: Path | None = None
 
     def __post_init__(self) -> None:
         if self.days < 1:
@@ -313,7 +315,11 @@ class Simulation:
 
         started = time.monotonic()
         cfg = self.config
-        self.chains = load_chains(check_templates=False)
+        self.chains = (
+            load_chains(cfg.chains_folder, check_templates=False)
+            if cfg.chains_folder
+            else load_chains(check_templates=False)
+        )
         self.policy = load_policy()
         self.scores_config = load_config()
         outbox = cfg.outbox or DATA_DIR / "outbox"
