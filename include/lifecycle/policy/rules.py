@@ -36,6 +36,7 @@ REASONS = {
     "daily_cap": "the day's cap (all channels or this channel) is reached",
     "min_gap": "too soon after the previous message",
     "domain_warmup": "the sending domain's daily warm-up volume is used up",
+    "best_hour": "waiting for the customer's best local hour to receive messages (send_time: optimal)",
 }
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _BLOCKS_SERVICE = {"hard_bounce", "complaint"}
@@ -112,7 +113,7 @@ class Decision:
     hold_until: datetime | None = None
     variant: str | None = None
     send_after: datetime | None = None
-    #: For ``send_time: optimal`` steps: ``optimal`` (timed to the best hour) or ``default`` (the holdout).
+    #: For ``send_time: optimal`` steps: ``optimal`` (waits for the best hour) or ``default`` (the holdout).
     send_time_arm: str | None = None
 
 
@@ -172,7 +173,7 @@ def decide_customer(
     for step in ordered:
         reason = _ineligible(customer, step, config, run.now)
         if reason is None and step.message_kind == "service":
-            decisions.append(_plan(customer, step, run, config.warmup.sending_domain, config))
+            decisions.append(_plan(customer, step, run, config.warmup.sending_domain))
             continue
         if reason is None and marketing_winner is not None:
             reason = "arbitration_lost"
@@ -181,7 +182,8 @@ def decide_customer(
             continue
         marketing_winner = step
         decision = _timing(customer, step, config, run)
-        decisions.append(decision or _plan(customer, step, run, config.warmup.sending_domain, config))
+        decision = decision or _best_hour_hold(customer, step, config, run)
+        decisions.append(decision or _plan(customer, step, run, config.warmup.sending_domain))
     return decisions
 
 
@@ -274,33 +276,40 @@ def _sale_share_after(step: DueStep, received: list[Message], now: datetime, con
     return (sales + 1) / (len(window) + 1)
 
 
-def _plan(
-    customer: Customer,
-    step: DueStep,
-    run: RunState,
-    domain: str | None = None,
-    config: PolicyConfig | None = None,
-) -> Decision:
-    """Plan the step: choose its variant and its send time, and count it against the customer's caps and
-    the domain. The send time is now, or for a ``send_time: optimal`` step outside the holdout the customer's
-    best hour (:func:`best_hour_moment`) when that hour comes within the step's freshness."""
+def _plan(customer: Customer, step: DueStep, run: RunState, domain: str | None = None) -> Decision:
+    """Plan the step now: choose its variant and count it against the customer's caps and the domain."""
     weights = run.variant_weights.get((step.chain_id, step.step_id), step.variants)
     variant = choose_variant(f"ab:{step.chain_id}:{step.step_id}", customer.customer_id, weights)
-    arm = send_time_arm(step, customer.customer_id)
-    send_after = run.now
-    if arm == "optimal" and step.best_hour is not None and config is not None:
-        quiet = config.quiet_hours
-        moment = best_hour_moment(run.now, customer.zone, step.best_hour, quiet.start, quiet.end)
-        if moment + SEND_HOUR <= step.expires_at:
-            send_after = moment
-    customer.history.append(Message(send_after, step.channel, step.message_kind))
+    customer.history.append(Message(run.now, step.channel, step.message_kind))
     if step.channel == "email" and domain in run.domain_budget:
         run.domain_budget[domain] -= 1
-    return Decision(step, PLANNED, variant=variant, send_after=send_after, send_time_arm=arm)
+    return Decision(
+        step,
+        PLANNED,
+        variant=variant,
+        send_after=run.now,
+        send_time_arm=send_time_arm(step, customer.customer_id),
+    )
 
 
-#: A message timed to a best hour is sent within that hour (dispatch runs once an hour): the whole hour must
-#: lie inside the step's freshness, else the step goes at the default time.
+def _best_hour_hold(
+    customer: Customer, step: DueStep, config: PolicyConfig, run: RunState
+) -> Decision | None:
+    """For a ``send_time: optimal`` step outside the holdout that every other rule lets go now: a hold until
+    the customer's best hour (:func:`best_hour_moment`) when that hour is still to come and fits inside the
+    step's freshness; None (go now) in the best hour, when it comes too late, or when no hour is known. The
+    held step is due again in the next chains run, where every rule is applied afresh."""
+    if step.best_hour is None or send_time_arm(step, customer.customer_id) != "optimal":
+        return None
+    quiet = config.quiet_hours
+    moment = best_hour_moment(run.now, customer.zone, step.best_hour, quiet.start, quiet.end)
+    if moment <= run.now or moment + SEND_HOUR > step.expires_at:
+        return None
+    return Decision(step, HELD, "best_hour", hold_until=moment, send_time_arm="optimal")
+
+
+#: A step held for a best hour is planned in the chains run of that hour and sent within it: the whole hour
+#: must lie inside the step's freshness, else the step goes at the default time.
 SEND_HOUR = timedelta(hours=1)
 
 

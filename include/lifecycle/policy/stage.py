@@ -201,7 +201,7 @@ def _decisions_frame(decisions: list[Decision], rows: list[dict], run_key: str, 
             if d.send_after
             else None,
             "decided_at": now,
-            "send_time_arm": d.send_time_arm if d.outcome == "planned" else None,
+            "send_time_arm": d.send_time_arm,
         }
         for d in decisions
     ]

@@ -291,8 +291,8 @@ def test_the_bandit_sends_new_customers_to_the_variant_that_converts(migrated):
 
 
 def test_timed_steps_wait_for_the_best_hour_with_fallbacks_and_record_their_arm(migrated):
-    """A send_time: optimal step is planned for the customer's learned hour, else their segment's, else the
-    shop's; the holdout goes now; the arm reaches the ledger and the experiment assignments."""
+    """A send_time: optimal step is held until the customer's learned hour, else their segment's, else the
+    shop's, and planned in it; the holdout goes now; the arm reaches the ledger and the assignments."""
     ids = [i for i in _ids(400) if bucket("send_time:win_back", i) >= 0.2]
     own, segment, shop = ids[:3]
     held = next(i for i in _ids(400) if bucket("send_time:win_back", i) < 0.2)
@@ -346,15 +346,26 @@ def test_timed_steps_wait_for_the_best_hour_with_fallbacks_and_record_their_arm(
     timed = {"send_time": "optimal", "send_time_holdout": 0.2, "expires_at": NOW + timedelta(days=2)}
     _insert(migrated, "crm.due_steps", [_due(c, chain="win_back", **timed) for c in customers])
     decide(migrated, RUN, NOW)
-    planned = dict(
-        (r[0], (r[1], r[2]))
-        for r in _rows(migrated, "SELECT customer_id, send_after, send_time_arm FROM crm.send_ledger")
-    )
+    decided = {
+        r[0]: r[1:]
+        for r in _rows(
+            migrated, "SELECT customer_id, outcome, reason, hold_until, send_time_arm FROM crm.decisions"
+        )
+    }
     # Moscow is UTC+3; NOW is 12:00 there
-    assert planned[own] == (datetime(2026, 3, 4, 7, 0), "optimal")  # 10:00 tomorrow
-    assert planned[segment] == (datetime(2026, 3, 3, 11, 0), "optimal")  # 14:00 today
-    assert planned[shop] == (datetime(2026, 3, 3, 15, 0), "optimal")  # 18:00 today
-    assert planned[held] == (NOW, "default")
+    assert decided[own] == ("held", "best_hour", datetime(2026, 3, 4, 7, 0), "optimal")  # 10:00 tomorrow
+    assert decided[segment] == ("held", "best_hour", datetime(2026, 3, 3, 11, 0), "optimal")  # 14:00
+    assert decided[shop] == ("held", "best_hour", datetime(2026, 3, 3, 15, 0), "optimal")  # 18:00
+    assert decided[held] == ("planned", None, None, "default")
+    # the chains run of 14:00 in Moscow hands the segment customer's step over again: planned, sent now
+    later = datetime(2026, 3, 3, 11, 0)
+    _insert(migrated, "crm.due_steps", [_due(segment, chain="win_back", run_key="chains-run-2", **timed)])
+    decide(migrated, "chains-run-2", later)
+    planned = {
+        r[0]: r[1:]
+        for r in _rows(migrated, "SELECT customer_id, send_after, send_time_arm FROM crm.send_ledger")
+    }
+    assert planned == {held: (NOW, "default"), segment: (later, "optimal")}
     arms = dict(
         _rows(
             migrated,
@@ -362,4 +373,4 @@ def test_timed_steps_wait_for_the_best_hour_with_fallbacks_and_record_their_arm(
             " WHERE experiment_id = 'send_time:win_back'",
         )
     )
-    assert arms == {own: "optimal", segment: "optimal", shop: "optimal", held: "default"}
+    assert arms == {segment: "optimal", held: "default"}
