@@ -4,7 +4,7 @@ land near the true ones far more often than chance, and the report's send-time l
 opening more than the default-time holdout. A copy of the chain map times the high-volume marketing emails
 (birthday, product line update, win-back, cross-sell) to the best hour with half of each chain held out, so a
 few simulated days give both arms enough sends, and the hour matters more than by default (×3 at the
-preferred hour, ×0.3 far from it) so those few hundred sends can show it. Slow (six simulated days of 2,000
+preferred hour, ×0.1 far from it) so those few hundred sends can show it. Slow (six simulated days of 2,500
 customers, about twenty minutes): `make test-simulation`, not part of `make test`."""
 
 from datetime import datetime
@@ -44,13 +44,13 @@ def _chain_map(folder):
 def test_learned_hours_match_the_truth_and_the_lift_is_recovered(tmp_path):
     config = SimulationConfig(
         days=6,
-        customers=2000,
+        customers=2500,
         seed=11,
         end=datetime(2026, 6, 30, 11),
         history_days=365,
         outbox=tmp_path / "out",
         chains_folder=_chain_map(tmp_path / "chains"),
-        response=ResponseConfig(hour_peak=3.0, hour_floor=0.3),
+        response=ResponseConfig(hour_peak=3.0, hour_floor=0.1),
     )
     simulation = Simulation(f"duckdb:///{tmp_path / 'warehouse.duckdb'}", config)
     simulation.build()
