@@ -1,13 +1,15 @@
 """
-# Daily customer scores: RFM segment, churn probability, LTV
+# Daily customer scores: RFM segment, churn probability, LTV, expected next order, best send hour
 
 ## Purpose
 Scores every customer who has bought at least once: the RFM code with its segment name (27 segments, in
 Russian and English, e.g. 333 «недавние частые с высоким чеком» / "recent, frequent, high check"), the
 probability of making no purchase in the next 90 days (churn) and the expected purchase revenue of the next 12
-months (LTV), and the expected next order (the median of the predicted day of the next purchase, and per
-consumable line the expected next refill). Chains personalise their offers by these scores; the history kept
-per date shows how customers move between segments.
+months (LTV), the expected next order (the median of the predicted day of the next purchase, and per
+consumable line the expected next refill), and each customer's best local hour to receive a message (learned
+from their opens, clicks and online purchases, shrunk towards their segment's and the shop's hours;
+docs/send-time.md). Chains personalise their offers by these scores and time `send_time: optimal` steps by the
+hour; the history kept per date shows how customers move between segments.
 
 ## Trigger
 The Asset `lifecycle://warehouse/crm/customer_state`, emitted by every `lifecycle_ingest` run. The as-of
@@ -23,6 +25,7 @@ thresholds in `include/config/scores.yaml` (docs/scores.md).
 
 ## Outputs
 `crm.customer_scores`: one row per customer and as-of date (re-scoring a date replaces its rows),
+`crm.send_hour_profiles` and `crm.customer_send_hours` of the date (replaced the same way),
 `crm.customer_scores_current` (view of the newest date), `crm.customer_line_next_orders` (per customer and
 consumable line, read by the replenishment chain), `crm.score_runs`; emits the Asset
 `lifecycle://warehouse/crm/customer_scores`; its event extra holds the date, customers and model versions;

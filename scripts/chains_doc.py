@@ -63,6 +63,8 @@ def details(step: Step) -> str:
         total = sum(v.weight for v in step.variants)
         shares = " · ".join(f"{v.id} {v.weight / total:.0%}" for v in step.variants)
         parts.append(f"variants {shares}" + (", bandit" if step.bandit else ""))
+    if step.send_time == "optimal":
+        parts.append("at the customer's best hour")
     if step.promo:
         parts.append("promo code")
     if step.offer != "none":
@@ -100,6 +102,8 @@ def chain_section(chain: ChainConfig) -> str:
     )
     if chain.consent_scope:
         facts += f" **Consent scope:** `{chain.consent_scope}`."
+    if any(step.send_time == "optimal" for step in chain.steps):
+        facts += f" **Send-time holdout:** {chain.send_time_holdout:.0%} at the default time."
     rows = [
         f"| `{step.id}` | +{span(step.delay)} | {step.channel} | {step.kind} | `{step.template}` "
         f"| {quiet_text(step)} | {span(step.fresh_for)} | {details(step)} |"
@@ -126,7 +130,9 @@ def reference(chains: dict[str, ChainConfig], policy: PolicyConfig) -> str:
     intro = (
         f"Quiet hours are {quiet.start:%H:%M}–{quiet.end:%H:%M} in the customer's local time "
         "(`include/config/policy.yaml`); a step due then either waits for the morning (`quiet_hours: hold`) "
-        "or is dropped (`drop`). *Fresh for* is how late after its delay a step may still go out."
+        "or is dropped (`drop`). *Fresh for* is how late after its delay a step may still go out. A step "
+        "sent *at the customer's best hour* waits for that local hour when it comes within its freshness "
+        "(docs/send-time.md)."
     )
     sections = [chain_section(chain) for chain in sorted(chains.values(), key=lambda c: c.name.en)]
     return "\n\n".join([BEGIN, intro, *sections, END])

@@ -133,6 +133,21 @@ def disagreeing_values(file: str, chain: ChainConfig, policy: PolicyConfig | Non
             "message, which the contact policy never holds out. Set holdout_share: 0 or make a step "
             "content or sale",
         )
+    optimal = [no for no, step in enumerate(chain.steps) if step.send_time == "optimal"]
+    if "send_time_holdout" in chain.model_fields_set and not optimal:
+        warn(
+            "send_time_holdout",
+            "a send-time holdout is set, but no step has send_time: optimal, so every step goes at the "
+            "default time anyway. Set send_time: optimal on a step or remove send_time_holdout",
+        )
+    for no in optimal:
+        step = chain.steps[no]
+        if step.fresh_for <= timedelta(hours=1):
+            warn(
+                f"steps.{no}.send_time",
+                f"{step.id} is fresh for only {span(step.fresh_for)}: no best hour can be waited for, so it "
+                "always goes at the default time. Give it a fresh_for of a day or more, or remove send_time",
+            )
     if policy is not None:
         found += _disagreeing_with_policy(file, chain, policy)
     return found

@@ -97,6 +97,9 @@ class Step(_Strict):
     kind: Literal["service", "content", "sale"] = "content"
     quiet_hours: Literal["hold", "drop"] = "hold"
     fresh_for: Duration = Field(default=timedelta(hours=12), gt=timedelta(0))
+    #: ``optimal``: sent at the customer's best local hour when that hour comes within ``fresh_for`` (and
+    #: the quiet hours allow it), except the chain's send-time holdout, sent at once as ``default`` steps are.
+    send_time: Literal["default", "optimal"] = "default"
     condition: Condition | None = None
     variants: list[Variant] = Field(default_factory=lambda: [Variant(id="A", weight=1.0)], min_length=1)
     bandit: bool = False
@@ -137,6 +140,9 @@ class ChainConfig(_Strict):
     exits: Exits = Field(default_factory=Exits)
     reentry_days: int = Field(ge=0)
     holdout_share: float = Field(ge=0, lt=1)
+    #: Share of the recipients of the chain's ``send_time: optimal`` steps sent at the default time instead,
+    #: so the reports can measure what the best hour adds (the same customers on every run).
+    send_time_holdout: float = Field(default=0.2, ge=0, lt=1)
     consent_scope: str | None = None
     typical_order_value: float = Field(default=0.0, ge=0)
     steps: list[Step] = Field(min_length=1)
@@ -219,6 +225,13 @@ def _check_steps(file: str, chain: ChainConfig) -> None:
                 f"{where}.condition.no_engagement_with",
                 f"{step.condition.no_engagement_with!r} is not an earlier step",
                 f"name one of {sorted(seen) or 'the steps before it'}",
+            )
+        if step.send_time == "optimal" and step.kind == "service":
+            raise ConfigError(
+                file,
+                f"{where}.send_time",
+                f"{step.id} is a service message, which goes out at once, never at a chosen hour",
+                "remove send_time or make the step content or sale",
             )
         if len({v.id for v in step.variants}) != len(step.variants):
             raise ConfigError(file, f"{where}.variants", "a variant id is used twice", "rename one variant")

@@ -365,6 +365,8 @@ def plan_steps(
                 "due_at": due_at,
                 "expires_at": due_at + step.fresh_for,
                 "quiet_hours": step.quiet_hours,
+                "send_time": step.send_time,
+                "send_time_holdout": chain.send_time_holdout,
                 "holdout_share": chain.holdout_share,
                 "variants": step.variants_json(),
                 "use_bandit": step.bandit,

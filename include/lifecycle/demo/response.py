@@ -13,6 +13,15 @@ customer's next own order in the window does not happen (a fatiguing chain). The
 they would have made without any message) are drawn beforehand by the demo generator, so every induced or
 prevented order is known exactly: that is the ground truth the simulation writes to its own tables.
 
+**The hour of the day.** Every customer has a hidden preferred local hour (drawn from
+``preferred_hour_weights``: most read their mail in the evening, some in the morning or at lunch). A message
+is opened with the channel's probability times :func:`hour_factor` of the distance (around the clock) between
+the local hour it arrives at and the preferred hour: ``hour_peak`` at that hour, falling to ``hour_floor``
+far from it. An opened message is opened at the preferred hour (its next occurrence after delivery), except a
+share ``prompt_open_share`` opened soon after delivery; its click follows the open. So a customer's opens
+gather around their preferred hour whenever the messages were sent, and a message sent at that hour is opened
+more often: what send-time optimisation has to learn and what its holdout measures.
+
 Everything here is plain numpy on arrays of delivered messages; the same seed, hour and messages give the
 same draws.
 """
@@ -104,6 +113,17 @@ class ResponseConfig:
     unsubscribe_rate: float = 0.002
     #: Engagement is Gamma(shape, 1/shape): mean 1, heavier for small shapes.
     engagement_shape: float = 2.0
+    #: Relative weights of the preferred local hours 0..23 across customers.
+    preferred_hour_weights: tuple[float, ...] = (
+        0, 0, 0, 0, 0, 0, 1, 3, 4, 3, 2, 2, 4, 3, 2, 2, 2, 3, 5, 7, 8, 6, 3, 1,
+    )  # fmt: skip
+    #: Open probability factor at the preferred hour, and far from it; the fall is Gaussian in the distance
+    #: (hours around the clock) with this width. hour_peak = hour_floor = 1 switches the effect off.
+    hour_peak: float = 1.5
+    hour_floor: float = 0.6
+    hour_width: float = 2.0
+    #: Share of opens that happen soon after delivery instead of at the preferred hour.
+    prompt_open_share: float = 0.2
 
     def __post_init__(self) -> None:
         for chain, value in {
@@ -114,6 +134,21 @@ class ResponseConfig:
                 raise ValueError(f"uplift of {chain} must be between -1 and 1, got {value}")
         if self.window_days < 1:
             raise ValueError(f"window_days must be at least 1, got {self.window_days}")
+        weights = self.preferred_hour_weights
+        if len(weights) != 24 or min(weights) < 0 or sum(weights) <= 0:
+            raise ValueError("preferred_hour_weights needs 24 non-negative weights, not all 0")
+        if not 0 <= self.hour_floor <= self.hour_peak:
+            raise ValueError(f"need 0 <= hour_floor <= hour_peak, got {self.hour_floor}, {self.hour_peak}")
+        if self.hour_width <= 0 or not 0 <= self.prompt_open_share <= 1:
+            raise ValueError("hour_width must be positive and prompt_open_share between 0 and 1")
+
+    def hour_factor(self, send_hour: np.ndarray, preferred_hour: np.ndarray) -> np.ndarray:
+        """The open probability factor of messages arriving at local ``send_hour`` (fractional hours) for
+        customers preferring ``preferred_hour``."""
+        distance = circular_hours(send_hour, preferred_hour)
+        return self.hour_floor + (self.hour_peak - self.hour_floor) * np.exp(
+            -0.5 * (distance / self.hour_width) ** 2
+        )
 
     def uplift_of(self, chain_id: str, variant: str) -> float:
         if (chain_id, variant) in self.variant_uplift:
@@ -121,17 +156,28 @@ class ResponseConfig:
         return self.uplift.get(chain_id, self.default_uplift)
 
 
+def circular_hours(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The distance in hours between two times of day, around the clock (0..12)."""
+    gap = np.mod(np.asarray(a, dtype=float) - np.asarray(b, dtype=float), 24.0)
+    return np.minimum(gap, 24.0 - gap)
+
+
 def customer_traits(seed: int, customer_ids: np.ndarray, config: ResponseConfig) -> dict[str, np.ndarray]:
     """Hidden per-customer traits, drawn from the customer id so any subset gives the same values:
-    ``engagement`` (mean 1) and ``bad_address`` (the customer's e-mail bounces)."""
+    ``engagement`` (mean 1), ``bad_address`` (the customer's e-mail bounces) and ``preferred_hour`` (the
+    local hour 0..23 at which they read their messages)."""
     ids = np.asarray(customer_ids, dtype=np.int64)
     engagement = np.empty(len(ids))
     bad = np.empty(len(ids), dtype=bool)
+    preferred = np.empty(len(ids), dtype=np.int64)
+    weights = np.asarray(config.preferred_hour_weights, dtype=float)
+    weights = weights / weights.sum()
     for i, cid in enumerate(ids):
         rng = np.random.default_rng([seed, 7_001, int(cid)])
         engagement[i] = rng.gamma(config.engagement_shape, 1.0 / config.engagement_shape)
         bad[i] = rng.random() < config.bad_address_share
-    return {"engagement": engagement, "bad_address": bad}
+        preferred[i] = rng.choice(24, p=weights)
+    return {"engagement": engagement, "bad_address": bad, "preferred_hour": preferred}
 
 
 @dataclass
@@ -150,6 +196,8 @@ class Reactions:
     opened_after_s: np.ndarray
     clicked_after_s: np.ndarray
     purchase_after_s: np.ndarray
+    #: The open probability factor of the arrival hour (1 when the hours were not given).
+    hour_factor: np.ndarray
 
 
 def react(
@@ -161,8 +209,12 @@ def react(
     engagement: np.ndarray,
     bad_address: np.ndarray,
     recent_emails: np.ndarray,
+    send_hour: np.ndarray | None = None,
+    preferred_hour: np.ndarray | None = None,
 ) -> Reactions:
-    """Draw the reactions to a batch of sent messages (arrays of equal length)."""
+    """Draw the reactions to a batch of sent messages (arrays of equal length). ``send_hour`` (the local
+    time of day of the send, fractional hours) and ``preferred_hour`` (the customers') switch the hour-of-day
+    responsiveness on."""
     n = len(channel)
     rates = [config.channels[c] for c in channel]
     p_delivered = np.array([r.delivered for r in rates])
@@ -173,14 +225,23 @@ def react(
     uplift = np.array([config.uplift_of(c, v) for c, v in zip(chain_id, variant, strict=True)])
     is_email = channel == "email"
     u = rng.random((n, 6))
+    timed = send_hour is not None and preferred_hour is not None
+    factor = config.hour_factor(send_hour, preferred_hour) if timed else np.ones(n)
     bounced = is_email & bad_address
     delivered = ~bounced & (u[:, 0] < p_delivered)
-    opened = delivered & (u[:, 1] < np.clip(p_open * engagement, 0, 0.95))
+    opened = delivered & (u[:, 1] < np.clip(p_open * engagement * factor, 0, 0.95))
     clicked = opened & (u[:, 2] < np.clip(p_click * np.sqrt(engagement), 0, 1))
     unsubscribed = delivered & is_email & (u[:, 3] < config.unsubscribe_rate * (1 + recent_emails))
     p_effect = np.clip(np.abs(uplift) * engagement, 0, 1)
     effect = np.where(delivered & (u[:, 4] < p_effect), np.sign(uplift), 0).astype(int)
     delays = rng.exponential([[30.0, 3 * 3600.0, 600.0]], size=(n, 3))
+    if timed:
+        # Read at the preferred hour (a random minute of it) after delivery, or promptly by a share.
+        arrival_h = np.asarray(send_hour, dtype=float) + (1 + delays[:, 0]) / 3600.0
+        reading_h = np.asarray(preferred_hour, dtype=float) + rng.random(n)
+        wait_s = np.mod(reading_h - arrival_h, 24.0) * 3600.0
+        prompt = rng.random(n) < config.prompt_open_share
+        delays[:, 1] = np.where(prompt, rng.exponential(1200.0, n), wait_s)
     window_s = config.window_days * 86_400.0
     return Reactions(
         delivered=delivered,
@@ -195,4 +256,5 @@ def react(
         clicked_after_s=1 + delays[:, 0] + delays[:, 1] + delays[:, 2],
         # Purchases lean early in the window: the first half holds three quarters of them.
         purchase_after_s=600 + (u[:, 5] ** 2) * (window_s - 1200),
+        hour_factor=factor,
     )

@@ -37,6 +37,7 @@ REASONS = {
     "daily_cap": "the day's cap (all channels or this channel) is reached",
     "min_gap": "too soon after the previous message",
     "domain_warmup": "the sending domain's daily warm-up volume is used up",
+    "best_hour": "waiting for the customer's best local hour to receive messages (send_time: optimal)",
 }
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _BLOCKS_SERVICE = {"hard_bounce", "complaint"}
@@ -66,6 +67,11 @@ class DueStep:
     send_condition: str | None = None
     consent_scope: str | None = None
     context: str = "{}"
+    #: ``optimal``: send at the customer's best local hour (``best_hour``) unless the customer is in the
+    #: chain's send-time holdout (``send_time_holdout``, a share of the recipients) or the hour is too late.
+    send_time: str = "default"
+    send_time_holdout: float = 0.0
+    best_hour: int | None = None
 
     @property
     def send_key(self) -> str:
@@ -108,6 +114,8 @@ class Decision:
     hold_until: datetime | None = None
     variant: str | None = None
     send_after: datetime | None = None
+    #: For ``send_time: optimal`` steps: ``optimal`` (waits for the best hour) or ``default`` (the holdout).
+    send_time_arm: str | None = None
 
 
 @dataclass
@@ -175,6 +183,7 @@ def decide_customer(
             continue
         marketing_winner = step
         decision = _timing(customer, step, config, run)
+        decision = decision or _best_hour_hold(customer, step, config, run)
         decisions.append(decision or _plan(customer, step, run, config.warmup.sending_domain))
     return decisions
 
@@ -275,4 +284,62 @@ def _plan(customer: Customer, step: DueStep, run: RunState, domain: str | None =
     customer.history.append(Message(run.now, step.channel, step.message_kind))
     if step.channel == "email" and domain in run.domain_budget:
         run.domain_budget[domain] -= 1
-    return Decision(step, PLANNED, variant=variant, send_after=run.now)
+    return Decision(
+        step,
+        PLANNED,
+        variant=variant,
+        send_after=run.now,
+        send_time_arm=send_time_arm(step, customer.customer_id),
+    )
+
+
+def _best_hour_hold(
+    customer: Customer, step: DueStep, config: PolicyConfig, run: RunState
+) -> Decision | None:
+    """For a ``send_time: optimal`` step outside the holdout that every other rule lets go now: a hold until
+    the customer's best hour (:func:`best_hour_moment`) when that hour is still to come and fits inside the
+    step's freshness; None (go now) in the best hour, when it comes too late, or when no hour is known. The
+    held step is due again in the next chains run, where every rule is applied afresh."""
+    if step.best_hour is None or send_time_arm(step, customer.customer_id) != "optimal":
+        return None
+    quiet = config.quiet_hours
+    moment = best_hour_moment(run.now, customer.zone, step.best_hour, quiet.start, quiet.end)
+    if moment <= run.now or moment + SEND_HOUR > step.expires_at:
+        return None
+    return Decision(step, HELD, "best_hour", hold_until=moment, send_time_arm="optimal")
+
+
+#: A step held for a best hour is planned in the chains run of that hour and sent within it: the whole hour
+#: must lie inside the step's freshness, else the step goes at the default time.
+SEND_HOUR = timedelta(hours=1)
+
+
+def send_time_arm(step: DueStep, customer_id: int) -> str | None:
+    """``optimal`` or ``default`` (the chain's send-time holdout, fixed per customer) for a ``send_time:
+    optimal`` step; None for the others. Service messages always go at once."""
+    if step.send_time != "optimal" or step.message_kind == "service":
+        return None
+    held_out = bucket(f"send_time:{step.chain_id}", customer_id) < step.send_time_holdout
+    return "default" if held_out else "optimal"
+
+
+def allowed_hour(best_hour: int, start: time, end: time) -> int:
+    """The local hour nearest ``best_hour`` (around the clock) whose start lies outside the quiet hours
+    ``start``..``end``; ``best_hour`` itself when it is allowed (ties: the earlier hour)."""
+    allowed = [
+        h
+        for h in range(24)
+        if not (time(h) >= start or time(h) < end if start > end else start <= time(h) < end)
+    ]
+    return min(allowed, key=lambda h: (min((h - best_hour) % 24, (best_hour - h) % 24), h))
+
+
+def best_hour_moment(now: datetime, zone: ZoneInfo, best_hour: int, start: time, end: time) -> datetime:
+    """The first moment (naive UTC) at or after ``now`` inside the customer's best allowed local hour: ``now``
+    when the local clock is in that hour, else the start of its next occurrence."""
+    hour = allowed_hour(best_hour, start, end)
+    here = local(now, zone)
+    if here.hour == hour:
+        return now
+    day = here.date() if here.hour < hour else here.date() + timedelta(days=1)
+    return to_utc(datetime.combine(day, time(hour), tzinfo=zone))

@@ -86,6 +86,7 @@ def decide_on(
     warehouse.insert_df(conn, "crm.decisions", _decisions_frame(decisions, rows, run_key, now))
     warehouse.run(conn, "policy/insert_ledger.sql", run_key=run_key, now=now)
     warehouse.run(conn, "policy/insert_assignments.sql", run_key=run_key, now=now)
+    warehouse.run(conn, "policy/insert_send_time_assignments.sql", run_key=run_key, now=now)
     funnel = [dict(r) for r in warehouse.run(conn, "policy/funnel.sql", run_key=run_key).mappings()]
     return {"run_key": run_key, "due_steps": len(rows), "funnel": funnel}
 
@@ -141,6 +142,9 @@ def _due_step(row: dict[str, Any]) -> DueStep:
         send_condition=row["send_condition"],
         consent_scope=row["consent_scope"],
         context=row["context"],
+        send_time=row.get("send_time") or "default",
+        send_time_holdout=float(row.get("send_time_holdout") or 0.0),
+        best_hour=None if row.get("best_hour") is None else int(row["best_hour"]),
     )
 
 
@@ -197,6 +201,7 @@ def _decisions_frame(decisions: list[Decision], rows: list[dict], run_key: str, 
             if d.send_after
             else None,
             "decided_at": now,
+            "send_time_arm": d.send_time_arm,
         }
         for d in decisions
     ]
@@ -215,5 +220,6 @@ def _decisions_frame(decisions: list[Decision], rows: list[dict], run_key: str, 
         "send_after",
         "local_send_date",
         "decided_at",
+        "send_time_arm",
     ]
     return pd.DataFrame.from_records(records, columns=columns)

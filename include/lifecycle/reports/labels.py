@@ -49,6 +49,7 @@ REASONS = {
     "arbitration_lost": ("уступил другой цепочке", "another chain won"),
     "content_mailing_day": ("день контентной рассылки", "content mailing day"),
     "quiet_hours": ("тихие часы", "quiet hours"),
+    "best_hour": ("ждёт лучшего часа клиента", "waiting for the customer's best hour"),
     "sale_share": ("лимит доли акций", "sale-message share limit"),
     "weekly_cap": ("недельный лимит", "weekly cap reached"),
     "daily_cap": ("дневной лимит", "daily cap reached"),

@@ -141,6 +141,28 @@ class NextOrderConfig(_Section):
     line_prior_weight: float = Field(4.0, gt=0)
 
 
+class SendTimeConfig(_Section):
+    """How each customer's best local hour to receive a message is learned (``scores/send_hours.sql``)."""
+
+    #: Responses older than this many days before the scored date are not counted.
+    lookback_days: int = Field(180, ge=7, le=1830)
+    #: What one response counts: an open, a click (on top of its open), an online purchase.
+    open_weight: float = Field(1.0, ge=0)
+    click_weight: float = Field(1.0, ge=0)
+    purchase_weight: float = Field(0.5, ge=0)
+    #: Pseudo-responses spread as the shop's profile in each segment's profile.
+    segment_prior: float = Field(50.0, gt=0)
+    #: Pseudo-responses spread as the segment's profile in each customer's: with this many responses of
+    #: their own a customer's profile is half theirs, half their segment's.
+    customer_prior: float = Field(6.0, gt=0)
+
+    @model_validator(mode="after")
+    def _something_counts(self):
+        if self.open_weight + self.click_weight + self.purchase_weight <= 0:
+            raise ValueError("open_weight, click_weight and purchase_weight are all 0: nothing would count")
+        return self
+
+
 class ScoresConfig(_Section):
     currency: CurrencySettings = CurrencySettings()
     #: What one purchase is: ``customer_day`` (default) merges a customer's orders of one day into one
@@ -151,6 +173,7 @@ class ScoresConfig(_Section):
     churn: ChurnConfig = ChurnConfig()
     ltv: LtvConfig = LtvConfig()
     next_order: NextOrderConfig = NextOrderConfig()
+    send_time: SendTimeConfig = SendTimeConfig()
 
     @model_validator(mode="after")
     def _preset_currency(self):

@@ -19,6 +19,7 @@ from lifecycle.scores import churn, ltv, next_order, registry
 from lifecycle.scores.config import ScoresConfig
 from lifecycle.scores.features import build_features
 from lifecycle.scores.rfm import compute_rfm, describe_cuts
+from lifecycle.scores.send_time import compute_send_hours
 from lifecycle.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,8 @@ class ScoreReport:
     next_order_basis: dict[str, int] | None = None
     #: rows of crm.customer_line_next_orders written (customer and consumable line)
     consumable_lines: int = 0
+    #: the send-time learning of the date: customers with an hour of their own, responses, the shop's hour
+    send_hours: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "as_of": self.as_of.isoformat()}
@@ -126,6 +129,7 @@ def score(warehouse: Warehouse, as_of: date, config: ScoresConfig, run_key: str)
         warehouse.insert_df(conn, "crm.customer_scores", frame)
         warehouse.run(conn, "scores/delete_line_next_orders.sql", as_of=as_of)
         warehouse.insert_df(conn, "crm.customer_line_next_orders", lines)
+        send_hours = compute_send_hours(warehouse, conn, as_of, config.send_time)
         warehouse.run(conn, "scores/delete_score_run.sql", as_of=as_of, run_key=run_key)
         report = ScoreReport(
             as_of=as_of,
@@ -140,20 +144,23 @@ def score(warehouse: Warehouse, as_of: date, config: ScoresConfig, run_key: str)
             rfm_legend=describe_cuts(cuts, config.currency),
             next_order_basis={str(k): int(v) for k, v in frame["next_order_basis"].value_counts().items()},
             consumable_lines=len(lines),
+            send_hours=send_hours,
         )
         warehouse.run(
             conn,
             "scores/record_score_run.sql",
-            **{**asdict(report), "rfm_cuts": json.dumps(cuts)},
+            **{**asdict(report), "rfm_cuts": json.dumps(cuts), "send_hours": json.dumps(send_hours)},
             run_key=run_key,
             scored_at=now,
         )
     log.info(
-        "scored %d customers as of %s (churn model %s, LTV model %s) in %.1f s",
+        "scored %d customers as of %s (churn model %s, LTV model %s; best send hours of %d customers learned"
+        " from their responses) in %.1f s",
         report.customers,
         as_of,
         f"v{churn_version}" if churn_version else "none",
         f"v{ltv_version}" if ltv_version else "none",
+        send_hours["customers"],
         time.perf_counter() - started,
     )
     return report

@@ -47,7 +47,8 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
 
 
 def run(args: argparse.Namespace) -> int:
-    from lifecycle.simulate.compare import comparison, format_table
+    from lifecycle.reports.send_time import format_lift, send_time_lift
+    from lifecycle.simulate.compare import comparison, format_agreement, format_table, send_hour_agreement
     from lifecycle.simulate.engine import Simulation, SimulationConfig
 
     url = args.warehouse
@@ -83,13 +84,25 @@ def run(args: argparse.Namespace) -> int:
     result = simulation.run()
     rows = comparison(simulation.warehouse, result.start.date(), result.end.date())
     print(format_table(rows))
+    lift = send_time_lift(simulation.warehouse, result.start.date(), result.end.date())
+    agreement = send_hour_agreement(simulation.warehouse)
+    print()
+    print(format_lift(lift))
+    print(format_agreement(agreement))
     summary = result.summary()
     progress(
         f"{summary['hours']} hours simulated in {summary['seconds']} s "
         f"({summary['seconds_per_hour']} s per hour; by stage: {summary['seconds_by_stage']})"
     )
     if args.json:
-        print(json.dumps({"summary": summary, "chains": rows}, indent=2, default=str, ensure_ascii=False))
+        print(
+            json.dumps(
+                {"summary": summary, "chains": rows, "send_time": {"lift": lift, "hours": agreement}},
+                indent=2,
+                default=str,
+                ensure_ascii=False,
+            )
+        )
     simulation.warehouse.engine.dispose()
     return 0
 

@@ -87,3 +87,58 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         "with an interval"
     )
     return "\n".join(lines)
+
+
+#: Chance that a learned hour falls within ±2 h of the true one when it is drawn at random: 5 of 24 hours.
+CHANCE_WITHIN_2H = 5 / 24
+
+
+def send_hour_agreement(warehouse: Warehouse, min_responses: int = 1) -> dict[str, Any]:
+    """The newest learned best hours (``crm.customer_send_hours``) against the customers' true preferred
+    hours, for the customers with at least ``min_responses`` opens and clicks of messages: the share within
+    ±1 h and ±2 h (around the clock), the mean distance, and the chance level of ±2 h."""
+    with warehouse.begin() as conn:
+        rows = conn.execute(
+            sa.text(
+                f"""
+                WITH responses AS (
+                    SELECT l.customer_id, COUNT(*) AS responses
+                    FROM crm.message_events AS e
+                    INNER JOIN crm.send_ledger AS l ON e.send_key = l.send_key
+                    WHERE e.event_type IN ('open', 'click')
+                    GROUP BY l.customer_id
+                )
+                SELECT h.best_hour, t.preferred_hour, COALESCE(r.responses, 0) AS responses
+                FROM crm.customer_send_hours AS h
+                INNER JOIN {SIM_SCHEMA}.truth_customers AS t ON h.customer_id = t.customer_id
+                LEFT JOIN responses AS r ON h.customer_id = r.customer_id
+                WHERE h.as_of = (SELECT MAX(as_of) FROM crm.customer_send_hours)
+                """
+            )
+        ).all()
+    enough = [(int(best), int(true)) for best, true, responses in rows if int(responses) >= min_responses]
+    distances = [min((b - t) % 24, (t - b) % 24) for b, t in enough]
+    count = len(distances)
+    return {
+        "customers_with_hours": len(rows),
+        "min_responses": min_responses,
+        "customers": count,
+        "within_1h": sum(d <= 1 for d in distances) / count if count else None,
+        "within_2h": sum(d <= 2 for d in distances) / count if count else None,
+        "mean_distance_h": sum(distances) / count if count else None,
+        "chance_within_2h": CHANCE_WITHIN_2H,
+    }
+
+
+def format_agreement(figures: dict[str, Any]) -> str:
+    if not figures["customers"]:
+        return (
+            f"learned send hours: no customer with {figures['min_responses']}+ opens or clicks yet "
+            f"({figures['customers_with_hours']} with some)"
+        )
+    return (
+        f"learned send hours vs the true preferred hours, {figures['customers']} customers with "
+        f"{figures['min_responses']}+ opens or clicks: {figures['within_1h']:.0%} within ±1 h, "
+        f"{figures['within_2h']:.0%} within ±2 h (chance {figures['chance_within_2h']:.0%}), "
+        f"mean distance {figures['mean_distance_h']:.1f} h"
+    )

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
@@ -79,6 +80,8 @@ class SimulationConfig:
     duckdb_threads: int = 1
     #: Chains run in parallel by this many threads (the chains DAG runs its task groups in parallel).
     workers: int = 2
+    #: Another folder of chain files than the configured one (a variant of the map to measure).
+    chains_folder: Path | None = None
 
     def __post_init__(self) -> None:
         if self.days < 1:
@@ -171,6 +174,7 @@ class Simulation:
         self.pending_events: list[tuple[datetime, dict]] = []
         self.next_order_id = 0
         self.traits: dict[str, dict[int, Any]] = {}
+        self.zones: dict[int, ZoneInfo] = {}
 
     # --- setup ---------------------------------------------------------------------------------------
 
@@ -228,26 +232,29 @@ class Simulation:
                     )
                 ).scalar()
             )
-            ids = [
-                r[0]
+            zones = {
+                int(r[0]): r[1]
                 for r in conn.execute(
                     sa.text(
-                        f"SELECT customer_id FROM shop.customers UNION "
-                        f"SELECT customer_id FROM {future('customers')}"
+                        f"SELECT customer_id, timezone FROM shop.customers UNION "
+                        f"SELECT customer_id, timezone FROM {future('customers')}"
                     )
                 )
-            ]
-        ids = np.array(sorted({int(i) for i in ids if i is not None}), dtype=np.int64)
+                if r[0] is not None
+            }
+        ids = np.array(sorted(zones), dtype=np.int64)
         traits = customer_traits(cfg.seed, ids, cfg.response)
         self.traits = {
             name: dict(zip(ids.tolist(), values.tolist(), strict=True)) for name, values in traits.items()
         }
+        self.zones = {cid: _zone(name) for cid, name in zones.items()}
+        self._write_truth_customers(ids, traits, zones)
         return {"manifest_rows": manifest.rows, "stashed": moved, "scenario": self.scenario}
 
     def _create_truth_tables(self) -> None:
         with self.warehouse.begin() as conn:
             conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {SIM_SCHEMA}"))
-            for table in ("truth_messages", "truth_chain", "truth_uplift", "hours"):
+            for table in ("truth_messages", "truth_chain", "truth_uplift", "truth_customers", "hours"):
                 conn.execute(sa.text(f"DROP TABLE IF EXISTS {SIM_SCHEMA}.{table}"))
             conn.execute(
                 sa.text(
@@ -256,7 +263,15 @@ class Simulation:
                         channel VARCHAR, customer_id BIGINT, sent_at TIMESTAMP, delivered BOOLEAN,
                         bounced BOOLEAN, opened BOOLEAN, clicked BOOLEAN, unsubscribed BOOLEAN,
                         uplift DOUBLE PRECISION, effect INTEGER, order_id BIGINT, ordered_at TIMESTAMP,
-                        revenue DOUBLE PRECISION)"""
+                        revenue DOUBLE PRECISION, send_local_hour DOUBLE PRECISION,
+                        hour_factor DOUBLE PRECISION)"""
+                )
+            )
+            conn.execute(
+                sa.text(
+                    f"""CREATE TABLE {SIM_SCHEMA}.truth_customers (
+                        customer_id BIGINT PRIMARY KEY, timezone VARCHAR, preferred_hour INTEGER,
+                        engagement DOUBLE PRECISION, bad_address BOOLEAN)"""
                 )
             )
             conn.execute(
@@ -274,6 +289,19 @@ class Simulation:
                 )
             )
 
+    def _write_truth_customers(self, ids: np.ndarray, traits: dict[str, np.ndarray], zones: dict) -> None:
+        frame = pd.DataFrame(
+            {
+                "customer_id": ids,
+                "timezone": [zones[int(c)] for c in ids],
+                "preferred_hour": traits["preferred_hour"],
+                "engagement": traits["engagement"],
+                "bad_address": traits["bad_address"],
+            }
+        )
+        with self.warehouse.begin() as conn:
+            self.warehouse.insert_df(conn, f"{SIM_SCHEMA}.truth_customers", frame)
+
     # --- the hours -----------------------------------------------------------------------------------
 
     def run(self) -> SimulationResult:
@@ -287,7 +315,11 @@ class Simulation:
 
         started = time.monotonic()
         cfg = self.config
-        self.chains = load_chains(check_templates=False)
+        self.chains = (
+            load_chains(cfg.chains_folder, check_templates=False)
+            if cfg.chains_folder
+            else load_chains(check_templates=False)
+        )
         self.policy = load_policy()
         self.scores_config = load_config()
         outbox = cfg.outbox or DATA_DIR / "outbox"
@@ -501,6 +533,13 @@ class Simulation:
             recent.append(len(times))
         rng = np.random.default_rng([self.config.seed, 9_001, int(sent_at.replace(tzinfo=UTC).timestamp())])
         variants = np.array([ledger.get(s.send_key, ("A", None))[0] for s in sent])
+        moment = sent_at.replace(tzinfo=UTC)
+        send_hour = np.array(
+            [
+                (lambda here: here.hour + here.minute / 60)(moment.astimezone(self.zones.get(int(c), _UTC)))
+                for c in customers
+            ]
+        )
         reactions = react(
             rng,
             cfg,
@@ -510,6 +549,8 @@ class Simulation:
             engagement=np.array([self.traits["engagement"].get(int(c), 1.0) for c in customers]),
             bad_address=np.array([self.traits["bad_address"].get(int(c), False) for c in customers]),
             recent_emails=np.array(recent),
+            send_hour=send_hour,
+            preferred_hour=np.array([self.traits["preferred_hour"].get(int(c), 12) for c in customers]),
         )
         truth, induced_orders, induced_items = [], [], []
         induced = prevented = 0
@@ -591,6 +632,8 @@ class Simulation:
                     "order_id": order_id,
                     "ordered_at": ordered_at,
                     "revenue": revenue,
+                    "send_local_hour": float(send_hour[i]),
+                    "hour_factor": float(reactions.hour_factor[i]),
                 }
             )
         self.world.add("orders", pd.DataFrame(induced_orders))
@@ -731,6 +774,17 @@ class _Timer:
                 timer.into[stage] = timer.into.get(stage, 0.0) + time.monotonic() - self.t
 
         return _Stage()
+
+
+_UTC = ZoneInfo("UTC")
+
+
+def _zone(name: str | None) -> ZoneInfo:
+    """The customer's time zone; UTC when the shop has none or an unknown one (a bad row)."""
+    try:
+        return ZoneInfo(name) if name else _UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        return _UTC
 
 
 def _s(seconds: float) -> timedelta:

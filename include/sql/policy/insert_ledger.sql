@@ -1,6 +1,7 @@
 -- The run's planned decisions become planned messages in the send ledger. A key planned before (by any
 -- run) is left as it is, so the same message can never be planned twice.
--- Inputs: crm.decisions, crm.due_steps. Outputs: crm.send_ledger rows in state 'planned'.
+-- Inputs: crm.decisions, crm.due_steps. Outputs: crm.send_ledger rows in state 'planned' (with the
+-- send-time arm of send_time: optimal steps).
 -- Parameters: :run_key, :now.
 INSERT INTO crm.send_ledger (
     send_key, chain_id, step_id, instance_id, trigger_key, customer_id, channel, message_kind, template,
@@ -15,7 +16,8 @@ INSERT INTO crm.send_ledger (
     attempts,
     updated_at,
     quiet_hours,
-    consent_scope
+    consent_scope,
+    send_time_arm
 )
 SELECT
     d.send_key,
@@ -38,7 +40,8 @@ SELECT
     0 AS attempts,
     :now AS updated_at,
     s.quiet_hours,
-    s.consent_scope
+    s.consent_scope,
+    d.send_time_arm
 FROM crm.decisions AS d
 INNER JOIN crm.due_steps AS s
     ON

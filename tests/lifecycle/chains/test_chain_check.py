@@ -152,3 +152,27 @@ def test_a_changed_chain_file_makes_the_page_stale_and_hand_written_parts_stay(c
     assert "## Fields of a chain file" in tail
     with pytest.raises(SystemExit, match="needs the lines"):
         chains_doc.rendered(page.replace(chains_doc.END, ""), chains, policy)
+
+
+def test_a_send_time_holdout_without_timed_steps_and_a_timed_step_that_cannot_wait():
+    chain = _chain("post_purchase", send_time_holdout=0.3)
+    assert "no step has send_time: optimal" in _fields(chain)["send_time_holdout"]
+    timed = _step(_chain("cross_sell"), 0, fresh_for=timedelta(hours=1))
+    assert "no best hour can be waited for" in _fields(timed)["steps.0.send_time"]
+    assert _fields(_chain("cross_sell")) == {}
+
+
+def test_a_service_step_cannot_wait_for_the_best_hour(tmp_path):
+    import yaml
+
+    from lifecycle.errors import ConfigError
+
+    chain = yaml.safe_load((CHAINS_DIR / "post_purchase.yaml").read_text(encoding="utf-8"))
+    service = next(no for no, step in enumerate(chain["steps"]) if step.get("kind") == "service")
+    chain["steps"][service]["send_time"] = "optimal"
+    path = tmp_path / "post_purchase.yaml"
+    path.write_text(yaml.safe_dump(chain, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_chain(path, check_templates=False)
+    assert caught.value.field == f"steps.{service}.send_time"
+    assert "service message" in str(caught.value)

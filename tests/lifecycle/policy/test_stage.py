@@ -288,3 +288,89 @@ def test_the_bandit_sends_new_customers_to_the_variant_that_converts(migrated):
     variants = [v for (v,) in _rows(migrated, f"SELECT variant FROM crm.decisions WHERE run_key = '{RUN}'")]
     assert len(variants) == 40
     assert variants.count("B") >= 32  # B converted 5 of 6, A none of 6
+
+
+def test_timed_steps_wait_for_the_best_hour_with_fallbacks_and_record_their_arm(migrated):
+    """A send_time: optimal step is held until the customer's learned hour, else their segment's, else the
+    shop's, and planned in it; the holdout goes now; the arm reaches the ledger and the assignments."""
+    ids = [i for i in _ids(400) if bucket("send_time:win_back", i) >= 0.2]
+    own, segment, shop = ids[:3]
+    held = next(i for i in _ids(400) if bucket("send_time:win_back", i) < 0.2)
+    customers = (own, segment, shop, held)
+    _insert(migrated, "crm.customers", [_customer(c) for c in customers])
+    day = NOW.date() - timedelta(days=1)
+    _insert(
+        migrated,
+        "crm.send_hour_profiles",
+        [
+            {"as_of": day, "segment": seg, "hour": h, "responses": 0.0, "probability": p}
+            for seg, peak in (("*", 18), ("333", 14))
+            for h in range(24)
+            for p in [0.5 if h == peak else 0.5 / 23]
+        ],
+    )
+    _insert(
+        migrated,
+        "crm.customer_send_hours",
+        [
+            {
+                "as_of": day,
+                "customer_id": own,
+                "segment": "333",
+                "best_hour": 10,
+                "responses": 5.0,
+                "probability": 0.3,
+            }
+        ],
+    )
+    _insert(
+        migrated,
+        "crm.customer_scores",
+        [
+            {
+                "as_of": day,
+                "customer_id": segment,
+                "recency_days": 1,
+                "frequency": 3,
+                "avg_check": 1.0,
+                "r": 3,
+                "f": 3,
+                "m": 3,
+                "rfm_code": "333",
+                "segment_ru": "x",
+                "segment_en": "x",
+                "scored_at": NOW,
+            }
+        ],
+    )
+    timed = {"send_time": "optimal", "send_time_holdout": 0.2, "expires_at": NOW + timedelta(days=2)}
+    _insert(migrated, "crm.due_steps", [_due(c, chain="win_back", **timed) for c in customers])
+    decide(migrated, RUN, NOW)
+    decided = {
+        r[0]: r[1:]
+        for r in _rows(
+            migrated, "SELECT customer_id, outcome, reason, hold_until, send_time_arm FROM crm.decisions"
+        )
+    }
+    # Moscow is UTC+3; NOW is 12:00 there
+    assert decided[own] == ("held", "best_hour", datetime(2026, 3, 4, 7, 0), "optimal")  # 10:00 tomorrow
+    assert decided[segment] == ("held", "best_hour", datetime(2026, 3, 3, 11, 0), "optimal")  # 14:00
+    assert decided[shop] == ("held", "best_hour", datetime(2026, 3, 3, 15, 0), "optimal")  # 18:00
+    assert decided[held] == ("planned", None, None, "default")
+    # the chains run of 14:00 in Moscow hands the segment customer's step over again: planned, sent now
+    later = datetime(2026, 3, 3, 11, 0)
+    _insert(migrated, "crm.due_steps", [_due(segment, chain="win_back", run_key="chains-run-2", **timed)])
+    decide(migrated, "chains-run-2", later)
+    planned = {
+        r[0]: r[1:]
+        for r in _rows(migrated, "SELECT customer_id, send_after, send_time_arm FROM crm.send_ledger")
+    }
+    assert planned == {held: (NOW, "default"), segment: (later, "optimal")}
+    arms = dict(
+        _rows(
+            migrated,
+            "SELECT customer_id, arm FROM crm.experiment_assignments"
+            " WHERE experiment_id = 'send_time:win_back'",
+        )
+    )
+    assert arms == {segment: "optimal", held: "default"}
