@@ -242,9 +242,13 @@ def apply_exits(warehouse: Warehouse, chain: ChainConfig, as_of: datetime, run_k
 
 
 def exit_statements(chain: ChainConfig, as_of: datetime, run_key: str) -> list[tuple[str, dict[str, Any]]]:
-    """The exit queries the chain's configuration enables, in :data:`EXIT_ORDER`, with their parameters."""
+    """The exit queries the chain's configuration enables, in :data:`EXIT_ORDER`, with their parameters.
+
+    ``active_since`` (the earliest entry among the chain's active instances) is ``as_of`` here, which is
+    enough to plan the queries; :func:`apply_exits_on` binds the real one.
+    """
     as_of = naive_utc(as_of)
-    base = {"chain_id": chain.id, "as_of": as_of, "run_key": run_key, "now": _now()}
+    base = {"chain_id": chain.id, "as_of": as_of, "run_key": run_key, "now": _now(), "active_since": as_of}
     exits = chain.exits
     extra = {
         "entered_chain": {"other_chains": ",".join(exits.entered_chain)},
@@ -261,9 +265,16 @@ def exit_statements(chain: ChainConfig, as_of: datetime, run_key: str) -> list[t
 def apply_exits_on(
     warehouse: Warehouse, conn: sa.Connection, chain: ChainConfig, as_of: datetime, run_key: str
 ) -> None:
-    """The work of :func:`apply_exits` on an open transaction the caller holds."""
+    """The work of :func:`apply_exits` on an open transaction the caller holds.
+
+    The checks read events and orders only from the earliest entry among the chain's active instances on
+    (a constant bound the warehouse prunes by); a chain with no active instance has nothing to check.
+    """
+    active_since = warehouse.run(conn, "chains/engine/active_since.sql", chain_id=chain.id).scalar()
+    if active_since is None:
+        return
     for name, params in exit_statements(chain, as_of, run_key):
-        warehouse.run(conn, name, **params)
+        warehouse.run(conn, name, **(params | {"active_since": active_since}))
 
 
 def emit_due_steps(
