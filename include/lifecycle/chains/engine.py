@@ -305,10 +305,14 @@ def emit_due_steps_on(
     as_of, now = naive_utc(as_of), _now()
     base = {"chain_id": chain.id, "as_of": as_of, "run_key": run_key, "now": now}
     warehouse.run_steps(conn, "chains/engine/clear_run.sql", **base)
-    rows = warehouse.run(
-        conn, "chains/engine/due.sql", typical_order_value=chain.typical_order_value, **base
-    ).mappings()
-    due, skipped = plan_steps(chain, [dict(row) for row in rows], run_key)
+    rows = []
+    # A chain with no active instance has no due step: its customers and scores are not read.
+    if warehouse.run(conn, "chains/engine/active_since.sql", chain_id=chain.id).scalar() is not None:
+        found = warehouse.run(
+            conn, "chains/engine/due.sql", typical_order_value=chain.typical_order_value, **base
+        )
+        rows = [dict(row) for row in found.mappings()]
+    due, skipped = plan_steps(chain, rows, run_key)
     warehouse.insert_df(conn, "crm.due_steps", pd.DataFrame(due))
     warehouse.insert_df(conn, "crm.chain_step_log", pd.DataFrame([s | {"logged_at": now} for s in skipped]))
     counts = warehouse.run(conn, "chains/engine/run_figures.sql", **base).mappings().one()

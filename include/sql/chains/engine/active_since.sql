@@ -1,5 +1,5 @@
 -- The earliest entry among a chain's active instances (NULL when it has none): the constant lower time
--- bound the exit checks give their reads of crm.events and crm.orders.
+-- bound the exit checks give their reads of crm.events and crm.orders; NULL: no exit to check, no step due.
 -- Inputs: crm.chain_instances.
 -- Output: one row, active_since.
 -- Parameters: :chain_id.
