@@ -1,8 +1,8 @@
 """The time-bounded chain queries find exactly what their unbounded forms find.
 
-The abandoned cart/browse/category entry queries and the exit checks on events and orders give every read
-of crm.events and crm.orders a constant time bound implied by its correlated one, so the warehouse skips
-the history outside it. ``unbounded/`` keeps each query with its correlated bounds only (it reads the whole
+The abandoned cart/browse/category, back-in-stock and price-drop entry queries and the exit checks give
+every read of crm.events and crm.orders a constant time bound implied by its correlated one, so the
+warehouse skips the history outside it. ``unbounded/`` keeps each query with its correlated bounds only (it reads the whole
 history); on a shop whose events and orders fall on both sides of every bound, at the same 10-minute grid
 as the bounds themselves (ties included), both forms must return the same rows, for steady runs (their
 window reaching back by the late-row grace), first runs and several parameter sets.
@@ -44,6 +44,11 @@ ENTRY_CASES = {
             "min_price": 10000,
             "max_price": 1000000,
         },
+    ],
+    "back_in_stock": [{"interest_days": 30}, {"interest_days": 2}],
+    "price_drop": [
+        {"interest_days": 30, "min_drop_share": 0.05},
+        {"interest_days": 3, "min_drop_share": 0.05},
     ],
     "abandoned_category": [
         {"idle_hours": 1, "browse_hours": 24, "min_category_views": 2, "max_product_views": 1},
@@ -113,6 +118,24 @@ def shop(wh):
                 )
     insert(wh, "crm.orders", orders)
     insert(wh, "crm.order_items", lines)
+    # Restocks and price drops (some undone by a later rise) in and around the runs' windows.
+    stock, prices = {}, {}
+    for _ in range(30):
+        product_id, moment = rng.choice(PRODUCTS), _moment(rng, T - D, T + 6 * H)
+        stock[product_id, moment] = {"in_stock": rng.random() < 0.8}
+        old_price = 1000.0 * rng.randint(5, 50)
+        new_price = old_price * rng.choice([0.7, 0.9, 0.98, 1.2])
+        prices[product_id, moment] = {"old_price": old_price, "new_price": new_price}
+    insert(
+        wh,
+        "crm.stock_changes",
+        [{"product_id": p, "changed_at": m, "loaded_at": m} | v for (p, m), v in stock.items()],
+    )
+    insert(
+        wh,
+        "crm.price_changes",
+        [{"product_id": p, "changed_at": m, "loaded_at": m} | v for (p, m), v in prices.items()],
+    )
     return wh
 
 
