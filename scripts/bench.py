@@ -254,11 +254,12 @@ def stage_steady_hour(url: str) -> dict:
     t0 = time.perf_counter()
     report = ingest(warehouse, window_end=END, run_key="bench-hourly", interval_start=END - HOUR, now=END)
     t1, cpu1 = time.perf_counter(), time.process_time()
-    figures, idle_s, idle = [], 0.0, []
+    figures, idle_s, idle, per_chain = [], 0.0, [], {}
     for chain_id, chain in chains.items():
         started = time.perf_counter()
         found = run_chains(warehouse, END, "bench-chains", {chain_id: chain})
         took = time.perf_counter() - started
+        per_chain[chain_id] = round(took, 3)
         figures += found
         # A chain with nothing to do: no new trigger, no instance to exit or complete, no step due.
         if not any(f.candidates or f.exited or f.completed or f.due_steps for f in found):
@@ -277,6 +278,7 @@ def stage_steady_hour(url: str) -> dict:
         "chains_policy_cpu_s": cpu3 - cpu1,
         "idle_chains_s": idle_s,
         "idle_chains": ",".join(idle),
+        "per_chain_s": per_chain,
         "rows": sum(t.rows_read for t in report.tables),
         "due_steps": sum(f.due_steps for f in figures),
     }
