@@ -2,10 +2,10 @@
 
 The abandoned cart/browse/category, back-in-stock and price-drop entry queries and the exit checks give
 every read of crm.events and crm.orders a constant time bound implied by its correlated one, so the
-warehouse skips the history outside it. ``unbounded/`` keeps each query with its correlated bounds only
-(it reads the whole history); on a shop whose events and orders fall on both sides of every bound, at the same 10-minute grid
-as the bounds themselves (ties included), both forms must return the same rows, for steady runs (their
-window reaching back by the late-row grace), first runs and several parameter sets.
+warehouse skips the history outside it. ``unbounded/`` keeps each query with its correlated bounds only (it
+reads the whole history); on a shop whose events and orders fall on both sides of every bound, at the same
+10-minute grid as the bounds themselves (ties included), both forms must return the same rows, for steady
+runs (their window reaching back by the late-row grace), first runs and several parameter sets.
 """
 
 import random
