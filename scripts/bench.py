@@ -9,6 +9,10 @@ memory is its own), the median of BENCH_RUNS runs (default 3), each run from the
 * steady hour        the hourly ingest of ~100 k new events (BENCH_NEW_EVENTS) injected into the last hour,
                      then every chain and the contact policy for that hour; not the first run: the chains
                      and the policy already ran an hour earlier, on models trained and scores computed;
+                     also the chains of that hour with nothing to do (no new trigger, exit or due step);
+                     with two sizes 10x apart, the larger's chains + policy (and nothing-to-do chains)
+                     over the smaller's: the cost should follow the hour's new events, not the history
+                     (target <= 1.5x); BENCH_HOUR_ONLY=1 benches only this stage;
 * daily scoring      RFM + churn + LTV for every customer;
 * dispatch <p>       one dispatch run against the local stand-in of each provider with realistic latency
                      (scripts/bench_dispatch.py), against the ceiling batch x concurrency / latency;
@@ -51,6 +55,8 @@ TARGET_SCORING_S = 60.0
 TARGET_PARSE_S = 0.5
 TARGET_RSS_MB = 4096
 TARGET_DISPATCH_SHARE = 0.8
+#: The hourly chains run at 10x the history, same new events: at most this many times slower.
+TARGET_HISTORY_RATIO = 1.5
 
 
 # --- warehouses and saved states ------------------------------------------------------------------------
@@ -237,23 +243,42 @@ def inject_events(warehouse, count: int) -> int:
 
 
 def stage_steady_hour(url: str) -> dict:
+    """The hour's ingest, every chain (each timed on its own, as the DAG runs them) and the policy."""
+    from lifecycle.chains.config import load_chains
     from lifecycle.chains.engine import run_chains
     from lifecycle.ingest import ingest
     from lifecycle.policy import decide
 
     warehouse = _warehouse(url)
+    chains = load_chains()
     t0 = time.perf_counter()
     report = ingest(warehouse, window_end=END, run_key="bench-hourly", interval_start=END - HOUR, now=END)
-    t1 = time.perf_counter()
-    figures = run_chains(warehouse, END, "bench-chains")
+    t1, cpu1 = time.perf_counter(), time.process_time()
+    figures, idle_s, idle, per_chain = [], 0.0, [], {}
+    for chain_id, chain in chains.items():
+        started = time.perf_counter()
+        found = run_chains(warehouse, END, "bench-chains", {chain_id: chain})
+        took = time.perf_counter() - started
+        per_chain[chain_id] = round(took, 3)
+        figures += found
+        # A chain with nothing to do: no new trigger, no instance to exit or complete, no step due.
+        if not any(f.candidates or f.exited or f.completed or f.due_steps for f in found):
+            idle_s += took
+            idle.append(chain_id)
     t2 = time.perf_counter()
     decide(warehouse, "bench-chains", END)
-    t3 = time.perf_counter()
+    t3, cpu3 = time.perf_counter(), time.process_time()
     return {
         "seconds": t3 - t0,
         "ingest_s": t1 - t0,
         "chains_s": t2 - t1,
         "policy_s": t3 - t2,
+        "chains_policy_s": t3 - t1,
+        # CPU seconds of every thread of the process: less sensitive than wall time to a busy machine.
+        "chains_policy_cpu_s": cpu3 - cpu1,
+        "idle_chains_s": idle_s,
+        "idle_chains": ",".join(idle),
+        "per_chain_s": per_chain,
         "rows": sum(t.rows_read for t in report.tables),
         "due_steps": sum(f.due_steps for f in figures),
     }
@@ -477,23 +502,34 @@ def bench(engine: str, size: int, runs: int, new_events: int, dispatch_messages:
         ).judge()
         log("training, scoring, the hour before, injecting new events (not timed)")
         prepared, _ = child("prepare_hour", store.copy("ingested", "hour"), str(new_events))
-    log("daily scoring")
-    fill(
-        Row("daily scoring", size, engine),
-        repeat(runs, lambda n: child("scoring", store.copy("hour", "scoring"))),
-    ).judge(TARGET_SCORING_S, f"< {TARGET_SCORING_S:.0f} s, < 4 GB")
-    store.drop("scoring")
+    if os.environ.get("BENCH_HOUR_ONLY") != "1":
+        log("daily scoring")
+        fill(
+            Row("daily scoring", size, engine),
+            repeat(runs, lambda n: child("scoring", store.copy("hour", "scoring"))),
+        ).judge(TARGET_SCORING_S, f"< {TARGET_SCORING_S:.0f} s, < 4 GB")
+        store.drop("scoring")
     log(f"steady hour with {prepared['injected']:,} new events")
     results = repeat(runs, lambda n: child("steady_hour", store.copy("hour", "after")))
     hour = fill(Row("steady hour: ingest + chains + policy", size, engine), results)
     hour.judge(TARGET_HOUR_S, f"< {TARGET_HOUR_S:.0f} s, < 4 GB")
     hour.extra["new_events"] = prepared["injected"]
+    idle = hour.extra.get("idle_chains", "")
     for label, key, count in (
         ("  hourly ingest", "ingest_s", hour.rows),
-        ("  chains (all 16)", "chains_s", hour.extra.get("due_steps")),
+        (f"  chains (all {len(load_chain_ids())})", "chains_s", hour.extra.get("due_steps")),
         ("  contact policy", "policy_s", hour.extra.get("due_steps")),
+        ("  chains + policy", "chains_policy_s", hour.extra.get("due_steps")),
+        ("  chains + policy, CPU s", "chains_policy_cpu_s", hour.extra.get("due_steps")),
+        (f"  chains with nothing to do ({len(idle.split(',')) if idle else 0})", "idle_chains_s", None),
     ):
         rows.append(Row(label, size, engine, seconds=[round(a[key], 3) for a, _ in results], rows=count))
+    rows[-1].extra = {"chains": idle}
+    if os.environ.get("BENCH_HOUR_ONLY") == "1":
+        if os.environ.get("BENCH_KEEP") != "1":
+            for name in ("ingested", "hour", "after"):
+                store.drop(name)
+        return rows
     log("abandoned-cart audience: floor query and pandas")
     floor = fill(
         Row("cart audience: floor query", size, engine),
@@ -530,6 +566,38 @@ def bench(engine: str, size: int, runs: int, new_events: int, dispatch_messages:
         for name in ("ingested", "hour", "after"):
             store.drop(name)
     return rows
+
+
+def load_chain_ids() -> list[str]:
+    from lifecycle.chains.config import load_chains
+
+    return list(load_chains())
+
+
+def history_ratios(rows: list[Row]) -> list[Row]:
+    """Per engine, when two sizes 10x apart were benched: the steady hour's chains + policy, and its chains
+    with nothing to do, at the larger history over the smaller (the same new events in both hours)."""
+    found = []
+    for engine in dict.fromkeys(r.engine for r in rows):
+        for stage, label, limit in (
+            ("  chains + policy", "steady hour ratio 10x history (chains + policy)", TARGET_HISTORY_RATIO),
+            ("  chains + policy, CPU s", "steady hour CPU ratio 10x history", TARGET_HISTORY_RATIO),
+            ("  chains with nothing to do", "nothing-to-do ratio 10x history", TARGET_HISTORY_RATIO),
+        ):
+            # Labels match without their parenthesised count ("chains with nothing to do (4)").
+            by_size = {r.size: r for r in rows if r.engine == engine and r.stage.split(" (")[0] == stage}
+            for size in sorted(by_size):
+                big = by_size.get(size * 10)
+                small = by_size[size]
+                if big is None or not small.seconds or not small.median_s:
+                    continue
+                ratio = big.median_s / small.median_s
+                row = Row(label, size * 10, engine, seconds=list(big.seconds))
+                row.target = f"{ratio:.2f}x of {size:,} (<= {limit}x)"
+                row.passed = ratio <= limit
+                row.extra = {"ratio": round(ratio, 3), "of_size": size}
+                found.append(row)
+    return found
 
 
 def machine() -> str:
@@ -600,16 +668,20 @@ def main() -> None:
     started = time.perf_counter()
     rows: list[Row] = []
     parse = Row("DAG parse (slowest file)", 0, "-")
-    results = repeat(runs, lambda n: child("dag_parse", "-"))
+    hour_only = os.environ.get("BENCH_HOUR_ONLY") == "1"
+    results = [] if hour_only else repeat(runs, lambda n: child("dag_parse", "-"))
     for answer, rss in results:
         parse.seconds.append(round(answer["seconds"], 3))
         parse.rss_mb.append(rss)
-    parse.rows = results[-1][0]["rows"]
-    parse.judge(TARGET_PARSE_S, f"< {TARGET_PARSE_S} s per file")
+    if results:
+        parse.rows = results[-1][0]["rows"]
+        parse.judge(TARGET_PARSE_S, f"< {TARGET_PARSE_S} s per file")
     for size in sizes:
         for engine in engines:
             rows += bench(engine, size, runs, new_events, dispatch_messages)
-    rows.append(parse)
+    rows += history_ratios(rows)
+    if os.environ.get("BENCH_HOUR_ONLY") != "1":
+        rows.append(parse)
     text = table(rows, header)
     print(text)
     print(f"\n(total {time.perf_counter() - started:.0f} s; every figure: data/bench.json)")

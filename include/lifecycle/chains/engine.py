@@ -243,9 +243,13 @@ def apply_exits(warehouse: Warehouse, chain: ChainConfig, as_of: datetime, run_k
 
 
 def exit_statements(chain: ChainConfig, as_of: datetime, run_key: str) -> list[tuple[str, dict[str, Any]]]:
-    """The exit queries the chain's configuration enables, in :data:`EXIT_ORDER`, with their parameters."""
+    """The exit queries the chain's configuration enables, in :data:`EXIT_ORDER`, with their parameters.
+
+    ``active_since`` (the earliest entry among the chain's active instances) is ``as_of`` here, which is
+    enough to plan the queries; :func:`apply_exits_on` binds the real one.
+    """
     as_of = naive_utc(as_of)
-    base = {"chain_id": chain.id, "as_of": as_of, "run_key": run_key, "now": _now()}
+    base = {"chain_id": chain.id, "as_of": as_of, "run_key": run_key, "now": _now(), "active_since": as_of}
     exits = chain.exits
     extra = {
         "entered_chain": {"other_chains": ",".join(exits.entered_chain)},
@@ -262,9 +266,16 @@ def exit_statements(chain: ChainConfig, as_of: datetime, run_key: str) -> list[t
 def apply_exits_on(
     warehouse: Warehouse, conn: sa.Connection, chain: ChainConfig, as_of: datetime, run_key: str
 ) -> None:
-    """The work of :func:`apply_exits` on an open transaction the caller holds."""
+    """The work of :func:`apply_exits` on an open transaction the caller holds.
+
+    The checks read events and orders only from the earliest entry among the chain's active instances on
+    (a constant bound the warehouse prunes by); a chain with no active instance has nothing to check.
+    """
+    active_since = warehouse.run(conn, "chains/engine/active_since.sql", chain_id=chain.id).scalar()
+    if active_since is None:
+        return
     for name, params in exit_statements(chain, as_of, run_key):
-        warehouse.run(conn, name, **params)
+        warehouse.run(conn, name, **(params | {"active_since": active_since}))
 
 
 def emit_due_steps(
@@ -295,10 +306,14 @@ def emit_due_steps_on(
     as_of, now = naive_utc(as_of), _now()
     base = {"chain_id": chain.id, "as_of": as_of, "run_key": run_key, "now": now}
     warehouse.run_steps(conn, "chains/engine/clear_run.sql", **base)
-    rows = warehouse.run(
-        conn, "chains/engine/due.sql", typical_order_value=chain.typical_order_value, **base
-    ).mappings()
-    due, skipped = plan_steps(chain, [dict(row) for row in rows], run_key)
+    rows = []
+    # A chain with no active instance has no due step: its customers and scores are not read.
+    if warehouse.run(conn, "chains/engine/active_since.sql", chain_id=chain.id).scalar() is not None:
+        found = warehouse.run(
+            conn, "chains/engine/due.sql", typical_order_value=chain.typical_order_value, **base
+        )
+        rows = [dict(row) for row in found.mappings()]
+    due, skipped = plan_steps(chain, rows, run_key)
     warehouse.insert_df(conn, "crm.due_steps", pd.DataFrame(due))
     warehouse.insert_df(conn, "crm.chain_step_log", pd.DataFrame([s | {"logged_at": now} for s in skipped]))
     counts = warehouse.run(conn, "chains/engine/run_figures.sql", **base).mappings().one()

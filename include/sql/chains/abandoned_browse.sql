@@ -7,6 +7,8 @@
 --   category_id, product_ids (the product), trigger_value (its price), views, view_seconds.
 -- Parameters: :since, :as_of (the view goes idle in (since, as_of]), :idle_hours, :browse_hours,
 --   :min_views, :min_seconds, :min_price and :max_price (the product's price band, max excluded).
+-- Every read of crm.events and crm.orders also carries a constant time bound implied by its correlated one
+-- (the idle window, the browse_hours before it), so a run reads the days it needs, not the whole history.
 WITH last_views AS (
     SELECT
         v.customer_id,
@@ -27,6 +29,8 @@ WITH last_views AS (
                 AND later.event_type = 'view_product'
                 AND (later.ts > v.ts OR (later.ts = v.ts AND later.event_id > v.event_id))
                 AND later.ts <= v.ts + :idle_hours * INTERVAL '1 hour'
+                AND later.ts > :since - :idle_hours * INTERVAL '1 hour'
+                AND later.ts <= :as_of
         )
 ),
 
@@ -46,6 +50,8 @@ browsed AS (
             AND w.event_type = 'view_product'
             AND lv.ts >= w.ts
             AND w.ts > lv.ts - :browse_hours * INTERVAL '1 hour'
+            AND w.ts > :since - :idle_hours * INTERVAL '1 hour' - :browse_hours * INTERVAL '1 hour'
+            AND w.ts <= :as_of - :idle_hours * INTERVAL '1 hour'
     GROUP BY lv.customer_id, lv.product_id, lv.ts
     HAVING COUNT(*) >= :min_views OR SUM(COALESCE(w.duration_s, 0)) >= :min_seconds
 )
@@ -73,6 +79,8 @@ WHERE
             AND c.event_type = 'add_to_cart'
             AND c.ts >= b.first_view_at
             AND c.ts <= b.ts + :idle_hours * INTERVAL '1 hour'
+            AND c.ts > :since - :idle_hours * INTERVAL '1 hour' - :browse_hours * INTERVAL '1 hour'
+            AND c.ts <= :as_of
     )
     AND NOT EXISTS (
         SELECT 1
@@ -83,4 +91,6 @@ WHERE
             AND st.counts_as_purchase
             AND o.ordered_at >= b.first_view_at
             AND o.ordered_at <= b.ts + :idle_hours * INTERVAL '1 hour'
+            AND o.ordered_at > :since - :idle_hours * INTERVAL '1 hour' - :browse_hours * INTERVAL '1 hour'
+            AND o.ordered_at <= :as_of
     );

@@ -7,6 +7,8 @@
 --   triggered_at (the last addition; steps are timed from it), product_ids (comma-separated items),
 --   trigger_value (the items' current prices), items (how many), category_id (of the dearest item).
 -- Parameters: :since, :as_of (the cart becomes idle in (since, as_of]), :idle_hours, :cart_days.
+-- Every read of crm.events and crm.orders also carries a constant time bound implied by its correlated one
+-- (the idle window, the cart_days before it), so a run reads the days it needs, not the whole history.
 WITH purchases AS (
     SELECT
         o.customer_id,
@@ -14,7 +16,10 @@ WITH purchases AS (
         o.ordered_at
     FROM crm.orders AS o
     INNER JOIN crm.ref_order_statuses AS st ON o.status = st.status
-    WHERE st.counts_as_purchase
+    WHERE
+        st.counts_as_purchase
+        AND o.ordered_at > :since - :idle_hours * INTERVAL '1 hour' - :cart_days * INTERVAL '1 day'
+        AND o.ordered_at <= :as_of
 ),
 
 idle_carts AS (
@@ -35,6 +40,8 @@ idle_carts AS (
                 AND later.event_type = 'add_to_cart'
                 AND (later.ts > e.ts OR (later.ts = e.ts AND later.event_id > e.event_id))
                 AND later.ts <= e.ts + :idle_hours * INTERVAL '1 hour'
+                AND later.ts > :since - :idle_hours * INTERVAL '1 hour'
+                AND later.ts <= :as_of
         )
         AND NOT EXISTS (
             SELECT 1
@@ -60,6 +67,8 @@ additions AS (
             AND a.event_type = 'add_to_cart'
             AND ic.ts >= a.ts
             AND a.ts > ic.ts - :cart_days * INTERVAL '1 day'
+            AND a.ts > :since - :idle_hours * INTERVAL '1 hour' - :cart_days * INTERVAL '1 day'
+            AND a.ts <= :as_of - :idle_hours * INTERVAL '1 hour'
     GROUP BY ic.customer_id, ic.event_id, ic.ts, a.product_id
 ),
 
@@ -84,6 +93,8 @@ items AS (
                 AND r.event_type = 'remove_from_cart'
                 AND r.ts >= ad.added_at
                 AND r.ts <= ad.ts
+                AND r.ts > :since - :idle_hours * INTERVAL '1 hour' - :cart_days * INTERVAL '1 day'
+                AND r.ts <= :as_of - :idle_hours * INTERVAL '1 hour'
         )
         AND NOT EXISTS (
             SELECT 1

@@ -7,6 +7,8 @@
 --   category_id, category_views, product_views.
 -- Parameters: :since, :as_of (the category goes idle in (since, as_of]), :idle_hours, :browse_hours,
 --   :min_category_views, :max_product_views.
+-- Every read of crm.events and crm.orders also carries a constant time bound implied by its correlated one
+-- (the idle window, the browse_hours before it), so a run reads the days it needs, not the whole history.
 WITH last_visits AS (
     SELECT
         v.customer_id,
@@ -27,6 +29,8 @@ WITH last_visits AS (
                 AND later.event_type = 'view_category'
                 AND (later.ts > v.ts OR (later.ts = v.ts AND later.event_id > v.event_id))
                 AND later.ts <= v.ts + :idle_hours * INTERVAL '1 hour'
+                AND later.ts > :since - :idle_hours * INTERVAL '1 hour'
+                AND later.ts <= :as_of
         )
 ),
 
@@ -45,6 +49,8 @@ visited AS (
             AND w.event_type = 'view_category'
             AND lv.ts >= w.ts
             AND w.ts > lv.ts - :browse_hours * INTERVAL '1 hour'
+            AND w.ts > :since - :idle_hours * INTERVAL '1 hour' - :browse_hours * INTERVAL '1 hour'
+            AND w.ts <= :as_of - :idle_hours * INTERVAL '1 hour'
     GROUP BY lv.customer_id, lv.category_id, lv.ts
     HAVING COUNT(*) >= :min_category_views
 ),
@@ -66,6 +72,8 @@ focus AS (
                 AND p.category_id = vi.category_id
                 AND pv.ts >= vi.first_visit_at
                 AND pv.ts <= vi.ts + :idle_hours * INTERVAL '1 hour'
+                AND pv.ts > :since - :idle_hours * INTERVAL '1 hour' - :browse_hours * INTERVAL '1 hour'
+                AND pv.ts <= :as_of
         ) AS product_views
     FROM visited AS vi
 )
@@ -88,6 +96,8 @@ WHERE
             AND c.event_type = 'add_to_cart'
             AND c.ts >= f.first_visit_at
             AND c.ts <= f.ts + :idle_hours * INTERVAL '1 hour'
+            AND c.ts > :since - :idle_hours * INTERVAL '1 hour' - :browse_hours * INTERVAL '1 hour'
+            AND c.ts <= :as_of
     )
     AND NOT EXISTS (
         SELECT 1
@@ -98,4 +108,6 @@ WHERE
             AND st.counts_as_purchase
             AND o.ordered_at >= f.first_visit_at
             AND o.ordered_at <= f.ts + :idle_hours * INTERVAL '1 hour'
+            AND o.ordered_at > :since - :idle_hours * INTERVAL '1 hour' - :browse_hours * INTERVAL '1 hour'
+            AND o.ordered_at <= :as_of
     );

@@ -6,6 +6,8 @@
 --   product_ids (the product), trigger_value (its price), interest (the strongest signal: wishlist, cart
 --   or view).
 -- Parameters: :since, :as_of (restocks in (since, as_of]), :interest_days.
+-- The reads of crm.events and crm.orders also carry a constant time bound implied by their correlated
+-- one (the :interest_days before the window), so a run reads those days, not the whole history.
 WITH restocks AS (
     SELECT
         s.product_id,
@@ -28,6 +30,8 @@ interested AS (
             AND e.event_type IN ('view_product', 'add_to_cart', 'add_to_wishlist')
             AND r.changed_at >= e.ts
             AND e.ts > r.changed_at - :interest_days * INTERVAL '1 day'
+            AND e.ts > :since - :interest_days * INTERVAL '1 day'
+            AND e.ts <= :as_of
     GROUP BY e.customer_id, r.product_id, r.changed_at
 )
 
@@ -53,4 +57,6 @@ WHERE NOT EXISTS (
         AND oi.product_id = i.product_id
         AND o.ordered_at >= i.first_interest_at
         AND o.ordered_at <= i.changed_at
+        AND o.ordered_at > :since - :interest_days * INTERVAL '1 day'
+        AND o.ordered_at <= :as_of
 );

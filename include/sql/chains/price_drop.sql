@@ -5,6 +5,8 @@
 -- Output: customer_id, trigger_key ('product-<id>'), triggered_at (the price change), product_id,
 --   category_id, product_ids (the product), trigger_value (the new price), old_price, new_price.
 -- Parameters: :since, :as_of (price changes in (since, as_of]), :interest_days, :min_drop_share (0.05 = 5 %).
+-- The reads of crm.events and crm.orders also carry a constant time bound implied by their correlated
+-- one (the :interest_days before the window), so a run reads those days, not the whole history.
 WITH drops AS (
     SELECT
         pc.product_id,
@@ -44,6 +46,8 @@ interested AS (
             AND e.event_type IN ('view_product', 'add_to_cart', 'add_to_wishlist')
             AND d.changed_at >= e.ts
             AND e.ts > d.changed_at - :interest_days * INTERVAL '1 day'
+            AND e.ts > :since - :interest_days * INTERVAL '1 day'
+            AND e.ts <= :as_of
     GROUP BY e.customer_id, d.product_id, d.changed_at, d.old_price, d.new_price
 )
 
@@ -70,4 +74,6 @@ WHERE NOT EXISTS (
         AND oi.product_id = i.product_id
         AND o.ordered_at >= i.first_interest_at
         AND o.ordered_at <= i.changed_at
+        AND o.ordered_at > :since - :interest_days * INTERVAL '1 day'
+        AND o.ordered_at <= :as_of
 );

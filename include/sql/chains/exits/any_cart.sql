@@ -2,7 +2,8 @@
 -- takes over). Reason 'carted'.
 -- Inputs: crm.chain_instances, crm.events (add_to_cart).
 -- Output: crm.chain_instances (status 'exited', exit_reason, exited_at, exited_run_key).
--- Parameters: :chain_id, :as_of, :run_key, :now.
+-- Parameters: :chain_id, :as_of, :run_key, :now, :active_since (the earliest entered_at of the chain's
+--   active instances: a constant bound, so the check reads only the days since then).
 UPDATE crm.chain_instances SET
     status = 'exited',
     exit_reason = 'carted',
@@ -19,5 +20,6 @@ WHERE
             e.customer_id = crm.chain_instances.customer_id
             AND e.event_type = 'add_to_cart'
             AND e.ts > crm.chain_instances.entered_at
+            AND e.ts > :active_since
             AND e.ts <= :as_of
     );

@@ -4,7 +4,8 @@
 -- Inputs: crm.chain_instances (product_ids: comma-separated ids), crm.orders, crm.order_items,
 --   crm.ref_order_statuses (counts_as_purchase).
 -- Output: crm.chain_instances (status 'exited', exit_reason, exited_at, exited_run_key).
--- Parameters: :chain_id, :as_of, :run_key, :now.
+-- Parameters: :chain_id, :as_of, :run_key, :now, :active_since (the earliest entered_at of the chain's
+--   active instances: a constant bound, so the check reads only the days since then).
 UPDATE crm.chain_instances SET
     status = 'exited',
     exit_reason = 'moved_to_post_purchase',
@@ -24,6 +25,7 @@ WHERE
             o.customer_id = crm.chain_instances.customer_id
             AND st.counts_as_purchase
             AND o.ordered_at >= crm.chain_instances.entered_at
+            AND o.ordered_at >= :active_since
             AND o.ordered_at <= :as_of
             AND ','
             || crm.chain_instances.product_ids

@@ -1,0 +1,110 @@
+-- Reference for tests: chains/abandoned_cart.sql with only its correlated time bounds (it reads the whole history).
+-- Abandoned cart: a customer put products in the cart and then neither added more nor ordered for
+-- :idle_hours. The cart is what the customer added in the :cart_days before, minus what was removed or
+-- bought since.
+-- Inputs: crm.events (add_to_cart, remove_from_cart), crm.orders, crm.order_items,
+--   crm.ref_order_statuses (counts_as_purchase), crm.products (price, category).
+-- Output: one row per idle cart: customer_id, trigger_key ('cart-<event id of the last addition>'),
+--   triggered_at (the last addition; steps are timed from it), product_ids (comma-separated items),
+--   trigger_value (the items' current prices), items (how many), category_id (of the dearest item).
+-- Parameters: :since, :as_of (the cart becomes idle in (since, as_of]), :idle_hours, :cart_days.
+WITH purchases AS (
+    SELECT
+        o.customer_id,
+        o.order_id,
+        o.ordered_at
+    FROM crm.orders AS o
+    INNER JOIN crm.ref_order_statuses AS st ON o.status = st.status
+    WHERE st.counts_as_purchase
+),
+
+idle_carts AS (
+    SELECT
+        e.customer_id,
+        e.event_id,
+        e.ts
+    FROM crm.events AS e
+    WHERE
+        e.event_type = 'add_to_cart'
+        AND e.ts > :since - :idle_hours * INTERVAL '1 hour'
+        AND e.ts <= :as_of - :idle_hours * INTERVAL '1 hour'
+        AND NOT EXISTS (
+            SELECT 1
+            FROM crm.events AS later
+            WHERE
+                later.customer_id = e.customer_id
+                AND later.event_type = 'add_to_cart'
+                AND (later.ts > e.ts OR (later.ts = e.ts AND later.event_id > e.event_id))
+                AND later.ts <= e.ts + :idle_hours * INTERVAL '1 hour'
+        )
+        AND NOT EXISTS (
+            SELECT 1
+            FROM purchases AS pu
+            WHERE
+                pu.customer_id = e.customer_id
+                AND pu.ordered_at > e.ts
+                AND pu.ordered_at <= e.ts + :idle_hours * INTERVAL '1 hour'
+        )
+),
+
+additions AS (
+    SELECT
+        ic.customer_id,
+        ic.event_id,
+        ic.ts,
+        a.product_id,
+        MAX(a.ts) AS added_at
+    FROM idle_carts AS ic
+    INNER JOIN crm.events AS a
+        ON
+            ic.customer_id = a.customer_id
+            AND a.event_type = 'add_to_cart'
+            AND ic.ts >= a.ts
+            AND a.ts > ic.ts - :cart_days * INTERVAL '1 day'
+    GROUP BY ic.customer_id, ic.event_id, ic.ts, a.product_id
+),
+
+items AS (
+    SELECT
+        ad.customer_id,
+        ad.event_id,
+        ad.ts,
+        ad.product_id,
+        p.price,
+        p.category_id,
+        ROW_NUMBER() OVER (PARTITION BY ad.event_id ORDER BY p.price DESC, ad.product_id ASC) AS price_rank
+    FROM additions AS ad
+    INNER JOIN crm.products AS p ON ad.product_id = p.product_id
+    WHERE
+        NOT EXISTS (
+            SELECT 1
+            FROM crm.events AS r
+            WHERE
+                r.customer_id = ad.customer_id
+                AND r.product_id = ad.product_id
+                AND r.event_type = 'remove_from_cart'
+                AND r.ts >= ad.added_at
+                AND r.ts <= ad.ts
+        )
+        AND NOT EXISTS (
+            SELECT 1
+            FROM purchases AS pu
+            INNER JOIN crm.order_items AS oi ON pu.order_id = oi.order_id
+            WHERE
+                pu.customer_id = ad.customer_id
+                AND oi.product_id = ad.product_id
+                AND pu.ordered_at >= ad.added_at
+                AND pu.ordered_at <= ad.ts
+        )
+)
+
+SELECT
+    customer_id,
+    'cart-' || CAST(event_id AS VARCHAR) AS trigger_key,
+    ts AS triggered_at,
+    STRING_AGG(CAST(product_id AS VARCHAR), ',' ORDER BY product_id) AS product_ids,
+    SUM(price) AS trigger_value,
+    COUNT(*) AS items,
+    MAX(CASE WHEN price_rank = 1 THEN category_id END) AS category_id
+FROM items
+GROUP BY customer_id, event_id, ts;

@@ -1,0 +1,102 @@
+-- Reference for tests: chains/abandoned_category.sql with only its correlated time bounds (it reads the whole history).
+-- Abandoned category: a customer opened a category at least :min_category_views times within
+-- :browse_hours without focusing on a product (at most :max_product_views product views in it), then
+-- left it alone for :idle_hours, and neither carted nor bought anything meanwhile.
+-- Inputs: crm.events (view_category, view_product, add_to_cart), crm.products (category of a viewed
+--   product), crm.orders, crm.ref_order_statuses (counts_as_purchase).
+-- Output: customer_id, trigger_key ('category-<id>'), triggered_at (the last category view),
+--   category_id, category_views, product_views.
+-- Parameters: :since, :as_of (the category goes idle in (since, as_of]), :idle_hours, :browse_hours,
+--   :min_category_views, :max_product_views.
+WITH last_visits AS (
+    SELECT
+        v.customer_id,
+        v.category_id,
+        v.ts
+    FROM crm.events AS v
+    WHERE
+        v.event_type = 'view_category'
+        AND v.category_id IS NOT NULL
+        AND v.ts > :since - :idle_hours * INTERVAL '1 hour'
+        AND v.ts <= :as_of - :idle_hours * INTERVAL '1 hour'
+        AND NOT EXISTS (
+            SELECT 1
+            FROM crm.events AS later
+            WHERE
+                later.customer_id = v.customer_id
+                AND later.category_id = v.category_id
+                AND later.event_type = 'view_category'
+                AND (later.ts > v.ts OR (later.ts = v.ts AND later.event_id > v.event_id))
+                AND later.ts <= v.ts + :idle_hours * INTERVAL '1 hour'
+        )
+),
+
+visited AS (
+    SELECT
+        lv.customer_id,
+        lv.category_id,
+        lv.ts,
+        COUNT(*) AS category_views,
+        MIN(w.ts) AS first_visit_at
+    FROM last_visits AS lv
+    INNER JOIN crm.events AS w
+        ON
+            lv.customer_id = w.customer_id
+            AND lv.category_id = w.category_id
+            AND w.event_type = 'view_category'
+            AND lv.ts >= w.ts
+            AND w.ts > lv.ts - :browse_hours * INTERVAL '1 hour'
+    GROUP BY lv.customer_id, lv.category_id, lv.ts
+    HAVING COUNT(*) >= :min_category_views
+),
+
+focus AS (
+    SELECT
+        vi.customer_id,
+        vi.category_id,
+        vi.ts,
+        vi.category_views,
+        vi.first_visit_at,
+        (
+            SELECT COUNT(*)
+            FROM crm.events AS pv
+            INNER JOIN crm.products AS p ON pv.product_id = p.product_id
+            WHERE
+                pv.customer_id = vi.customer_id
+                AND pv.event_type = 'view_product'
+                AND p.category_id = vi.category_id
+                AND pv.ts >= vi.first_visit_at
+                AND pv.ts <= vi.ts + :idle_hours * INTERVAL '1 hour'
+        ) AS product_views
+    FROM visited AS vi
+)
+
+SELECT
+    f.customer_id,
+    'category-' || CAST(f.category_id AS VARCHAR) AS trigger_key,
+    f.ts AS triggered_at,
+    f.category_id,
+    f.category_views,
+    f.product_views
+FROM focus AS f
+WHERE
+    f.product_views <= :max_product_views
+    AND NOT EXISTS (
+        SELECT 1
+        FROM crm.events AS c
+        WHERE
+            c.customer_id = f.customer_id
+            AND c.event_type = 'add_to_cart'
+            AND c.ts >= f.first_visit_at
+            AND c.ts <= f.ts + :idle_hours * INTERVAL '1 hour'
+    )
+    AND NOT EXISTS (
+        SELECT 1
+        FROM crm.orders AS o
+        INNER JOIN crm.ref_order_statuses AS st ON o.status = st.status
+        WHERE
+            o.customer_id = f.customer_id
+            AND st.counts_as_purchase
+            AND o.ordered_at >= f.first_visit_at
+            AND o.ordered_at <= f.ts + :idle_hours * INTERVAL '1 hour'
+    );

@@ -1,0 +1,24 @@
+-- Reference for tests: chains/exits/any_purchase.sql with only its correlated time bounds (no :active_since).
+-- Exit check 'any_purchase': the customer bought anything after entering. Reason 'purchased'.
+-- Inputs: crm.chain_instances, crm.orders, crm.ref_order_statuses (counts_as_purchase).
+-- Output: crm.chain_instances (status 'exited', exit_reason, exited_at, exited_run_key).
+-- Parameters: :chain_id, :as_of, :run_key, :now.
+UPDATE crm.chain_instances SET
+    status = 'exited',
+    exit_reason = 'purchased',
+    exited_at = :as_of,
+    exited_run_key = :run_key,
+    updated_at = :now
+WHERE
+    chain_id = :chain_id
+    AND status = 'active'
+    AND EXISTS (
+        SELECT 1
+        FROM crm.orders AS o
+        INNER JOIN crm.ref_order_statuses AS st ON o.status = st.status
+        WHERE
+            o.customer_id = crm.chain_instances.customer_id
+            AND st.counts_as_purchase
+            AND o.ordered_at >= crm.chain_instances.entered_at
+            AND o.ordered_at <= :as_of
+    );

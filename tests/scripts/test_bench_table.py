@@ -1,0 +1,47 @@
+"""make bench's table: the steady hour's ratio at 10x the history, per engine, from the two sizes' rows."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+
+
+def _bench():
+    sys.path.insert(0, str(SCRIPTS))
+    spec = importlib.util.spec_from_file_location("bench_under_test", SCRIPTS / "bench.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up while being defined
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_ratio_rows_divide_the_larger_history_by_the_smaller_per_engine():
+    bench = _bench()
+    row = bench.Row
+    rows = [
+        row("  chains + policy", 100_000, "duckdb", seconds=[4.0, 5.0, 6.0]),
+        row("  chains + policy", 1_000_000, "duckdb", seconds=[6.0, 7.0, 8.0]),
+        row("  chains + policy, CPU s", 100_000, "duckdb", seconds=[2.0, 2.0, 2.0]),
+        row("  chains + policy, CPU s", 1_000_000, "duckdb", seconds=[5.0, 5.0, 5.0]),
+        row("  chains with nothing to do (4)", 100_000, "duckdb", seconds=[1.0, 1.0, 1.0]),
+        row("  chains with nothing to do (5)", 1_000_000, "duckdb", seconds=[1.2, 1.2, 1.2]),
+        # Only one size on PostgreSQL: no ratio for it.
+        row("  chains + policy", 100_000, "postgres", seconds=[3.0, 3.0, 3.0]),
+    ]
+
+    found = {(r.stage, r.engine): r for r in bench.history_ratios(rows)}
+
+    assert sorted(found) == [
+        ("nothing-to-do ratio 10x history", "duckdb"),
+        ("steady hour CPU ratio 10x history", "duckdb"),
+        ("steady hour ratio 10x history (chains + policy)", "duckdb"),
+    ]
+    wall = found["steady hour ratio 10x history (chains + policy)", "duckdb"]
+    assert (wall.extra["ratio"], wall.passed, wall.size) == (1.4, True, 1_000_000)
+    assert wall.target == "1.40x of 100,000 (<= 1.5x)"
+    cpu = found["steady hour CPU ratio 10x history", "duckdb"]
+    assert (cpu.extra["ratio"], cpu.passed) == (2.5, False)
+    idle = found["nothing-to-do ratio 10x history", "duckdb"]
+    assert (idle.extra["ratio"], idle.passed) == (1.2, True)
+    assert "steady hour ratio" in bench.table(rows + list(found.values()), "header")
