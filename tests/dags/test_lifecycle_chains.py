@@ -118,7 +118,11 @@ def test_a_broken_entry_query_stops_only_its_chain_and_the_run_is_marked_failed(
         ).fetchall()
         decisions = conn.exec_driver_sql("SELECT chain_id, outcome FROM crm.decisions").fetchall()
     assert [(c, p) for c, p, _ in failures] == [("abandoned_cart", "enter")]
-    assert "abandoned_cart.sql, line 11: " in failures[0][2]
+    from lifecycle.paths import SQL_DIR
+
+    lines = (SQL_DIR / "chains" / "abandoned_cart.sql").read_text(encoding="utf-8").splitlines()
+    broken_line = lines.index("WITH purchases AS (") + 2  # the SELECT under it, 1-based
+    assert f"abandoned_cart.sql, line {broken_line}: " in failures[0][2]
     assert 'syntax error at or near "SELEC"' in failures[0][2]
     assert decisions == [("welcome", "planned")]  # the other chains were decided all the same
     summary = chains_run(airflow_warehouse, run.run_id)

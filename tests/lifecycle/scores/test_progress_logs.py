@@ -64,8 +64,8 @@ def test_long_tasks_log_their_stages_and_a_summary_without_personal_data(
         re.match(r"RFM as of 2026-06-29: \d+ customers \(\w+ cut points\) in \d+\.\d s", s) for s in scoring
     )
     assert re.match(
-        r"scored \d+ customers as of 2026-06-29 \(churn model v\d+, LTV model (v\d+|none); best send hours of "
-        r"\d+ customers learned from their responses\) in \d+\.\d s$",
+        r"scored \d+ customers as of 2026-06-29 \(churn model v\d+, LTV model (v\d+|none); best send hours "
+        r"of \d+ customers learned from their responses\) in \d+\.\d s$",
         scoring[-1],
     )
 
