@@ -52,6 +52,12 @@ def comparison(warehouse: Warehouse, first_day: date, last_day: date) -> list[di
                 "ci_low": low,
                 "ci_high": high,
                 "covered": covered,
+                "significant": bool(uplift.get("significant")),
+                "conversion_uplift": uplift.get("conversion_uplift"),
+                "conversion_ci_low": uplift.get("conversion_ci_low"),
+                "conversion_ci_high": uplift.get("conversion_ci_high"),
+                "conversion_significant": bool(uplift.get("conversion_significant")),
+                "conversion_reason": uplift.get("conversion_reason") if uplift else "no_entrants",
             }
         )
     return rows
