@@ -47,7 +47,7 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
 
 
 def run(args: argparse.Namespace) -> int:
-    from lifecycle.simulate.compare import comparison, format_table
+    from lifecycle.simulate.compare import comparison, entry_days, format_table
     from lifecycle.simulate.engine import Simulation, SimulationConfig
 
     url = args.warehouse
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     simulation.build()
     progress(f"scenario of the weeks: {json.dumps(simulation.scenario)}")
     result = simulation.run()
-    rows = comparison(simulation.warehouse, result.start.date(), result.end.date())
+    rows = comparison(simulation.warehouse, *entry_days(simulation.warehouse, result.start, result.end))
     print(format_table(rows))
     summary = result.summary()
     progress(

@@ -42,7 +42,7 @@ import time
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,8 @@ class SeedSpec:
     customers: int = 1500
     end: datetime = DEFAULT_END
     history_days: int = 730
+    #: Every chain's holdout share (None: the chain files'); see :class:`SimulationConfig`.
+    holdout_share: float | None = None
 
 
 def run_seed(spec: SeedSpec, workdir: Path | None = None, keep: bool = False) -> dict[str, Any]:
@@ -79,6 +81,7 @@ def run_seed(spec: SeedSpec, workdir: Path | None = None, keep: bool = False) ->
         outbox=folder / "outbox",
         # The seeds run in parallel processes: one chain thread each keeps the cores for the processes.
         workers=1,
+        holdout_share=spec.holdout_share,
     )
     simulation = Simulation(url, config)
     simulation.build()
@@ -106,7 +109,10 @@ def remeasure(spec: SeedSpec, folder: Path) -> dict[str, Any]:
 
     warehouse = Warehouse(f"duckdb:///{Path(folder) / 'run.duckdb'}")
     start = spec.end - timedelta(days=spec.days)
-    figures = measure(warehouse, start, spec.end, load_chains(check_templates=False))
+    chains = load_chains(check_templates=False)
+    if spec.holdout_share is not None:
+        chains = {k: c.model_copy(update={"holdout_share": spec.holdout_share}) for k, c in chains.items()}
+    figures = measure(warehouse, start, spec.end, chains)
     warehouse.engine.dispose()
     return {"seed": spec.seed, "spec": _spec_dict(spec), "seconds": None, "remeasured": True, **figures}
 
@@ -120,11 +126,11 @@ def measure(warehouse, start: datetime, end: datetime, chains: dict) -> dict[str
     ``sim.truth_chain``) with the horizon truths of revenue and conversion; per experiment: the true uplift
     of every variant next to the measured conversion and P(best)."""
     from lifecycle.reports.read import overview
-    from lifecycle.simulate.compare import comparison
+    from lifecycle.simulate.compare import comparison, entry_days
 
-    first_day, last_day = start.date(), end.date()
+    first_day, last_day = entry_days(warehouse, start, end)
     rows = comparison(warehouse, first_day, last_day)
-    horizon = horizon_truth(warehouse, start, end)
+    horizon = horizon_truth(warehouse, first_day, end)
     for r in rows:
         r |= horizon.get(r["chain_id"], {"truth_horizon_revenue": 0.0, "truth_horizon_buyers": 0})
     uplifts = _variant_uplifts(warehouse)
@@ -152,7 +158,7 @@ def measure(warehouse, start: datetime, end: datetime, chains: dict) -> dict[str
     return {"chains": [_plain(r) for r in rows], "experiments": experiments}
 
 
-def horizon_truth(warehouse, start: datetime, end: datetime) -> dict[str, dict[str, Any]]:
+def horizon_truth(warehouse, first_day: date, end: datetime) -> dict[str, dict[str, Any]]:
     """Per chain, over its entries of the period (as the reports select them): the revenue of the orders the
     chain's messages added less those they prevented, counted in each entry's horizon, and the change in
     buyers (entries whose customer bought in the horizon, less those who would have without the chain's
@@ -163,7 +169,7 @@ def horizon_truth(warehouse, start: datetime, end: datetime) -> dict[str, dict[s
     from lifecycle.simulate.world import SIM_SCHEMA
 
     until = datetime.combine(end.date() + timedelta(days=1), datetime.min.time())
-    since = datetime.combine(start.date(), datetime.min.time())
+    since = datetime.combine(first_day, datetime.min.time())
     with warehouse.begin() as conn:
         default_horizon = conn.execute(
             sa.text("SELECT MAX(window_days) FROM crm.report_chain_windows")
@@ -271,6 +277,7 @@ def chain_outcomes(seed_result: dict[str, Any]) -> list[dict[str, Any]]:
                 "covered_chain": _covers(r["ci_low"], r["ci_high"], r["true_revenue"]),
                 "covered_horizon": _covers(r["ci_low"], r["ci_high"], r["truth_horizon_revenue"]),
                 "revenue_significant": bool(r.get("significant")),
+                "ci_low": r["ci_low"],
                 "ci_high": r["ci_high"],
                 "conversion_uplift": r.get("conversion_uplift"),
                 "conversion_reason": r.get("conversion_reason"),
@@ -331,6 +338,13 @@ def pool(results: list[dict[str, Any]]) -> dict[str, Any]:
         o for o in negative if o["measured_revenue"] is not None or o["conversion_uplift"] is not None
     ]
     negative_flagged = [o for o in negative_measured if _flags_loss(o)]
+    # A loss the interval can see: the true loss exceeds one standard error of the revenue estimate.
+    negative_visible = [
+        o
+        for o in negative_measured
+        if o["ci_low"] is not None and o["truth_horizon_revenue"] < -(o["ci_high"] - o["ci_low"]) / (2 * 1.96)
+    ]
+    negative_gain = [o for o in negative_measured if o["revenue_significant"] and o["ci_low"] > 0]
     return {
         "seeds": sorted(r["seed"] for r in results),
         "chain_seeds": len(outcomes),
@@ -349,6 +363,8 @@ def pool(results: list[dict[str, Any]]) -> dict[str, Any]:
         },
         "negative": {
             **_share(len(negative_flagged), len(negative_measured)),
+            "visible": _share(sum(_flags_loss(o) for o in negative_visible), len(negative_visible)),
+            "significant_gain": _share(len(negative_gain), len(negative_measured)),
             "missed": [(o["chain_id"], o["seed"]) for o in negative_measured if not _flags_loss(o)],
         },
         "experiments": experiment_picks(results),
@@ -453,6 +469,8 @@ def format_pooled(pooled: dict[str, Any]) -> str:
         + (f" {pooled['zero_effect']['flagged']}" if pooled["zero_effect"]["flagged"] else ""),
         line("negative chain flagged (negative estimate)", pooled["negative"])
         + (f"; missed {pooled['negative']['missed']}" if pooled["negative"]["missed"] else ""),
+        line("negative chain flagged where its loss exceeds one SE", pooled["negative"]["visible"]),
+        line("negative chain declared a significant gain", pooled["negative"]["significant_gain"]),
         line("experiments, top P(best) is the truly best (gap > 2 SE)", exp["top_correct_large"]),
         line("experiments, top P(best) is the truly best (any gap)", exp["top_correct_all"]),
         line("experiments, declared winner is the truly best", exp["winner_correct"]),
@@ -487,10 +505,13 @@ def run_seeds(
     jobs: int = 2,
     end: datetime = DEFAULT_END,
     history_days: int = 730,
+    holdout_share: float | None = None,
     rerun: bool = False,
     progress=None,
+    run_missing: bool = True,
 ) -> list[dict[str, Any]]:
-    """Run every seed not yet in ``out`` (``jobs`` processes at a time); all seeds' figures."""
+    """Run every seed not yet in ``out`` (``jobs`` processes at a time); all seeds' figures. With
+    ``run_missing`` false, only the seeds already there."""
     progress = progress or (lambda message: None)
     out.mkdir(parents=True, exist_ok=True)
     results = {}
@@ -498,7 +519,7 @@ def run_seeds(
     for seed in seeds:
         path = out / f"seed_{seed:03d}.json"
         done = None if rerun or not path.exists() else json.loads(path.read_text())
-        spec = SeedSpec(seed, days, customers, end, history_days)
+        spec = SeedSpec(seed, days, customers, end, history_days, holdout_share)
         if done and done.get("spec") == _spec_dict(spec):
             results[seed] = done
         else:
@@ -506,7 +527,9 @@ def run_seeds(
     if results:
         progress(f"{len(results)} seeds already in {out}: {sorted(results)}")
     started = time.monotonic()
-    if todo:
+    if todo and not run_missing:
+        progress(f"not run: seeds {[spec.seed for spec in todo]}")
+    elif todo:
         with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
             futures = {pool.submit(_run_to_file, spec, out): spec.seed for spec in todo}
             for future in as_completed(futures):
@@ -536,9 +559,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="seeds run at a time (default 2)")
     parser.add_argument("--end", type=datetime.fromisoformat, default=DEFAULT_END, help="last hour (UTC)")
     parser.add_argument("--history-days", type=int, default=730, help="history before the weeks")
+    parser.add_argument(
+        "--holdout-share",
+        type=float,
+        default=None,
+        help="every chain's holdout share instead of its file's (default: the files')",
+    )
     parser.add_argument("--out", default="data/coverage", help="folder of the per-seed figures")
     parser.add_argument("--rerun", action="store_true", help="run seeds again even if their figures exist")
     parser.add_argument("--json", action="store_true", help="also print the pooled figures as JSON")
+    parser.add_argument("--pool-only", action="store_true", help="pool the seeds already in --out, run none")
     args = parser.parse_args(argv)
     if args.seeds < 1 or args.jobs < 1:
         print("error: --seeds and --jobs must be at least 1", file=sys.stderr)
@@ -552,9 +582,14 @@ def main(argv: list[str] | None = None) -> int:
         jobs=args.jobs,
         end=args.end,
         history_days=args.history_days,
+        holdout_share=args.holdout_share,
         rerun=args.rerun,
         progress=lambda m: print(m, file=sys.stderr, flush=True),
+        run_missing=not args.pool_only,
     )
+    if not results:
+        print(f"error: no seed's figures in {args.out}", file=sys.stderr)
+        return 1
     pooled = pool(results)
     print(format_pooled(pooled))
     print(

@@ -70,6 +70,9 @@ def test_pool_counts_only_chains_with_an_interval():
     assert pooled["zero_effect"]["flagged"] == [("z", 1)]
     # the negative chain: a negative estimate (flagged); -5 buyers of 500 treated (-0.01) is in its interval
     assert (pooled["negative"]["hits"], pooled["negative"]["n"]) == (1, 1)
+    # its true loss (-30) exceeds one standard error of the estimate (70 / 3.92): a visible loss, shown
+    assert (pooled["negative"]["visible"]["hits"], pooled["negative"]["visible"]["n"]) == (1, 1)
+    assert pooled["negative"]["significant_gain"]["hits"] == 0
     assert pooled["coverage"]["covered_conversion"]["hits"] == 1
     assert "revenue intervals covering the horizon truth: 3 of 5 = 60.0%" in format_pooled(pooled)
 

