@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 SEEDS = list(range(1, 21))
 DAYS, CUSTOMERS, HOLDOUT_SHARE, JOBS = 7, 3000, 0.5, 2  # as python -m lifecycle.simulate.coverage
 #: Intervals must hold the truth in at least this share of the pooled chain-seeds with an interval. The
-#: nominal level is 95 %; with 40 to 100 pooled intervals the sampling error of the observed share is 2 to 3.5
+#: nominal level is 95 %; with 50 to 130 pooled intervals the sampling error of the observed share is 2 to 3
 #: points, and the intervals of one seed share customers (a chain-seed is not independent of the others of its
 #: seed), so 85 % leaves about three standard errors for chance while an interval that systematically misses
 #: (a biased estimate or a wrong truth, as a share of 70 % would show) still fails.
