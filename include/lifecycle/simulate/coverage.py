@@ -394,8 +394,10 @@ def experiment_picks(results: list[dict[str, Any]]) -> dict[str, Any]:
             best, second = ranked[0], ranked[1]
             gap = best["true_uplift"] - second["true_uplift"]
             sent = best["sent"] + second["sent"]
-            p = (best["converted"] + second["converted"]) / sent
-            se = math.sqrt(max(p * (1 - p), 1e-9) * (1 / best["sent"] + 1 / second["sent"]))
+            # pooled conversion with one success and one failure added, so that a handful of sends without
+            # any conversion does not make the standard error vanish
+            p = (best["converted"] + second["converted"] + 1) / (sent + 2)
+            se = math.sqrt(p * (1 - p) * (1 / best["sent"] + 1 / second["sent"]))
             top = max(variants, key=lambda v: v["p_best"] or 0.0)
             picks.append(
                 {

@@ -95,11 +95,13 @@ def test_experiment_picks_judge_the_top_variant_against_the_truly_best():
     results = [
         _seed(1, [], [experiment({"A": 0.01, "B": 0.99}, 1000, {"A": 50, "B": 150}, winner="B")]),
         _seed(2, [], [experiment({"A": 0.6, "B": 0.4}, 10, {"A": 1, "B": 1})]),
+        # two sends each and no conversion: no evidence at all, not a vanishing standard error
+        _seed(3, [], [experiment({"A": 0.5, "B": 0.5}, 2, {"A": 0, "B": 0})]),
     ]
     picks = experiment_picks(results)
     large = [p for p in picks["picks"] if p["large"]]
     # 0.10 against an SE of about 0.014 is large; with 10 sends per variant it is not
     assert [p["seed"] for p in large] == [1]
     assert (picks["top_correct_large"]["hits"], picks["top_correct_large"]["n"]) == (1, 1)
-    assert (picks["top_correct_all"]["hits"], picks["top_correct_all"]["n"]) == (1, 2)
+    assert (picks["top_correct_all"]["hits"], picks["top_correct_all"]["n"]) == (1, 3)
     assert (picks["winner_correct"]["hits"], picks["winner_correct"]["n"]) == (1, 1)
