@@ -78,10 +78,11 @@ def simulate(url: str, end: datetime):
 
 
 def report_truth(url: str, start: datetime, end: datetime) -> None:
-    from lifecycle.simulate.compare import comparison, format_table
+    from lifecycle.simulate.compare import comparison, entry_days, format_table
     from lifecycle.warehouse import Warehouse
 
-    print(format_table(comparison(Warehouse(url), start.date(), end.date())))
+    warehouse = Warehouse(url)
+    print(format_table(comparison(warehouse, *entry_days(warehouse, start, end))))
 
 
 @contextmanager

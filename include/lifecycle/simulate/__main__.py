@@ -48,7 +48,13 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
 
 def run(args: argparse.Namespace) -> int:
     from lifecycle.reports.send_time import format_lift, send_time_lift
-    from lifecycle.simulate.compare import comparison, format_agreement, format_table, send_hour_agreement
+    from lifecycle.simulate.compare import (
+        comparison,
+        entry_days,
+        format_agreement,
+        format_table,
+        send_hour_agreement,
+    )
     from lifecycle.simulate.engine import Simulation, SimulationConfig
 
     url = args.warehouse
@@ -82,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     simulation.build()
     progress(f"scenario of the weeks: {json.dumps(simulation.scenario)}")
     result = simulation.run()
-    rows = comparison(simulation.warehouse, result.start.date(), result.end.date())
+    rows = comparison(simulation.warehouse, *entry_days(simulation.warehouse, result.start, result.end))
     print(format_table(rows))
     lift = send_time_lift(simulation.warehouse, result.start.date(), result.end.date())
     agreement = send_hour_agreement(simulation.warehouse)

@@ -8,13 +8,24 @@ entry days of the simulated weeks. Nothing here re-measures anything.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from lifecycle.simulate.world import SIM_SCHEMA
 from lifecycle.warehouse import Warehouse
+
+
+def entry_days(warehouse: Warehouse, start: datetime, end: datetime) -> tuple[date, date]:
+    """The entry days the comparison covers: from the first entry of the run to the end. An instance's
+    ``entered_at`` is its trigger's moment, which for the first chains run can lie before the start (a cart
+    abandoned the evening before, an occasion that began the day before): its messages are in the truth, so
+    its entry day must be in the measurement too. The warehouse's chains start empty with the run."""
+    with warehouse.begin() as conn:
+        first = conn.execute(sa.text("SELECT MIN(entered_at) FROM crm.chain_instances")).scalar()
+    first_day = start.date() if first is None else min(start.date(), first.date())
+    return first_day, end.date()
 
 
 def comparison(warehouse: Warehouse, first_day: date, last_day: date) -> list[dict[str, Any]]:
@@ -52,6 +63,12 @@ def comparison(warehouse: Warehouse, first_day: date, last_day: date) -> list[di
                 "ci_low": low,
                 "ci_high": high,
                 "covered": covered,
+                "significant": bool(uplift.get("significant")),
+                "conversion_uplift": uplift.get("conversion_uplift"),
+                "conversion_ci_low": uplift.get("conversion_ci_low"),
+                "conversion_ci_high": uplift.get("conversion_ci_high"),
+                "conversion_significant": bool(uplift.get("conversion_significant")),
+                "conversion_reason": uplift.get("conversion_reason") if uplift else "no_entrants",
             }
         )
     return rows

@@ -82,12 +82,17 @@ class SimulationConfig:
     workers: int = 2
     #: Another folder of chain files than the configured one (a variant of the map to measure).
     chains_folder: Path | None = None
+    #: Every chain's holdout share instead of its file's (None: the files'). A design choice of a measuring
+    #: run: a larger holdout gives the reports enough entrants in both arms in a shorter simulation.
+    holdout_share: float | None = None
 
     def __post_init__(self) -> None:
         if self.days < 1:
             raise ValueError(f"days must be at least 1, got {self.days}")
         if self.customers < 50:
             raise ValueError(f"customers must be at least 50, got {self.customers}")
+        if self.holdout_share is not None and not 0 <= self.holdout_share < 1:
+            raise ValueError(f"holdout_share must be in [0, 1), got {self.holdout_share}")
 
 
 @dataclass
@@ -320,6 +325,11 @@ class Simulation:
             if cfg.chains_folder
             else load_chains(check_templates=False)
         )
+        if cfg.holdout_share is not None:
+            self.chains = {
+                chain_id: chain.model_copy(update={"holdout_share": cfg.holdout_share})
+                for chain_id, chain in self.chains.items()
+            }
         self.policy = load_policy()
         self.scores_config = load_config()
         outbox = cfg.outbox or DATA_DIR / "outbox"

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from lifecycle.demo.response import DEFAULT_UPLIFT, ResponseConfig
 from lifecycle.simulate import Simulation, SimulationConfig
-from lifecycle.simulate.compare import comparison, format_table
+from lifecycle.simulate.compare import comparison, entry_days, format_table
 from lifecycle.warehouse import Warehouse
 
 PROJECT = Path(__file__).resolve().parents[3]
@@ -233,9 +233,27 @@ def test_ground_truth_is_written(run):
     )
 
 
+def test_the_table_covers_the_entries_of_every_send(run):
+    """An entry's moment is its trigger's, which for the first hour can lie before the start: the measured
+    entry days reach back to it, as the truth holds its messages."""
+    warehouse, result = run
+    first_day, last_day = entry_days(warehouse, result.start, result.end)
+    outside = scalar(
+        warehouse,
+        "SELECT COUNT(*) FROM sim.truth_messages AS t"
+        " JOIN crm.send_ledger AS l ON t.send_key = l.send_key"
+        " JOIN crm.chain_instances AS i ON l.instance_id = i.instance_id"
+        " WHERE CAST(i.entered_at AS DATE) < :f OR CAST(i.entered_at AS DATE) > :l",
+        f=first_day,
+        l=last_day,
+    )
+    assert scalar(warehouse, "SELECT COUNT(*) FROM sim.truth_messages") > 0
+    assert outside == 0
+
+
 def test_table_reads_the_report_tables(run):
     warehouse, result = run
-    rows = comparison(warehouse, result.start.date(), result.end.date())
+    rows = comparison(warehouse, *entry_days(warehouse, result.start, result.end))
     assert {r["chain_id"] for r in rows} >= set(DEFAULT_UPLIFT)
     # Each chain has either a measured figure with its interval or the reports' reason for giving none (a
     # day of 1,500 customers leaves most holdouts too small to say anything).
