@@ -19,107 +19,9 @@ WHERE as_of = :as_of;
 DELETE FROM crm.customer_send_hours
 WHERE as_of = :as_of;
 
-INSERT INTO crm.send_hour_profiles (as_of, segment, hour, responses, probability)
-WITH responses AS (
-    SELECT
-        l.customer_id,
-        e.occurred_at AS responded_at,
-        CASE WHEN e.event_type = 'click' THEN :click_weight ELSE :open_weight END AS weight
-    FROM crm.message_events AS e
-    INNER JOIN crm.send_ledger AS l ON e.send_key = l.send_key
-    WHERE
-        e.event_type IN ('open', 'click')
-        AND e.occurred_at >= :since
-        AND e.occurred_at < CAST(:as_of AS DATE) + 1
-    UNION ALL
-    SELECT
-        o.customer_id,
-        o.ordered_at AS responded_at,
-        :purchase_weight AS weight
-    FROM crm.orders AS o
-    INNER JOIN crm.ref_order_statuses AS s ON o.status = s.status
-    WHERE
-        s.counts_as_purchase
-        AND o.channel = 'online'
-        AND o.ordered_at >= :since
-        AND o.ordered_at < CAST(:as_of AS DATE) + 1
-),
-
-local_responses AS (
-    SELECT
-        r.weight,
-        COALESCE(sc.rfm_code, 'none') AS segment,
-        CAST(EXTRACT(HOUR FROM ((r.responded_at AT TIME ZONE 'UTC') AT TIME ZONE c.timezone)) AS INTEGER)
-            AS hour
-    FROM responses AS r
-    INNER JOIN crm.customers AS c ON r.customer_id = c.customer_id
-    LEFT JOIN crm.customer_scores AS sc ON sc.as_of = :as_of AND r.customer_id = sc.customer_id
-    WHERE c.timezone IS NOT NULL AND r.weight > 0
-),
-
-hours AS (
-    SELECT h.hour
-    FROM (
-        VALUES
-        (0), (1), (2), (3), (4), (5), (6), (7), (8), (9), (10), (11),
-        (12), (13), (14), (15), (16), (17), (18), (19), (20), (21), (22), (23)
-    ) AS h (hour)
-),
-
-segment_counts AS (
-    SELECT
-        l.segment,
-        h.hour,
-        SUM(l.weight * CASE WHEN l.hour = h.hour THEN 0.5 ELSE 0.25 END) AS responses
-    FROM local_responses AS l
-    INNER JOIN hours AS h ON (l.hour - h.hour + 24) % 24 IN (0, 1, 23)
-    GROUP BY l.segment, h.hour
-),
-
-shop_counts AS (
-    SELECT
-        h.hour,
-        COALESCE(SUM(sc.responses), 0) AS responses
-    FROM hours AS h
-    LEFT JOIN segment_counts AS sc ON h.hour = sc.hour
-    GROUP BY h.hour
-),
-
-shop AS (
-    SELECT
-        hour,
-        responses,
-        (responses + 1.0) / (SUM(responses) OVER () + 24.0) AS probability
-    FROM shop_counts
-),
-
-segment_totals AS (
-    SELECT
-        segment,
-        SUM(responses) AS total
-    FROM segment_counts
-    GROUP BY segment
-)
-
-SELECT
-    CAST(:as_of AS DATE) AS as_of,
-    '*' AS segment,
-    hour,
-    responses,
-    probability
-FROM shop
-UNION ALL
-SELECT
-    CAST(:as_of AS DATE) AS as_of,
-    t.segment,
-    s.hour,
-    COALESCE(sc.responses, 0) AS responses,
-    (COALESCE(sc.responses, 0) + :segment_prior * s.probability) / (t.total + :segment_prior) AS probability
-FROM segment_totals AS t
-CROSS JOIN shop AS s
-LEFT JOIN segment_counts AS sc ON t.segment = sc.segment AND s.hour = sc.hour;
-
-INSERT INTO crm.customer_send_hours (as_of, customer_id, segment, best_hour, responses, probability)
+-- The window's responses, each spread over its local hour and the neighbours: read once, used by both
+-- profiles below (a temporary table of this transaction, dropped at the end).
+CREATE TEMPORARY TABLE send_hour_counts AS
 WITH responses AS (
     SELECT
         l.customer_id,
@@ -167,22 +69,95 @@ hours AS (
     ) AS h (hour)
 ),
 
-customer_counts AS (
+spread AS (
     SELECT
         l.customer_id,
+        l.segment,
         h.hour,
-        SUM(l.weight * CASE WHEN l.hour = h.hour THEN 0.5 ELSE 0.25 END) AS responses
+        l.weight * CASE WHEN l.hour = h.hour THEN 0.5 ELSE 0.25 END AS responses,
+        CASE WHEN l.hour = h.hour THEN l.weight ELSE 0 END AS weight
     FROM local_responses AS l
     INNER JOIN hours AS h ON (l.hour - h.hour + 24) % 24 IN (0, 1, 23)
-    GROUP BY l.customer_id, h.hour
+)
+
+SELECT
+    customer_id,
+    MIN(segment) AS segment,
+    hour,
+    SUM(responses) AS responses,
+    SUM(weight) AS weight
+FROM spread
+GROUP BY customer_id, hour;
+
+INSERT INTO crm.send_hour_profiles (as_of, segment, hour, responses, probability)
+WITH hours AS (
+    SELECT h.hour
+    FROM (
+        VALUES
+        (0), (1), (2), (3), (4), (5), (6), (7), (8), (9), (10), (11),
+        (12), (13), (14), (15), (16), (17), (18), (19), (20), (21), (22), (23)
+    ) AS h (hour)
 ),
 
-customers AS (
+segment_counts AS (
+    SELECT
+        segment,
+        hour,
+        SUM(responses) AS responses
+    FROM send_hour_counts
+    GROUP BY segment, hour
+),
+
+shop_counts AS (
+    SELECT
+        h.hour,
+        COALESCE(SUM(sc.responses), 0) AS responses
+    FROM hours AS h
+    LEFT JOIN segment_counts AS sc ON h.hour = sc.hour
+    GROUP BY h.hour
+),
+
+shop AS (
+    SELECT
+        hour,
+        responses,
+        (responses + 1.0) / (SUM(responses) OVER () + 24.0) AS probability
+    FROM shop_counts
+),
+
+segment_totals AS (
+    SELECT
+        segment,
+        SUM(responses) AS total
+    FROM segment_counts
+    GROUP BY segment
+)
+
+SELECT
+    CAST(:as_of AS DATE) AS as_of,
+    '*' AS segment,
+    hour,
+    responses,
+    probability
+FROM shop
+UNION ALL
+SELECT
+    CAST(:as_of AS DATE) AS as_of,
+    t.segment,
+    s.hour,
+    COALESCE(sc.responses, 0) AS responses,
+    (COALESCE(sc.responses, 0) + :segment_prior * s.probability) / (t.total + :segment_prior) AS probability
+FROM segment_totals AS t
+CROSS JOIN shop AS s
+LEFT JOIN segment_counts AS sc ON t.segment = sc.segment AND s.hour = sc.hour;
+
+INSERT INTO crm.customer_send_hours (as_of, customer_id, segment, best_hour, responses, probability)
+WITH customers AS (
     SELECT
         customer_id,
         MIN(segment) AS segment,
         SUM(weight) AS total
-    FROM local_responses
+    FROM send_hour_counts
     GROUP BY customer_id
 ),
 
@@ -196,7 +171,7 @@ posterior AS (
             AS probability
     FROM customers AS c
     INNER JOIN crm.send_hour_profiles AS p ON p.as_of = :as_of AND c.segment = p.segment
-    LEFT JOIN customer_counts AS cc ON c.customer_id = cc.customer_id AND p.hour = cc.hour
+    LEFT JOIN send_hour_counts AS cc ON c.customer_id = cc.customer_id AND p.hour = cc.hour
 ),
 
 ranked AS (
@@ -219,3 +194,5 @@ SELECT
     probability
 FROM ranked
 WHERE place = 1;
+
+DROP TABLE send_hour_counts;
