@@ -9,6 +9,9 @@ from lifecycle.errors import LifecycleError
 
 MIN_DAYS = 28
 MAX_BAD_SHARE = 0.5
+#: Each chunk of 50,000 customers takes its own slice of 10 M ids for its bad rows, from 5 billion up;
+#: beyond 400 chunks they would reach the ids reserved for unknown orders and customers (9 billion).
+MAX_CUSTOMERS = 20_000_000
 
 
 class DemoError(LifecycleError):
@@ -30,8 +33,8 @@ class DemoConfig:
     price_scale: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.customers < 1:
-            raise DemoError(f"customers must be at least 1, got {self.customers}")
+        if not 1 <= self.customers <= MAX_CUSTOMERS:
+            raise DemoError(f"customers must be between 1 and {MAX_CUSTOMERS:,}, got {self.customers:,}")
         if self.days < MIN_DAYS:
             raise DemoError(
                 f"days must be at least {MIN_DAYS} (seasons and refill cycles need room), got {self.days}"

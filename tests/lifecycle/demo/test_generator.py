@@ -355,10 +355,24 @@ def test_a_filled_shop_is_refused_unless_replaced(warehouse):
     assert len(read_table(warehouse, "shop.orders")) == first.rows["shop.orders"]
 
 
-@pytest.mark.parametrize("knobs", [{"customers": 0}, {"days": 3}, {"bad_share": 0.9}, {"bad_share": -0.1}])
+@pytest.mark.parametrize(
+    "knobs",
+    [{"customers": 0}, {"customers": 20_000_001}, {"days": 3}, {"bad_share": 0.9}, {"bad_share": -0.1}],
+)
 def test_impossible_knobs_are_refused(knobs):
     with pytest.raises(DemoError):
         DemoConfig(**knobs)
+
+
+def test_the_largest_shop_keeps_bad_row_ids_apart_from_unknown_ids():
+    from lifecycle.demo import bad_rows
+    from lifecycle.demo.config import MAX_CUSTOMERS
+    from lifecycle.demo.generator import CHUNK_CUSTOMERS
+
+    chunks = -(-MAX_CUSTOMERS // CHUNK_CUSTOMERS)
+    highest_bad_row_id = bad_rows.BAD_ROW_IDS + chunks * bad_rows._PER_CHUNK
+    assert highest_bad_row_id <= min(bad_rows.UNKNOWN_ORDER_IDS, bad_rows.UNKNOWN_CUSTOMER_IDS)
+    assert DemoConfig(customers=10_000_000).customers == 10_000_000
 
 
 def test_cli_prints_the_manifest(tmp_path, capsys):
