@@ -45,3 +45,28 @@ def test_the_ratio_rows_divide_the_larger_history_by_the_smaller_per_engine():
     idle = found["nothing-to-do ratio 10x history", "duckdb"]
     assert (idle.extra["ratio"], idle.passed) == (1.2, True)
     assert "steady hour ratio" in bench.table(rows + list(found.values()), "header")
+
+
+def test_sizes_are_read_with_suffixes_and_bad_ones_named():
+    import pytest
+
+    bench = _bench()
+    assert [bench.parse_size(s) for s in ("100000", "100_000", "100k", "1M", "10m", " 2.5M ")] == [
+        100_000, 100_000, 100_000, 1_000_000, 10_000_000, 2_500_000,
+    ]  # fmt: skip
+    for bad in ("ten", "", "0", "-1k"):
+        with pytest.raises(SystemExit, match="bench: size"):
+            bench.parse_size(bad)
+
+
+def test_memory_target_is_8_gb_above_1_m_and_a_left_out_row_prints():
+    bench = _bench()
+    row = bench.Row("daily scoring", 10_000_000, "duckdb", seconds=[100.0], rss_mb=[6000.0])
+    row.judge()
+    assert (row.target, row.passed) == ("< 8 GB", True)
+    small = bench.Row("daily scoring", 1_000_000, "duckdb", seconds=[10.0], rss_mb=[6000.0])
+    small.judge()
+    assert (small.target, small.passed) == ("< 4 GB", False)
+    skipped = bench.Row("cart audience: pandas way", 10_000_000, "duckdb", target="left out (> 1,000,000)")
+    text = bench.table([row, small, skipped], "header")
+    assert "cart audience: pandas way | 10,000,000 | duckdb | -" in text
