@@ -1,8 +1,9 @@
 """Access to the warehouse (DuckDB file or PostgreSQL) through SQLAlchemy.
 
 Everything the pipeline computes runs as SQL inside the warehouse; this module only opens transactions,
-executes the project's SQL files with bound parameters, fetches small results and bulk-loads DataFrames
-(the demo generator and tests). The two engines differ only in how bulk loads are done.
+executes the project's SQL files with bound parameters, fetches results as DataFrames (DuckDB's as Arrow
+columns, the same frames as row by row) and bulk-loads DataFrames. The two engines differ only in how
+results are fetched and bulk loads are done.
 """
 
 from __future__ import annotations
