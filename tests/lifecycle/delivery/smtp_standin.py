@@ -23,7 +23,10 @@ class SmtpStandIn:
         #: 'data421' or 'drop_after_body'
         self.eight_bit, self.delay_s = eight_bit, delay_s
         self.faults = faults or {}
-        self.received: list[tuple[list[str], object]] = []
+        #: Messages taken, as the bytes that arrived: parsed only when a test reads them (:attr:`received`),
+        #: so the stand-in spends on each message what a real server's reply does, not a MIME parse.
+        self._taken: list[tuple[list[str], bytes]] = []
+        self._parsed: list[tuple[list[str], object]] = []
         self.violations: list[str] = []
         self.transactions = 0
         self._lock = threading.Lock()
@@ -128,11 +131,18 @@ class SmtpStandIn:
 
     def _take(self, rcpt: list[str], body: bytes) -> None:
         with self._lock:
-            self.received.append((rcpt, message_from_bytes(body, policy=policy.default)))
+            self._taken.append((rcpt, body))
+
+    @property
+    def received(self) -> list[tuple[list[str], object]]:
+        """Every message taken: (recipients, the parsed message), in the order they arrived."""
+        with self._lock:
+            for rcpt, body in self._taken[len(self._parsed) :]:
+                self._parsed.append((rcpt, message_from_bytes(body, policy=policy.default)))
+            return list(self._parsed)
 
     def send_keys(self) -> Counter:
-        with self._lock:
-            return Counter(str(m["X-Lifecycle-Send-Key"]) for _, m in self.received)
+        return Counter(str(m["X-Lifecycle-Send-Key"]) for _, m in self.received)
 
     def __enter__(self) -> SmtpStandIn:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()

@@ -20,7 +20,7 @@ import smtplib
 import ssl
 import threading
 
-from lifecycle.delivery.email_mime import Sender, build_mime, message_id
+from lifecycle.delivery.email_mime import Sender, message_id, mime_bytes
 from lifecycle.delivery.messages import Message, Outcome, ProviderConfigError
 from lifecycle.delivery.providers.base import Provider
 
@@ -137,10 +137,10 @@ class SmtpProvider(Provider):
         client.sent += 1
         eight_bit = client.smtp.has_extn("8bitmime")
         try:
-            refused = client.smtp.send_message(
-                build_mime(message, self.sender, seven_bit=not eight_bit),
-                from_addr=self.sender.from_email,
-                to_addrs=list(message.to),
+            refused = client.smtp.sendmail(
+                self.sender.from_email,
+                list(message.to),
+                mime_bytes(message, self.sender, seven_bit=not eight_bit),
                 mail_options=["BODY=8BITMIME"] if eight_bit else [],
             )
         except smtplib.SMTPRecipientsRefused as exc:
