@@ -88,7 +88,7 @@ def _part(content_type: str, text: str, seven_bit: bool) -> bytes:
         encoding = "7bit" if raw.isascii() else "8bit"
     else:
         encoding = "base64"
-        raw = base64.encodebytes(text.encode("utf-8")).replace(b"\n", b"\r\n")
+        raw = base64.encodebytes(raw).replace(b"\n", b"\r\n")
     head = f'Content-Type: {content_type}; charset="utf-8"\r\nContent-Transfer-Encoding: {encoding}\r\n\r\n'
     return head.encode("ascii") + raw
 
