@@ -6,7 +6,9 @@ cart), then runs one dispatch of the channel against a stand-in that answers aft
 reports messages per second end to end (claim, context SQL, rendering, send-time check, request, outcome)
 next to the ceiling the provider allows: batch size x concurrency / latency.
 
-The stand-ins live with the tests (tests/lifecycle/delivery/); they run in this process, on loopback.
+The stand-ins live with the tests (tests/lifecycle/delivery/); each runs in a process of its own, on
+loopback, as a provider does: its CPU (reported beside the dispatcher's) does not share the dispatching
+interpreter's lock.
 """
 
 from __future__ import annotations
@@ -166,7 +168,8 @@ def run_case(
     plan_messages(warehouse, case.channel, count, now, seed)
     signer = LinkSigner(SECRET, "https://crm.shop.example/lifecycle-webhooks")
     sender = Sender("shop@shop.example", "Электросфера")
-    with _stand_in(case, sender) as provider:
+    with _stand_in(case, sender) as stand_in:
+        provider = stand_in.provider
         dispatcher = Dispatcher(
             warehouse,
             provider,
@@ -188,8 +191,10 @@ def run_case(
         "msg_per_s": round(report.sent / elapsed, 1),
         "ceiling_msg_per_s": round(case.ceiling, 1),
         "share_of_ceiling": round(report.sent / elapsed / case.ceiling, 3),
-        #: CPU of this process (dispatch and the stand-in; not render workers) per message
+        #: CPU of this process (the dispatch; not render workers, not the stand-in) per message
         "cpu_ms_per_msg": round(cpu / max(report.sent, 1) * 1000, 3),
+        #: CPU of the stand-in's process per message (the provider's side, on the same machine)
+        "standin_cpu_ms_per_msg": round(stand_in.cpu_s / max(report.sent, 1) * 1000, 3),
     }
 
 
@@ -200,52 +205,89 @@ def _render_setting() -> dict:
     return {} if value is None else {"render_processes": int(value)}
 
 
+def _serve(name: str, latency_s: float, public_pem: bytes | None, pipe) -> None:
+    """The stand-in process: start the provider's stand-in, send its address, serve until told to stop,
+    then answer the contract violations it saw and the CPU seconds it used."""
+    import resource
+
+    if name == "sendgrid":
+        from provider_standins import SendGridStandIn
+
+        server = SendGridStandIn(latency_s=latency_s)
+    elif name == "smtp":
+        from smtp_standin import SmtpStandIn
+
+        server = SmtpStandIn(delay_s=latency_s)
+    elif name == "onesignal":
+        from provider_standins import OneSignalStandIn
+
+        server = OneSignalStandIn(latency_s=latency_s)
+    elif name == "fcm":
+        from cryptography.hazmat.primitives import serialization
+        from provider_standins import FcmStandIn
+
+        server = FcmStandIn(serialization.load_pem_public_key(public_pem), latency_s=latency_s)
+    else:
+        raise ValueError(f"no stand-in for {name}")
+    with server:
+        pipe.send(f"127.0.0.1:{server.port}" if name == "smtp" else server.url)
+        pipe.recv()
+        violations = list(getattr(server, "violations", []))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    pipe.send((violations, usage.ru_utime + usage.ru_stime))
+
+
 class _stand_in:
-    """The provider under test, talking to its stand-in; both closed on exit."""
+    """The provider under test, talking to its stand-in in another process; both closed on exit."""
 
     def __init__(self, case: ProviderCase, sender):
         self.case, self.sender = case, sender
-        self.server = None
+        self.process = self.pipe = self.provider = None
+        self.cpu_s = 0.0
+
+    def _start(self, public_pem: bytes | None = None) -> str:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self.pipe, child = context.Pipe()
+        self.process = context.Process(
+            target=_serve, args=(self.case.name, self.case.latency_s, public_pem, child), daemon=True
+        )
+        self.process.start()
+        return self.pipe.recv()
 
     def __enter__(self):
+        self.provider = self._provider()
+        return self
+
+    def _provider(self):
         case = self.case
         if case.name == "sendgrid":
             from provider_standins import SendGridStandIn
 
             from lifecycle.delivery.providers.sendgrid import SendGridProvider
 
-            self.server = SendGridStandIn(latency_s=case.latency_s).__enter__()
             return SendGridProvider(
                 SendGridStandIn.api_key,
                 self.sender,
-                self.server.url,
+                self._start(),
                 template_id="d-pass",
                 concurrency=case.concurrency,
             )
         if case.name == "smtp":
-            from smtp_standin import SmtpStandIn
-
             from lifecycle.delivery.providers.smtp import SmtpProvider
 
-            self.server = SmtpStandIn(delay_s=case.latency_s).__enter__()
+            host, port = self._start().split(":")
             return SmtpProvider(
-                "127.0.0.1",
-                self.server.port,
-                self.sender,
-                messages_per_connection=1000,
-                concurrency=case.concurrency,
+                host, int(port), self.sender, messages_per_connection=1000, concurrency=case.concurrency
             )
         if case.name == "onesignal":
             from provider_standins import OneSignalStandIn
 
             from lifecycle.delivery.providers.onesignal import OneSignalProvider
 
-            self.server = OneSignalStandIn(latency_s=case.latency_s).__enter__()
             return OneSignalProvider(
-                OneSignalStandIn.app_id,
-                OneSignalStandIn.api_key,
-                self.server.url,
-                concurrency=case.concurrency,
+                OneSignalStandIn.app_id, OneSignalStandIn.api_key, self._start(), concurrency=case.concurrency
             )
         if case.name == "fcm":
             from cryptography.hazmat.primitives import serialization
@@ -255,7 +297,10 @@ class _stand_in:
             from lifecycle.delivery.providers.fcm import FcmProvider
 
             key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-            self.server = FcmStandIn(key.public_key(), latency_s=case.latency_s).__enter__()
+            public_pem = key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            url = self._start(public_pem)
             pem = key.private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
             ).decode()
@@ -265,14 +310,18 @@ class _stand_in:
                 "private_key_id": "k1",
                 "private_key": pem,
                 "client_email": "push@demo-project.iam.gserviceaccount.com",
-                "token_uri": f"{self.server.url}/token",
+                "token_uri": f"{url}/token",
             }
-            return FcmProvider(account, self.server.url, concurrency=case.concurrency)
+            return FcmProvider(account, url, concurrency=case.concurrency)
         raise ValueError(f"no stand-in for {case.name}")
 
     def __exit__(self, *exc):
-        if self.server is not None:
-            violations = list(getattr(self.server, "violations", []))
-            self.server.__exit__(*exc)
-            if violations and exc[0] is None:
-                raise RuntimeError(f"{self.case.name} stand-in saw contract violations: {violations[:3]}")
+        if self.provider is not None:
+            self.provider.close()
+        if self.process is None:
+            return
+        self.pipe.send("stop")
+        violations, self.cpu_s = self.pipe.recv()
+        self.process.join(timeout=30)
+        if violations and exc[0] is None:
+            raise RuntimeError(f"{self.case.name} stand-in saw contract violations: {violations[:3]}")
