@@ -191,8 +191,11 @@ def run_case(
         "msg_per_s": round(report.sent / elapsed, 1),
         "ceiling_msg_per_s": round(case.ceiling, 1),
         "share_of_ceiling": round(report.sent / elapsed / case.ceiling, 3),
-        #: CPU of this process (the dispatch; not render workers, not the stand-in) per message
+        #: CPU of this process (the dispatch, in-process rendering included; not render workers, not the
+        #: stand-in) per message
         "cpu_ms_per_msg": round(cpu / max(report.sent, 1) * 1000, 3),
+        #: rendering CPU per message (in this process or the render workers)
+        "render_cpu_ms_per_msg": round(dispatcher.renderer.cpu_s / max(report.sent, 1) * 1000, 3),
         #: CPU of the stand-in's process per message (the provider's side, on the same machine)
         "standin_cpu_ms_per_msg": round(stand_in.cpu_s / max(report.sent, 1) * 1000, 3),
     }

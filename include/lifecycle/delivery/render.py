@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import time
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cached_property
@@ -278,9 +279,12 @@ def _start_worker(root: str) -> None:
     _worker_templates = Templates(Path(root))
 
 
-def _render_jobs(jobs: list[RenderJob]) -> list[RenderAnswer]:
+def _render_jobs(jobs: list[RenderJob]) -> tuple[list[RenderAnswer], float]:
+    """A worker's answers and the CPU seconds it spent on them."""
     assert _worker_templates is not None, "the render worker was not started"
-    return render_jobs(_worker_templates, jobs)
+    started = time.thread_time()
+    answers = render_jobs(_worker_templates, jobs)
+    return answers, time.thread_time() - started
 
 
 def render_jobs(templates: Templates, jobs: list[RenderJob]) -> list[RenderAnswer]:
@@ -308,10 +312,15 @@ class RenderPool:
     def __init__(self, templates: Templates, processes: int, min_jobs: int = 400):
         self.templates, self.processes, self.min_jobs = templates, processes, min_jobs
         self._pool: Any = None
+        #: CPU seconds spent rendering so far, in this process and in the workers.
+        self.cpu_s = 0.0
 
     def render(self, jobs: list[RenderJob]) -> list[RenderAnswer]:
         if self.processes < 2 or len(jobs) < self.min_jobs:
-            return render_jobs(self.templates, jobs)
+            started = time.thread_time()
+            answers = render_jobs(self.templates, jobs)
+            self.cpu_s += time.thread_time() - started
+            return answers
         if self._pool is None:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
@@ -324,7 +333,11 @@ class RenderPool:
             )
         size = math.ceil(len(jobs) / (self.processes * 2))
         chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
-        return [answer for part in self._pool.map(_render_jobs, chunks) for answer in part]
+        answers: list[RenderAnswer] = []
+        for part, cpu_s in self._pool.map(_render_jobs, chunks):
+            answers += part
+            self.cpu_s += cpu_s
+        return answers
 
     def close(self) -> None:
         if self._pool is not None:
