@@ -137,20 +137,21 @@ def lifecycle_chains():
         get_current_context()["chain_id"] = chain_id  # names the mapped task instance in the UI
         log, started = logging.getLogger(__name__), time.monotonic()
         store, run_key, moment = warehouse(), dag_run.run_id, pendulum.parse(as_of)
-        with _recorded(store, chain_id, "enter", run_key):
-            chain = checked_chain(store, chain_id)
-            figures = enter_chain(store, chain, moment, run_key)
-        log.info(
-            "%s: %d candidate(s) since %s (%.1f s)",
-            chain_id,
-            figures.candidates,
-            figures.window_start,
-            time.monotonic() - started,
-        )
-        with _recorded(store, chain_id, "exit", run_key):
-            apply_exits(store, chain, moment, run_key)
-        with _recorded(store, chain_id, "due", run_key):
-            figures = emit_due_steps(store, chain, moment, run_key, figures)
+        with store.held_open():  # a DuckDB file opened once for the chain's phases, not once per transaction
+            with _recorded(store, chain_id, "enter", run_key):
+                chain = checked_chain(store, chain_id)
+                figures = enter_chain(store, chain, moment, run_key)
+            log.info(
+                "%s: %d candidate(s) since %s (%.1f s)",
+                chain_id,
+                figures.candidates,
+                figures.window_start,
+                time.monotonic() - started,
+            )
+            with _recorded(store, chain_id, "exit", run_key):
+                apply_exits(store, chain, moment, run_key)
+            with _recorded(store, chain_id, "due", run_key):
+                figures = emit_due_steps(store, chain, moment, run_key, figures)
         log.info(
             "%s: %d entered, %d exited, %d completed, %d step(s) due, %d skipped by segment (%.1f s)",
             chain_id,

@@ -7,7 +7,16 @@ import os
 import subprocess
 import sys
 
-from local_env import POOLS, PORT, UI_LOGIN, UI_URL, WAREHOUSE_FILE, airflow_env, write_login
+from local_env import (
+    DEMO_CHAINS_DIR,
+    POOLS,
+    PORT,
+    UI_LOGIN,
+    UI_URL,
+    WAREHOUSE_FILE,
+    airflow_env,
+    write_login,
+)
 
 
 def main() -> None:
@@ -39,6 +48,12 @@ def main() -> None:
             env=env,
             check=True,
             stdout=subprocess.DEVNULL,
+        )
+    if env.get("LIFECYCLE_CHAINS_DIR") == str(DEMO_CHAINS_DIR):
+        print(
+            f"Chains: {DEMO_CHAINS_DIR}, the demo's copy of include/chains with its holdout share "
+            "(`make demo` rewrites it; remove the folder to run include/chains as they are)",
+            flush=True,
         )
     print(f"Airflow UI: {UI_URL}  (login {UI_LOGIN[0]} / {UI_LOGIN[1]}); stop with Ctrl+C", flush=True)
     os.execvpe(airflow[0], [*airflow, "standalone"], env)

@@ -16,6 +16,11 @@ AIRFLOW_HOME = DATA_DIR / "airflow"
 WAREHOUSE_FILE = DATA_DIR / "warehouse.duckdb"
 #: The sandbox provider writes every "sent" message here (.eml + .html for email, .json for push and SMS).
 OUTBOX_DIR = DATA_DIR / "outbox"
+#: The demo's communication map: a copy of include/chains in which every chain holds out the same share of its
+#: entrants (DEMO_HOLDOUT_SHARE, half by default), so that two simulated weeks of a 3,000-customer shop have
+#: enough entrants in both arms to measure. `make demo` writes it; its Airflow runs and `make airflow` read
+#: it while it exists (`rm -r data/demo-chains` to use include/chains as they are).
+DEMO_CHAINS_DIR = DATA_DIR / "demo-chains"
 #: Pools the DAGs use, with their local slot counts: one writer for the DuckDB file, one sender per channel.
 POOLS = {
     "lifecycle_warehouse": 1,
@@ -67,6 +72,8 @@ def airflow_env() -> dict[str, str]:
             }
         ),
     }
+    if DEMO_CHAINS_DIR.is_dir():
+        defaults["LIFECYCLE_CHAINS_DIR"] = str(DEMO_CHAINS_DIR)
     env = defaults | dict(os.environ)
     # `airflow standalone` starts its components as `airflow …` from PATH: this virtualenv's.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
@@ -87,3 +94,25 @@ def write_login(env: dict[str, str]) -> None:
     home.mkdir(parents=True, exist_ok=True)
     passwords = home / "simple_auth_manager_passwords.json.generated"
     passwords.write_text(json.dumps({UI_LOGIN[0]: UI_LOGIN[1]}), encoding="utf-8")
+
+
+def write_demo_chains(
+    share: float, source: Path = PROJECT_DIR / "include" / "chains", target: Path = DEMO_CHAINS_DIR
+) -> Path:
+    """The demo's map (``target``): every chain file of ``source`` with its top-level ``holdout_share`` set to
+    ``share``; the rest of each file, comments included, as written."""
+    import re
+    import shutil
+
+    line = re.compile(r"^holdout_share:[^\n]*$", re.MULTILINE)
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    for path in sorted(source.glob("*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        if len(line.findall(text)) != 1:
+            raise SystemExit(f"{path}: expected one top-level 'holdout_share:' line to set the demo's share")
+        shipped = line.search(text).group(0).split(":", 1)[1].strip()
+        note = f"holdout_share: {share}  # the demo's share (DEMO_HOLDOUT_SHARE); include/chains: {shipped}"
+        text = line.sub(note, text)
+        (target / path.name).write_text(text, encoding="utf-8")
+    return target

@@ -192,15 +192,22 @@ def ingest(
                 time.monotonic() - table_started,
             )
             report.tables.append(figures)
-            warehouse.run_steps(
-                conn,
-                "ingest/record_run.sql",
-                run_key=run_key,
-                **figures.__dict__,
-                window_start=start,
-                window_end=window_end,
-                now=now,
-            )
+        # Every table's figures and watermark in two statements (in the same transaction as the loads).
+        warehouse.run_steps(
+            conn,
+            "ingest/record_runs.sql",
+            run_key=run_key,
+            window_start=start,
+            window_end=window_end,
+            now=now,
+            **{
+                "source_tables": [t.source_table for t in report.tables],
+                **{
+                    column: [getattr(t, column) for t in report.tables]
+                    for column in ("rows_read", "rows_loaded", "rows_quarantined", "rows_deferred")
+                },
+            },
+        )
         refresh_started = time.monotonic()
         report.customers_refreshed = warehouse.run(
             conn, "ingest/refresh_customer_state.sql", now=now

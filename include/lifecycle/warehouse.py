@@ -12,6 +12,7 @@ import io
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,9 @@ def _check_duckdb_file_name(url: sa.URL) -> None:
 class Warehouse:
     """A warehouse reachable by a SQLAlchemy URL (``duckdb:///path`` or ``postgresql+psycopg://…``)."""
 
+    #: Inside :meth:`held_open`.
+    _held = False
+
     def __init__(self, url: str | sa.URL):
         self.url = sa.make_url(url)
         if self.url.get_backend_name() not in SUPPORTED_DIALECTS:
@@ -73,6 +77,28 @@ class Warehouse:
         """
         with self._connect(lock_wait_s) as conn, conn.begin():
             yield conn
+
+    @contextmanager
+    def held_open(self) -> Iterator[Warehouse]:
+        """The DuckDB file kept open across the transactions inside, released at the end: a burst of short
+        transactions (planning every chain's queries, a chain's three phases) opens the file once instead of
+        once each. Other processes wait for the file meanwhile, so hold it only for such a burst. A no-op on
+        PostgreSQL, whose pool keeps connections anyway, and inside another ``held_open``."""
+        if self.dialect != "duckdb" or self._held:
+            yield self
+            return
+        from sqlalchemy.pool import QueuePool
+
+        released = self.engine
+        # A transaction opened while another is open (a failure recorded beside a phase) gets a second
+        # connection to the same database.
+        self.engine = sa.create_engine(self.url, poolclass=QueuePool, pool_size=1, max_overflow=4)
+        self._held = True
+        try:
+            yield self
+        finally:
+            self.engine.dispose()
+            self.engine, self._held = released, False
 
     def _connect(self, lock_wait_s: float = _DUCKDB_LOCK_WAIT_S) -> sa.Connection:
         deadline = time.monotonic() + lock_wait_s
@@ -229,9 +255,16 @@ def _as_from_rows(column: Any, kind: str) -> Any:
 
 def _execute(conn: sa.Connection, statement: str, params: Mapping[str, Any]) -> sa.CursorResult:
     """Execute with the parameters the statement binds, so one parameter set can serve a whole file."""
-    clause = sa.text(statement)
-    used = clause.compile().params
+    clause, used = _clause(statement)
     return conn.execute(clause, {key: params[key] for key in used if key in params})
+
+
+@lru_cache(maxsize=2048)
+def _clause(statement: str) -> tuple[sa.TextClause, tuple[str, ...]]:
+    """The statement as a clause and the names it binds, parsed once per text (an hourly run executes the
+    same few hundred statements; parsing and compiling each again cost a millisecond or two apiece)."""
+    clause = sa.text(statement)
+    return clause, tuple(clause.compile().params)
 
 
 def _integral_floats_as_ints(frame: pd.DataFrame) -> pd.DataFrame:

@@ -206,8 +206,11 @@ def enter_on(
     chain preview does); returns the window start and the entry query's rows."""
     as_of = naive_utc(as_of)
     base = {"chain_id": chain.id, "as_of": as_of, "run_key": run_key, "now": _now()}
-    warehouse.run(conn, "chains/engine/sync_steps.sql", **base)
-    warehouse.insert_df(conn, "crm.chain_steps", _steps_frame(chain))
+    # The configured steps are rewritten only when the file changed them (a read costs less than a rewrite).
+    stored = warehouse.run(conn, "chains/engine/steps.sql", chain_id=chain.id).all()
+    if [tuple(row) for row in stored] != _step_rows(chain):
+        warehouse.run(conn, "chains/engine/sync_steps.sql", **base)
+        warehouse.insert_df(conn, "crm.chain_steps", _steps_frame(chain))
     warehouse.run_steps(conn, "chains/engine/progress.sql", **base)
     since, rows = entry_rows(warehouse, conn, chain, as_of)
     if rows:  # staged and cleared inside this transaction: nothing is left behind for the next run
@@ -305,7 +308,8 @@ def emit_due_steps_on(
 
     as_of, now = naive_utc(as_of), _now()
     base = {"chain_id": chain.id, "as_of": as_of, "run_key": run_key, "now": now}
-    warehouse.run_steps(conn, "chains/engine/clear_run.sql", **base)
+    if warehouse.run(conn, "chains/engine/run_written.sql", **base).scalar():
+        warehouse.run_steps(conn, "chains/engine/clear_run.sql", **base)
     rows = []
     # A chain with no active instance has no due step: its customers and scores are not read.
     if warehouse.run(conn, "chains/engine/active_since.sql", chain_id=chain.id).scalar() is not None:
@@ -407,19 +411,21 @@ def _chain_lock(warehouse: Warehouse, chain: ChainConfig, run_key: str):
     return exclusive(warehouse, f"chains:{chain.id}", f"chains run of {chain.id}", run_key)
 
 
+def _step_rows(chain: ChainConfig) -> list[tuple[int, str, int, str | None]]:
+    """(step_no, step_id, delay_s, branch) of each configured step, as crm.chain_steps holds them."""
+    return [
+        (no, step.id, int(step.delay.total_seconds()), step.branch)
+        for no, step in enumerate(chain.steps, start=1)
+    ]
+
+
 def _steps_frame(chain: ChainConfig):
     import pandas as pd
 
     return pd.DataFrame(
         [
-            {
-                "chain_id": chain.id,
-                "step_no": no,
-                "step_id": step.id,
-                "delay_s": int(step.delay.total_seconds()),
-                "branch": step.branch,
-            }
-            for no, step in enumerate(chain.steps, start=1)
+            {"chain_id": chain.id, "step_no": no, "step_id": step_id, "delay_s": delay_s, "branch": branch}
+            for no, step_id, delay_s, branch in _step_rows(chain)
         ]
     )
 

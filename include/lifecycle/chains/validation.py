@@ -57,11 +57,12 @@ def check_chain_map(
 ) -> ChainMapCheck:
     """Every chain file of ``folder`` checked on its own, its entry query planned on ``warehouse``."""
     result = ChainMapCheck()
-    for chain_id in chain_ids(folder):
-        try:
-            result.chains[chain_id] = checked_chain(warehouse, chain_id, folder, check_templates)
-        except ConfigError as exc:
-            result.problems[chain_id] = str(exc)
+    with warehouse.held_open():  # one opening of a DuckDB file for all the plans
+        for chain_id in chain_ids(folder):
+            try:
+                result.chains[chain_id] = checked_chain(warehouse, chain_id, folder, check_templates)
+            except ConfigError as exc:
+                result.problems[chain_id] = str(exc)
     return result
 
 

@@ -1,4 +1,5 @@
-"""``python -m lifecycle.simulate --days 28 [--warehouse URL] [--customers N] [--seed S] [--end ISO]``
+"""``python -m lifecycle.simulate --days 28 [--warehouse URL] [--customers N] [--seed S] [--end ISO]
+[--holdout-share H]``
 
 Builds a demo shop, runs the pipeline hour by hour for the given days (see docs/simulation.md) and prints
 the per-chain table of true and measured incremental revenue. Progress goes to stderr; the table and a JSON
@@ -41,6 +42,13 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument(
         "--history-days", type=int, default=730, help="history before the weeks (default 730)"
     )
+    parser.add_argument(
+        "--holdout-share",
+        type=float,
+        default=None,
+        help="every chain's holdout share instead of its file's, e.g. 0.5 to measure in a short run "
+        "(default: the chain files' shares)",
+    )
     parser.add_argument("--outbox", default=None, help="folder of the sandbox provider (default data/outbox)")
     parser.add_argument("--json", action="store_true", help="also print the run's summary as JSON")
     return parser
@@ -72,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
             end=args.end,
             history_days=args.history_days,
             outbox=Path(args.outbox) if args.outbox else None,
+            holdout_share=args.holdout_share,
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

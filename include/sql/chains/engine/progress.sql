@@ -5,17 +5,26 @@
 -- Output: crm.chain_instances (touches, status 'completed', exited_at, exited_run_key).
 -- Parameters: :chain_id, :run_key (its own outcomes are ignored, so a re-run gives the same result),
 --   :as_of, :now.
+-- Only the instances whose count changed are written: most active instances wait for a later step.
 UPDATE crm.chain_instances SET
-    touches = (
-        SELECT COUNT(*)
-        FROM crm.chain_step_outcomes AS o
-        WHERE
-            o.instance_id = crm.chain_instances.instance_id
+    touches = counted.touches,
+    updated_at = :now
+FROM (
+    SELECT
+        i.instance_id,
+        COUNT(o.instance_id) AS touches
+    FROM crm.chain_instances AS i
+    LEFT JOIN crm.chain_step_outcomes AS o
+        ON
+            i.instance_id = o.instance_id
             AND o.outcome = 'planned'
             AND o.run_key <> :run_key
-    ),
-    updated_at = :now
-WHERE chain_id = :chain_id AND status = 'active';
+    WHERE i.chain_id = :chain_id AND i.status = 'active'
+    GROUP BY i.instance_id
+) AS counted
+WHERE
+    crm.chain_instances.instance_id = counted.instance_id
+    AND crm.chain_instances.touches IS DISTINCT FROM counted.touches;
 
 UPDATE crm.chain_instances SET
     status = 'completed',
