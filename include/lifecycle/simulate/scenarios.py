@@ -6,15 +6,19 @@ promises untested (docs/simulation.md, "The decisive scenario"): no experiment h
 for its sample, and the fatiguing chain's true loss is about zero orders. The ``decisive`` scenario makes both
 large on purpose, with only the chains that carry them:
 
-* ``abandoned_cart``: its first email is a three-variant **bandit** (A +0.05, B +0.35, C 0);
-* ``abandoned_browse``: its first email becomes a two-variant **A/B test** (A +0.02, B +0.30);
-* ``post_purchase``: its first email **tires customers out** (−0.9: nine in ten of the customers' next own
-  orders within the week after it do not happen, for a customer of average engagement), half of the entrants
-  held out so that the loss can be measured on a few days.
+* ``abandoned_browse``: its first email becomes a three-variant **bandit** (A +0.10, B +0.80, C 0), the only
+  step kept;
+* ``post_purchase``: its first email (the thank-you, a service email, so sent to every entrant with an
+  address) becomes a two-variant **A/B test** (A +0.05, B +0.60), the only step kept;
+* ``abandoned_cart`` **costs its customers orders**: every message of it (all five steps, one variant) takes
+  away the customer's next own order within the window with probability 1 × engagement (capped at 1);
+  half of its entrants are held out so that the loss can be measured on a few days. Its steps are content
+  and sale messages: a service message would reach the holdout too.
 
-Each of those chains keeps only its first step (its later steps would add the chain's uplift to every variant
-alike and only cost time) and its holdout is set here; the other chains are left out. The entry queries,
-exits, templates and priorities are the configured ones.
+The response window is three days instead of seven, so that most induced and prevented orders fall inside
+a run of a few days. The other chains are left out; entry queries, exits and templates are the configured
+ones. A prevented order that would have triggered a post-purchase entry also takes that entry's message
+(and its induced order) away: the reports measure such knock-on effects, ``sim.truth_chain`` does not.
 """
 
 from __future__ import annotations
