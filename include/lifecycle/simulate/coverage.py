@@ -300,6 +300,7 @@ def chain_outcomes(seed_result: dict[str, Any]) -> list[dict[str, Any]]:
                     None if true_share is None else _covers(conv_low, conv_high, true_share)
                 ),
                 "conversion_significant": bool(r.get("conversion_significant")),
+                "conversion_ci_low": conv_low,
                 "conversion_ci_high": conv_high,
             }
         )
@@ -352,12 +353,9 @@ def pool(results: list[dict[str, Any]]) -> dict[str, Any]:
         o for o in negative if o["measured_revenue"] is not None or o["conversion_uplift"] is not None
     ]
     negative_flagged = [o for o in negative_measured if _flags_loss(o)]
-    # A loss the interval can see: the true loss exceeds one standard error of the revenue estimate.
-    negative_visible = [
-        o
-        for o in negative_measured
-        if o["ci_low"] is not None and o["truth_horizon_revenue"] < -(o["ci_high"] - o["ci_low"]) / (2 * 1.96)
-    ]
+    # A loss an interval can see: the true loss exceeds one standard error of the revenue estimate, or of the
+    # conversion estimate (the revenue of a chain is often not measured where its conversion is).
+    negative_visible = [o for o in negative_measured if _visible_loss(o)]
     negative_gain = [o for o in negative_measured if o["revenue_significant"] and o["ci_low"] > 0]
     negative_loss = [o for o in negative_measured if _significant_loss(o)]
     return {
@@ -394,6 +392,20 @@ def pool(results: list[dict[str, Any]]) -> dict[str, Any]:
 def _flags_loss(o: dict[str, Any]) -> bool:
     """A loss is flagged when the revenue or conversion estimate is negative (a significant loss is one)."""
     return any(v is not None and v < 0 for v in (o["measured_revenue"], o["conversion_uplift"]))
+
+
+def _visible_loss(o: dict[str, Any]) -> bool:
+    """The true loss exceeds one standard error (a 95 % interval's half width / 1.96) of its estimate, in
+    revenue or in conversion."""
+    revenue = o["ci_low"] is not None and o["truth_horizon_revenue"] < -(o["ci_high"] - o["ci_low"]) / (
+        2 * 1.96
+    )
+    conversion = (
+        o["conversion_ci_low"] is not None
+        and o["true_conversion"] is not None
+        and o["true_conversion"] < -(o["conversion_ci_high"] - o["conversion_ci_low"]) / (2 * 1.96)
+    )
+    return bool(revenue or conversion)
 
 
 def _significant_loss(o: dict[str, Any]) -> bool:
@@ -520,7 +532,7 @@ def format_pooled(pooled: dict[str, Any]) -> str:
         + (f" {pooled['zero_effect']['flagged']}" if pooled["zero_effect"]["flagged"] else ""),
         line("negative chain flagged (negative estimate)", pooled["negative"])
         + (f"; missed {pooled['negative']['missed']}" if pooled["negative"]["missed"] else ""),
-        line("negative chain flagged where its loss exceeds one SE", pooled["negative"]["visible"]),
+        line("negative chain flagged where its true loss exceeds one SE", pooled["negative"]["visible"]),
         line("negative chain declared a significant gain", pooled["negative"]["significant_gain"]),
         line("negative chain declared a significant loss", pooled["negative"]["significant_loss"]),
         line("experiments, top P(best) is the truly best (gap > 2 SE)", exp["top_correct_large"]),

@@ -115,7 +115,7 @@ def test_experiment_picks_judge_the_top_variant_against_the_truly_best():
 
 
 def test_a_significant_loss_is_told_from_a_negative_estimate():
-    def negative(seed, conversion, low, high):
+    def negative(seed, conversion, low, high, buyers=0):
         return _seed(
             seed,
             [
@@ -130,13 +130,14 @@ def test_a_significant_loss_is_told_from_a_negative_estimate():
                     conversion_ci_high=high,
                     conversion_significant=high < 0 or low > 0,
                     conversion_reason=None,
+                    truth_horizon_buyers=buyers,
                 )
             ],
         )
 
     pooled = pool(
         [
-            negative(1, -0.14, -0.22, -0.05),  # a significant loss
+            negative(1, -0.14, -0.22, -0.05, buyers=-50),  # a significant loss, truly -10 points
             negative(2, -0.03, -0.10, 0.04),  # a loss, not significant
             negative(3, 0.09, 0.01, 0.17),  # declared a gain in conversion: not a loss
         ]
@@ -144,5 +145,8 @@ def test_a_significant_loss_is_told_from_a_negative_estimate():
     assert (pooled["hits"], pooled["n"]) == (2, 3)  # two negative estimates
     assert (pooled["significant_loss"]["hits"], pooled["significant_loss"]["n"]) == (1, 3)
     assert pooled["not_significant"] == [("n", 2), ("n", 3)]
+    # seed 1's true loss (-50 buyers of 500) exceeds one standard error of its conversion estimate (0.17 /
+    # 3.92): visible without any revenue interval; the others' true change is zero
+    assert (pooled["visible"]["hits"], pooled["visible"]["n"]) == (1, 1)
     # only a revenue interval above zero is a "significant gain" of revenue
     assert pooled["significant_gain"]["hits"] == 0
