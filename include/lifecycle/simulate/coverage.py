@@ -62,6 +62,8 @@ class SeedSpec:
     history_days: int = 730
     #: Every chain's holdout share (None: the chain files'); see :class:`SimulationConfig`.
     holdout_share: float | None = None
+    #: The chain map and the customers' response (:mod:`lifecycle.simulate.scenarios`).
+    scenario: str = "default"
 
 
 def run_seed(spec: SeedSpec, workdir: Path | None = None, keep: bool = False) -> dict[str, Any]:
@@ -69,9 +71,11 @@ def run_seed(spec: SeedSpec, workdir: Path | None = None, keep: bool = False) ->
     ``run.duckdb`` in ``workdir`` (a temporary folder by default), removed afterwards unless ``keep`` or the
     measurement failed (then :func:`remeasure` can measure it again)."""
     from lifecycle.simulate.engine import Simulation, SimulationConfig
+    from lifecycle.simulate.scenarios import scenario
 
     folder = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix=f"coverage-{spec.seed:03d}-"))
     folder.mkdir(parents=True, exist_ok=True)
+    chosen = scenario(spec.scenario)
     started = time.monotonic()
     # Not named after a schema (sim, shop, crm): a file stem equal to a schema confuses DuckDB's names.
     url = f"duckdb:///{folder / 'run.duckdb'}"
@@ -85,6 +89,8 @@ def run_seed(spec: SeedSpec, workdir: Path | None = None, keep: bool = False) ->
         # The seeds run in parallel processes: one chain thread each keeps the cores for the processes.
         workers=1,
         holdout_share=spec.holdout_share,
+        chains_folder=chosen.chain_map(folder / "chains"),
+        response=chosen.response,
     )
     simulation = Simulation(url, config)
     simulation.build()
@@ -107,12 +113,13 @@ def run_seed(spec: SeedSpec, workdir: Path | None = None, keep: bool = False) ->
 
 def remeasure(spec: SeedSpec, folder: Path) -> dict[str, Any]:
     """The figures of a seed whose simulation is kept in ``folder`` (``run.duckdb``), measured again."""
-    from lifecycle.chains.config import load_chains
+    from lifecycle.chains.config import CHAINS_DIR, load_chains
+    from lifecycle.simulate.scenarios import scenario
     from lifecycle.warehouse import Warehouse
 
     warehouse = Warehouse(f"duckdb:///{Path(folder) / 'run.duckdb'}")
     start = spec.end - timedelta(days=spec.days)
-    chains = load_chains(check_templates=False)
+    chains = load_chains(scenario(spec.scenario).chain_map(Path(folder) / "chains") or CHAINS_DIR, False)
     if spec.holdout_share is not None:
         chains = {k: c.model_copy(update={"holdout_share": spec.holdout_share}) for k, c in chains.items()}
     figures = measure(warehouse, start, spec.end, chains)
@@ -121,7 +128,10 @@ def remeasure(spec: SeedSpec, folder: Path) -> dict[str, Any]:
 
 
 def _spec_dict(spec: SeedSpec) -> dict[str, Any]:
-    return asdict(spec) | {"end": spec.end.isoformat()}
+    plain = asdict(spec) | {"end": spec.end.isoformat()}
+    if spec.scenario == "default":  # as the seeds written before scenarios existed
+        del plain["scenario"]
+    return plain
 
 
 def measure(warehouse, start: datetime, end: datetime, chains: dict) -> dict[str, Any]:
@@ -223,10 +233,11 @@ def horizon_truth(warehouse, first_day: date, end: datetime) -> dict[str, dict[s
             own = effects_by_key.get((chain_id, e.customer_id))
             if own is None:
                 continue
-            in_horizon = own[(own.ordered_at >= e.entered_at) & (own.ordered_at < e.horizon_end)]
+            in_horizon = own[(own.ordered_at > e.entered_at) & (own.ordered_at < e.horizon_end)]
             revenue += float(in_horizon.revenue.sum())
             placed = orders_by_customer.get(e.customer_id, empty)
-            placed = placed[(placed.ordered_at >= e.entered_at) & (placed.ordered_at < e.horizon_end)]
+            # as the reports: an order at the moment of entry is the trigger of a purchase-triggered chain
+            placed = placed[(placed.ordered_at > e.entered_at) & (placed.ordered_at < e.horizon_end)]
             added = set(in_horizon.order_id[in_horizon.effect > 0])
             bought = len(placed) > 0
             would_have = (len(set(placed.order_id) - added) > 0) or bool((in_horizon.effect < 0).any())
@@ -289,6 +300,7 @@ def chain_outcomes(seed_result: dict[str, Any]) -> list[dict[str, Any]]:
                     None if true_share is None else _covers(conv_low, conv_high, true_share)
                 ),
                 "conversion_significant": bool(r.get("conversion_significant")),
+                "conversion_ci_low": conv_low,
                 "conversion_ci_high": conv_high,
             }
         )
@@ -341,13 +353,11 @@ def pool(results: list[dict[str, Any]]) -> dict[str, Any]:
         o for o in negative if o["measured_revenue"] is not None or o["conversion_uplift"] is not None
     ]
     negative_flagged = [o for o in negative_measured if _flags_loss(o)]
-    # A loss the interval can see: the true loss exceeds one standard error of the revenue estimate.
-    negative_visible = [
-        o
-        for o in negative_measured
-        if o["ci_low"] is not None and o["truth_horizon_revenue"] < -(o["ci_high"] - o["ci_low"]) / (2 * 1.96)
-    ]
+    # A loss an interval can see: the true loss exceeds one standard error of the revenue estimate, or of the
+    # conversion estimate (the revenue of a chain is often not measured where its conversion is).
+    negative_visible = [o for o in negative_measured if _visible_loss(o)]
     negative_gain = [o for o in negative_measured if o["revenue_significant"] and o["ci_low"] > 0]
+    negative_loss = [o for o in negative_measured if _significant_loss(o)]
     return {
         "seeds": sorted(r["seed"] for r in results),
         "chain_seeds": len(outcomes),
@@ -368,6 +378,10 @@ def pool(results: list[dict[str, Any]]) -> dict[str, Any]:
             **_share(len(negative_flagged), len(negative_measured)),
             "visible": _share(sum(_flags_loss(o) for o in negative_visible), len(negative_visible)),
             "significant_gain": _share(len(negative_gain), len(negative_measured)),
+            "significant_loss": _share(len(negative_loss), len(negative_measured)),
+            "not_significant": [
+                (o["chain_id"], o["seed"]) for o in negative_measured if not _significant_loss(o)
+            ],
             "missed": [(o["chain_id"], o["seed"]) for o in negative_measured if not _flags_loss(o)],
         },
         "experiments": experiment_picks(results),
@@ -378,6 +392,29 @@ def pool(results: list[dict[str, Any]]) -> dict[str, Any]:
 def _flags_loss(o: dict[str, Any]) -> bool:
     """A loss is flagged when the revenue or conversion estimate is negative (a significant loss is one)."""
     return any(v is not None and v < 0 for v in (o["measured_revenue"], o["conversion_uplift"]))
+
+
+def _visible_loss(o: dict[str, Any]) -> bool:
+    """The true loss exceeds one standard error (a 95 % interval's half width / 1.96) of its estimate, in
+    revenue or in conversion."""
+    revenue = o["ci_low"] is not None and o["truth_horizon_revenue"] < -(o["ci_high"] - o["ci_low"]) / (
+        2 * 1.96
+    )
+    conversion = (
+        o["conversion_ci_low"] is not None
+        and o["true_conversion"] is not None
+        and o["true_conversion"] < -(o["conversion_ci_high"] - o["conversion_ci_low"]) / (2 * 1.96)
+    )
+    return bool(revenue or conversion)
+
+
+def _significant_loss(o: dict[str, Any]) -> bool:
+    """The reports declare a loss: the revenue or the conversion interval lies wholly below zero."""
+    revenue = o["revenue_significant"] and o["ci_high"] is not None and o["ci_high"] < 0
+    conversion = (
+        o["conversion_significant"] and o["conversion_ci_high"] is not None and o["conversion_ci_high"] < 0
+    )
+    return bool(revenue or conversion)
 
 
 def experiment_picks(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -416,8 +453,29 @@ def experiment_picks(results: list[dict[str, Any]]) -> dict[str, Any]:
     clear = [p for p in picks if p["true_best"] is not None]
     large = [p for p in clear if p["large"]]
     declared = [p for p in picks if p["winner"] is not None]
+    wrong = [p for p in picks if p["true_best"] is not None and p["top"] != p["true_best"]]
+    by_kind = {
+        kind: {
+            "top_correct_large": _share(
+                sum(p["top"] == p["true_best"] for p in large if p["bandit"] == bandit),
+                sum(p["bandit"] == bandit for p in large),
+            ),
+            "winner_declared_large": _share(
+                sum(p["winner"] is not None for p in large if p["bandit"] == bandit),
+                sum(p["bandit"] == bandit for p in large),
+            ),
+        }
+        for kind, bandit in (("ab", False), ("bandit", True))
+    }
     return {
         "picks": picks,
+        "by_kind": by_kind,
+        "false_picks": [(p["seed"], p["experiment"], p["top"], p["true_best"]) for p in wrong],
+        "false_winners": [
+            (p["seed"], p["experiment"], p["winner"], p["true_best"])
+            for p in declared
+            if p["winner"] != p["true_best"]
+        ],
         "top_correct_large": _share(sum(p["top"] == p["true_best"] for p in large), len(large)),
         "top_correct_all": _share(sum(p["top"] == p["true_best"] for p in clear), len(clear)),
         "winner_correct": _share(sum(p["winner"] == p["true_best"] for p in declared), len(declared)),
@@ -474,12 +532,27 @@ def format_pooled(pooled: dict[str, Any]) -> str:
         + (f" {pooled['zero_effect']['flagged']}" if pooled["zero_effect"]["flagged"] else ""),
         line("negative chain flagged (negative estimate)", pooled["negative"])
         + (f"; missed {pooled['negative']['missed']}" if pooled["negative"]["missed"] else ""),
-        line("negative chain flagged where its loss exceeds one SE", pooled["negative"]["visible"]),
+        line("negative chain flagged where its true loss exceeds one SE", pooled["negative"]["visible"]),
         line("negative chain declared a significant gain", pooled["negative"]["significant_gain"]),
+        line("negative chain declared a significant loss", pooled["negative"]["significant_loss"]),
         line("experiments, top P(best) is the truly best (gap > 2 SE)", exp["top_correct_large"]),
         line("experiments, top P(best) is the truly best (any gap)", exp["top_correct_all"]),
         line("experiments, declared winner is the truly best", exp["winner_correct"]),
+        line(
+            "A/B tests, top P(best) is the truly best (gap > 2 SE)", exp["by_kind"]["ab"]["top_correct_large"]
+        ),
+        line("A/B tests, a winner declared (gap > 2 SE)", exp["by_kind"]["ab"]["winner_declared_large"]),
+        line(
+            "bandits, top P(best) is the truly best (gap > 2 SE)",
+            exp["by_kind"]["bandit"]["top_correct_large"],
+        ),
+        line("bandits, a winner declared (gap > 2 SE)", exp["by_kind"]["bandit"]["winner_declared_large"]),
     ]
+    if exp["false_picks"]:
+        lines.append(
+            f"experiments whose top P(best) is not the truly best (seed, step, top, best): "
+            f"{exp['false_picks']}"
+        )
     return "\n".join(lines)
 
 
@@ -514,9 +587,12 @@ def run_seeds(
     rerun: bool = False,
     progress=None,
     run_missing: bool = True,
+    scenario: str = "default",
+    keep: bool = False,
 ) -> list[dict[str, Any]]:
     """Run every seed not yet in ``out`` (``jobs`` processes at a time); all seeds' figures. With
-    ``run_missing`` false, only the seeds already there."""
+    ``run_missing`` false, only the seeds already there; with ``keep``, each seed's warehouse stays in
+    ``out/seed_NNN/run.duckdb`` for a closer look."""
     progress = progress or (lambda message: None)
     out.mkdir(parents=True, exist_ok=True)
     results = {}
@@ -524,7 +600,7 @@ def run_seeds(
     for seed in seeds:
         path = out / f"seed_{seed:03d}.json"
         done = None if rerun or not path.exists() else json.loads(path.read_text())
-        spec = SeedSpec(seed, days, customers, end, history_days, holdout_share)
+        spec = SeedSpec(seed, days, customers, end, history_days, holdout_share, scenario)
         if done and done.get("spec") == _spec_dict(spec):
             results[seed] = done
         else:
@@ -536,7 +612,7 @@ def run_seeds(
         progress(f"not run: seeds {[spec.seed for spec in todo]}")
     elif todo:
         with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = {pool.submit(_run_to_file, spec, out): spec.seed for spec in todo}
+            futures = {pool.submit(_run_to_file, spec, out, keep): spec.seed for spec in todo}
             for future in as_completed(futures):
                 if future.exception() is not None:
                     failed = futures[future]
@@ -572,13 +648,24 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_HOLDOUT_SHARE,
         help="every chain's holdout share instead of its file's (default 0.5; 'files': the files')",
     )
+    parser.add_argument(
+        "--scenario",
+        default="default",
+        help="the chain map and response of the seeds (lifecycle.simulate.scenarios: default, decisive)",
+    )
     parser.add_argument("--out", default="data/coverage", help="folder of the per-seed figures")
     parser.add_argument("--rerun", action="store_true", help="run seeds again even if their figures exist")
+    parser.add_argument("--keep", action="store_true", help="keep each seed's warehouse in --out/seed_NNN")
     parser.add_argument("--json", action="store_true", help="also print the pooled figures as JSON")
     parser.add_argument("--pool-only", action="store_true", help="pool the seeds already in --out, run none")
     args = parser.parse_args(argv)
     if args.seeds < 1 or args.jobs < 1:
         print("error: --seeds and --jobs must be at least 1", file=sys.stderr)
+        return 2
+    from lifecycle.simulate.scenarios import SCENARIOS
+
+    if args.scenario not in SCENARIOS:
+        print(f"error: --scenario must be one of {sorted(SCENARIOS)}, got {args.scenario!r}", file=sys.stderr)
         return 2
     started = time.monotonic()
     results = run_seeds(
@@ -593,6 +680,8 @@ def main(argv: list[str] | None = None) -> int:
         rerun=args.rerun,
         progress=lambda m: print(m, file=sys.stderr, flush=True),
         run_missing=not args.pool_only,
+        scenario=args.scenario,
+        keep=args.keep,
     )
     if not results:
         print(f"error: no seed's figures in {args.out}", file=sys.stderr)

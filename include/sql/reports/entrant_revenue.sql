@@ -1,5 +1,7 @@
 -- Every chain entry of the period with the purchase revenue of its customer over the chain's outcome
 -- horizon after entry (crm.report_chain_windows.horizon_days, else :default_horizon_days), treated or not,
+-- counting the orders placed strictly after the entry (a purchase-triggered chain enters the customer at the
+-- moment of the order that triggered it: that order is the cause of the entry, not its outcome),
 -- and whether the entry was sent at least one message (messaged 1/0): the input of the holdout comparison,
 -- whose arms are assigned in Python by the policy's deterministic hash.
 -- Inputs: crm.chain_instances, crm.orders, crm.ref_order_statuses, crm.report_chain_windows, crm.send_ledger.
@@ -41,7 +43,7 @@ SELECT
     MAX(CASE WHEN m.instance_id IS NULL THEN 0 ELSE 1 END) AS messaged
 FROM entries AS e
 LEFT JOIN purchases AS p
-    ON e.customer_id = p.customer_id AND e.entered_at <= p.ordered_at AND e.horizon_end > p.ordered_at
+    ON e.customer_id = p.customer_id AND e.entered_at < p.ordered_at AND e.horizon_end > p.ordered_at
 LEFT JOIN messaged AS m ON e.instance_id = m.instance_id
 GROUP BY e.instance_id, e.chain_id, e.customer_id, e.entered_at
 ORDER BY e.chain_id, e.customer_id, entry_day

@@ -54,10 +54,14 @@ def run_summary(
     return r.page(title, f"run_id {run_id}", [*banners, r.section("Кратко / Digest", r.digest(note)), *body])
 
 
-def _verdict_html(said, low: float | None = None) -> str:
-    """A verdict of :mod:`lifecycle.reports.uplift_verdict` as a cell: green for a significant gain, the
-    reason's meaning as its tooltip."""
-    css = "verdict up" if said.code == "significant" and low is not None and low > 0 else "verdict"
+def _verdict_html(said, low: float | None = None, high: float | None = None) -> str:
+    """A verdict of :mod:`lifecycle.reports.uplift_verdict` as a cell: green for a significant gain, red for
+    a significant loss, the reason's meaning as its tooltip."""
+    css = "verdict"
+    if said.code == "significant" and low is not None and low > 0:
+        css = "verdict up"
+    elif said.code == "significant" and high is not None and high < 0:
+        css = "verdict down"
     title = f" title='{escape(said.meaning, quote=True)}'" if said.meaning else ""
     return f"<span class='{css}'{title}>{escape(said.text)}</span>"
 
@@ -609,7 +613,7 @@ def overview(
             measured.append(c)
             incremental = r.fmt(u.get("incremental_revenue"), "money")
             ci = f"[{r.fmt(u['ci_low'], 'money')}; {r.fmt(u['ci_high'], 'money')}]"
-            significance = ("raw-html", _verdict_html(said, u["ci_low"]))
+            significance = ("raw-html", _verdict_html(said, u["ci_low"], u["ci_high"]))
         else:
             incremental = ("raw-html", _verdict_html(said))
             ci = significance = "–"
@@ -618,7 +622,7 @@ def overview(
             conversion = (
                 "raw-html",
                 f"{escape(points_text(u['conversion_uplift']))} [{escape(low)}; {escape(high)}] "
-                f"{_verdict_html(said_conversion, u['conversion_ci_low'])}",
+                f"{_verdict_html(said_conversion, u['conversion_ci_low'], u['conversion_ci_high'])}",
             )
         else:
             conversion = ("raw-html", _verdict_html(said_conversion))

@@ -220,3 +220,65 @@ def test_welch_interval_edge_cases():
     flat = welch_uplift(ArmStats.of([5.0, 5.0]), ArmStats.of([2.0, 2.0]))
     assert (flat.per_entrant, flat.low, flat.high) == (3.0, 6.0, 6.0)
     assert welch_uplift(ArmStats(0, 0, 0), one).incremental_revenue is None
+
+
+def test_the_order_that_triggers_an_entry_is_not_its_outcome(reports_warehouse):
+    """A purchase-triggered chain (post-purchase, ecosystem) enters the customer at the moment of the order:
+    that order is the trigger, not an outcome, so it counts neither as the entrant's purchase nor as its
+    revenue (else every entrant of both arms "converts" and the trigger's amount swamps the revenue); a later
+    order inside the horizon does count."""
+    import pandas as pd
+
+    wh = reports_warehouse.warehouse
+    entered = datetime(2026, 3, 20, 10)
+    order = {"channel": "online", "status": "completed", "discount_amount": 0.0}
+    with wh.begin() as conn:
+        wh.insert_df(
+            conn,
+            "crm.orders",
+            pd.DataFrame(
+                [
+                    order
+                    | {"order_id": 9001, "customer_id": 901, "total_amount": 5000.0, "ordered_at": entered},
+                    order
+                    | {"order_id": 9002, "customer_id": 902, "total_amount": 7000.0, "ordered_at": entered},
+                    order
+                    | {
+                        "order_id": 9003,
+                        "customer_id": 902,
+                        "total_amount": 300.0,
+                        "ordered_at": entered + pd.Timedelta(days=2),
+                    },
+                ]
+            ).assign(updated_at=lambda f: f.ordered_at, loaded_at=lambda f: f.ordered_at),
+        )
+        wh.insert_df(
+            conn,
+            "crm.chain_instances",
+            pd.DataFrame(
+                [
+                    {
+                        "instance_id": f"post-{cid}",
+                        "chain_id": "post",
+                        "customer_id": cid,
+                        "trigger_key": f"order-{oid}",
+                        "triggered_at": entered,
+                        "entered_at": entered,
+                        "entered_run_key": "run-1",
+                        "status": "active",
+                        "touches": 0,
+                        "context": "{}",
+                        "updated_at": entered,
+                    }
+                    for cid, oid in ((901, 9001), (902, 9002))
+                ]
+            ),
+        )
+    rows = wh.fetch_all(
+        "reports/entrant_revenue.sql",
+        since=datetime(2026, 3, 20),
+        until=datetime(2026, 3, 21),
+        default_horizon_days=7,
+    )
+    got = {r["customer_id"]: float(r["revenue"]) for r in rows if r["chain_id"] == "post"}
+    assert got == {901: 0.0, 902: 300.0}

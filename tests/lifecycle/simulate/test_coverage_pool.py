@@ -105,3 +105,48 @@ def test_experiment_picks_judge_the_top_variant_against_the_truly_best():
     assert (picks["top_correct_large"]["hits"], picks["top_correct_large"]["n"]) == (1, 1)
     assert (picks["top_correct_all"]["hits"], picks["top_correct_all"]["n"]) == (1, 3)
     assert (picks["winner_correct"]["hits"], picks["winner_correct"]["n"]) == (1, 1)
+    # split by kind: this A/B test's large difference was picked and its winner declared; no bandit ran
+    assert picks["by_kind"]["ab"]["top_correct_large"]["hits"] == 1
+    assert picks["by_kind"]["ab"]["winner_declared_large"]["hits"] == 1
+    assert picks["by_kind"]["bandit"]["top_correct_large"]["n"] == 0
+    # seed 2's top P(best) (A) is not the truly best (B): a false pick, named
+    assert picks["false_picks"] == [(2, "c/s", "A", "B"), (3, "c/s", "A", "B")]
+    assert picks["false_winners"] == []
+
+
+def test_a_significant_loss_is_told_from_a_negative_estimate():
+    def negative(seed, conversion, low, high, buyers=0):
+        return _seed(
+            seed,
+            [
+                _chain(
+                    "n",
+                    -1.0,
+                    -10.0,
+                    None,
+                    None,
+                    conversion_uplift=conversion,
+                    conversion_ci_low=low,
+                    conversion_ci_high=high,
+                    conversion_significant=high < 0 or low > 0,
+                    conversion_reason=None,
+                    truth_horizon_buyers=buyers,
+                )
+            ],
+        )
+
+    pooled = pool(
+        [
+            negative(1, -0.14, -0.22, -0.05, buyers=-50),  # a significant loss, truly -10 points
+            negative(2, -0.03, -0.10, 0.04),  # a loss, not significant
+            negative(3, 0.09, 0.01, 0.17),  # declared a gain in conversion: not a loss
+        ]
+    )["negative"]
+    assert (pooled["hits"], pooled["n"]) == (2, 3)  # two negative estimates
+    assert (pooled["significant_loss"]["hits"], pooled["significant_loss"]["n"]) == (1, 3)
+    assert pooled["not_significant"] == [("n", 2), ("n", 3)]
+    # seed 1's true loss (-50 buyers of 500) exceeds one standard error of its conversion estimate (0.17 /
+    # 3.92): visible without any revenue interval; the others' true change is zero
+    assert (pooled["visible"]["hits"], pooled["visible"]["n"]) == (1, 1)
+    # only a revenue interval above zero is a "significant gain" of revenue
+    assert pooled["significant_gain"]["hits"] == 0

@@ -463,6 +463,41 @@ def test_incremental_revenue_is_shown_only_where_the_reports_give_it(client, ui_
     )
 
 
+def test_a_measured_loss_is_shown_as_a_loss_not_greyed_out(client, ui_warehouse):
+    """A chain whose revenue and conversion are significantly below its holdout's (a fatiguing chain) is
+    shown in full, with its negative figures and the verdict "a loss" in red."""
+    day = "2026-05-11"
+    with ui_warehouse.begin() as conn:
+        # 20 per entrant against 100 in the holdout, 10 % buyers against 30 %
+        for row in (
+            _arm(day, "abandoned_browse", "treated", 900, 20.0, 200.0, buyers=90),
+            _arm(day, "abandoned_browse", "holdout", 900, 100.0, 200.0, buyers=270),
+        ):
+            conn.exec_driver_sql(
+                "INSERT INTO crm.report_holdout_daily (entry_day, chain_id, arm, entrants, buyers, revenue,"
+                " revenue_sq) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+        conn.exec_driver_sql(
+            "INSERT INTO crm.report_chain_daily VALUES (?, 'abandoned_browse', 'email_1', 'email', 'sandbox',"
+            " 'A', 700, 700, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.0, 0, 0.0)",
+            (day,),
+        )
+    try:
+        html = client.get("/overview?start=2026-05-11&end=2026-05-11", headers=AUTH).text
+    finally:
+        with ui_warehouse.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM crm.report_holdout_daily WHERE entry_day = ?", (day,))
+            conn.exec_driver_sql("DELETE FROM crm.report_chain_daily WHERE sent_day = ?", (day,))
+    kpis = html[html.index("Chain KPIs and incremental revenue") : html.index("<h2>Шаги / Steps")]
+    browse = _row(kpis, "<td>Брошенный просмотр / Abandoned browse</td>")
+    assert browse.startswith("<tr>")  # not greyed out
+    assert "72\u202f000\u00a0₽" in browse  # −80 per entrant × 900 treated
+    loss = "<span class='verdict down'>значимо при 95 % (потеря) / significant at 95 % (a loss)</span>"
+    assert browse.count(loss) == 2  # revenue and conversion
+    assert "20.0\u00a0pp [" in browse  # 10 % − 30 %
+
+
 def test_the_fixture_chain_with_three_holdout_entrants_shows_no_figure(client, ui_warehouse):
     """The cart chain's one send went to no entrant of the period: the reports say ``no_sends`` (checked
     before the arm sizes) and the page says the same."""
