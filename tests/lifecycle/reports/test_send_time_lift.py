@@ -85,7 +85,7 @@ def test_rates_and_intervals_per_arm(migrated):
         migrated.insert_df(conn, "crm.message_events", pd.DataFrame(events))
         migrated.insert_df(conn, "crm.orders", orders)
 
-    (row,) = send_time_lift(migrated, date(2026, 3, 1), date(2026, 3, 31))
+    (row,) = send_time_lift(migrated, date(2026, 3, 1), date(2026, 3, 31), min_sends=8)
     assert row["chain_id"] == "win_back"
     assert row["reason"] is None
     assert (row["sent_optimal"], row["opened_optimal"], row["clicked_optimal"], row["converted_optimal"]) == (
@@ -109,6 +109,12 @@ def test_rates_and_intervals_per_arm(migrated):
     text = format_lift([row])
     assert "win_back" in text
     assert "+22.5 pp" in text
+    # at the shipped minimum (100 sends per arm) the same figures are too few to say
+    (small,) = send_time_lift(migrated, date(2026, 3, 1), date(2026, 3, 31))
+    assert small["reason"] == "too_few_sends"
+    assert small["opened_lift"] == pytest.approx(diff)
+    (one_short,) = send_time_lift(migrated, date(2026, 3, 1), date(2026, 3, 31), min_sends=9)
+    assert one_short["reason"] == "too_few_sends"
 
 
 def test_a_chain_without_a_holdout_send_says_so(migrated):
