@@ -4,9 +4,9 @@ holdout, sent at the default time (arm ``default``), with the difference and its
 hybrid score interval). The arms are assigned by customer, so the comparison is fair; a message of the
 optimal arm whose best hour came too late went at the default time and still counts in its arm.
 
-Opens come at the customer's reading hour, up to a day after the message: a period that ends today counts
-the default arm's last messages before many of their opens arrive, while the optimal arm's, sent at the
-reading hour, are opened within the hour. Read the lift over sends at least :data:`SETTLE_DAYS` old."""
+Opens come at the customer's reading hour, up to a day after the message: a period that ends today
+undercounts the opens of its last day's messages, and not equally in both arms (they went out at different
+hours). Read the lift over sends at least :data:`SETTLE_DAYS` old."""
 
 from __future__ import annotations
 

@@ -37,6 +37,8 @@ from typing import Any
 
 import yaml
 
+from lifecycle.reports.send_time import SETTLE_DAYS
+
 DEFAULT_END = datetime(2026, 6, 30, 11)
 #: The chains and steps ``--timed busy`` sends at the customers' best hours.
 BUSY_TIMED = {
@@ -56,7 +58,7 @@ class RecoverySpec:
     holdout: float = 0.5
     hour_peak: float = 1.5
     hour_floor: float = 0.6
-    settle_days: int = 1
+    settle_days: int = SETTLE_DAYS
     history_days: int = 365
     end: datetime = DEFAULT_END
 
@@ -237,7 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--holdout", type=float, default=0.5, help="send-time holdout with --timed busy")
     parser.add_argument("--hour-peak", type=float, default=1.5, help="open factor at the preferred hour")
     parser.add_argument("--hour-floor", type=float, default=0.6, help="open factor far from it")
-    parser.add_argument("--settle-days", type=int, default=1, help="last days' sends left out (default 1)")
+    parser.add_argument(
+        "--settle-days", type=int, default=SETTLE_DAYS, help=f"last days' sends left out ({SETTLE_DAYS})"
+    )
     parser.add_argument("--history-days", type=int, default=365, help="history before the days")
     parser.add_argument("--out", default="data/send_time_recovery", help="folder of the per-seed figures")
     parser.add_argument("--keep", action="store_true", help="keep each seed's warehouse")

@@ -645,14 +645,14 @@ def _send_time(rows: list[dict[str, Any]], basis: list[dict[str, Any]], chains: 
         "Шаги с send_time: optimal ждут лучшего часа клиента; доля получателей цепочки "
         "(send_time_holdout) получает их сразу, в обычное время. Разница — лучший час минус контроль, в "
         f"процентных пунктах, с 95 % интервалом (Newcombe). Если в одной из групп меньше {MIN_SENDS_PER_ARM} "
-        "отправок, разницы нет и строки серые. Письма последних суток ещё открывают (отправленные сразу — "
-        "часто лишь в час, когда клиент читает почту), поэтому заканчивайте период не позже вчерашнего дня. "
+        "отправок, разницы нет и строки серые. Письма последних суток ещё открывают (в час, когда клиент "
+        "читает почту, до суток спустя), поэтому заканчивайте период не позже вчерашнего дня. "
         "/ Steps with send_time: optimal wait for the "
         "customer's best hour; a share of each chain's recipients (send_time_holdout) gets them at once. "
         "The difference is best hour minus holdout in percentage points with its 95 % interval (Newcombe). "
         f"With fewer than {MIN_SENDS_PER_ARM} messages in either arm no difference is given and the rows "
-        "are grey. The last day's messages are still being opened (those sent at once often only at the "
-        "customer's reading hour), so end the period at least a day ago (docs/send-time.md)."
+        "are grey. The last day's messages are still being opened (at the hour the customer reads their "
+        "mail, up to a day later), so end the period at least a day ago (docs/send-time.md)."
     )
     customers = sum(int(b["customers"]) for b in basis)
     if not customers:

@@ -10,8 +10,8 @@ of the same messages' opens they cover it at least 90 % of the time, and that th
 opened more than the default one in most re-draws and in the run itself.
 
 The measurement leaves out the last day's sends: their opens are still coming (a message is opened at the
-reader's hour, up to a day after it arrives), and the default arm's more so, which biases a period that ends
-with the simulation against the default arm's late opens. A copy of the chain map times the busiest
+reader's hour, up to a day after it arrives), so a period that ends with the simulation undercounts the arm
+whose last messages came latest. A copy of the chain map times the busiest
 marketing emails (birthday, product line update, win-back, cross-sell) with half of each chain held out, so
 a few simulated days give both arms over a hundred sends. Slow (four simulated days of 2,500 customers, about
 twenty minutes on an idle machine): `make test-simulation`, not part of `make test`. The same run from the
