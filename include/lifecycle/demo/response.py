@@ -198,6 +198,10 @@ class Reactions:
     purchase_after_s: np.ndarray
     #: The open probability factor of the arrival hour (1 when the hours were not given).
     hour_factor: np.ndarray
+    #: The probability with which the message was opened (delivered and opened: what ``opened`` was drawn
+    #: from), and clicked: the truth an open or click rate measured over these messages estimates.
+    open_probability: np.ndarray
+    click_probability: np.ndarray
 
 
 def react(
@@ -228,9 +232,12 @@ def react(
     timed = send_hour is not None and preferred_hour is not None
     factor = config.hour_factor(send_hour, preferred_hour) if timed else np.ones(n)
     bounced = is_email & bad_address
+    p_opened = np.clip(p_open * engagement * factor, 0, 0.95)
+    p_clicked = np.clip(p_click * np.sqrt(engagement), 0, 1)
     delivered = ~bounced & (u[:, 0] < p_delivered)
-    opened = delivered & (u[:, 1] < np.clip(p_open * engagement * factor, 0, 0.95))
-    clicked = opened & (u[:, 2] < np.clip(p_click * np.sqrt(engagement), 0, 1))
+    opened = delivered & (u[:, 1] < p_opened)
+    clicked = opened & (u[:, 2] < p_clicked)
+    open_probability = np.where(bounced, 0.0, p_delivered * p_opened)
     unsubscribed = delivered & is_email & (u[:, 3] < config.unsubscribe_rate * (1 + recent_emails))
     p_effect = np.clip(np.abs(uplift) * engagement, 0, 1)
     effect = np.where(delivered & (u[:, 4] < p_effect), np.sign(uplift), 0).astype(int)
@@ -257,4 +264,6 @@ def react(
         # Purchases lean early in the window: the first half holds three quarters of them.
         purchase_after_s=600 + (u[:, 5] ** 2) * (window_s - 1200),
         hour_factor=factor,
+        open_probability=open_probability,
+        click_probability=open_probability * p_clicked,
     )

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from lifecycle.policy.experiments import probability_best, thompson_weights
 from lifecycle.reports.build import HOLDOUT, NEW_CODE, TREATED
+from lifecycle.reports.send_time import send_time_lift
 from lifecycle.reports.stats import ArmStats, ab_winner, chain_effect
 
 if TYPE_CHECKING:
@@ -163,7 +164,9 @@ def overview(
     bandit_min_sample: int | None = None,
 ) -> dict[str, Any]:
     """The CRM overview for the days ``first_day``..``last_day``: chain and step KPIs, incremental revenue
-    with its interval, A/B results with P(best) and bandit weights, cohorts, RFM, customer KPIs. Every chain's
+    with its interval, A/B results with P(best) and bandit weights, cohorts, RFM, customer KPIs, the send-time
+    lift per chain (:func:`lifecycle.reports.send_time.send_time_lift`) and where the customers' best hours
+    come from (``send_hour_basis``: customers per basis on the newest learned date). Every chain's
     ``uplift`` is its :func:`lifecycle.reports.stats.chain_effect` (a chain that sent but had no entrants in
     the period: reason ``no_entrants``)."""
     period = {"since_day": first_day, "until_day": last_day + timedelta(days=1)}
@@ -193,6 +196,8 @@ def overview(
         "cohorts": _fetch(warehouse, "reports/cohorts.sql", since_month=date(last_day.year - 2, 1, 1)),
         "rfm": _fetch(warehouse, "reports/rfm_distribution.sql", until_date=last_day),
         "next_order": _fetch(warehouse, "reports/next_order_by_segment.sql", until_date=last_day),
+        "send_time": send_time_lift(warehouse, first_day, last_day),
+        "send_hour_basis": _fetch(warehouse, "reports/send_hour_basis.sql", until_date=last_day),
         "rfm_migration": _fetch(warehouse, "reports/rfm_migration.sql", until_date=last_day),
         "customers": customer[-1] if customer else None,
         "customer_history": customer,

@@ -60,8 +60,10 @@ def run(args: argparse.Namespace) -> int:
         comparison,
         entry_days,
         format_agreement,
+        format_recovery,
         format_table,
         send_hour_agreement,
+        send_time_recovery,
     )
     from lifecycle.simulate.engine import Simulation, SimulationConfig
 
@@ -103,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
     agreement = send_hour_agreement(simulation.warehouse)
     print()
     print(format_lift(lift))
+    print("send-time open lift against the truth of the same messages (sim.truth_send_time):")
+    print(format_recovery(send_time_recovery(simulation.warehouse, result.start.date(), result.end.date())))
     print(format_agreement(agreement))
     summary = result.summary()
     progress(

@@ -8,7 +8,7 @@ entry days of the simulated weeks. Nothing here re-measures anything.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -159,3 +159,161 @@ def format_agreement(figures: dict[str, Any]) -> str:
         f"{figures['within_2h']:.0%} within ±2 h (chance {figures['chance_within_2h']:.0%}), "
         f"mean distance {figures['mean_distance_h']:.1f} h"
     )
+
+
+def send_time_recovery(warehouse: Warehouse, first_day: date, last_day: date) -> list[dict[str, Any]]:
+    """The send-time lift report (:func:`lifecycle.reports.send_time.send_time_lift`) over the messages sent
+    ``first_day``..``last_day`` against the truth of the same messages (``sim.truth_send_time``): per chain,
+    then ``*`` for all chains pooled, the measured open rates and open lift with its 95 % interval, the true
+    open rates (the mean of the probabilities each message was opened with), the true lift and whether the
+    interval covers it, and the rates of the opens the customers drew (``drawn_*``, including those the
+    warehouse has not heard of by the end). Every chain is measured, however few its sends."""
+    from lifecycle.reports.send_time import ARMS, send_time_lift
+    from lifecycle.reports.stats import newcombe_difference
+
+    measured = send_time_lift(warehouse, first_day, last_day, min_sends=1)
+    with warehouse.begin() as conn:
+        truth_rows = conn.execute(
+            sa.text(
+                f"SELECT chain_id, arm, SUM(sent) AS sent, SUM(expected_opens) AS expected_opens,"
+                f" SUM(opened) AS opened FROM {SIM_SCHEMA}.truth_send_time"
+                " WHERE sent_day >= :first AND sent_day <= :last GROUP BY chain_id, arm"
+            ),
+            {"first": first_day, "last": last_day},
+        ).all()
+    truth: dict[tuple[str, str], tuple[int, float, int]] = {
+        (str(c), str(a)): (int(n), float(e), int(o)) for c, a, n, e, o in truth_rows
+    }
+    rows = []
+    pooled = {arm: [0, 0, 0, 0.0, 0] for arm in ARMS}  # sent, opened (measured), truth sent, expected, drawn
+    for m in measured:
+        row: dict[str, Any] = {"chain_id": m["chain_id"]}
+        for arm in ARMS:
+            sent, expected, drawn = truth.get((m["chain_id"], arm), (0, 0.0, 0))
+            row |= {
+                f"sent_{arm}": m[f"sent_{arm}"],
+                f"open_rate_{arm}": m[f"opened_rate_{arm}"],
+                f"true_open_rate_{arm}": expected / sent if sent else None,
+                f"drawn_open_rate_{arm}": drawn / sent if sent else None,
+            }
+            for i, value in enumerate((m[f"sent_{arm}"], m[f"opened_{arm}"], sent, expected, drawn)):
+                pooled[arm][i] += value
+        rows.append(_recovered(row, m["opened_lift"], m["opened_ci_low"], m["opened_ci_high"]))
+    if rows:
+        row = {"chain_id": "*"}
+        for arm in ARMS:
+            sent, opened, truth_sent, expected, drawn = pooled[arm]
+            row |= {
+                f"sent_{arm}": sent,
+                f"open_rate_{arm}": opened / sent if sent else None,
+                f"true_open_rate_{arm}": expected / truth_sent if truth_sent else None,
+                f"drawn_open_rate_{arm}": drawn / truth_sent if truth_sent else None,
+            }
+        if pooled["optimal"][0] and pooled["default"][0]:
+            interval = newcombe_difference(
+                pooled["optimal"][1], pooled["optimal"][0], pooled["default"][1], pooled["default"][0]
+            )
+        else:
+            interval = (None, None, None)
+        rows.append(_recovered(row, *interval))
+    return rows
+
+
+def _recovered(
+    row: dict[str, Any], lift: float | None, low: float | None, high: float | None
+) -> dict[str, Any]:
+    def difference(prefix: str) -> float | None:
+        optimal, default = row[f"{prefix}_rate_optimal"], row[f"{prefix}_rate_default"]
+        return None if optimal is None or default is None else optimal - default
+
+    true_lift = difference("true_open")
+    return row | {
+        "open_lift": lift,
+        "ci_low": low,
+        "ci_high": high,
+        "true_lift": true_lift,
+        "drawn_lift": difference("drawn_open"),
+        "covered": None if low is None or true_lift is None else low <= true_lift <= high,
+    }
+
+
+def format_recovery(rows: list[dict[str, Any]]) -> str:
+    """The recovery as a plain-text table (percentage points)."""
+    if not rows:
+        return "send-time lift: no message of a send_time: optimal step was sent in the period"
+
+    def pct(value: float | None) -> str:
+        return "—" if value is None else f"{value:.1%}"
+
+    def pp(value: float | None) -> str:
+        return "—" if value is None else f"{value * 100:+.1f}"
+
+    head = (
+        f"{'chain':<20} {'sent opt/def':>13}  {'open opt/def':>15}  {'true opt/def':>15}  "
+        f"{'lift pp [95 % CI]':>22}  {'true':>6}  {'drawn':>6}  covered"
+    )
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        interval = (
+            "—" if r["ci_low"] is None else f"{pp(r['open_lift'])} [{pp(r['ci_low'])}, {pp(r['ci_high'])}]"
+        )
+        lines.append(
+            f"{r['chain_id']:<20} {r['sent_optimal']:>6}/{r['sent_default']:<6}  "
+            f"{pct(r['open_rate_optimal']):>7}/{pct(r['open_rate_default']):<7}  "
+            f"{pct(r['true_open_rate_optimal']):>7}/{pct(r['true_open_rate_default']):<7}  "
+            f"{interval:>22}  {pp(r['true_lift']):>6}  {pp(r['drawn_lift']):>6}  "
+            f"{'—' if r['covered'] is None else 'yes' if r['covered'] else 'NO'}"
+        )
+    return "\n".join(lines)
+
+
+def send_time_redraws(
+    warehouse: Warehouse, first_day: date, last_day: date, draws: int = 2000, seed: int = 0
+) -> dict[str, Any]:
+    """How the pooled open lift behaves over many draws of the customers' opens of the same messages: each
+    message of the period's timed steps (``sim.truth_messages`` with its ledger arm) is opened again with
+    the probability it had, ``draws`` times, and each draw is measured as the report measures it (Newcombe
+    95 % interval of the pooled optimal − default open rates). Returns the true lift, the share of draws
+    whose interval covers it, whose measured lift is positive and whose interval lies above zero, and how
+    many sends per arm (at this period's arm shares) an interval above zero in 80 % of draws would take."""
+    import numpy as np
+
+    from lifecycle.reports.stats import newcombe_difference
+
+    with warehouse.begin() as conn:
+        rows = conn.execute(
+            sa.text(
+                f"SELECT l.send_time_arm, m.open_probability FROM crm.send_ledger AS l"
+                f" INNER JOIN {SIM_SCHEMA}.truth_messages AS m ON l.send_key = m.send_key"
+                " WHERE l.send_time_arm IS NOT NULL AND l.state = 'sent'"
+                " AND l.sent_at >= :first AND l.sent_at < :until"
+            ),
+            {"first": first_day, "until": last_day + timedelta(days=1)},
+        ).all()
+    p = {arm: np.array([float(q) for a, q in rows if a == arm]) for arm in ("optimal", "default")}
+    n1, n0 = len(p["optimal"]), len(p["default"])
+    if not n1 or not n0:
+        return {"sent_optimal": n1, "sent_default": n0, "true_lift": None}
+    rng = np.random.default_rng(seed)
+    true_lift = float(p["optimal"].mean() - p["default"].mean())
+    opened1 = (rng.random((draws, n1)) < p["optimal"]).sum(axis=1)
+    opened0 = (rng.random((draws, n0)) < p["default"]).sum(axis=1)
+    intervals = [newcombe_difference(int(a), n1, int(b), n0) for a, b in zip(opened1, opened0, strict=True)]
+    r1, r0 = float(p["optimal"].mean()), float(p["default"].mean())
+    # sends per arm for 80 % power of a two-sided 5 % test at the same split between the arms
+    ratio = n0 / n1
+    variance = r1 * (1 - r1) + r0 * (1 - r0) / ratio
+    needed = (1.96 + 0.84) ** 2 * variance / true_lift**2 if true_lift > 0 else None
+    return {
+        "sent_optimal": n1,
+        "sent_default": n0,
+        "true_open_rate_optimal": r1,
+        "true_open_rate_default": r0,
+        "true_lift": true_lift,
+        "draws": draws,
+        "covered": sum(low <= true_lift <= high for _, low, high in intervals) / draws,
+        "measured_positive": sum(d > 0 for d, _, _ in intervals) / draws,
+        "above_zero": sum(low > 0 for _, low, _ in intervals) / draws,
+        "sent_optimal_needed": None if needed is None else round(needed),
+        "sent_default_needed": None if needed is None else round(needed * ratio),
+    }

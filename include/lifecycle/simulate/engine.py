@@ -259,7 +259,14 @@ class Simulation:
     def _create_truth_tables(self) -> None:
         with self.warehouse.begin() as conn:
             conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {SIM_SCHEMA}"))
-            for table in ("truth_messages", "truth_chain", "truth_uplift", "truth_customers", "hours"):
+            for table in (
+                "truth_messages",
+                "truth_chain",
+                "truth_uplift",
+                "truth_customers",
+                "truth_send_time",
+                "hours",
+            ):
                 conn.execute(sa.text(f"DROP TABLE IF EXISTS {SIM_SCHEMA}.{table}"))
             conn.execute(
                 sa.text(
@@ -269,7 +276,8 @@ class Simulation:
                         bounced BOOLEAN, opened BOOLEAN, clicked BOOLEAN, unsubscribed BOOLEAN,
                         uplift DOUBLE PRECISION, effect INTEGER, order_id BIGINT, ordered_at TIMESTAMP,
                         revenue DOUBLE PRECISION, send_local_hour DOUBLE PRECISION,
-                        hour_factor DOUBLE PRECISION)"""
+                        hour_factor DOUBLE PRECISION, open_probability DOUBLE PRECISION,
+                        click_probability DOUBLE PRECISION)"""
                 )
             )
             conn.execute(
@@ -367,6 +375,7 @@ class Simulation:
                     )
             self._report(self.end.date(), self.end)
             self._write_truth_chain()
+            self._write_truth_send_time()
         finally:
             self.poster.close()
         return SimulationResult(
@@ -644,6 +653,8 @@ class Simulation:
                     "revenue": revenue,
                     "send_local_hour": float(send_hour[i]),
                     "hour_factor": float(reactions.hour_factor[i]),
+                    "open_probability": float(reactions.open_probability[i]),
+                    "click_probability": float(reactions.click_probability[i]),
                 }
             )
         self.world.add("orders", pd.DataFrame(induced_orders))
@@ -766,6 +777,35 @@ class Simulation:
                     """
                 ),
                 {"end": self.end},
+            )
+
+    def _write_truth_send_time(self) -> None:
+        """``sim.truth_send_time``: per chain, send-time arm and day of sending, the sent messages of
+        ``send_time: optimal`` steps with the open and click rates their customers' known probabilities give
+        (what the send-time lift report estimates from the opens it is told about)."""
+        with self.warehouse.begin() as conn:
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {SIM_SCHEMA}.truth_send_time"))
+            conn.execute(
+                sa.text(
+                    f"""
+                    CREATE TABLE {SIM_SCHEMA}.truth_send_time AS
+                    SELECT
+                        l.chain_id,
+                        l.send_time_arm AS arm,
+                        CAST(l.sent_at AS DATE) AS sent_day,
+                        COUNT(*) AS sent,
+                        SUM(m.open_probability) AS expected_opens,
+                        SUM(m.click_probability) AS expected_clicks,
+                        SUM(CASE WHEN m.opened THEN 1 ELSE 0 END) AS opened,
+                        SUM(CASE WHEN m.clicked THEN 1 ELSE 0 END) AS clicked,
+                        AVG(m.hour_factor) AS mean_hour_factor
+                    FROM crm.send_ledger AS l
+                    INNER JOIN {SIM_SCHEMA}.truth_messages AS m ON l.send_key = m.send_key
+                    WHERE l.send_time_arm IS NOT NULL AND l.state = 'sent'
+                    GROUP BY l.chain_id, l.send_time_arm, CAST(l.sent_at AS DATE)
+                    ORDER BY 1, 2, 3
+                    """
+                )
             )
 
 

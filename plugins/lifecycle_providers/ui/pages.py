@@ -568,6 +568,131 @@ def _next_order(rows: list[dict[str, Any]]) -> str:
     )
 
 
+#: Where a customer's best hour comes from, in the marketer's words (policy/due_steps.sql's sources).
+_BASIS = {
+    "customer": "свои отклики / own responses",
+    "segment": "профиль сегмента RFM / RFM segment's profile",
+    "shop": "профиль магазина / the shop's profile",
+}
+_ARM = {"optimal": "в лучший час / at the best hour", "default": "сразу (контроль) / at once (holdout)"}
+
+
+def _lift_cell(row: dict[str, Any], metric: str) -> tuple[str, str]:
+    """optimal − default in points with its interval, green above zero and red below."""
+    from lifecycle.reports.uplift_verdict import points_text
+
+    low, high = row[f"{metric}_ci_low"], row[f"{metric}_ci_high"]
+    css = "up" if low > 0 else "down" if high < 0 else "muted"
+    text = f"{points_text(row[f'{metric}_lift'])} [{points_text(low)}; {points_text(high)}]"
+    return ("raw-html", f"<span class='{css}'>{escape(text)}</span>")
+
+
+def _send_time(rows: list[dict[str, Any]], basis: list[dict[str, Any]], chains: dict[str, Any]) -> str:
+    """The send-time lift per chain (both arms and their difference) and where the best hours come from."""
+    from lifecycle.reports.send_time import MIN_SENDS_PER_ARM, REASONS
+
+    if not rows:
+        lift = r.paragraph(
+            "За период не отправлено ни одного сообщения шагов с send_time: optimal / No message of a "
+            "send_time: optimal step was sent in this period.",
+            "muted",
+        )
+    else:
+        table_rows, classes = [], []
+        for row in rows:
+            css = "muted" if row["reason"] else None
+            name = _chain_name(chains, row["chain_id"])
+            for arm in ("optimal", "default"):
+                table_rows.append(
+                    [
+                        name,
+                        _ARM[arm],
+                        r.fmt(row[f"sent_{arm}"]),
+                        r.fmt(row[f"opened_rate_{arm}"], "pct"),
+                        r.fmt(row[f"clicked_rate_{arm}"], "pct"),
+                        r.fmt(row[f"converted_rate_{arm}"], "pct"),
+                    ]
+                )
+                classes.append(css)
+            if row["reason"]:
+                ru, en, meaning = REASONS[row["reason"]]
+                said = (
+                    "raw-html",
+                    f"<span class='verdict' title='{escape(meaning, quote=True)}'>"
+                    f"{escape(ru)} / {escape(en)}</span>",
+                )
+                table_rows.append([name, "разница / difference", "", said, "–", "–"])
+            else:
+                table_rows.append(
+                    [
+                        name,
+                        "разница, 95 % CI / difference, 95 % CI",
+                        "",
+                        *(_lift_cell(row, metric) for metric in ("opened", "clicked", "converted")),
+                    ]
+                )
+            classes.append(css)
+        lift = r.table(
+            [
+                "Цепочка / Chain",
+                "Когда отправлено / Sent",
+                "Отправлено / Messages",
+                "Открытия / Open",
+                "Клики / Click",
+                "Конверсия 7 дн. / Conversion 7 d",
+            ],
+            table_rows,
+            numeric=(2, 3, 4, 5),
+            row_classes=classes,
+        )
+    note = r.paragraph(
+        "Шаги с send_time: optimal ждут лучшего часа клиента; доля получателей цепочки "
+        "(send_time_holdout) получает их сразу, в обычное время. Разница — лучший час минус контроль, в "
+        f"процентных пунктах, с 95 % интервалом (Newcombe). Если в одной из групп меньше {MIN_SENDS_PER_ARM} "
+        "отправок, разницы нет и строки серые. Письма последних суток ещё открывают (в час, когда клиент "
+        "читает почту, до суток спустя), поэтому заканчивайте период не позже вчерашнего дня. "
+        "/ Steps with send_time: optimal wait for the "
+        "customer's best hour; a share of each chain's recipients (send_time_holdout) gets them at once. "
+        "The difference is best hour minus holdout in percentage points with its 95 % interval (Newcombe). "
+        f"With fewer than {MIN_SENDS_PER_ARM} messages in either arm no difference is given and the rows "
+        "are grey. The last day's messages are still being opened (at the hour the customer reads their "
+        "mail, up to a day later), so end the period at least a day ago (docs/send-time.md)."
+    )
+    customers = sum(int(b["customers"]) for b in basis)
+    if not customers:
+        hours = r.paragraph(
+            "Лучшие часы ещё не посчитаны: скоринг не нашёл откликов / No best hours learned yet.", "muted"
+        )
+    else:
+        hours = "".join(
+            (
+                r.paragraph(
+                    f"Откуда лучший час клиента на {basis[0]['as_of']} / Where the customers' best "
+                    f"hours come from, as of {basis[0]['as_of']}"
+                ),
+                r.table(
+                    [
+                        "Основа / Basis",
+                        "Клиентов / Customers",
+                        "Доля / Share",
+                        "Свой час не равен часу сегмента / Own hour differs from the segment's",
+                    ],
+                    [
+                        [
+                            _BASIS.get(b["basis"], b["basis"]),
+                            r.fmt(int(b["customers"])),
+                            r.fmt(int(b["customers"]) / customers, "pct"),
+                            r.fmt(int(b["own_hour_differs"] or 0)) if b["basis"] == "customer" else "–",
+                        ]
+                        for b in basis
+                    ],
+                    numeric=(1, 2, 3),
+                ),
+            )
+        )
+    return "".join((lift, note, hours))
+
+
 def overview(
     reader,
     first_day: date | None,
@@ -843,6 +968,10 @@ def overview(
             ),
             r.section(
                 "Ожидаемый следующий заказ / Expected next order", _next_order(data.get("next_order", []))
+            ),
+            r.section(
+                "Лучший час отправки / Send-time lift",
+                _send_time(data.get("send_time", []), data.get("send_hour_basis", []), chains),
             ),
             r.section("LTV, удержание, повторные покупки / LTV, retention, repeat purchases", customer_table),
             r.section(

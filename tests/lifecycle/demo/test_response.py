@@ -57,6 +57,39 @@ def test_channels_differ_and_clicks_follow_opens():
     assert not push.unsubscribed.any()
 
 
+def test_the_open_and_click_probabilities_are_those_the_reactions_are_drawn_with():
+    """Per message the probability it was opened (and clicked) with, bounces, engagement, the chain's open
+    factor and the hour of arrival included: over many messages the drawn shares match their means."""
+    config = ResponseConfig(hour_peak=2.0, hour_floor=0.5)
+    rng = np.random.default_rng(3)
+    engagement = rng.gamma(2.0, 0.5, N)
+    reactions = react(
+        np.random.default_rng(4),
+        config,
+        channel=np.array(["email"] * (N // 2) + ["push"] * (N // 2)),
+        chain_id=np.array(["price_drop", "welcome"] * (N // 2)),
+        variant=np.array(["A"] * N),
+        engagement=engagement,
+        bad_address=rng.random(N) < 0.05,
+        recent_emails=np.zeros(N),
+        send_hour=rng.uniform(0, 24, N),
+        preferred_hour=rng.integers(0, 24, N),
+    )
+    assert (reactions.open_probability[reactions.bounced] == 0).all()
+    assert (reactions.click_probability <= reactions.open_probability).all()
+    for part in (slice(0, N // 2), slice(N // 2, N)):
+        opened, p_open = reactions.opened[part], reactions.open_probability[part]
+        assert opened.mean() == pytest.approx(p_open.mean(), abs=0.015)
+        assert reactions.clicked[part].mean() == pytest.approx(
+            reactions.click_probability[part].mean(), abs=0.015
+        )
+    # the messages arriving near the preferred hour have the larger probability, and are opened more
+    near = reactions.hour_factor > 1.5
+    far = reactions.hour_factor < 0.6
+    assert reactions.open_probability[near].mean() > 2 * reactions.open_probability[far].mean()
+    assert reactions.opened[near].mean() == pytest.approx(reactions.open_probability[near].mean(), abs=0.03)
+
+
 def test_unsubscribes_grow_with_frequency_and_bad_addresses_bounce():
     config = ResponseConfig(unsubscribe_rate=0.01)
     rare, frequent = (

@@ -85,7 +85,7 @@ def test_rates_and_intervals_per_arm(migrated):
         migrated.insert_df(conn, "crm.message_events", pd.DataFrame(events))
         migrated.insert_df(conn, "crm.orders", orders)
 
-    (row,) = send_time_lift(migrated, date(2026, 3, 1), date(2026, 3, 31))
+    (row,) = send_time_lift(migrated, date(2026, 3, 1), date(2026, 3, 31), min_sends=8)
     assert row["chain_id"] == "win_back"
     assert row["reason"] is None
     assert (row["sent_optimal"], row["opened_optimal"], row["clicked_optimal"], row["converted_optimal"]) == (
@@ -109,6 +109,12 @@ def test_rates_and_intervals_per_arm(migrated):
     text = format_lift([row])
     assert "win_back" in text
     assert "+22.5 pp" in text
+    # at the shipped minimum (100 sends per arm) the same figures are too few to say
+    (small,) = send_time_lift(migrated, date(2026, 3, 1), date(2026, 3, 31))
+    assert small["reason"] == "too_few_sends"
+    assert small["opened_lift"] == pytest.approx(diff)
+    (one_short,) = send_time_lift(migrated, date(2026, 3, 1), date(2026, 3, 31), min_sends=9)
+    assert one_short["reason"] == "too_few_sends"
 
 
 def test_a_chain_without_a_holdout_send_says_so(migrated):
@@ -119,3 +125,77 @@ def test_a_chain_without_a_holdout_send_says_so(migrated):
     assert row["opened_lift"] is None
     assert "no_default_sends" in format_lift([row])
     assert send_time_lift(migrated, date(2026, 4, 1), date(2026, 4, 30)) == []
+
+
+def test_where_the_best_hours_come_from(migrated):
+    """As the policy picks them: own responses, else the segment's profile, else the shop's; an own hour
+    that is not the segment's best is counted; nothing before any hours are learned."""
+    as_of = date(2026, 3, 31)
+    customers = pd.DataFrame(
+        {
+            "customer_id": [1, 2, 3, 4, 5],
+            "timezone": "Europe/Moscow",
+            "registered_at": datetime(2026, 1, 1),
+            "email_consent": True,
+            "push_consent": False,
+            "sms_consent": False,
+            "updated_at": datetime(2026, 1, 1),
+            "loaded_at": datetime(2026, 1, 1),
+        }
+    )
+    scores = pd.DataFrame(
+        {
+            "as_of": as_of,
+            "customer_id": [1, 2, 3, 4],
+            "recency_days": 1,
+            "frequency": 1,
+            "avg_check": 1.0,
+            "r": [3, 3, 3, 1],
+            "f": 1,
+            "m": 1,
+            "rfm_code": ["311", "311", "311", "111"],
+            "segment_ru": "x",
+            "segment_en": "x",
+            "ltv": 1.0,
+            "scored_at": datetime(2026, 4, 1),
+        }
+    )
+    # segment 311 reads at 19:00, the shop at 20:00; 111 has no responses of its own (no profile)
+    profiles = pd.DataFrame(
+        [
+            {
+                "as_of": as_of,
+                "segment": s,
+                "hour": h,
+                "responses": 1.0,
+                "probability": 0.5 if h == best else 0.02,
+            }
+            for s, best in (("*", 20), ("311", 19))
+            for h in range(24)
+        ]
+    )
+    hours = pd.DataFrame(
+        {
+            "as_of": as_of,
+            "customer_id": [1, 2],
+            "segment": "311",
+            "best_hour": [8, 19],
+            "responses": 3.0,
+            "probability": 0.3,
+        }
+    )
+    assert migrated.fetch_all("reports/send_hour_basis.sql", until_date=as_of) == []
+    with migrated.begin() as conn:
+        migrated.insert_df(conn, "crm.customers", customers)
+        migrated.insert_df(conn, "crm.customer_scores", scores)
+        migrated.insert_df(conn, "crm.send_hour_profiles", profiles)
+        migrated.insert_df(conn, "crm.customer_send_hours", hours)
+    rows = migrated.fetch_all("reports/send_hour_basis.sql", until_date=as_of)
+    # 1 and 2 their own (1 moved to 08:00), 3 its segment's, 4 (segment 111) and 5 (unscored) the shop's
+    assert [(r["basis"], int(r["customers"]), int(r["own_hour_differs"])) for r in rows] == [
+        ("customer", 2, 1),
+        ("segment", 1, 0),
+        ("shop", 2, 0),
+    ]
+    assert {r["as_of"] for r in rows} == {as_of}
+    assert migrated.fetch_all("reports/send_hour_basis.sql", until_date=date(2026, 3, 30)) == []

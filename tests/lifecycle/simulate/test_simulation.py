@@ -233,6 +233,42 @@ def test_ground_truth_is_written(run):
     )
 
 
+def test_the_send_time_truth_is_the_open_probability_of_the_timed_messages_sent(run):
+    """sim.truth_send_time: per chain, send-time arm and day, the sent messages of timed steps and the sum of
+    the probabilities they were opened with (the true open rate the lift report estimates)."""
+    warehouse, _ = run
+    with warehouse.begin() as conn:
+        truth = conn.execute(
+            sa.text(
+                "SELECT arm, SUM(sent), SUM(expected_opens), SUM(expected_clicks), SUM(opened)"
+                " FROM sim.truth_send_time GROUP BY arm ORDER BY arm"
+            )
+        ).all()
+        ledger = conn.execute(
+            sa.text(
+                "SELECT l.send_time_arm, COUNT(*), SUM(m.open_probability), SUM(m.click_probability),"
+                " SUM(CASE WHEN m.opened THEN 1 ELSE 0 END)"
+                " FROM crm.send_ledger AS l INNER JOIN sim.truth_messages AS m ON l.send_key = m.send_key"
+                " WHERE l.state = 'sent' AND l.send_time_arm IS NOT NULL GROUP BY 1 ORDER BY 1"
+            )
+        ).all()
+    # the shipped map times win-back's first email, which goes out the first day
+    assert {row[0] for row in truth} == {"default", "optimal"}
+    assert [(a, n, o) for a, n, _, _, o in truth] == [(a, n, o) for a, n, _, _, o in ledger]
+    for (_, sent, opens, clicks, _), (_, _, opens_l, clicks_l, _) in zip(truth, ledger, strict=True):
+        assert opens == pytest.approx(opens_l)
+        assert clicks == pytest.approx(clicks_l)
+        assert 0 < clicks < opens < sent
+    assert (
+        scalar(
+            warehouse,
+            "SELECT COUNT(*) FROM sim.truth_messages"
+            " WHERE open_probability IS NULL OR open_probability < 0 OR open_probability > 0.95",
+        )
+        == 0
+    )
+
+
 def test_the_table_covers_the_entries_of_every_send(run):
     """An entry's moment is its trigger's, which for the first hour can lie before the start: the measured
     entry days reach back to it, as the truth holds its messages."""

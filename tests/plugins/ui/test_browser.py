@@ -258,8 +258,20 @@ def test_run_summary_explains_entered_sent_and_held_in_plain_words(airflow_ui, b
 
     # The page itself, full length, for the record.
     browser.open(f"{base}/lifecycle/overview?start=2026-03-01&end=2026-03-31")
-    browser.wait_for_text(BODY_TEXT, ["Карта коммуникаций", "P(best)"])
+    text = browser.wait_for_text(BODY_TEXT, ["Карта коммуникаций", "P(best)", "Send-time lift"])
     browser.screenshot(ARTIFACTS / "crm-overview-full.png", full_page=True)
+    # the send-time lift: win-back's difference with its interval, cross-sell too small to say, greyed out
+    lift = text[text.index("Лучший час отправки / Send-time lift") :]
+    assert "в лучший час / at the best hour" in lift
+    assert "+20.0\u00a0pp [" in lift.replace(" pp", "\u00a0pp")
+    assert "слишком мало отправок, чтобы судить / too few sends to say" in lift
+    assert "свои отклики / own responses" in lift
+    grey = browser.evaluate(
+        "(() => { const cells = [...document.querySelectorAll('tr.muted td')];"
+        " const cell = cells.find(td => td.innerText.includes('too few sends to say'));"
+        " return cell ? getComputedStyle(cell).color : ''; })()"
+    )
+    assert grey == "rgb(135, 149, 164)"  # the muted grey of too-small figures
 
 
 def test_demo_run_summary_shows_entered_sent_and_held_with_plain_reasons(airflow_ui, browser):

@@ -778,3 +778,73 @@ def test_audience_preview_on_postgresql(postgres_warehouse, monkeypatch):
     with warehouse.begin() as conn:
         assert conn.exec_driver_sql("SELECT COUNT(*) FROM crm.chain_instances").scalar() == 0
         assert conn.exec_driver_sql("SELECT COUNT(*) FROM crm.decisions").scalar() == 0
+
+
+def test_crm_overview_shows_the_send_time_lift_and_where_the_hours_come_from(client, ui_warehouse):
+    """Per timed chain both arms with their rates and the difference with its interval; a chain with too few
+    holdout sends shows no difference and is grey; the basis of the best hours is counted as the policy
+    picks it. The figures are the report's own (send_time_lift on the same warehouse)."""
+    import re
+    from datetime import date
+    from html import unescape
+
+    from ui_rows import SEND_TIME_ARMS
+
+    from lifecycle.reports.send_time import MIN_SENDS_PER_ARM, send_time_lift
+    from lifecycle.reports.stats import newcombe_difference
+
+    html = client.get("/overview?start=2026-03-01&end=2026-03-31", headers=AUTH).text
+    start = html.index("<h2>Лучший час отправки / Send-time lift</h2>")
+    section = html[start : html.index("<h2>", start + 10)]
+    rows = re.findall(r"<tr( class='muted')?>(.*?)</tr>", section, re.S)
+    cells = [
+        (bool(muted), [unescape(td) for td in re.findall(r"<td[^>]*>(.*?)</td>", tr, re.S)])
+        for muted, tr in rows
+    ]
+    win_back = [c for c in cells if c[1] and c[1][0] == "Реактивация / Win-back"]
+    cross_sell = [c for c in cells if c[1] and c[1][0] == "Сопутствующие товары / Cross-sell"]
+    assert [len(win_back), len(cross_sell)] == [3, 3]  # best hour, at once, difference
+
+    # win-back: 120 sends opened 40 %, 110 at once opened 20 %: +20 points, the interval above zero, in green
+    (_, best), (_, now), (muted, diff) = win_back
+    assert not muted
+    assert best[1:4] == ["в лучший час / at the best hour", "120", "40.0 %"]
+    assert now[1:4] == ["сразу (контроль) / at once (holdout)", "110", "20.0 %"]
+    assert best[4] == "10.0 %"  # clicks
+    assert now[4] == "4.5 %"
+    lift, low, high = newcombe_difference(48, 120, 22, 110)
+    assert f"+{100 * lift:.1f}\u00a0pp [+{100 * low:.1f}\u00a0pp; +{100 * high:.1f}\u00a0pp]" in diff[3]
+    assert "class='up'" in diff[3]
+    assert low > 0
+
+    # cross-sell: 8 sends at once, fewer than the minimum: rates shown, no difference, all three rows grey
+    assert SEND_TIME_ARMS[("cross_sell", "default")][0] < MIN_SENDS_PER_ARM
+    assert all(muted for muted, _ in cross_sell)
+    assert cross_sell[1][1][2] == "8"
+    assert "слишком мало отправок, чтобы судить / too few sends to say" in cross_sell[2][1][3]
+    assert f"fewer than {MIN_SENDS_PER_ARM} sent messages" in cross_sell[2][1][3]  # the tooltip
+    assert "pp" not in "".join(cross_sell[2][1])
+    report = {r["chain_id"]: r for r in send_time_lift(ui_warehouse, date(2026, 3, 1), date(2026, 3, 31))}
+    assert report["cross_sell"]["reason"] == "too_few_sends"
+    assert report["win_back"]["reason"] is None
+
+    # the basis: customer 1 from own responses (08:00, not their segment's 19:00), the cart entrants from
+    # the 'none' segment's profile, customer 2 (segment 333 without responses) from the shop's
+    assert "as of 2026-03-31" in section
+    basis = {c[0]: c[1:] for _, c in cells if c and c[0].startswith(("свои", "профиль"))}
+    entrants = ui_warehouse.fetch_all("reports/send_hour_basis.sql", until_date=date(2026, 3, 31))
+    total = sum(int(b["customers"]) for b in entrants)
+    assert basis["свои отклики / own responses"][0] == "1"
+    assert basis["свои отклики / own responses"][2] == "1"  # own hour differs from the segment's
+    assert basis["профиль магазина / the shop's profile"][0] == "1"
+    segment = basis["профиль сегмента RFM / RFM segment's profile"]
+    assert segment[0] == str(total - 2)
+    assert segment[1] == f"{100 * (total - 2) / total:.1f} %"
+
+
+def test_the_send_time_section_says_when_nothing_timed_was_sent(client):
+    html = client.get("/overview?start=2026-02-01&end=2026-02-28", headers=AUTH).text
+    start = html.index("<h2>Лучший час отправки / Send-time lift</h2>")
+    section = html[start : html.index("<h2>", start + 10)]
+    assert "No message of a send_time: optimal step was sent in this period" in section
+    assert "No best hours learned yet" in section  # nothing learned up to February

@@ -1,90 +1,57 @@
-"""Send-time optimisation against the simulated shop, whose customers each have a hidden preferred local hour
-(they open at that hour, and open more of what arrives near it): the best hours learned with the daily scores
-land near the true ones far more often than chance, and the report's send-time lift shows the best-hour arm
-opening more than the default-time holdout. A copy of the chain map times the high-volume marketing emails
-(birthday, product line update, win-back, cross-sell) to the best hour with half of each chain held out, so a
-few simulated days give both arms enough sends, and the hour matters more than by default (×3 at the
-preferred hour, ×0.1 far from it) so those few hundred sends can show it. Slow (six simulated days of 2,500
-customers, about twenty minutes): `make test-simulation`, not part of `make test`."""
+"""Send-time optimisation against the simulated shop, with the shipped hour effect (a message is opened ×1.5
+as often at the customer's hidden preferred hour, ×0.6 far from it: lifecycle.demo.response).
 
-from datetime import datetime
+The simulation knows the probability with which each message was opened, so the true open rate of each
+send-time arm is the mean of those probabilities over the messages the arm actually sent
+(``sim.truth_send_time``). The test checks that the learned best hours land near the true ones far more often
+than chance, that waiting for the best hour truly raised the chance of an open, that the report's 95 %
+intervals cover the true lift (pooled, and for every timed chain but at most one), that over 2,000 re-draws
+of the same messages' opens they cover it at least 90 % of the time, and that the pooled optimal arm comes
+out ahead in most re-draws. It does not ask for an interval above zero: at the shipped effect the true lift of
+this run is about 4 points (32.9 % against 28.7 %), which takes about 1,800 sends per arm to show in 80 % of
+draws; the run has about 120 (docs/send-time.md, "In the simulated shop").
+
+The measurement leaves out the last day's sends: their opens are still coming (a message is opened at the
+reader's hour, up to a day after it arrives), so a period that ends with the simulation undercounts the arm
+whose last messages came latest. A copy of the chain map times the busiest
+marketing emails (birthday, product line update, win-back, cross-sell) with half of each chain held out, so
+a few simulated days give both arms over a hundred sends. Slow (four simulated days of 2,500 customers, about
+twenty minutes on an idle machine): `make test-simulation`, not part of `make test`. The same run from the
+command line: ``python -m lifecycle.simulate.send_time_recovery --seeds 1 --first-seed 11 --days 4
+--customers 2500``."""
 
 import pytest
-import sqlalchemy as sa
-import yaml
 
-from lifecycle.chains.config import CHAINS_DIR
-from lifecycle.demo.response import ResponseConfig
-from lifecycle.reports.send_time import format_lift, send_time_lift
-from lifecycle.simulate import Simulation, SimulationConfig
-from lifecycle.simulate.compare import CHANCE_WITHIN_2H, format_agreement, send_hour_agreement
-from lifecycle.warehouse import Warehouse
+from lifecycle.simulate.compare import CHANCE_WITHIN_2H, format_agreement, format_recovery
+from lifecycle.simulate.send_time_recovery import RecoverySpec, format_seeds, run_seed
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(7200)]
-TIMED = {
-    "birthday": {"email_1"},
-    "product_line_update": {"email_1"},
-    "win_back": {"email_1", "email_2", "email_3", "email_4"},
-    "cross_sell": {"email_1"},
-}
+SPEC = RecoverySpec(seed=11, days=4, customers=2500, timed="busy", holdout=0.5, settle_days=1)
 
 
-def _chain_map(folder):
-    folder.mkdir()
-    for path in sorted(CHAINS_DIR.glob("*.yaml")):
-        chain = yaml.safe_load(path.read_text(encoding="utf-8"))
-        if chain["id"] in TIMED:
-            chain["send_time_holdout"] = 0.5
-            for step in chain["steps"]:
-                step["send_time"] = "optimal" if step["id"] in TIMED[chain["id"]] else "default"
-        (folder / path.name).write_text(yaml.safe_dump(chain, allow_unicode=True), encoding="utf-8")
-    return folder
+def test_the_learned_hours_match_the_truth_and_the_report_recovers_the_true_lift(tmp_path):
+    assert (SPEC.hour_peak, SPEC.hour_floor) == (1.5, 0.6)  # the shipped effect, not an inflated one
+    result = run_seed(SPEC, tmp_path / "run")
+    print(format_recovery(result["rows"]))
+    print(format_seeds([result]))
+    print(format_agreement(result["hours"]))
 
+    hours = result["hours"]
+    assert hours["customers"] >= 50, hours
+    assert hours["within_2h"] > 2.5 * CHANCE_WITHIN_2H, hours
 
-def test_learned_hours_match_the_truth_and_the_lift_is_recovered(tmp_path):
-    config = SimulationConfig(
-        days=6,
-        customers=2500,
-        seed=11,
-        end=datetime(2026, 6, 30, 11),
-        history_days=365,
-        outbox=tmp_path / "out",
-        chains_folder=_chain_map(tmp_path / "chains"),
-        response=ResponseConfig(hour_peak=3.0, hour_floor=0.1),
-    )
-    simulation = Simulation(f"duckdb:///{tmp_path / 'warehouse.duckdb'}", config)
-    simulation.build()
-    result = simulation.run()
-    simulation.warehouse.engine.dispose()
-    warehouse = Warehouse(simulation.url)
-
-    agreement = send_hour_agreement(warehouse, min_responses=1)
-    lift = {r["chain_id"]: r for r in send_time_lift(warehouse, result.start.date(), result.end.date())}
-    print(format_agreement(agreement))
-    print(format_agreement(send_hour_agreement(warehouse, min_responses=2)))
-    print(format_lift(list(lift.values())))
-
-    assert agreement["customers"] >= 50, agreement
-    assert agreement["within_2h"] > 2.5 * CHANCE_WITHIN_2H, agreement
-    # every timed chain sent in both arms; pooled, the best hour is opened more than the default time
-    timed = [lift[c] for c in TIMED if c in lift]
-    assert timed
-    sent = {arm: sum(r[f"sent_{arm}"] for r in timed) for arm in ("optimal", "default")}
-    opened = {arm: sum(r[f"opened_{arm}"] for r in timed) for arm in ("optimal", "default")}
-    assert min(sent.values()) >= 60, sent
-    assert opened["optimal"] / sent["optimal"] > opened["default"] / sent["default"], (sent, opened)
-    biggest = max(timed, key=lambda r: r["sent_optimal"] + r["sent_default"])
-    assert biggest["opened_lift"] > 0, biggest
-    # the ground truth agrees: the optimal arm's messages arrived nearer the customers' preferred hours
-    with warehouse.begin() as conn:
-        factor = dict(
-            conn.execute(
-                sa.text(
-                    "SELECT l.send_time_arm, AVG(m.hour_factor) FROM sim.truth_messages AS m"
-                    " JOIN crm.send_ledger AS l ON m.send_key = l.send_key"
-                    " WHERE l.send_time_arm IS NOT NULL GROUP BY 1"
-                )
-            ).all()
-        )
-    print(f"mean open factor of the arrival hour (truth): {factor}")
-    assert factor["optimal"] > factor["default"], factor
+    rows = {r["chain_id"]: r for r in result["rows"]}
+    pooled = rows.pop("*")
+    chains = [r for r in rows.values() if r["covered"] is not None]
+    assert len(chains) >= 3, rows
+    # the truth: the optimal arm's messages were sent nearer the preferred hours and so opened more likely
+    assert pooled["true_lift"] > 0, pooled
+    # the report's intervals cover the true lift
+    assert pooled["covered"], pooled
+    assert sum(r["covered"] for r in chains) >= len(chains) - 1, chains
+    redraws = result["redraws"]
+    assert redraws["covered"] >= 0.9, redraws
+    # the measurement leans the true way: the pooled optimal arm is opened more in most re-draws (79 % at
+    # this sample; an interval above zero needs some fifteen times the sends)
+    assert redraws["measured_positive"] > 0.5, redraws
+    assert redraws["sent_optimal_needed"] > pooled["sent_optimal"], redraws
