@@ -31,6 +31,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -94,7 +95,19 @@ def _start(warehouse, provider: str, target: str, **options) -> subprocess.Popen
     return process
 
 
-def _kill_at_random(process: subprocess.Popen, rng: random.Random, max_delay_s: float) -> bool:
+def _kill_at_random(
+    process: subprocess.Popen,
+    rng: random.Random,
+    max_delay_s: float,
+    sending: Callable[[], bool] | None = None,
+) -> bool:
+    """Kill ``process`` a random time after it started, or, given ``sending``, after ``sending()`` says its
+    first request reached the stand-in (claiming and rendering can take longer than the sending itself on
+    a busy machine; this lands the kills among the requests)."""
+    if sending is not None:
+        deadline = time.monotonic() + 120
+        while process.poll() is None and not sending() and time.monotonic() < deadline:
+            time.sleep(0.005)
     time.sleep(rng.uniform(0.0, max_delay_s))
     killed = process.poll() is None
     if killed:
@@ -106,18 +119,34 @@ def _kill_at_random(process: subprocess.Popen, rng: random.Random, max_delay_s: 
 
 
 def _kill_repeatedly(
-    warehouse, provider: str, target: str, seed: int, max_delay_s: float, more, **options
+    warehouse,
+    provider: str,
+    target: str,
+    seed: int,
+    max_delay_s: float,
+    more,
+    requests: Callable[[], int] | None = None,
+    **options,
 ) -> int:
     """Start and kill dispatch processes until ``KILLS`` kills landed on a running process (a process that
     finished first does not count), or three times as many attempts were made. When everything is sent
-    before that, ``more()`` plans another batch, so every kill meets work in progress."""
+    before that, ``more()`` plans another batch, so every kill meets work in progress. ``requests`` (the
+    stand-in's count of requests) times each kill from the process's first request."""
     rng = random.Random(seed)
     kills = 0
     for _ in range(3 * KILLS):
         states = Counter(r["state"] for r in ledger(warehouse).values())
         if not states["planned"] and not states["sending"]:
             more()
-        kills += _kill_at_random(_start(warehouse, provider, target, **options), rng, max_delay_s)
+        sending = None
+        if requests is not None:
+            before = requests()
+
+            def sending(before=before) -> bool:
+                return requests() > before
+
+        process = _start(warehouse, provider, target, **options)
+        kills += _kill_at_random(process, rng, max_delay_s, sending)
         if kills >= KILLS:
             break
     return kills
@@ -311,7 +340,9 @@ def test_smsc_dispatch_of_many_messages_per_request_killed_at_random(warehouse):
         refuse(keys)
         more = _more(warehouse, keys, 600, "sms", on_plan=refuse)
         options = {"channel": "sms", "max_batch": 50, "concurrency": 2}
-        kills = _kill_repeatedly(warehouse, "smsc", server.url, 14, 1.5, more, **options)
+        kills = _kill_repeatedly(
+            warehouse, "smsc", server.url, 14, 1.5, more, requests=lambda: len(server.requests), **options
+        )
         _finish(warehouse, "smsc", server.url, **options)
         assert server.violations == []
         received = _sms_keys_received(server.delivered, keys)
@@ -337,7 +368,9 @@ def test_twilio_dispatch_killed_at_random(warehouse):
         refuse(keys)
         more = _more(warehouse, keys, 300, "sms", on_plan=refuse)
         options = {"channel": "sms", "concurrency": 4}
-        kills = _kill_repeatedly(warehouse, "twilio", server.url, 15, 1.0, more, **options)
+        kills = _kill_repeatedly(
+            warehouse, "twilio", server.url, 15, 1.0, more, requests=lambda: len(server.requests), **options
+        )
         _finish(warehouse, "twilio", server.url, **options)
         assert server.violations == []
         received = Counter(_twilio_keys(server, keys))

@@ -52,8 +52,10 @@ def run(args: argparse.Namespace) -> int:
         comparison,
         entry_days,
         format_agreement,
+        format_step_table,
         format_table,
         send_hour_agreement,
+        step_comparison,
     )
     from lifecycle.simulate.engine import Simulation, SimulationConfig
 
@@ -95,6 +97,9 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(format_lift(lift))
     print(format_agreement(agreement))
+    steps = step_comparison(simulation.warehouse, result.start.date(), result.end.date())
+    print()
+    print(format_step_table(steps))
     summary = result.summary()
     progress(
         f"{summary['hours']} hours simulated in {summary['seconds']} s "
@@ -103,7 +108,12 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(
             json.dumps(
-                {"summary": summary, "chains": rows, "send_time": {"lift": lift, "hours": agreement}},
+                {
+                    "summary": summary,
+                    "chains": rows,
+                    "send_time": {"lift": lift, "hours": agreement},
+                    "steps": steps,
+                },
                 indent=2,
                 default=str,
                 ensure_ascii=False,
