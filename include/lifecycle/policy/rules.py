@@ -3,7 +3,8 @@ of rules can be tested directly and by property tests.
 
 The rules run in a fixed order and the first that holds a step back names the reason. Eligibility comes
 first (freshness, address, suppression, consent, control groups, step conditions), then arbitration between
-chains, then timing (newsletter day, quiet hours, caps, gap, warm-up). Times are naive UTC; calendar days,
+chains, then timing (newsletter day, quiet hours, caps, gap, warm-up, the best hour), and last a step's own
+holdout (a step that would go now is kept from the customers in it). Times are naive UTC; calendar days,
 quiet hours and caps are evaluated in the customer's own time zone.
 """
 

@@ -20,12 +20,17 @@ messages cost (``crm.send_ledger.cost``: segments x price, or the provider's ans
 
 The customers' outcomes are intention to treat: a treated message that failed or was not delivered still
 counts in its arm (that is what sending the step does).
+
+    python -m lifecycle step-lift [--days 30] [--until 2026-11-28] [--window-days 7] [--json]
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from lifecycle.reports.stats import (
@@ -204,3 +209,32 @@ def format_step_lift(rows: list[dict[str, Any]]) -> str:
             f"{'—' if r['net'] is None else format(r['net'], '+,.0f'):>12}  {r['verdict'] or r['reason']}"
         )
     return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m lifecycle step-lift",
+        description="What each step with its own holdout earns against its cost (docs/sms.md).",
+    )
+    parser.add_argument("--warehouse", default=None, help="SQLAlchemy URL; default data/warehouse.duckdb")
+    parser.add_argument("--days", type=int, default=30, help="decision days to cover (default 30)")
+    parser.add_argument(
+        "--until", type=date.fromisoformat, default=None, help="last decision day (default yesterday, UTC)"
+    )
+    parser.add_argument("--window-days", type=int, default=DEFAULT_WINDOW_DAYS, help="purchase window (7)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+    if args.days < 1 or args.window_days < 1:
+        parser.error("--days and --window-days must be at least 1")
+    if args.warehouse is None:
+        from lifecycle.demo.__main__ import default_warehouse_url
+
+        args.warehouse = default_warehouse_url()
+    last = args.until or datetime.now(UTC).date() - timedelta(days=1)
+    rows = step_lift(Warehouse(args.warehouse), last - timedelta(days=args.days - 1), last, args.window_days)
+    print(json.dumps(rows, indent=2, default=str) if args.json else format_step_lift(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,7 +10,7 @@ tasks call:
    ``lifecycle_train_churn`` at the start and on Mondays at 03:00: ``train_churn`` and ``train_ltv``;
 4. ``lifecycle_chains``: :func:`lifecycle.chains.engine.run_chains` and the contact policy
    (:func:`lifecycle.policy.stage.decide`) at H;
-5. ``lifecycle_dispatch`` at H:20: :class:`lifecycle.delivery.dispatch.Dispatcher` for email and push
+5. ``lifecycle_dispatch`` at H:20: :class:`lifecycle.delivery.dispatch.Dispatcher` for email, push and SMS
    through the sandbox provider;
 6. the customers react to what was sent (:mod:`lifecycle.demo.response`): feedback events are posted through
    the signed webhook as they happen; induced orders are added to the world, prevented ones removed;

@@ -1,13 +1,14 @@
 """The win-back SMS measured against its own holdout in the simulated shop.
 
-A copy of the chain map holds only the win-back chain, with its first email at entry and its SMS a day
-later, half of the SMS's customers held out of the SMS alone (``holdout_share: 0.5`` on the step). On its
-first run the chain admits every customer who lapsed in the last 400 days, so one cohort of several hundred
-SMS customers is decided in the second simulated day. The simulated customers buy with a known extra
-probability after a delivered SMS (``step_uplift``), within two days; the report
+A copy of the chain map holds only the win-back chain, its first email and its SMS, half of the SMS's
+customers held out of the SMS alone (``holdout_share: 0.5`` on the step). On its first run the chain admits
+every customer who lapsed in the last 400 days, so one cohort of several hundred SMS customers is decided
+in the first simulated day (after the email, as the minimum gap between messages and the quiet hours
+allow). The simulated customers buy with a known extra probability after a delivered SMS
+(``step_uplift``), within two days; the report
 (:func:`lifecycle.reports.step_lift.step_lift`) compares their purchases over two days with the held-out
 customers', and its intervals must hold the truth the simulator recorded (the orders the SMS added, inside
-each customer's window) and exclude zero. Four simulated days of 3,000 customers with one chain."""
+each customer's window) and exclude zero. Three simulated days of 3,000 customers with one chain."""
 
 from datetime import datetime
 
@@ -29,22 +30,27 @@ SMS_UPLIFT = 0.3
 
 
 def win_back_only(folder, sms_holdout: float = 0.5):
-    """The win-back chain alone: an email at entry, the SMS a day later with a holdout of its own."""
+    """The win-back chain alone, admitting on its first run everyone who lapsed in the last 400 days: its
+    first email and then its SMS (with a holdout of its own) go to that cohort at once. Both steps stay fresh
+    for 400 days and the instances stay for 450, since an entry is dated at the lapse; the SMS is a content message here, so that it is not
+    every customer's only sale message of the week (the sale share would stop it)."""
     folder.mkdir()
     chain = yaml.safe_load((CHAINS_DIR / "win_back.yaml").read_text(encoding="utf-8"))
     chain["entry"]["first_run_lookback"] = "400d"
+    chain["exits"]["time_limit"] = "450d"  # the instances of old lapses stay until their steps are decided
     chain["holdout_share"] = 0.0
     email, sms = (dict(s) for s in chain["steps"] if s["id"] in ("email_1", "sms_1"))
     email.pop("send_time", None)
+    email["fresh_for"] = "400d"
     sms.pop("condition", None)
-    sms |= {"delay": "1d", "holdout_share": sms_holdout}
+    sms |= {"delay": "0h", "kind": "content", "fresh_for": "400d", "holdout_share": sms_holdout}
     chain["steps"] = [email, sms]
     chain.pop("send_time_holdout", None)
     (folder / "win_back.yaml").write_text(yaml.safe_dump(chain, allow_unicode=True), encoding="utf-8")
     return folder
 
 
-def simulate(tmp, seed: int, sms_uplift: float, customers: int = 3000, days: int = 4):
+def simulate(tmp, seed: int, sms_uplift: float, customers: int = 3000, days: int = 3):
     config = SimulationConfig(
         days=days,
         customers=customers,
