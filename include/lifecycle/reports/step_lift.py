@@ -16,7 +16,8 @@ messages cost (``crm.send_ledger.cost``: segments x price, or the provider's ans
 * **conversion**: the difference of the shares of customers who bought (Newcombe interval);
 * a **verdict**: ``earns_its_cost`` when the whole revenue interval lies above the cost, ``costs_more`` when
   it lies below, else ``unclear``; the figures are None with a reason (a key of
-  :data:`lifecycle.reports.stats.REASONS`) when an arm is too small, as for the chains.
+  :data:`lifecycle.reports.stats.REASONS`) when an arm is too small, as for the chains; the revenue, the net
+  and the verdict also when fewer than 30 buyers are expected in the smaller arm (``revenue_reason``).
 
 The customers' outcomes are intention to treat: a treated message that failed or was not delivered still
 counts in its arm (that is what sending the step does).
@@ -91,7 +92,9 @@ def lift_of_units(
     ``incremental_revenue`` with ``revenue_ci_low`` / ``revenue_ci_high``, ``net`` (incremental revenue −
     cost) with ``net_ci_low`` / ``net_ci_high`` and ``revenue_per_cost``; ``conversion_treated`` /
     ``conversion_holdout``, ``conversion_uplift`` with ``conversion_ci_low`` / ``conversion_ci_high``;
-    ``verdict`` (a key of :data:`VERDICTS`) and ``reason`` (None, or why the effect figures are None)."""
+    ``verdict`` (a key of :data:`VERDICTS`); ``reason`` (None, or why no effect is given: an arm under
+    100 customers, no holdout, nothing sent) and ``revenue_reason`` (also ``too_few_buyers``: under 30
+    buyers expected in the smaller arm, when the orders and conversion are given but not the revenue)."""
     arms = {arm: [u for u in units if u["arm"] == arm] for arm in ("treated", "holdout")}
     treated, holdout = arms["treated"], arms["holdout"]
     cost = float(sum(float(u["cost"] or 0) for u in treated))
@@ -123,28 +126,17 @@ def lift_of_units(
     result["conversion_treated"] = revenue["treated"].conversion
     result["conversion_holdout"] = revenue["holdout"].conversion
     reason = unmeasurable_reason(revenue["treated"], revenue["holdout"], sent)
+    revenue_reason = reason
     if reason is None and expected_buyers(revenue["treated"], revenue["holdout"]) < MIN_BUYERS_PER_ARM:
-        reason = "too_few_buyers"
-    result["reason"] = reason
-    figures = (
-        "incremental_orders",
-        "orders_ci_low",
-        "orders_ci_high",
-        "incremental_revenue",
-        "revenue_ci_low",
-        "revenue_ci_high",
-        "net",
-        "net_ci_low",
-        "net_ci_high",
-        "revenue_per_cost",
-        "conversion_uplift",
-        "conversion_ci_low",
-        "conversion_ci_high",
-    )
+        revenue_reason = "too_few_buyers"
+    result["reason"], result["revenue_reason"] = reason, revenue_reason
+    counted = ("incremental_orders", "orders_ci_low", "orders_ci_high")
+    counted += ("conversion_uplift", "conversion_ci_low", "conversion_ci_high")
+    priced = ("incremental_revenue", "revenue_ci_low", "revenue_ci_high", "net", "net_ci_low", "net_ci_high")
+    result |= dict.fromkeys(counted + priced + ("revenue_per_cost", "verdict"))
     if reason is not None:
-        return result | dict.fromkeys(figures) | {"verdict": None}
+        return result
     by_orders = welch_uplift(orders["treated"], orders["holdout"], confidence)
-    by_revenue = welch_uplift(revenue["treated"], revenue["holdout"], confidence)
     conversion = newcombe_difference(
         revenue["treated"].buyers, len(treated), revenue["holdout"].buyers, len(holdout), confidence
     )
@@ -152,6 +144,14 @@ def lift_of_units(
         "incremental_orders": by_orders.incremental_revenue,
         "orders_ci_low": by_orders.low,
         "orders_ci_high": by_orders.high,
+        "conversion_uplift": conversion[0],
+        "conversion_ci_low": conversion[1],
+        "conversion_ci_high": conversion[2],
+    }
+    if revenue_reason is not None:
+        return result
+    by_revenue = welch_uplift(revenue["treated"], revenue["holdout"], confidence)
+    result |= {
         "incremental_revenue": by_revenue.incremental_revenue,
         "revenue_ci_low": by_revenue.low,
         "revenue_ci_high": by_revenue.high,
@@ -159,9 +159,6 @@ def lift_of_units(
         "net_ci_low": None if by_revenue.low is None else by_revenue.low - cost,
         "net_ci_high": None if by_revenue.high is None else by_revenue.high - cost,
         "revenue_per_cost": by_revenue.incremental_revenue / cost if cost else None,
-        "conversion_uplift": conversion[0],
-        "conversion_ci_low": conversion[1],
-        "conversion_ci_high": conversion[2],
     }
     low, high = result["revenue_ci_low"], result["revenue_ci_high"]
     result["verdict"] = (
@@ -206,7 +203,8 @@ def format_step_lift(rows: list[dict[str, Any]]) -> str:
             f"{r['treated']:>7}/{r['holdout']:<7} {r['cost']:>10.0f}  "
             f"{interval(r['incremental_orders'], r['orders_ci_low'], r['orders_ci_high'], '+.1f'):>30}  "
             f"{interval(r['incremental_revenue'], r['revenue_ci_low'], r['revenue_ci_high'], '+,.0f'):>34}  "
-            f"{'—' if r['net'] is None else format(r['net'], '+,.0f'):>12}  {r['verdict'] or r['reason']}"
+            f"{'—' if r['net'] is None else format(r['net'], '+,.0f'):>12}  "
+            f"{r['verdict'] or r['revenue_reason']}"
         )
     return "\n".join(lines)
 

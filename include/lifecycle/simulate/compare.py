@@ -236,7 +236,7 @@ def format_step_table(rows: list[dict[str, Any]]) -> str:
 
     def interval(r: dict, value: str, low: str, high: str, fmt: str) -> str:
         if r[value] is None:
-            return f"— ({r['reason']})"
+            return f"— ({r['reason'] or r['revenue_reason']})"
         return f"{format(r[value], fmt)} [{format(r[low], fmt)}, {format(r[high], fmt)}]"
 
     head = (

@@ -126,6 +126,7 @@ def test_incremental_orders_and_revenue_against_the_cost(migrated):
         ArmStats(N, sum(holdout), sum(v * v for v in holdout), N // 6),
     )
     assert row["reason"] is None
+    assert row["revenue_reason"] is None
     assert row["incremental_revenue"] == pytest.approx(expected.incremental_revenue)
     assert (row["revenue_ci_low"], row["revenue_ci_high"]) == pytest.approx((expected.low, expected.high))
     assert row["incremental_orders"] == pytest.approx(treated_orders - N // 6)

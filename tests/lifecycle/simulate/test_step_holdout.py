@@ -8,7 +8,7 @@ allow). The simulated customers buy with a known extra probability after a deliv
 (``step_uplift``), within two days; the report
 (:func:`lifecycle.reports.step_lift.step_lift`) compares their purchases over two days with the held-out
 customers', and its intervals must hold the truth the simulator recorded (the orders the SMS added, inside
-each customer's window) and exclude zero. Three simulated days of 3,000 customers with one chain."""
+each customer's window) and exclude zero. Three simulated days of 4,000 customers with one chain."""
 
 from datetime import datetime
 
@@ -32,8 +32,9 @@ SMS_UPLIFT = 0.3
 def win_back_only(folder, sms_holdout: float = 0.5):
     """The win-back chain alone, admitting on its first run everyone who lapsed in the last 400 days: its
     first email and then its SMS (with a holdout of its own) go to that cohort at once. Both steps stay fresh
-    for 400 days and the instances stay for 450, since an entry is dated at the lapse; the SMS is a content message here, so that it is not
-    every customer's only sale message of the week (the sale share would stop it)."""
+    for 400 days and the instances stay for 450, since an entry is dated at the lapse; the SMS is a content
+    message here, so that it is not every customer's only sale message of the week (the sale share would
+    stop it)."""
     folder.mkdir()
     chain = yaml.safe_load((CHAINS_DIR / "win_back.yaml").read_text(encoding="utf-8"))
     chain["entry"]["first_run_lookback"] = "400d"
@@ -50,7 +51,7 @@ def win_back_only(folder, sms_holdout: float = 0.5):
     return folder
 
 
-def simulate(tmp, seed: int, sms_uplift: float, customers: int = 3000, days: int = 3):
+def simulate(tmp, seed: int, sms_uplift: float, customers: int = 4000, days: int = 3):
     config = SimulationConfig(
         days=days,
         customers=customers,
@@ -146,6 +147,7 @@ def test_the_measured_sms_effect_holds_the_truth_and_weighs_the_cost(run):
     (sms,) = rows
     assert (sms["chain_id"], sms["step_id"], sms["channel"]) == ("win_back", "sms_1", "sms")
     assert sms["reason"] is None
+    assert sms["revenue_reason"] is None
     assert sms["true_orders"] > 0
     assert sms["orders_ci_low"] <= sms["true_orders"] <= sms["orders_ci_high"]
     assert sms["revenue_ci_low"] <= sms["true_revenue"] <= sms["revenue_ci_high"]
