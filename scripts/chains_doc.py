@@ -65,6 +65,8 @@ def details(step: Step) -> str:
         parts.append(f"variants {shares}" + (", bandit" if step.bandit else ""))
     if step.send_time == "optimal":
         parts.append("at the customer's best hour")
+    if step.holdout_share:
+        parts.append(f"step holdout {step.holdout_share:.0%}")
     if step.promo:
         parts.append("promo code")
     if step.offer != "none":

@@ -31,6 +31,10 @@ PASSTHROUGH: dict[str, tuple[str, str]] = {
         "lifecycle.delivery.validate",
         "render every template with sample data (python -m lifecycle.delivery.validate)",
     ),
+    "step-lift": (
+        "lifecycle.reports.step_lift",
+        "what each step with its own holdout earns against its cost (python -m lifecycle.reports.step_lift)",
+    ),
     "send-audit": (
         "lifecycle.delivery.send_audit",
         "check the send ledger against the contact rules (python -m lifecycle.delivery.send_audit)",

@@ -1,6 +1,7 @@
 """One real dispatch process for the fault tests: the parent kills it with SIGKILL at a random moment.
 
     python dispatch_worker.py --warehouse URL --provider smtp --target 127.0.0.1:2525 [--max-batch N]
+    python dispatch_worker.py --warehouse URL --provider smsc --target http://127.0.0.1:PORT --channel sms
 
 It prints ``ready`` once everything is imported and built, then runs the dispatcher as the DAG's task does
 (``orphan_after=0``: whatever a killed predecessor left in 'sending' is settled first) and prints the
@@ -36,6 +37,31 @@ def build_provider(name: str, target: str, max_batch: int | None, concurrency: i
         from lifecycle.delivery.providers.onesignal import OneSignalProvider
 
         return OneSignalProvider("app-123", "os-key", target, timeout=10, concurrency=concurrency or 4)
+    if name == "smsc":
+        from lifecycle.delivery.providers.smsc import SmscProvider
+
+        # The stand-in's account (tests/lifecycle/delivery/sms_standins.py): login, password, sender name.
+        return SmscProvider(
+            "shop",
+            "secret-psw",
+            "Elektro",
+            target,
+            max_batch=max_batch or 50,
+            timeout=10,
+            concurrency=concurrency or 2,
+        )
+    if name == "twilio":
+        from lifecycle.delivery.providers.twilio import TwilioProvider
+
+        return TwilioProvider(
+            "AC" + "1" * 32,
+            "twilio-auth-token",
+            "Elektro",
+            base_url=target,
+            timeout=10,
+            status_callback="https://crm.shop.example/lifecycle-webhooks/twilio/status",
+            concurrency=concurrency or 4,
+        )
     if name == "sandbox":
         from lifecycle.delivery.providers.sandbox import SandboxProvider
 

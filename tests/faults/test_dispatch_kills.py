@@ -11,6 +11,10 @@ Then what the stand-in actually received is compared with the ledger:
 * phantom: the ledger says 'sent' but nothing arrived (must be 0);
 * policy violations at send time (the send audit; must be 0), and nothing left 'planned' or 'sending'.
 
+The SMS scenarios give every 20th customer a number the gateway refuses (SMSC: an error for that number
+inside an otherwise accepted request; Twilio: 400 21614): those messages must end 'failed' and are counted
+as refused, not lost.
+
 ``make test-faults`` runs this suite (CI too); ``-s`` prints one line of figures per scenario, and
 ``LIFECYCLE_FAULT_REPORT=file`` appends them as JSON. ``LIFECYCLE_FAULT_KILLS`` sets the kills per scenario
 (default 20); ``LIFECYCLE_FAULT_PYTHONPATH`` puts another checkout's ``include`` first on the workers' path,
@@ -27,13 +31,16 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from delivery_shop import add_customers, ledger, ledger_row, midday_zone, plan, seed_shop
 from provider_standins import OneSignalStandIn, SendGridStandIn
+from sms_standins import SmscStandIn, TwilioStandIn
 from smtp_standin import SmtpStandIn
 
 from lifecycle.delivery.providers.onesignal import idempotency_key
@@ -61,6 +68,8 @@ class Tally:
     policy_violations: int
     unsettled: int
     allowed_loss: int
+    #: messages to numbers the gateway refuses, 'failed' in the ledger (SMS scenarios)
+    refused: int = 0
 
     def line(self) -> str:
         return " | ".join(f"{k}={v}" for k, v in asdict(self).items())
@@ -86,7 +95,19 @@ def _start(warehouse, provider: str, target: str, **options) -> subprocess.Popen
     return process
 
 
-def _kill_at_random(process: subprocess.Popen, rng: random.Random, max_delay_s: float) -> bool:
+def _kill_at_random(
+    process: subprocess.Popen,
+    rng: random.Random,
+    max_delay_s: float,
+    sending: Callable[[], bool] | None = None,
+) -> bool:
+    """Kill ``process`` a random time after it started, or, given ``sending``, after ``sending()`` says its
+    first request reached the stand-in (claiming and rendering can take longer than the sending itself on
+    a busy machine; this lands the kills among the requests)."""
+    if sending is not None:
+        deadline = time.monotonic() + 120
+        while process.poll() is None and not sending() and time.monotonic() < deadline:
+            time.sleep(0.005)
     time.sleep(rng.uniform(0.0, max_delay_s))
     killed = process.poll() is None
     if killed:
@@ -98,18 +119,34 @@ def _kill_at_random(process: subprocess.Popen, rng: random.Random, max_delay_s: 
 
 
 def _kill_repeatedly(
-    warehouse, provider: str, target: str, seed: int, max_delay_s: float, more, **options
+    warehouse,
+    provider: str,
+    target: str,
+    seed: int,
+    max_delay_s: float,
+    more,
+    requests: Callable[[], int] | None = None,
+    **options,
 ) -> int:
     """Start and kill dispatch processes until ``KILLS`` kills landed on a running process (a process that
     finished first does not count), or three times as many attempts were made. When everything is sent
-    before that, ``more()`` plans another batch, so every kill meets work in progress."""
+    before that, ``more()`` plans another batch, so every kill meets work in progress. ``requests`` (the
+    stand-in's count of requests) times each kill from the process's first request."""
     rng = random.Random(seed)
     kills = 0
     for _ in range(3 * KILLS):
         states = Counter(r["state"] for r in ledger(warehouse).values())
         if not states["planned"] and not states["sending"]:
             more()
-        kills += _kill_at_random(_start(warehouse, provider, target, **options), rng, max_delay_s)
+        sending = None
+        if requests is not None:
+            before = requests()
+
+            def sending(before=before) -> bool:
+                return requests() > before
+
+        process = _start(warehouse, provider, target, **options)
+        kills += _kill_at_random(process, rng, max_delay_s, sending)
         if kills >= KILLS:
             break
     return kills
@@ -134,8 +171,16 @@ def _plan(warehouse, count: int, channel: str = "email", first_id: int = 1000) -
         seed_shop(warehouse)
     now = datetime.now(UTC).replace(tzinfo=None)
     customers = add_customers(warehouse, count, first_id=first_id, timezone=midday_zone(now))
-    template = "ru/welcome/email_1" if channel == "email" else "ru/price_drop/push_1"
-    context = {} if channel == "email" else {"product_id": 100}
+    template = {"email": "ru/welcome/email_1", "push": "ru/price_drop/push_1", "sms": "ru/win_back/sms_1"}
+    template = template[channel]
+    context = {"product_id": 100} if channel == "push" else {}
+    if channel == "sms":
+        with warehouse.begin() as conn:
+            for c in customers:
+                conn.execute(
+                    sa.text("UPDATE crm.customers SET phone = :p, sms_consent = TRUE WHERE customer_id = :c"),
+                    {"p": phone(c), "c": c},
+                )
     plan(
         warehouse,
         [
@@ -157,10 +202,21 @@ def _plan(warehouse, count: int, channel: str = "email", first_id: int = 1000) -
     return [f"f{c}" for c in customers]
 
 
-def _tally(scenario, warehouse, keys, received: Counter, kills: int, allowed_per_kill: int) -> Tally:
+def phone(customer_id: int) -> str:
+    return f"+7916{customer_id:07d}"
+
+
+def refused(customer_id: int) -> bool:
+    """Every 20th customer's number is one the SMS gateway refuses."""
+    return customer_id % 20 == 7
+
+
+def _tally(
+    scenario, warehouse, keys, received: Counter, kills: int, allowed_per_kill: int, refused_keys=frozenset()
+) -> Tally:
     rows = ledger(warehouse)
     states = Counter(rows[k]["state"] for k in keys)
-    lost = sum(1 for k in keys if rows[k]["state"] != "sent" and not received[k])
+    lost = sum(1 for k in keys if rows[k]["state"] != "sent" and not received[k] and k not in refused_keys)
     tally = Tally(
         scenario=scenario,
         engine=warehouse.dialect,
@@ -172,6 +228,7 @@ def _tally(scenario, warehouse, keys, received: Counter, kills: int, allowed_per
         ambiguous=states["unknown"],
         phantom=sum(1 for k in keys if rows[k]["state"] == "sent" and not received[k]),
         unsettled=states["planned"] + states["sending"],
+        refused=sum(1 for k in keys if k in refused_keys and rows[k]["state"] == "failed"),
         policy_violations=audit_sent(warehouse).total,
         allowed_loss=kills * allowed_per_kill,
     )
@@ -182,11 +239,15 @@ def _tally(scenario, warehouse, keys, received: Counter, kills: int, allowed_per
     return tally
 
 
-def _more(warehouse, keys: list[str], count: int, channel: str = "email"):
-    """Plans another batch of ``count`` messages into ``keys`` (new customers each time)."""
+def _more(warehouse, keys: list[str], count: int, channel: str = "email", on_plan=None):
+    """Plans another batch of ``count`` messages into ``keys`` (new customers each time); ``on_plan`` is
+    told the new keys."""
 
     def plan_more() -> None:
-        keys.extend(_plan(warehouse, count, channel, first_id=1000 + 100_000 * (len(keys) // count)))
+        new = _plan(warehouse, count, channel, first_id=1000 + 100_000 * (len(keys) // count))
+        keys.extend(new)
+        if on_plan:
+            on_plan(new)
 
     return plan_more
 
@@ -246,3 +307,81 @@ def test_onesignal_dispatch_killed_at_random_loses_nothing(warehouse):
     _assert_promises_kept(tally)
     assert tally.lost == 0
     assert tally.ambiguous == 0
+
+
+def _sms_keys_received(delivered: list[tuple[str, str, str]], keys: list[str]) -> Counter:
+    """What the subscribers got, by send key (each customer has their own number and one message)."""
+    by_phone = {phone(int(k[1:])): k for k in keys}
+    return Counter(by_phone[number] for number, _text, _sender in delivered)
+
+
+def _refused_keys(warehouse, keys: list[str]) -> set[str]:
+    """The messages to refused numbers; each must have failed with the gateway's refusal, never be sent."""
+    rows = ledger(warehouse)
+    refused_keys = {k for k in keys if refused(int(k[1:]))}
+    for k in refused_keys:
+        assert rows[k]["state"] in ("failed", "unknown"), (k, rows[k]["state"])
+        if rows[k]["state"] == "failed":
+            assert rows[k]["last_error"].startswith(("smsc refused", "twilio 21614")), rows[k]["last_error"]
+    return refused_keys
+
+
+def test_smsc_dispatch_of_many_messages_per_request_killed_at_random(warehouse):
+    """SMSC takes up to 50 personalised messages per request (``list``) and refuses bad numbers alone inside
+    an accepted request; no idempotency key: a killed request's messages are 'unknown' and never resent, so
+    at most the requests in flight (2 threads x 50) per kill are lost or ambiguous."""
+    with SmscStandIn(latency_s=0.2) as server:
+        server.balance = 1e9
+
+        def refuse(new_keys: list[str]) -> None:
+            server.undeliverable |= {phone(int(k[1:])) for k in new_keys if refused(int(k[1:]))}
+
+        keys = _plan(warehouse, 600, "sms")
+        refuse(keys)
+        more = _more(warehouse, keys, 600, "sms", on_plan=refuse)
+        options = {"channel": "sms", "max_batch": 50, "concurrency": 2}
+        kills = _kill_repeatedly(
+            warehouse, "smsc", server.url, 14, 1.5, more, requests=lambda: len(server.requests), **options
+        )
+        _finish(warehouse, "smsc", server.url, **options)
+        assert server.violations == []
+        received = _sms_keys_received(server.delivered, keys)
+        multi = [r for r in server.requests if b"list=" in r.body]
+    refused_keys = _refused_keys(warehouse, keys)
+    tally = _tally(
+        "smsc, requests of 50 (list), 2 threads", warehouse, keys, received, kills, 2 * 50, refused_keys
+    )
+    _assert_promises_kept(tally)
+    assert multi, "no request carried several messages"
+    assert tally.refused > 0
+
+
+def test_twilio_dispatch_killed_at_random(warehouse):
+    """Twilio takes one message per request and no idempotency key: a kill can lose or leave ambiguous at
+    most the 4 requests in flight; a refused number (21614) fails alone."""
+    with TwilioStandIn(latency_s=0.02) as server:
+
+        def refuse(new_keys: list[str]) -> None:
+            server.not_mobile |= {phone(int(k[1:])) for k in new_keys if refused(int(k[1:]))}
+
+        keys = _plan(warehouse, 300, "sms")
+        refuse(keys)
+        more = _more(warehouse, keys, 300, "sms", on_plan=refuse)
+        options = {"channel": "sms", "concurrency": 4}
+        kills = _kill_repeatedly(
+            warehouse, "twilio", server.url, 15, 1.0, more, requests=lambda: len(server.requests), **options
+        )
+        _finish(warehouse, "twilio", server.url, **options)
+        assert server.violations == []
+        received = Counter(_twilio_keys(server, keys))
+    refused_keys = _refused_keys(warehouse, keys)
+    tally = _tally(
+        "twilio, 1 message per request, 4 threads", warehouse, keys, received, kills, 4, refused_keys
+    )
+    _assert_promises_kept(tally)
+    assert tally.refused > 0
+
+
+def _twilio_keys(server: TwilioStandIn, keys: list[str]) -> list[str]:
+    by_phone = {phone(int(k[1:])): k for k in keys}
+    return [by_phone[form["To"]] for form in server.created.values()]

@@ -100,6 +100,10 @@ class Step(_Strict):
     #: ``optimal``: sent at the customer's best local hour when that hour comes within ``fresh_for`` (and
     #: the quiet hours allow it), except the chain's send-time holdout, sent at once as ``default`` steps are.
     send_time: Literal["default", "optimal"] = "default"
+    #: Share of the customers this step would go to who are kept from this step alone (the rest of the chain
+    #: goes on as usual), so the reports can measure what this one touch adds: its incremental orders and
+    #: revenue against its cost (``lifecycle.reports.step_lift``). The same customers on every run.
+    holdout_share: float = Field(default=0.0, ge=0, lt=1)
     condition: Condition | None = None
     variants: list[Variant] = Field(default_factory=lambda: [Variant(id="A", weight=1.0)], min_length=1)
     bandit: bool = False
@@ -232,6 +236,13 @@ def _check_steps(file: str, chain: ChainConfig) -> None:
                 f"{where}.send_time",
                 f"{step.id} is a service message, which goes out at once, never at a chosen hour",
                 "remove send_time or make the step content or sale",
+            )
+        if step.holdout_share and step.kind == "service":
+            raise ConfigError(
+                file,
+                f"{where}.holdout_share",
+                f"{step.id} is a service message, which every customer must get: it cannot have a holdout",
+                "remove holdout_share or make the step content or sale",
             )
         if len({v.id for v in step.variants}) != len(step.variants):
             raise ConfigError(file, f"{where}.variants", "a variant id is used twice", "rename one variant")

@@ -387,6 +387,7 @@ def plan_steps(
                 "send_time": step.send_time,
                 "send_time_holdout": chain.send_time_holdout,
                 "holdout_share": chain.holdout_share,
+                "step_holdout_share": step.holdout_share,
                 "variants": step.variants_json(),
                 "use_bandit": step.bandit,
                 "send_condition": step.send_condition,

@@ -13,6 +13,9 @@ customer's next own order in the window does not happen (a fatiguing chain). The
 they would have made without any message) are drawn beforehand by the demo generator, so every induced or
 prevented order is known exactly: that is the ground truth the simulation writes to its own tables.
 
+**A step of its own.** ``step_uplift`` gives one step of a chain (e.g. the win-back SMS) its own uplift
+instead of the chain's: what its step holdout has to find (``lifecycle.reports.step_lift``).
+
 **The hour of the day.** Every customer has a hidden preferred local hour (drawn from
 ``preferred_hour_weights``: most read their mail in the evening, some in the morning or at lunch). A message
 is opened with the channel's probability times :func:`hour_factor` of the distance (around the clock) between
@@ -67,6 +70,15 @@ DEFAULT_VARIANT_UPLIFT: MappingProxyType[tuple[str, str], float] = MappingProxyT
     }
 )
 
+#: Steps whose messages work differently from the rest of their chain: (chain, step) -> uplift. The win-back
+#: SMS, a short reminder of the promo code to customers who did not open the last email, brings them back
+#: more often than an email does.
+DEFAULT_STEP_UPLIFT: MappingProxyType[tuple[str, str], float] = MappingProxyType(
+    {
+        ("win_back", "sms_1"): 0.05,
+    }
+)
+
 
 @dataclass(frozen=True)
 class ChannelRates:
@@ -83,6 +95,8 @@ class ResponseConfig:
     variant_uplift: Mapping[tuple[str, str], float] = field(
         default_factory=lambda: dict(DEFAULT_VARIANT_UPLIFT)
     )
+    #: Steps with their own uplift (over the chain's and its variants'): (chain, step) -> uplift.
+    step_uplift: Mapping[tuple[str, str], float] = field(default_factory=lambda: dict(DEFAULT_STEP_UPLIFT))
     #: Uplift of a chain missing from ``uplift``.
     default_uplift: float = 0.0
     #: Days after delivery over which an induced (or prevented) purchase falls.
@@ -129,6 +143,7 @@ class ResponseConfig:
         for chain, value in {
             **self.uplift,
             **{f"{c}/{v}": u for (c, v), u in self.variant_uplift.items()},
+            **{f"{c}.{s}": u for (c, s), u in self.step_uplift.items()},
         }.items():
             if not -1.0 <= value <= 1.0:
                 raise ValueError(f"uplift of {chain} must be between -1 and 1, got {value}")
@@ -150,7 +165,9 @@ class ResponseConfig:
             -0.5 * (distance / self.hour_width) ** 2
         )
 
-    def uplift_of(self, chain_id: str, variant: str) -> float:
+    def uplift_of(self, chain_id: str, variant: str, step_id: str | None = None) -> float:
+        if step_id is not None and (chain_id, step_id) in self.step_uplift:
+            return self.step_uplift[(chain_id, step_id)]
         if (chain_id, variant) in self.variant_uplift:
             return self.variant_uplift[(chain_id, variant)]
         return self.uplift.get(chain_id, self.default_uplift)
@@ -215,10 +232,11 @@ def react(
     recent_emails: np.ndarray,
     send_hour: np.ndarray | None = None,
     preferred_hour: np.ndarray | None = None,
+    step_id: np.ndarray | None = None,
 ) -> Reactions:
     """Draw the reactions to a batch of sent messages (arrays of equal length). ``send_hour`` (the local
     time of day of the send, fractional hours) and ``preferred_hour`` (the customers') switch the hour-of-day
-    responsiveness on."""
+    responsiveness on; ``step_id`` gives the steps of ``step_uplift`` their own uplift."""
     n = len(channel)
     rates = [config.channels[c] for c in channel]
     p_delivered = np.array([r.delivered for r in rates])
@@ -226,7 +244,10 @@ def react(
         [r.open * config.open_factor.get(ch, 1.0) for r, ch in zip(rates, chain_id, strict=True)]
     )
     p_click = np.array([r.click_given_open for r in rates])
-    uplift = np.array([config.uplift_of(c, v) for c, v in zip(chain_id, variant, strict=True)])
+    steps = [None] * n if step_id is None else list(step_id)
+    uplift = np.array(
+        [config.uplift_of(c, v, s) for c, v, s in zip(chain_id, variant, steps, strict=True)], dtype=float
+    )
     is_email = channel == "email"
     u = rng.random((n, 6))
     timed = send_hour is not None and preferred_hour is not None

@@ -3,7 +3,8 @@ of rules can be tested directly and by property tests.
 
 The rules run in a fixed order and the first that holds a step back names the reason. Eligibility comes
 first (freshness, address, suppression, consent, control groups, step conditions), then arbitration between
-chains, then timing (newsletter day, quiet hours, caps, gap, warm-up). Times are naive UTC; calendar days,
+chains, then timing (newsletter day, quiet hours, caps, gap, warm-up, the best hour), and last a step's own
+holdout (a step that would go now is kept from the customers in it). Times are naive UTC; calendar days,
 quiet hours and caps are evaluated in the customer's own time zone.
 """
 
@@ -38,6 +39,7 @@ REASONS = {
     "min_gap": "too soon after the previous message",
     "domain_warmup": "the sending domain's daily warm-up volume is used up",
     "best_hour": "waiting for the customer's best local hour to receive messages (send_time: optimal)",
+    "step_holdout": "every rule lets the step go, but the customer is in the step's own holdout",
 }
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _BLOCKS_SERVICE = {"hard_bounce", "complaint"}
@@ -72,6 +74,9 @@ class DueStep:
     send_time: str = "default"
     send_time_holdout: float = 0.0
     best_hour: int | None = None
+    #: The step's own holdout (``holdout_share`` of the step): a share of the customers it would go to kept
+    #: from this step alone, decided last, when every other rule lets the step go.
+    step_holdout_share: float = 0.0
 
     @property
     def send_key(self) -> str:
@@ -116,6 +121,8 @@ class Decision:
     send_after: datetime | None = None
     #: For ``send_time: optimal`` steps: ``optimal`` (waits for the best hour) or ``default`` (the holdout).
     send_time_arm: str | None = None
+    #: For steps with a step holdout: ``treated`` (planned) or ``holdout`` (kept from the step).
+    step_arm: str | None = None
 
 
 @dataclass
@@ -184,6 +191,7 @@ def decide_customer(
         marketing_winner = step
         decision = _timing(customer, step, config, run)
         decision = decision or _best_hour_hold(customer, step, config, run)
+        decision = decision or _step_holdout(customer, step)
         decisions.append(decision or _plan(customer, step, run, config.warmup.sending_domain))
     return decisions
 
@@ -290,7 +298,23 @@ def _plan(customer: Customer, step: DueStep, run: RunState, domain: str | None =
         variant=variant,
         send_after=run.now,
         send_time_arm=send_time_arm(step, customer.customer_id),
+        step_arm="treated" if step.step_holdout_share > 0 else None,
     )
+
+
+def in_step_holdout(step: DueStep, customer_id: int) -> bool:
+    """The customer is in the step's own holdout (fixed per customer, chain and step)."""
+    return bucket(f"step_holdout:{step.chain_id}:{step.step_id}", customer_id) < step.step_holdout_share
+
+
+def _step_holdout(customer: Customer, step: DueStep) -> Decision | None:
+    """For a step with its own holdout that every other rule lets go now: kept from the customer in the
+    holdout (recorded with ``step_arm`` 'holdout' at the moment it would have been planned, so the reports
+    compare like with like: customers the step would have reached, with and without it). It does not count
+    against the customer's caps; the step still won the run's arbitration, as it would have when sent."""
+    if step.message_kind == "service" or not in_step_holdout(step, customer.customer_id):
+        return None
+    return Decision(step, SUPPRESSED, "step_holdout", step_arm="holdout")
 
 
 def _best_hour_hold(

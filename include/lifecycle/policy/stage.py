@@ -145,6 +145,7 @@ def _due_step(row: dict[str, Any]) -> DueStep:
         send_time=row.get("send_time") or "default",
         send_time_holdout=float(row.get("send_time_holdout") or 0.0),
         best_hour=None if row.get("best_hour") is None else int(row["best_hour"]),
+        step_holdout_share=float(row.get("step_holdout_share") or 0.0),
     )
 
 
@@ -202,6 +203,7 @@ def _decisions_frame(decisions: list[Decision], rows: list[dict], run_key: str, 
             else None,
             "decided_at": now,
             "send_time_arm": d.send_time_arm,
+            "step_arm": d.step_arm,
         }
         for d in decisions
     ]
@@ -221,5 +223,6 @@ def _decisions_frame(decisions: list[Decision], rows: list[dict], run_key: str, 
         "local_send_date",
         "decided_at",
         "send_time_arm",
+        "step_arm",
     ]
     return pd.DataFrame.from_records(records, columns=columns)

@@ -50,6 +50,7 @@ REASONS = {
     "content_mailing_day": ("день контентной рассылки", "content mailing day"),
     "quiet_hours": ("тихие часы", "quiet hours"),
     "best_hour": ("ждёт лучшего часа клиента", "waiting for the customer's best hour"),
+    "step_holdout": ("контроль шага", "step holdout"),
     "sale_share": ("лимит доли акций", "sale-message share limit"),
     "weekly_cap": ("недельный лимит", "weekly cap reached"),
     "daily_cap": ("дневной лимит", "daily cap reached"),

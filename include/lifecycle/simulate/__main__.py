@@ -61,9 +61,11 @@ def run(args: argparse.Namespace) -> int:
         entry_days,
         format_agreement,
         format_recovery,
+        format_step_table,
         format_table,
         send_hour_agreement,
         send_time_recovery,
+        step_comparison,
     )
     from lifecycle.simulate.engine import Simulation, SimulationConfig
 
@@ -108,6 +110,9 @@ def run(args: argparse.Namespace) -> int:
     print("send-time open lift against the truth of the same messages (sim.truth_send_time):")
     print(format_recovery(send_time_recovery(simulation.warehouse, result.start.date(), result.end.date())))
     print(format_agreement(agreement))
+    steps = step_comparison(simulation.warehouse, result.start.date(), result.end.date())
+    print()
+    print(format_step_table(steps))
     summary = result.summary()
     progress(
         f"{summary['hours']} hours simulated in {summary['seconds']} s "
@@ -116,7 +121,12 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(
             json.dumps(
-                {"summary": summary, "chains": rows, "send_time": {"lift": lift, "hours": agreement}},
+                {
+                    "summary": summary,
+                    "chains": rows,
+                    "send_time": {"lift": lift, "hours": agreement},
+                    "steps": steps,
+                },
                 indent=2,
                 default=str,
                 ensure_ascii=False,

@@ -317,3 +317,105 @@ def send_time_redraws(
         "sent_optimal_needed": None if needed is None else round(needed),
         "sent_default_needed": None if needed is None else round(needed * ratio),
     }
+
+
+def step_comparison(
+    warehouse: Warehouse, first_day: date, last_day: date, window_days: int | None = None
+) -> list[dict[str, Any]]:
+    """One row per step with its own holdout: what the reports measure (:func:`lifecycle.reports.step_lift`)
+    next to the truth of the same estimand, and whether the intervals cover it.
+
+    The reports compare, per customer the step would have gone to, the purchases in the window after that
+    moment. The truth counts, for the treated customers of the period, the orders that the step's messages
+    to them added (or prevented) inside each one's window, as the pipeline saw them by the end (orders in
+    ``crm.orders``), and their revenue."""
+    from lifecycle.reports.step_lift import DEFAULT_WINDOW_DAYS, lift_of_units, step_units
+
+    window = window_days or DEFAULT_WINDOW_DAYS
+    units = step_units(warehouse, first_day, last_day, window)
+    with warehouse.begin() as conn:
+        effects = conn.execute(
+            sa.text(
+                f"""
+                SELECT m.chain_id, m.step_id, m.channel, m.customer_id, m.ordered_at, m.effect, m.revenue
+                FROM {SIM_SCHEMA}.truth_messages AS m
+                LEFT JOIN crm.orders AS o ON m.order_id = o.order_id
+                WHERE m.effect <> 0 AND (m.effect < 0 OR o.order_id IS NOT NULL)
+                """
+            )
+        ).all()
+        configured = {
+            (r[0], r[1]): float(r[2])
+            for r in conn.execute(
+                sa.text(f"SELECT chain_id, step_id, uplift FROM {SIM_SCHEMA}.truth_step_uplift")
+            )
+        }
+    by_customer: dict[tuple, list] = {}
+    for r in effects:
+        by_customer.setdefault((r[0], r[1], r[2], int(r[3])), []).append((r[4], int(r[5]), float(r[6])))
+    groups: dict[tuple[str, str, str], list[dict]] = {}
+    for u in units:
+        groups.setdefault((u["chain_id"], u["step_id"], u["channel"]), []).append(u)
+    rows = []
+    for key in sorted(groups):
+        measured = lift_of_units(key, groups[key], window)
+        true_orders, true_revenue = 0, 0.0
+        for u in groups[key]:
+            if u["arm"] != "treated":
+                continue
+            until = u["decided_at"] + timedelta(days=window)
+            for ordered_at, effect, revenue in by_customer.get((*key, int(u["customer_id"])), []):
+                if u["decided_at"] < ordered_at <= until:
+                    true_orders += effect
+                    true_revenue += revenue
+
+        def covers(low, high, truth) -> bool | None:
+            return None if low is None or high is None else bool(low <= truth <= high)
+
+        rows.append(
+            measured
+            | {
+                "true_uplift": configured.get(key[:2]),
+                "true_orders": true_orders,
+                "true_revenue": true_revenue,
+                "orders_covered": covers(measured["orders_ci_low"], measured["orders_ci_high"], true_orders),
+                "revenue_covered": covers(
+                    measured["revenue_ci_low"], measured["revenue_ci_high"], true_revenue
+                ),
+            }
+        )
+    return rows
+
+
+def format_step_table(rows: list[dict[str, Any]]) -> str:
+    """The steps with a holdout: measured against true incremental orders and revenue, and the cost."""
+    if not rows:
+        return "step holdouts: no step with its own holdout was decided in the period"
+
+    def interval(r: dict, value: str, low: str, high: str, fmt: str) -> str:
+        if r[value] is None:
+            return f"— ({r['reason'] or r['revenue_reason']})"
+        return f"{format(r[value], fmt)} [{format(r[low], fmt)}, {format(r[high], fmt)}]"
+
+    head = (
+        f"{'step':<20} {'uplift':>6} {'treated/holdout':>15} {'true orders':>11} "
+        f"{'measured orders (95 % CI)':>28} {'true revenue':>12} {'measured revenue (95 % CI)':>34} "
+        f"{'cost':>8}  verdict"
+    )
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        uplift = "—" if r["true_uplift"] is None else f"{r['true_uplift']:+.2f}"
+        lines.append(
+            f"{r['chain_id'] + '.' + r['step_id']:<20} {uplift:>6} {r['treated']:>7}/{r['holdout']:<7} "
+            f"{r['true_orders']:>11} "
+            f"{interval(r, 'incremental_orders', 'orders_ci_low', 'orders_ci_high', '+.1f'):>28} "
+            f"{_money(r['true_revenue']):>12} "
+            f"{interval(r, 'incremental_revenue', 'revenue_ci_low', 'revenue_ci_high', '+,.0f'):>34} "
+            f"{_money(r['cost']):>8}  {r['verdict'] or '—'}"
+            + (
+                ""
+                if r["revenue_covered"] is None
+                else f" (truth {'in' if r['revenue_covered'] else 'OUT of'} CI)"
+            )
+        )
+    return "\n".join(lines)

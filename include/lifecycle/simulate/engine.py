@@ -10,7 +10,7 @@ tasks call:
    ``lifecycle_train_churn`` at the start and on Mondays at 03:00: ``train_churn`` and ``train_ltv``;
 4. ``lifecycle_chains``: :func:`lifecycle.chains.engine.run_chains` and the contact policy
    (:func:`lifecycle.policy.stage.decide`) at H;
-5. ``lifecycle_dispatch`` at H:20: :class:`lifecycle.delivery.dispatch.Dispatcher` for email and push
+5. ``lifecycle_dispatch`` at H:20: :class:`lifecycle.delivery.dispatch.Dispatcher` for email, push and SMS
    through the sandbox provider;
 6. the customers react to what was sent (:mod:`lifecycle.demo.response`): feedback events are posted through
    the signed webhook as they happen; induced orders are added to the world, prevented ones removed;
@@ -85,6 +85,8 @@ class SimulationConfig:
     #: Every chain's holdout share instead of its file's (None: the files'). A design choice of a measuring
     #: run: a larger holdout gives the reports enough entrants in both arms in a shorter simulation.
     holdout_share: float | None = None
+    #: What one SMS segment costs through the sandbox provider (roubles; the ledger's cost of each SMS).
+    sms_price_per_segment: float = 4.5
 
     def __post_init__(self) -> None:
         if self.days < 1:
@@ -263,6 +265,8 @@ class Simulation:
                 "truth_messages",
                 "truth_chain",
                 "truth_uplift",
+                "truth_step_uplift",
+                "truth_step",
                 "truth_customers",
                 "truth_send_time",
                 "hours",
@@ -291,6 +295,13 @@ class Simulation:
                 sa.text(
                     f"""CREATE TABLE {SIM_SCHEMA}.truth_uplift (
                         chain_id VARCHAR, variant VARCHAR, uplift DOUBLE PRECISION, window_days INTEGER)"""
+                )
+            )
+            conn.execute(
+                sa.text(
+                    f"""CREATE TABLE {SIM_SCHEMA}.truth_step_uplift (
+                        chain_id VARCHAR, step_id VARCHAR, channel VARCHAR, uplift DOUBLE PRECISION,
+                        window_days INTEGER)"""
                 )
             )
             conn.execute(
@@ -341,7 +352,9 @@ class Simulation:
         self.policy = load_policy()
         self.scores_config = load_config()
         outbox = cfg.outbox or DATA_DIR / "outbox"
-        self.provider = RecordingSandbox(outbox, Sender("shop@shop.example"))
+        self.provider = RecordingSandbox(
+            outbox, Sender("shop@shop.example"), sms_price_per_segment=cfg.sms_price_per_segment
+        )
         signer = LinkSigner(cfg.link_secret, cfg.links_url)
         self.poster = WebhookPoster(self.url, cfg.webhook_secret, cfg.link_secret, cfg.links_url)
         self._write_configured_uplift()
@@ -376,6 +389,7 @@ class Simulation:
             self._report(self.end.date(), self.end)
             self._write_truth_chain()
             self._write_truth_send_time()
+            self._write_truth_step()
         finally:
             self.poster.close()
         return SimulationResult(
@@ -570,6 +584,7 @@ class Simulation:
             recent_emails=np.array(recent),
             send_hour=send_hour,
             preferred_hour=np.array([self.traits["preferred_hour"].get(int(c), 12) for c in customers]),
+            step_id=np.array([s.step_id for s in sent]),
         )
         truth, induced_orders, induced_items = [], [], []
         induced = prevented = 0
@@ -731,8 +746,22 @@ class Simulation:
                 }
                 for v in variants
             ]
+        steps = [
+            {
+                "chain_id": chain_id,
+                "step_id": step.id,
+                "channel": step.channel,
+                "uplift": uplift,
+                "window_days": cfg.window_days,
+            }
+            for chain_id, chain in sorted(self.chains.items())
+            for step in chain.steps
+            if (uplift := cfg.step_uplift.get((chain_id, step.id))) is not None
+        ]
         with self.warehouse.begin() as conn:
             self.warehouse.insert_df(conn, f"{SIM_SCHEMA}.truth_uplift", pd.DataFrame(rows))
+            if steps:
+                self.warehouse.insert_df(conn, f"{SIM_SCHEMA}.truth_step_uplift", pd.DataFrame(steps))
 
     def _write_truth_chain(self) -> None:
         with self.warehouse.begin() as conn:
@@ -806,6 +835,42 @@ class Simulation:
                     ORDER BY 1, 2, 3
                     """
                 )
+            )
+
+    def _write_truth_step(self) -> None:
+        """Per chain and step: sends, delivered, and the orders its messages added or prevented and their
+        revenue, counting the orders the pipeline saw by the end (those ingested into ``crm.orders``)."""
+        with self.warehouse.begin() as conn:
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {SIM_SCHEMA}.truth_step"))
+            conn.execute(
+                sa.text(
+                    f"""
+                    CREATE TABLE {SIM_SCHEMA}.truth_step AS
+                    SELECT
+                        m.chain_id,
+                        m.step_id,
+                        m.channel,
+                        AVG(m.uplift) AS uplift,
+                        COUNT(*) AS sends,
+                        SUM(CASE WHEN m.delivered THEN 1 ELSE 0 END) AS delivered,
+                        SUM(CASE WHEN m.effect > 0 AND o.order_id IS NOT NULL THEN 1 ELSE 0 END)
+                            AS induced_orders,
+                        SUM(CASE WHEN m.effect < 0 AND m.ordered_at <= :end THEN 1 ELSE 0 END)
+                            AS prevented_orders,
+                        SUM(
+                            CASE
+                                WHEN m.effect > 0 AND o.order_id IS NOT NULL THEN m.revenue
+                                WHEN m.effect < 0 AND m.ordered_at <= :end THEN m.revenue
+                                ELSE 0
+                            END
+                        ) AS incremental_revenue
+                    FROM {SIM_SCHEMA}.truth_messages AS m
+                    LEFT JOIN crm.orders AS o ON m.effect > 0 AND m.order_id = o.order_id
+                    GROUP BY m.chain_id, m.step_id, m.channel
+                    ORDER BY m.chain_id, m.step_id, m.channel
+                    """
+                ),
+                {"end": self.end},
             )
 
 

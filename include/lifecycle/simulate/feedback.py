@@ -34,8 +34,8 @@ class Sent:
 class RecordingSandbox(SandboxProvider):
     """The sandbox provider, keeping what it accepted until :meth:`take` is called."""
 
-    def __init__(self, path: str | Path, sender: Sender):
-        super().__init__(path, sender)
+    def __init__(self, path: str | Path, sender: Sender, sms_price_per_segment: float | None = None):
+        super().__init__(path, sender, sms_price_per_segment=sms_price_per_segment)
         self._sent: list[Sent] = []
 
     def send(self, batch: list[Message]) -> list[Outcome]:

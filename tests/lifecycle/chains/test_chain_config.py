@@ -86,6 +86,12 @@ def _step(**changes):
         # Values out of bounds: a share above 1, a step that is never fresh, weights and values that are
         # not finite numbers, an exit that ends every instance at once.
         ({"holdout_share": 1.5}, "holdout_share", "docs/chains.md"),
+        ({"steps": _step(holdout_share=1.0)}, "steps.0.holdout_share", "docs/chains.md"),
+        (
+            {"steps": _step(kind="service", holdout_share=0.2)},
+            "steps.0.holdout_share",
+            "remove holdout_share",
+        ),
         ({"steps": _step(fresh_for="0h")}, "steps.0.fresh_for", "docs/chains.md"),
         (
             {"steps": _step(variants=[{"id": "A", "weight": float("inf")}])},

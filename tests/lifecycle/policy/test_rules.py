@@ -248,3 +248,74 @@ def test_opting_out_of_a_scenario_stops_only_that_scenario():
     birthday = step(chain_id="birthday", instance_id="b", consent_scope="birthday")
     assert only(decide(opted_out, [birthday])) == (SUPPRESSED, "no_consent")
     assert only(decide(opted_out, [step()]))[0] == PLANNED
+
+
+def _sms_step(**overrides):
+    base = {
+        "chain_id": "win_back",
+        "step_id": "sms_1",
+        "instance_id": f"win_back:{overrides.get('customer_id', CID)}:lapse",
+        "channel": "sms",
+        "message_kind": "content",  # a sale SMS alone would break the sale share
+        "template": "ru/win_back/sms_1",
+    }
+    return step(**(base | overrides))
+
+
+def _sms_customer(customer_id=CID, **overrides):
+    return customer(
+        **({"customer_id": customer_id, "phone": "+79161234567", "consents": {"sms": True}} | overrides)
+    )
+
+
+def test_a_step_holdout_keeps_a_fixed_share_from_that_step_only_when_it_would_go():
+    """The step's own holdout is decided last: held-out customers are those the step would have gone to,
+    the same ones every run, in the share the step asks; the others are planned as 'treated'."""
+    arms = {}
+    for cid in range(1, 4001):
+        (decision,) = decide(_sms_customer(cid), [_sms_step(customer_id=cid, step_holdout_share=0.3)])
+        if decision.reason == "global_control":
+            continue
+        assert (decision.outcome, decision.reason, decision.step_arm) in (
+            (PLANNED, None, "treated"),
+            (SUPPRESSED, "step_holdout", "holdout"),
+        )
+        assert decide(_sms_customer(cid), [_sms_step(customer_id=cid, step_holdout_share=0.3)])[0] == decision
+        arms[cid] = decision.step_arm
+    share = sum(arm == "holdout" for arm in arms.values()) / len(arms)
+    assert 0.27 < share < 0.33
+    # another step's holdout draws other customers
+    other = [
+        decide(_sms_customer(cid), [_sms_step(customer_id=cid, step_id="sms_2", step_holdout_share=0.3)])[0]
+        for cid in list(arms)[:400]
+    ]
+    assert [d.step_arm for d in other] != [arms[cid] for cid in list(arms)[:400]]
+    # without a step holdout nothing is marked
+    (plain,) = decide(_sms_customer(), [_sms_step()])
+    assert (plain.outcome, plain.step_arm) == (PLANNED, None)
+
+
+def test_a_step_holdout_comes_after_every_other_rule():
+    """A customer the step would not reach anyway (no consent, quiet hours) is not in either arm."""
+    held_out = next(
+        cid
+        for cid in range(1, 4001)
+        if decide(_sms_customer(cid), [_sms_step(customer_id=cid, step_holdout_share=0.5)])[0].step_arm
+        == "holdout"
+    )
+    no_consent = _sms_customer(held_out, consents={"sms": False})
+    (decision,) = decide(no_consent, [_sms_step(customer_id=held_out, step_holdout_share=0.5)])
+    assert (decision.reason, decision.step_arm) == ("no_consent", None)
+    night = NOW.replace(hour=20)  # 23:00 in Moscow
+    (decision,) = decide(
+        _sms_customer(held_out), [_sms_step(customer_id=held_out, step_holdout_share=0.5)], night
+    )
+    assert (decision.outcome, decision.reason, decision.step_arm) == (HELD, "quiet_hours", None)
+    # held out, the step still won the customer's arbitration, and it is not counted against the caps
+    rival = step(
+        customer_id=held_out, instance_id=f"abandoned_cart:{held_out}:cart-1", priority=10, channel="sms"
+    )
+    cust = _sms_customer(held_out)
+    decisions = decide(cust, [_sms_step(customer_id=held_out, step_holdout_share=0.5), rival])
+    assert [d.reason for d in decisions] == ["step_holdout", "arbitration_lost"]
+    assert cust.history == []
