@@ -259,59 +259,7 @@ class Simulation:
         return {"manifest_rows": manifest.rows, "stashed": moved, "scenario": self.scenario}
 
     def _create_truth_tables(self) -> None:
-        with self.warehouse.begin() as conn:
-            conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {SIM_SCHEMA}"))
-            for table in (
-                "truth_messages",
-                "truth_chain",
-                "truth_uplift",
-                "truth_step_uplift",
-                "truth_step",
-                "truth_customers",
-                "truth_send_time",
-                "hours",
-            ):
-                conn.execute(sa.text(f"DROP TABLE IF EXISTS {SIM_SCHEMA}.{table}"))
-            conn.execute(
-                sa.text(
-                    f"""CREATE TABLE {SIM_SCHEMA}.truth_messages (
-                        send_key VARCHAR PRIMARY KEY, chain_id VARCHAR, step_id VARCHAR, variant VARCHAR,
-                        channel VARCHAR, customer_id BIGINT, sent_at TIMESTAMP, delivered BOOLEAN,
-                        bounced BOOLEAN, opened BOOLEAN, clicked BOOLEAN, unsubscribed BOOLEAN,
-                        uplift DOUBLE PRECISION, effect INTEGER, order_id BIGINT, ordered_at TIMESTAMP,
-                        revenue DOUBLE PRECISION, send_local_hour DOUBLE PRECISION,
-                        hour_factor DOUBLE PRECISION, open_probability DOUBLE PRECISION,
-                        click_probability DOUBLE PRECISION)"""
-                )
-            )
-            conn.execute(
-                sa.text(
-                    f"""CREATE TABLE {SIM_SCHEMA}.truth_customers (
-                        customer_id BIGINT PRIMARY KEY, timezone VARCHAR, preferred_hour INTEGER,
-                        engagement DOUBLE PRECISION, bad_address BOOLEAN)"""
-                )
-            )
-            conn.execute(
-                sa.text(
-                    f"""CREATE TABLE {SIM_SCHEMA}.truth_uplift (
-                        chain_id VARCHAR, variant VARCHAR, uplift DOUBLE PRECISION, window_days INTEGER)"""
-                )
-            )
-            conn.execute(
-                sa.text(
-                    f"""CREATE TABLE {SIM_SCHEMA}.truth_step_uplift (
-                        chain_id VARCHAR, step_id VARCHAR, channel VARCHAR, uplift DOUBLE PRECISION,
-                        window_days INTEGER)"""
-                )
-            )
-            conn.execute(
-                sa.text(
-                    f"""CREATE TABLE {SIM_SCHEMA}.hours (
-                        hour_at TIMESTAMP PRIMARY KEY, released INTEGER, ingested INTEGER, due_steps INTEGER,
-                        planned INTEGER, sent INTEGER, events INTEGER, induced INTEGER, prevented INTEGER,
-                        seconds DOUBLE PRECISION)"""
-                )
-            )
+        self._run_sql("create_truth_tables")
 
     def _write_truth_customers(self, ids: np.ndarray, traits: dict[str, np.ndarray], zones: dict) -> None:
         frame = pd.DataFrame(
@@ -440,20 +388,12 @@ class Simulation:
         if at.hour == REPORTS_HOUR:
             with timer("reports"):
                 self._report(at.date() - timedelta(days=1), at)
-        with self.warehouse.begin() as conn:
-            conn.execute(
-                sa.text(
-                    f"INSERT INTO {SIM_SCHEMA}.hours VALUES (:at, :released, :ingested, :due_steps, :planned,"
-                    " :sent, :events, :induced, :prevented, :seconds)"
-                ),
-                {
-                    **{
-                        k: getattr(figures, k) for k in ("at", "released", "ingested", "due_steps", "planned")
-                    },
-                    **{k: getattr(figures, k) for k in ("sent", "events", "induced", "prevented")},
-                    "seconds": sum(figures.seconds.values()),
-                },
-            )
+        self._run_sql(
+            "record_hour",
+            **{k: getattr(figures, k) for k in ("at", "released", "ingested", "due_steps", "planned")},
+            **{k: getattr(figures, k) for k in ("sent", "events", "induced", "prevented")},
+            seconds=sum(figures.seconds.values()),
+        )
         return figures
 
     def _chains_with_work(self, at: datetime) -> dict[str, Any]:
@@ -688,7 +628,7 @@ class Simulation:
                     f"SELECT order_id, ordered_at, total_amount FROM {future('orders')}"
                     " WHERE customer_id = :c AND ordered_at > :s AND ordered_at <= :u AND status IN :statuses"
                     " AND order_id NOT IN"
-                    " (SELECT order_id FROM sim.truth_messages WHERE order_id IS NOT NULL)"
+                    f" (SELECT order_id FROM {SIM_SCHEMA}.truth_messages WHERE order_id IS NOT NULL)"
                     " ORDER BY ordered_at, order_id LIMIT 1"
                 ).bindparams(sa.bindparam("statuses", expanding=True)),
                 {"c": customer_id, "s": since, "u": until, "statuses": list(PURCHASE_STATUSES)},
@@ -764,114 +704,24 @@ class Simulation:
                 self.warehouse.insert_df(conn, f"{SIM_SCHEMA}.truth_step_uplift", pd.DataFrame(steps))
 
     def _write_truth_chain(self) -> None:
-        with self.warehouse.begin() as conn:
-            conn.execute(sa.text(f"DROP TABLE IF EXISTS {SIM_SCHEMA}.truth_chain"))
-            conn.execute(
-                sa.text(
-                    f"""
-                    CREATE TABLE {SIM_SCHEMA}.truth_chain AS
-                    SELECT
-                        u.chain_id,
-                        u.uplift,
-                        COALESCE(m.sends, 0) AS sends,
-                        COALESCE(m.delivered, 0) AS delivered,
-                        COALESCE(m.opened, 0) AS opened,
-                        COALESCE(m.clicked, 0) AS clicked,
-                        COALESCE(m.unsubscribed, 0) AS unsubscribed,
-                        COALESCE(m.induced_orders, 0) AS induced_orders,
-                        COALESCE(m.prevented_orders, 0) AS prevented_orders,
-                        COALESCE(m.induced_orders, 0) - COALESCE(m.prevented_orders, 0) AS incremental_orders,
-                        COALESCE(m.incremental_revenue, 0) AS incremental_revenue
-                    FROM (
-                        SELECT chain_id, AVG(uplift) AS uplift
-                        FROM {SIM_SCHEMA}.truth_uplift GROUP BY chain_id
-                    ) AS u
-                    LEFT JOIN (
-                        SELECT
-                            chain_id,
-                            COUNT(*) AS sends,
-                            SUM(CASE WHEN delivered THEN 1 ELSE 0 END) AS delivered,
-                            SUM(CASE WHEN opened THEN 1 ELSE 0 END) AS opened,
-                            SUM(CASE WHEN clicked THEN 1 ELSE 0 END) AS clicked,
-                            SUM(CASE WHEN unsubscribed THEN 1 ELSE 0 END) AS unsubscribed,
-                            SUM(CASE WHEN effect > 0 AND ordered_at <= :end THEN 1 ELSE 0 END)
-                                AS induced_orders,
-                            SUM(CASE WHEN effect < 0 AND ordered_at <= :end THEN 1 ELSE 0 END)
-                                AS prevented_orders,
-                            SUM(CASE WHEN ordered_at <= :end THEN revenue ELSE 0 END) AS incremental_revenue
-                        FROM {SIM_SCHEMA}.truth_messages
-                        GROUP BY chain_id
-                    ) AS m ON u.chain_id = m.chain_id
-                    ORDER BY u.chain_id
-                    """
-                ),
-                {"end": self.end},
-            )
+        """``sim.truth_chain``: per chain, its messages and the orders and revenue they truly added."""
+        self._run_sql("truth_chain", end_at=self.end)
 
     def _write_truth_send_time(self) -> None:
         """``sim.truth_send_time``: per chain, send-time arm and day of sending, the sent messages of
         ``send_time: optimal`` steps with the open and click rates their customers' known probabilities give
         (what the send-time lift report estimates from the opens it is told about)."""
-        with self.warehouse.begin() as conn:
-            conn.execute(sa.text(f"DROP TABLE IF EXISTS {SIM_SCHEMA}.truth_send_time"))
-            conn.execute(
-                sa.text(
-                    f"""
-                    CREATE TABLE {SIM_SCHEMA}.truth_send_time AS
-                    SELECT
-                        l.chain_id,
-                        l.send_time_arm AS arm,
-                        CAST(l.sent_at AS DATE) AS sent_day,
-                        COUNT(*) AS sent,
-                        SUM(m.open_probability) AS expected_opens,
-                        SUM(m.click_probability) AS expected_clicks,
-                        SUM(CASE WHEN m.opened THEN 1 ELSE 0 END) AS opened,
-                        SUM(CASE WHEN m.clicked THEN 1 ELSE 0 END) AS clicked,
-                        AVG(m.hour_factor) AS mean_hour_factor
-                    FROM crm.send_ledger AS l
-                    INNER JOIN {SIM_SCHEMA}.truth_messages AS m ON l.send_key = m.send_key
-                    WHERE l.send_time_arm IS NOT NULL AND l.state = 'sent'
-                    GROUP BY l.chain_id, l.send_time_arm, CAST(l.sent_at AS DATE)
-                    ORDER BY 1, 2, 3
-                    """
-                )
-            )
+        self._run_sql("truth_send_time")
 
     def _write_truth_step(self) -> None:
         """Per chain and step: sends, delivered, and the orders its messages added or prevented and their
         revenue, counting the orders the pipeline saw by the end (those ingested into ``crm.orders``)."""
+        self._run_sql("truth_step", end_at=self.end)
+
+    def _run_sql(self, name: str, **params: Any) -> None:
+        """Run ``include/sql/simulate/<name>.sql`` (its statements in order) in a transaction of its own."""
         with self.warehouse.begin() as conn:
-            conn.execute(sa.text(f"DROP TABLE IF EXISTS {SIM_SCHEMA}.truth_step"))
-            conn.execute(
-                sa.text(
-                    f"""
-                    CREATE TABLE {SIM_SCHEMA}.truth_step AS
-                    SELECT
-                        m.chain_id,
-                        m.step_id,
-                        m.channel,
-                        AVG(m.uplift) AS uplift,
-                        COUNT(*) AS sends,
-                        SUM(CASE WHEN m.delivered THEN 1 ELSE 0 END) AS delivered,
-                        SUM(CASE WHEN m.effect > 0 AND o.order_id IS NOT NULL THEN 1 ELSE 0 END)
-                            AS induced_orders,
-                        SUM(CASE WHEN m.effect < 0 AND m.ordered_at <= :end THEN 1 ELSE 0 END)
-                            AS prevented_orders,
-                        SUM(
-                            CASE
-                                WHEN m.effect > 0 AND o.order_id IS NOT NULL THEN m.revenue
-                                WHEN m.effect < 0 AND m.ordered_at <= :end THEN m.revenue
-                                ELSE 0
-                            END
-                        ) AS incremental_revenue
-                    FROM {SIM_SCHEMA}.truth_messages AS m
-                    LEFT JOIN crm.orders AS o ON m.effect > 0 AND m.order_id = o.order_id
-                    GROUP BY m.chain_id, m.step_id, m.channel
-                    ORDER BY m.chain_id, m.step_id, m.channel
-                    """
-                ),
-                {"end": self.end},
-            )
+            self.warehouse.run_steps(conn, f"simulate/{name}.sql", **params)
 
 
 class _Timer:

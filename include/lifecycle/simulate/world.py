@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from lifecycle.demo.generator import SHOP_TABLES
 from lifecycle.warehouse import Warehouse
 
+#: The simulator's schema; the SQL files in include/sql/simulate name it as written here.
 SIM_SCHEMA = "sim"
 #: shop.<table> names without the schema.
 TABLES = tuple(name.split(".", 1)[1] for name in SHOP_TABLES)

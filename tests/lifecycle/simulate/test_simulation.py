@@ -316,6 +316,24 @@ def test_the_pipeline_never_reads_the_ground_truth():
     assert offenders == []
 
 
+def test_the_simulation_writes_only_its_own_schema():
+    """The simulation's SQL files create, fill and drop tables only in its schema (``SIM_SCHEMA``)."""
+    from lifecycle.simulate.world import SIM_SCHEMA
+
+    target = re.compile(
+        r"\b(?:CREATE SCHEMA IF NOT EXISTS|(?:CREATE|DROP) TABLE(?: IF EXISTS)?|INSERT INTO|DELETE FROM"
+        r"|UPDATE)\s+(\w+)",
+        re.IGNORECASE,
+    )
+    written = {
+        (path.name, schema)
+        for path in (PROJECT / "include" / "sql" / "simulate").glob("*.sql")
+        for schema in target.findall(path.read_text(encoding="utf-8"))
+    }
+    assert {name for name, _ in written} >= {"create_truth_tables.sql", "record_hour.sql", "truth_chain.sql"}
+    assert {schema for _, schema in written} == {SIM_SCHEMA}
+
+
 def test_same_seed_same_run(run, tmp_path):
     first, _ = run
     second, _ = simulate(tmp_path, seed=SEED, days=DAYS, customers=CUSTOMERS)
