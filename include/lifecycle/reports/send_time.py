@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from lifecycle.reports.stats import DEFAULT_CONFIDENCE, newcombe_difference
+from lifecycle.reports.stats import DEFAULT_CONFIDENCE, format_estimate, format_share, newcombe_difference
 from lifecycle.warehouse import Warehouse
 
 ARMS = ("optimal", "default")
@@ -104,15 +104,9 @@ def format_lift(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "send-time lift: no message of a send_time: optimal step was sent in the period"
 
-    def rate(value: float | None) -> str:
-        return "—" if value is None else f"{value:.1%}"
-
     def lift(row: dict[str, Any], metric: str) -> str:
-        if row[f"{metric}_lift"] is None:
-            return "—"
-        return (
-            f"{row[f'{metric}_lift'] * 100:+.1f} pp "
-            f"[{row[f'{metric}_ci_low'] * 100:+.1f}, {row[f'{metric}_ci_high'] * 100:+.1f}]"
+        return format_estimate(
+            row[f"{metric}_lift"], row[f"{metric}_ci_low"], row[f"{metric}_ci_high"], scale=100, unit=" pp"
         )
 
     head = (
@@ -123,7 +117,7 @@ def format_lift(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         lines.append(
             f"{r['chain_id']:<18} {r['sent_optimal']:>6}/{r['sent_default']:<6}  "
-            f"{rate(r['opened_rate_optimal']):>7}/{rate(r['opened_rate_default']):<7} "
+            f"{format_share(r['opened_rate_optimal']):>7}/{format_share(r['opened_rate_default']):<7} "
             f"{lift(r, 'opened'):>26}  {lift(r, 'clicked'):>26}  {lift(r, 'converted'):>26}"
             + (f"  ({r['reason']})" if r["reason"] else "")
         )

@@ -20,6 +20,7 @@ checks the intervals' coverage on a synthetic shop with known effects.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -273,3 +274,40 @@ def chain_effect(
             "conversion_significant": low > 0 or high < 0,
         }
     return result
+
+
+#: What the plain-text tables show for a figure that is not given.
+MISSING = "—"
+
+
+def format_estimate(
+    value: Any,
+    low: Any = None,
+    high: Any = None,
+    fmt: str | Callable[[Any], str] = "+.1f",
+    *,
+    scale: float = 1,
+    unit: str = "",
+    sep: str = ", ",
+) -> str:
+    """An estimate and its interval for the plain-text tables: ``+1.2 [-0.3, +2.7]``.
+
+    Each number is multiplied by ``scale`` (100 for percentage points) and written with ``fmt``, a format
+    spec or a function; ``unit`` follows the estimate and ``sep`` separates the bounds. A missing estimate is
+    ``—``, an estimate without an interval stands alone.
+    """
+
+    def number(x: Any) -> str:
+        scaled = x if scale == 1 else x * scale
+        return fmt(scaled) if callable(fmt) else format(scaled, fmt)
+
+    if value is None:
+        return MISSING
+    if low is None:
+        return number(value) + unit
+    return f"{number(value)}{unit} [{number(low)}{sep}{number(high)}]"
+
+
+def format_share(value: float | None) -> str:
+    """A share as a percentage with one decimal (``12.3%``) for the plain-text tables; ``—`` when missing."""
+    return MISSING if value is None else f"{value:.1%}"

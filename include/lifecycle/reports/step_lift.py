@@ -39,6 +39,7 @@ from lifecycle.reports.stats import (
     MIN_BUYERS_PER_ARM,
     ArmStats,
     expected_buyers,
+    format_estimate,
     newcombe_difference,
     unmeasurable_reason,
     welch_uplift,
@@ -184,13 +185,6 @@ def format_step_lift(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "step holdouts: no step with its own holdout was decided in the period"
 
-    def interval(value, low, high, fmt: str) -> str:
-        if value is None:
-            return "—"
-        if low is None:
-            return format(value, fmt)
-        return f"{format(value, fmt)} [{format(low, fmt)}, {format(high, fmt)}]"
-
     head = (
         f"{'step':<22} {'channel':<7} {'treated/holdout':>15} {'cost':>10}  "
         f"{'incremental orders (95 % CI)':>30}  {'incremental revenue (95 % CI)':>34}  "
@@ -198,12 +192,14 @@ def format_step_lift(rows: list[dict[str, Any]]) -> str:
     )
     lines = [head, "-" * len(head)]
     for r in rows:
+        orders = format_estimate(r["incremental_orders"], r["orders_ci_low"], r["orders_ci_high"], "+.1f")
+        revenue = format_estimate(
+            r["incremental_revenue"], r["revenue_ci_low"], r["revenue_ci_high"], "+,.0f"
+        )
         lines.append(
             f"{r['chain_id'] + '.' + r['step_id']:<22} {r['channel']:<7} "
             f"{r['treated']:>7}/{r['holdout']:<7} {r['cost']:>10.0f}  "
-            f"{interval(r['incremental_orders'], r['orders_ci_low'], r['orders_ci_high'], '+.1f'):>30}  "
-            f"{interval(r['incremental_revenue'], r['revenue_ci_low'], r['revenue_ci_high'], '+,.0f'):>34}  "
-            f"{'—' if r['net'] is None else format(r['net'], '+,.0f'):>12}  "
+            f"{orders:>30}  {revenue:>34}  {format_estimate(r['net'], fmt='+,.0f'):>12}  "
             f"{r['verdict'] or r['revenue_reason']}"
         )
     return "\n".join(lines)

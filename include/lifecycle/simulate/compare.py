@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from lifecycle.reports.stats import format_estimate, format_share, newcombe_difference
 from lifecycle.simulate.world import SIM_SCHEMA
 from lifecycle.warehouse import Warehouse
 
@@ -87,7 +88,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     lines = [header, "-" * len(header)]
     for r in rows:
         ci = (
-            f"{_money(r['measured_revenue'])} [{_money(r['ci_low'])}; {_money(r['ci_high'])}]"
+            format_estimate(r["measured_revenue"], r["ci_low"], r["ci_high"], _money, sep="; ")
             if r["ci_low"] is not None
             else f"— ({(r.get('reason') or 'no interval').replace('_', ' ')}: {r['treated'] or 0} treated, "
             f"{r['holdout'] or 0} holdout)"
@@ -169,7 +170,6 @@ def send_time_recovery(warehouse: Warehouse, first_day: date, last_day: date) ->
     interval covers it, and the rates of the opens the customers drew (``drawn_*``, including those the
     warehouse has not heard of by the end). Every chain is measured, however few its sends."""
     from lifecycle.reports.send_time import ARMS, send_time_lift
-    from lifecycle.reports.stats import newcombe_difference
 
     measured = send_time_lift(warehouse, first_day, last_day, min_sends=1)
     with warehouse.begin() as conn:
@@ -242,11 +242,8 @@ def format_recovery(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "send-time lift: no message of a send_time: optimal step was sent in the period"
 
-    def pct(value: float | None) -> str:
-        return "—" if value is None else f"{value:.1%}"
-
-    def pp(value: float | None) -> str:
-        return "—" if value is None else f"{value * 100:+.1f}"
+    def pp(value: float | None, low: float | None = None, high: float | None = None) -> str:
+        return format_estimate(value, low, high, scale=100)
 
     head = (
         f"{'chain':<20} {'sent opt/def':>13}  {'open opt/def':>15}  {'true opt/def':>15}  "
@@ -254,13 +251,11 @@ def format_recovery(rows: list[dict[str, Any]]) -> str:
     )
     lines = [head, "-" * len(head)]
     for r in rows:
-        interval = (
-            "—" if r["ci_low"] is None else f"{pp(r['open_lift'])} [{pp(r['ci_low'])}, {pp(r['ci_high'])}]"
-        )
+        interval = "—" if r["ci_low"] is None else pp(r["open_lift"], r["ci_low"], r["ci_high"])
         lines.append(
             f"{r['chain_id']:<20} {r['sent_optimal']:>6}/{r['sent_default']:<6}  "
-            f"{pct(r['open_rate_optimal']):>7}/{pct(r['open_rate_default']):<7}  "
-            f"{pct(r['true_open_rate_optimal']):>7}/{pct(r['true_open_rate_default']):<7}  "
+            f"{format_share(r['open_rate_optimal']):>7}/{format_share(r['open_rate_default']):<7}  "
+            f"{format_share(r['true_open_rate_optimal']):>7}/{format_share(r['true_open_rate_default']):<7}  "
             f"{interval:>22}  {pp(r['true_lift']):>6}  {pp(r['drawn_lift']):>6}  "
             f"{'—' if r['covered'] is None else 'yes' if r['covered'] else 'NO'}"
         )
@@ -277,8 +272,6 @@ def send_time_redraws(
     whose interval covers it, whose measured lift is positive and whose interval lies above zero, and how
     many sends per arm (at this period's arm shares) an interval above zero in 80 % of draws would take."""
     import numpy as np
-
-    from lifecycle.reports.stats import newcombe_difference
 
     with warehouse.begin() as conn:
         rows = conn.execute(
@@ -395,7 +388,7 @@ def format_step_table(rows: list[dict[str, Any]]) -> str:
     def interval(r: dict, value: str, low: str, high: str, fmt: str) -> str:
         if r[value] is None:
             return f"— ({r['reason'] or r['revenue_reason']})"
-        return f"{format(r[value], fmt)} [{format(r[low], fmt)}, {format(r[high], fmt)}]"
+        return format_estimate(r[value], r[low], r[high], fmt)
 
     head = (
         f"{'step':<20} {'uplift':>6} {'treated/holdout':>15} {'true orders':>11} "
