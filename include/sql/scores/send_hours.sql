@@ -19,6 +19,16 @@ WHERE as_of = :as_of;
 DELETE FROM crm.customer_send_hours
 WHERE as_of = :as_of;
 
+-- The 24 local hours, for the spreading and the shop's profile below (a temporary table of this transaction,
+-- dropped at the end).
+CREATE TEMPORARY TABLE send_hours_of_day AS
+SELECT h.hour
+FROM (
+    VALUES
+    (0), (1), (2), (3), (4), (5), (6), (7), (8), (9), (10), (11),
+    (12), (13), (14), (15), (16), (17), (18), (19), (20), (21), (22), (23)
+) AS h (hour);
+
 -- The window's responses, each spread over its local hour and the neighbours: read once, used by both
 -- profiles below (a temporary table of this transaction, dropped at the end).
 CREATE TEMPORARY TABLE send_hour_counts AS
@@ -60,15 +70,6 @@ local_responses AS (
     WHERE c.timezone IS NOT NULL AND r.weight > 0
 ),
 
-hours AS (
-    SELECT h.hour
-    FROM (
-        VALUES
-        (0), (1), (2), (3), (4), (5), (6), (7), (8), (9), (10), (11),
-        (12), (13), (14), (15), (16), (17), (18), (19), (20), (21), (22), (23)
-    ) AS h (hour)
-),
-
 spread AS (
     SELECT
         l.customer_id,
@@ -77,7 +78,7 @@ spread AS (
         l.weight * CASE WHEN l.hour = h.hour THEN 0.5 ELSE 0.25 END AS responses,
         CASE WHEN l.hour = h.hour THEN l.weight ELSE 0 END AS weight
     FROM local_responses AS l
-    INNER JOIN hours AS h ON (l.hour - h.hour + 24) % 24 IN (0, 1, 23)
+    INNER JOIN send_hours_of_day AS h ON (l.hour - h.hour + 24) % 24 IN (0, 1, 23)
 )
 
 SELECT
@@ -90,16 +91,7 @@ FROM spread
 GROUP BY customer_id, hour;
 
 INSERT INTO crm.send_hour_profiles (as_of, segment, hour, responses, probability)
-WITH hours AS (
-    SELECT h.hour
-    FROM (
-        VALUES
-        (0), (1), (2), (3), (4), (5), (6), (7), (8), (9), (10), (11),
-        (12), (13), (14), (15), (16), (17), (18), (19), (20), (21), (22), (23)
-    ) AS h (hour)
-),
-
-segment_counts AS (
+WITH segment_counts AS (
     SELECT
         segment,
         hour,
@@ -112,7 +104,7 @@ shop_counts AS (
     SELECT
         h.hour,
         COALESCE(SUM(sc.responses), 0) AS responses
-    FROM hours AS h
+    FROM send_hours_of_day AS h
     LEFT JOIN segment_counts AS sc ON h.hour = sc.hour
     GROUP BY h.hour
 ),
@@ -196,3 +188,5 @@ FROM ranked
 WHERE place = 1;
 
 DROP TABLE send_hour_counts;
+
+DROP TABLE send_hours_of_day;
