@@ -13,6 +13,7 @@ from lifecycle.policy.experiments import probability_best, thompson_weights
 from lifecycle.reports.build import HOLDOUT, NEW_CODE, TREATED
 from lifecycle.reports.send_time import send_time_lift
 from lifecycle.reports.stats import ArmStats, ab_winner, chain_effect
+from lifecycle.reports.step_lift import step_lift
 
 if TYPE_CHECKING:
     from lifecycle.chains.config import ChainConfig
@@ -166,7 +167,9 @@ def overview(
     """The CRM overview for the days ``first_day``..``last_day``: chain and step KPIs, incremental revenue
     with its interval, A/B results with P(best) and bandit weights, cohorts, RFM, customer KPIs, the send-time
     lift per chain (:func:`lifecycle.reports.send_time.send_time_lift`) and where the customers' best hours
-    come from (``send_hour_basis``: customers per basis on the newest learned date). Every chain's
+    come from (``send_hour_basis``: customers per basis on the newest learned date), the lift of each step
+    with its own holdout against its cost (``step_lift``: :func:`lifecycle.reports.step_lift.step_lift`,
+    decisions of the period, purchases in its 7-day window). Every chain's
     ``uplift`` is its :func:`lifecycle.reports.stats.chain_effect` (a chain that sent but had no entrants in
     the period: reason ``no_entrants``)."""
     period = {"since_day": first_day, "until_day": last_day + timedelta(days=1)}
@@ -198,6 +201,7 @@ def overview(
         "next_order": _fetch(warehouse, "reports/next_order_by_segment.sql", until_date=last_day),
         "send_time": send_time_lift(warehouse, first_day, last_day),
         "send_hour_basis": _fetch(warehouse, "reports/send_hour_basis.sql", until_date=last_day),
+        "step_lift": step_lift(warehouse, first_day, last_day),
         "rfm_migration": _fetch(warehouse, "reports/rfm_migration.sql", until_date=last_day),
         "customers": customer[-1] if customer else None,
         "customer_history": customer,

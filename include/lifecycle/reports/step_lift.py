@@ -37,6 +37,7 @@ from typing import Any
 from lifecycle.reports.stats import (
     DEFAULT_CONFIDENCE,
     MIN_BUYERS_PER_ARM,
+    MIN_ENTRANTS_PER_ARM,
     ArmStats,
     expected_buyers,
     format_estimate,
@@ -52,6 +53,22 @@ VERDICTS = {
     "earns_its_cost": "the whole interval of its incremental revenue lies above what the messages cost",
     "costs_more": "the whole interval of its incremental revenue lies below what the messages cost",
     "unclear": "the interval of its incremental revenue contains the cost: not yet clear",
+}
+#: The verdicts in the marketer's words, Russian and English (the CRM overview's "Step lift" section).
+VERDICT_LABELS = {
+    "earns_its_cost": ("окупается", "earns its cost"),
+    "costs_more": ("стоит больше, чем приносит", "costs more than it brings"),
+    "unclear": ("пока неясно", "not yet clear"),
+}
+#: Why a step gets no figure, said of a step: the keys of :data:`lifecycle.reports.stats.REASONS` a step can
+#: have (their short labels are :data:`lifecycle.reports.stats.REASON_LABELS`).
+REASONS = {
+    "no_sends": "the step sent nothing to its treated customers in the period: there is no effect to measure",
+    "no_entrants": "no customer was due for the step in the period",
+    "no_holdout": "no customer of the period was kept from the step: there is nothing to compare with",
+    "too_few_entrants": f"an arm has fewer than {MIN_ENTRANTS_PER_ARM} customers: too small to say",
+    "too_few_buyers": f"fewer than {MIN_BUYERS_PER_ARM} buyers expected in the smaller arm: too few to "
+    "estimate revenue",
 }
 
 

@@ -693,6 +693,136 @@ def _send_time(rows: list[dict[str, Any]], basis: list[dict[str, Any]], chains: 
     return "".join((lift, note, hours))
 
 
+def _signed(value: float) -> str:
+    """A count with one decimal and its sign: ``+53.8``, ``−2.0``."""
+    return f"{value:+.1f}".replace("-", "−")
+
+
+def _reason_html(reason: str) -> str:
+    """Why a step has no figure: the reports' short label, the step's meaning as its tooltip."""
+    from lifecycle.reports.step_lift import REASONS
+    from lifecycle.reports.uplift_verdict import reason_verdict
+
+    said = reason_verdict(reason)
+    meaning = REASONS.get(reason, said.meaning)
+    return f"<span class='verdict' title='{escape(meaning, quote=True)}'>{escape(said.text)}</span>"
+
+
+def _step_lift(rows: list[dict[str, Any]], chains: dict[str, Any]) -> str:
+    """Each step with its own holdout (:func:`lifecycle.reports.step_lift.step_lift`): its customers per arm,
+    incremental orders and revenue with their intervals, what its messages cost, the net and the verdict;
+    a step without a figure is grey with the reason."""
+    from lifecycle.reports.stats import MIN_BUYERS_PER_ARM, MIN_ENTRANTS_PER_ARM
+    from lifecycle.reports.step_lift import DEFAULT_WINDOW_DAYS, VERDICT_LABELS, VERDICTS
+    from lifecycle.reports.uplift_verdict import CURRENCY, confidence_text, money_text
+
+    def classes_of(css: str) -> str:
+        return f"verdict {css}" if css else "verdict"
+
+    def money_interval(value: float, low: float | None, high: float | None) -> str:
+        if low is None or high is None:
+            return money_text(value)
+        return f"{money_text(value)} [{money_text(low)}; {money_text(high)}]"
+
+    if not rows:
+        table = r.paragraph(
+            "За период не решался ни один шаг со своим holdout / No step with its own holdout was decided "
+            "in this period.",
+            "muted",
+        )
+    else:
+        table_rows, classes = [], []
+        for row in rows:
+            css = {"earns_its_cost": "up", "costs_more": "down"}.get(row["verdict"] or "", "")
+            orders: Any
+            revenue: Any
+            net: Any
+            verdict: Any
+            if row["reason"]:
+                orders = ("raw-html", _reason_html(row["reason"]))
+            else:
+                orders = (
+                    f"{_signed(row['incremental_orders'])} "
+                    f"[{_signed(row['orders_ci_low'])}; {_signed(row['orders_ci_high'])}]"
+                    if row["orders_ci_low"] is not None
+                    else _signed(row["incremental_orders"])
+                )
+            if row["reason"]:
+                revenue = net = verdict = "–"
+            elif row["revenue_reason"]:
+                revenue, net, verdict = ("raw-html", _reason_html(row["revenue_reason"])), "–", "–"
+            else:
+                revenue = money_interval(
+                    row["incremental_revenue"], row["revenue_ci_low"], row["revenue_ci_high"]
+                )
+                net = (
+                    "raw-html",
+                    f"<span class='{css}'>"
+                    f"{escape(money_interval(row['net'], row['net_ci_low'], row['net_ci_high']))}</span>",
+                )
+                ru, en = VERDICT_LABELS[row["verdict"]]
+                meaning = escape(VERDICTS[row["verdict"]], quote=True)
+                verdict = (
+                    "raw-html",
+                    f"<span class='{classes_of(css)}' title='{meaning}'>{escape(ru)} / {escape(en)}</span>",
+                )
+            table_rows.append(
+                [
+                    _chain_name(chains, row["chain_id"]),
+                    row["step_id"],
+                    row["channel"],
+                    f"{r.fmt(row['treated'])} / {r.fmt(row['holdout'])}",
+                    orders,
+                    revenue,
+                    money_text(row["cost"]),
+                    net,
+                    verdict,
+                ]
+            )
+            classes.append("muted" if row["reason"] else None)
+        level = confidence_text(rows[0]["confidence"])
+        table = r.table(
+            [
+                "Цепочка / Chain",
+                "Шаг / Step",
+                "Канал / Channel",
+                "Клиентов: воздействие / holdout / Customers: treated / holdout",
+                f"Инкрементальные заказы, {level} CI / Incremental orders, {level} CI",
+                f"Инкрементальная выручка, {level} CI / Incremental revenue, {level} CI",
+                "Стоимость сообщений / Cost of the messages",
+                f"За вычетом стоимости, {level} CI / Net of cost, {level} CI",
+                "Итог / Verdict",
+            ],
+            table_rows,
+            numeric=(3, 4, 5, 6, 7),
+            row_classes=classes,
+        )
+    note = r.paragraph(
+        "Шаг со своим holdout (holdout_share шага) не уходит доле клиентов, которым его пропустили бы все "
+        "правила политики; остальная цепочка идёт для них как для всех. Инкрементальные заказы и выручка = "
+        "(на клиента с воздействием − на клиента из holdout шага) × клиентов с воздействием, покупки за "
+        f"{DEFAULT_WINDOW_DAYS} дней после решения, 95 % интервал Уэлча. Стоимость — цена отправленных "
+        "сообщений шага по журналу отправок (для SMS: сегменты × цена). «Окупается», если весь интервал "
+        "выручки выше стоимости; «стоит больше, чем приносит», если весь ниже; иначе «пока неясно». Если "
+        f"в одной из групп меньше {MIN_ENTRANTS_PER_ARM} клиентов, цифр нет, строка серая и указана "
+        f"причина; если в меньшей группе ожидается меньше {MIN_BUYERS_PER_ARM} покупателей, даны заказы, "
+        "но не выручка. Выручка — все покупки клиентов, а не прибыль: сравнивайте итог со своей маржой. "
+        f"Суммы в {CURRENCY}. / A step with its own holdout (a step's holdout_share) is kept from a fixed "
+        "share of the customers every policy rule would have let it reach; the rest of the chain goes on "
+        "for them as for everyone. Incremental orders and revenue = (per treated customer − per customer "
+        "of the step's holdout) × treated customers, purchases within "
+        f"{DEFAULT_WINDOW_DAYS} days of the decision, Welch 95 % interval. The cost is what the step's "
+        "sent messages cost by the send ledger (SMS: segments × price). 'Earns its cost' when the whole "
+        "revenue interval lies above the cost, 'costs more than it brings' when it lies below, else 'not "
+        f"yet clear'. With fewer than {MIN_ENTRANTS_PER_ARM} customers in either arm no figure is given: "
+        f"the row is grey with the reason; with fewer than {MIN_BUYERS_PER_ARM} buyers expected in the "
+        "smaller arm the orders are given but not the revenue. The revenue is the customers' whole "
+        f"purchases, not the profit: compare the net with your margin. Amounts in {CURRENCY} "
+        '(docs/sms.md, "Did the SMS earn its cost?").'
+    )
+    return "".join((table, note))
+
+
 def overview(
     reader,
     first_day: date | None,
@@ -954,6 +1084,10 @@ def overview(
                 ),
             ),
             r.section("Шаги / Steps", steps),
+            r.section(
+                "Окупается ли шаг: его собственный holdout / Step lift: does the step earn its cost?",
+                _step_lift(data.get("step_lift", []), chains),
+            ),
             r.section("A/B-тесты и бандит / A/B tests and bandit weights", ab),
             r.section("Когорты: удержание / Cohort retention (purchases)", r.heatmap(data["cohorts"])),
             r.section(

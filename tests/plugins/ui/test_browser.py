@@ -274,6 +274,69 @@ def test_run_summary_explains_entered_sent_and_held_in_plain_words(airflow_ui, b
     assert grey == "rgb(135, 149, 164)"  # the muted grey of too-small figures
 
 
+#: The rows of the step-lift section as the browser shows them: each row's cells, whether it is greyed out,
+#: and the colour of its cells' text.
+STEP_LIFT_ROWS = """(() => {
+  const h2 = [...document.querySelectorAll('h2')].find(h => h.innerText.includes('Step lift'));
+  if (!h2) return null;
+  let table = h2.nextElementSibling;
+  while (table && table.tagName !== 'TABLE' && table.tagName !== 'H2') table = table.nextElementSibling;
+  if (!table || table.tagName !== 'TABLE') return [];
+  return [...table.querySelectorAll('tbody tr')].map(tr => ({
+    muted: tr.classList.contains('muted'),
+    cells: [...tr.querySelectorAll('td')].map(td => td.innerText),
+    colours: [...tr.querySelectorAll('td')].map(td => getComputedStyle(td).color),
+    verdict: (() => { const s = tr.querySelector('td:last-child span');
+      return s ? {colour: getComputedStyle(s).color, title: s.title} : null; })(),
+    reason: (() => { const s = tr.querySelector('td:nth-child(5) span');
+      return s ? s.title : ''; })(),
+  }));
+})()"""
+
+
+def test_crm_overview_shows_what_a_step_earns_against_its_cost(airflow_ui, browser):
+    """The marketer asks whether the win-back SMS earned its cost: the CRM overview answers per step with its
+    own holdout, the incremental orders and revenue with their intervals next to the cost, the verdict in
+    green; cross-sell's SMS, with too few customers held out, is grey with the reason and no figure."""
+    import re
+
+    base = airflow_ui["base"]
+    airflow_ui["use_warehouse"]("hand-built")
+    browser.set_cookie("_token", airflow_ui["token"], base)
+    browser.open(f"{base}/lifecycle/overview?start=2026-03-01&end=2026-03-31")
+    text = browser.wait_for_text(BODY_TEXT, ["Step lift: does the step earn its cost?", "Карта коммуникаций"])
+    section = text[text.index("Step lift: does the step earn its cost?") :]
+    assert "Earns its cost' when the whole revenue interval lies above the cost" in section
+    rows = {row["cells"][0]: row for row in browser.evaluate(STEP_LIFT_ROWS)}
+    assert set(rows) == {
+        "Реактивация / Win-back",
+        "Сопутствующие товары / Cross-sell",
+        "День рождения / Birthday",  # enough customers, too few buyers: see test_pages
+    }
+
+    win_back = rows["Реактивация / Win-back"]
+    assert not win_back["muted"]
+    assert win_back["cells"][1:4] == ["sms_1", "sms", "150 / 120"]
+    assert re.fullmatch(r"\+52\.5 \[\+\d+\.\d; \+\d+\.\d\]", win_back["cells"][4])
+    assert re.fullmatch(
+        r"[\d\u202f]+\u00a0₽ \[[\d\u202f]+\u00a0₽; [\d\u202f]+\u00a0₽\]", win_back["cells"][5]
+    )
+    assert win_back["cells"][6] == "900\u00a0₽"
+    assert win_back["cells"][8] == "окупается / earns its cost"
+    assert win_back["verdict"]["colour"] == "rgb(45, 125, 70)"  # the green of a significant gain
+    assert "lies above what the messages cost" in win_back["verdict"]["title"]  # the tooltip
+
+    cross_sell = rows["Сопутствующие товары / Cross-sell"]
+    assert cross_sell["muted"]
+    assert cross_sell["cells"][1:4] == ["sms_1", "sms", "40 / 12"]
+    assert cross_sell["cells"][4] == "слишком мало клиентов / too small to say"
+    assert "an arm has fewer than 100 customers" in cross_sell["reason"]
+    assert [cross_sell["cells"][i] for i in (5, 7, 8)] == ["–", "–", "–"]
+    assert not re.search(r"\d\.\d|\[", " ".join(cross_sell["cells"][4:]))  # no effect, no interval
+    assert set(cross_sell["colours"]) == {"rgb(135, 149, 164)"}  # the muted grey of too-small figures
+    browser.screenshot(ARTIFACTS / "crm-overview-step-lift.png", full_page=True)
+
+
 def test_demo_run_summary_shows_entered_sent_and_held_with_plain_reasons(airflow_ui, browser):
     """The marketer after a demo: the Run summary tab of a real chains run of the demo shop says how many
     entered, were sent and were held back, and why, in words; every figure is the run's own record."""

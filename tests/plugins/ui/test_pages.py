@@ -848,3 +848,101 @@ def test_the_send_time_section_says_when_nothing_timed_was_sent(client):
     section = html[start : html.index("<h2>", start + 10)]
     assert "No message of a send_time: optimal step was sent in this period" in section
     assert "No best hours learned yet" in section  # nothing learned up to February
+
+
+STEP_LIFT = "<h2>Окупается ли шаг: его собственный holdout / Step lift: does the step earn its cost?</h2>"
+
+
+def _section_rows(html: str, heading: str) -> list[tuple[bool, list[str]]]:
+    """The body rows of the section under ``heading``: (greyed out, cell texts with tags kept)."""
+    import re
+    from html import unescape
+
+    start = html.index(heading)
+    section = html[start : html.index("<h2>", start + 10)]
+    return [
+        (bool(muted), [unescape(td) for td in re.findall(r"<td[^>]*>(.*?)</td>", tr, re.S)])
+        for muted, tr in re.findall(r"<tr( class='muted')?>(.*?)</tr>", section, re.S)
+        if "<td" in tr
+    ]
+
+
+def test_crm_overview_shows_each_step_lift_against_its_cost(client, ui_warehouse):
+    """Per step with its own holdout: the customers of both arms, incremental orders and revenue with their
+    95 % intervals, the cost of its messages, the net and the verdict in words; a step with too few customers
+    is grey with the reason and no figure. The figures are the report's own (step_lift on the same
+    warehouse)."""
+    from datetime import date
+
+    from ui_rows import SMS_COST, STEP_HOLDOUT_ARMS
+
+    from lifecycle.reports.stats import MIN_ENTRANTS_PER_ARM
+    from lifecycle.reports.step_lift import step_lift
+    from lifecycle.reports.uplift_verdict import money_text
+
+    html = client.get("/overview?start=2026-03-01&end=2026-03-31", headers=AUTH).text
+    assert html.index("<h2>Шаги / Steps</h2>") < html.index(STEP_LIFT)  # next to the other per-step figures
+    cells = _section_rows(html, STEP_LIFT)
+    assert len(cells) == 3
+    report = {r["chain_id"]: r for r in step_lift(ui_warehouse, date(2026, 3, 1), date(2026, 3, 31))}
+
+    # win-back's SMS: half of 150 treated bought against 18 of 120 held out, 150 SMS at 6.00 each
+    by_chain = {c[1][0]: c for c in cells}
+    muted, win_back = by_chain["Реактивация / Win-back"]
+    cross_sell_muted, cross_sell = by_chain["Сопутствующие товары / Cross-sell"]
+    birthday_muted, birthday = by_chain["День рождения / Birthday"]
+    row = report["win_back"]
+    assert not muted
+    assert win_back[1:4] == ["sms_1", "sms", "150 / 120"]
+    assert row["incremental_orders"] == pytest.approx(75 - 150 * 18 / 120)  # 52.5
+    low, high = row["orders_ci_low"], row["orders_ci_high"]
+    assert win_back[4] == f"+52.5 [+{low:.1f}; +{high:.1f}]"
+    revenue = f"{money_text(row['incremental_revenue'])} [{money_text(row['revenue_ci_low'])}; "
+    assert win_back[5] == revenue + f"{money_text(row['revenue_ci_high'])}]"
+    assert win_back[6] == money_text(150 * SMS_COST) == "900\u00a0₽"
+    assert money_text(row["net"]) in win_back[7]
+    assert money_text(row["net_ci_low"]) in win_back[7]
+    assert "class='up'" in win_back[7]
+    assert row["revenue_ci_low"] > 150 * SMS_COST
+    assert "окупается / earns its cost" in win_back[8]
+    assert "class='verdict up'" in win_back[8]
+    assert "the whole interval of its incremental revenue lies above what the messages cost" in win_back[8]
+
+    # cross-sell's SMS: 12 held out, fewer than the minimum: no figure, the reason, the row grey
+    assert STEP_HOLDOUT_ARMS[("cross_sell", "sms_1")]["holdout"][0] < MIN_ENTRANTS_PER_ARM
+    assert report["cross_sell"]["reason"] == "too_few_entrants"
+    assert cross_sell_muted
+    assert cross_sell[:4] == ["Сопутствующие товары / Cross-sell", "sms_1", "sms", "40 / 12"]
+    assert "слишком мало клиентов / too small to say" in cross_sell[4]
+    assert f"an arm has fewer than {MIN_ENTRANTS_PER_ARM} customers" in cross_sell[4]  # the tooltip
+    assert cross_sell[5] == cross_sell[7] == cross_sell[8] == "–"
+    assert "[" not in "".join(cross_sell)  # no interval anywhere in the row
+    assert not any(word in "".join(cross_sell) for word in ("earns", "costs more", "not yet clear"))
+
+    # the birthday SMS: over 100 customers per arm but 16 buyers in all: the orders with their interval, no
+    # revenue, net or verdict; not grey, since it has a figure
+    row = report["birthday"]
+    assert (row["reason"], row["revenue_reason"]) == (None, "too_few_buyers")
+    assert not birthday_muted
+    assert birthday[3] == "110 / 105"
+    assert birthday[4] == (
+        f"{row['incremental_orders']:+.1f} [{row['orders_ci_low']:+.1f}; {row['orders_ci_high']:+.1f}]"
+    ).replace("-", "−")
+    assert "слишком мало покупателей / too few buyers to say" in birthday[5]
+    assert "fewer than 30 buyers expected in the smaller arm" in birthday[5]
+    assert birthday[7] == birthday[8] == "–"
+    assert birthday[6] == money_text(110 * SMS_COST)
+
+    # the explanation under the table
+    start = html.index(STEP_LIFT)
+    section = html[start : html.index("<h2>", start + 10)]
+    assert "purchases within 7 days of the decision, Welch 95 % interval" in section
+    assert f"With fewer than {MIN_ENTRANTS_PER_ARM} customers in either arm no figure is given" in section
+
+
+def test_the_step_lift_says_when_no_step_with_a_holdout_was_decided(client):
+    html = client.get("/overview?start=2026-02-01&end=2026-02-28", headers=AUTH).text
+    start = html.index(STEP_LIFT)
+    section = html[start : html.index("<h2>", start + 10)]
+    assert "No step with its own holdout was decided in this period." in section
+    assert "<table>" not in section

@@ -16,6 +16,17 @@ SEND_TIME_ARMS = {
     ("cross_sell", "optimal"): (30, 9, 2),
     ("cross_sell", "default"): (8, 2, 0),
 }
+#: The steps with their own holdout decided in March (customers per arm, buyers per arm, the holdout share the
+#: policy's bucket splits them by): win-back's SMS with a clear effect (half of the treated buy, 15 % of the
+#: held out), an SMS of cross-sell with too few customers to say, a birthday SMS with enough customers but too
+#: few buyers for its revenue.
+STEP_HOLDOUT_ARMS = {
+    ("win_back", "sms_1"): {"treated": (150, 75), "holdout": (120, 18), "share": 0.2},
+    ("cross_sell", "sms_1"): {"treated": (40, 10), "holdout": (12, 2), "share": 0.2},
+    ("birthday", "sms_1"): {"treated": (110, 12), "holdout": (105, 4), "share": 0.5},
+}
+#: What one treated SMS cost in the ledger (2 segments at 3.00).
+SMS_COST = 6.0
 
 
 def _rows_module():
@@ -140,7 +151,96 @@ def build_ui_warehouse(path):
             " '2026-03-01')"
         )
     _send_time_rows(wh, rows)
+    _step_holdout_rows(wh, rows)
     return wh
+
+
+def _step_holdout_rows(wh, rows) -> None:
+    """The decisions of :data:`STEP_HOLDOUT_ARMS` (12 March, after the reports were built), each customer in
+    the arm the policy's bucket puts them (``lifecycle.policy.rules.in_step_holdout``), the treated SMS in the
+    send ledger with their segments and cost, and the purchases two days later."""
+    import pandas as pd
+
+    from lifecycle.policy.rules import DueStep, in_step_holdout
+
+    at = datetime(2026, 3, 12, 12)
+    decisions, ledger, orders = [], [], []
+    customer = 70_000
+    for (chain, step_id), arms in STEP_HOLDOUT_ARMS.items():
+        step = DueStep(
+            chain_id=chain,
+            step_id=step_id,
+            instance_id="",
+            trigger_key="",
+            customer_id=0,
+            channel="sms",
+            message_kind="sale",
+            template="x",
+            priority=0,
+            expected_value=0.0,
+            due_at=at,
+            expires_at=at,
+            step_holdout_share=arms["share"],
+        )
+        picked = {"treated": [], "holdout": []}
+        while any(len(picked[arm]) < arms[arm][0] for arm in picked):
+            customer += 1
+            arm = "holdout" if in_step_holdout(step, customer) else "treated"
+            if len(picked[arm]) < arms[arm][0]:
+                picked[arm].append(customer)
+        for arm, customers in picked.items():
+            for k, cid in enumerate(customers):
+                key = f"sl-{chain}-{step_id}-{cid}"
+                treated = arm == "treated"
+                decisions.append(
+                    {
+                        "run_key": "sl",
+                        "instance_id": f"{chain}:{cid}",
+                        "step_id": step_id,
+                        "channel": "sms",
+                        "chain_id": chain,
+                        "customer_id": cid,
+                        "outcome": "planned" if treated else "suppressed",
+                        "reason": None if treated else "step_holdout",
+                        "variant": "A" if treated else None,
+                        "send_key": key if treated else None,
+                        "send_after": at if treated else None,
+                        "decided_at": at,
+                        "step_arm": arm,
+                    }
+                )
+                if treated:
+                    ledger.append(
+                        rows._ledger(key, cid, chain, step_id, at)
+                        | {
+                            "instance_id": f"{chain}:{cid}",
+                            "channel": "sms",
+                            "message_kind": "sale",
+                            "run_key": "sl",
+                            "segments": 2,
+                            "cost": SMS_COST,
+                            "delivery_status": "delivered",
+                        }
+                    )
+                if k < arms[arm][1]:
+                    amount = (2000.0 if treated else 1500.0) + k
+                    orders.append(
+                        {
+                            "order_id": 700_000 + len(orders),
+                            "customer_id": cid,
+                            "ordered_at": at + timedelta(days=2),
+                            "channel": "online",
+                            "status": "completed",
+                            "total_amount": amount,
+                            "discount_amount": 0.0,
+                            "updated_at": at + timedelta(days=2),
+                            "loaded_at": at + timedelta(days=2),
+                        }
+                    )
+    with wh.begin() as conn:
+        wh.insert_df(conn, "crm.decisions", pd.DataFrame(decisions))
+        wh.insert_df(conn, "crm.send_ledger", pd.DataFrame(ledger))
+        wh.insert_df(conn, "crm.orders", pd.DataFrame(orders))
 
 
 def _send_time_rows(wh, rows) -> None:
