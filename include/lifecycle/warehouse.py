@@ -9,6 +9,7 @@ results are fetched and bulk loads are done.
 from __future__ import annotations
 
 import io
+import re
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -20,7 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
 from lifecycle import sql
-from lifecycle.errors import WarehouseError
+from lifecycle.errors import ConfigError, WarehouseError
+from lifecycle.paths import SQL_DIR
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -117,11 +119,31 @@ class Warehouse:
         return _execute(conn, sql.single_statement(name), params)
 
     @staticmethod
-    def run_steps(conn: sa.Connection, name: str, /, **params: Any) -> list[dict[str, Any]]:
-        """Execute a multi-statement SQL file in order; returns the rows of its last statement."""
+    def run_steps(
+        conn: sa.Connection, name: str, /, until_empty: str | None = None, **params: Any
+    ) -> list[dict[str, Any]]:
+        """Execute a multi-statement SQL file in order; returns the rows of its last statement.
+
+        ``until_empty`` names a table one statement of the file creates (``CREATE TEMP TABLE stage_x AS``)
+        and every later statement only reads: when that statement creates no row, the rest is skipped and
+        nothing is returned.
+        """
         result = None
+        creates = _creates_table(until_empty) if until_empty else None
+        found = False
         for statement in sql.statements(name):
             result = _execute(conn, statement, params)
+            if creates is not None and creates.match(statement):
+                found = True
+                if result.rowcount == 0:
+                    return []
+        if creates is not None and not found:
+            raise ConfigError(
+                str(SQL_DIR / name),
+                "sql",
+                f"no statement creates the table {until_empty}",
+                f"create it with CREATE TEMP TABLE {until_empty} AS ..., or do not pass until_empty",
+            )
         return [dict(row) for row in result.mappings()] if result is not None and result.returns_rows else []
 
     def fetch_df(self, name: str, /, **params: Any) -> pd.DataFrame:
@@ -257,6 +279,11 @@ def _execute(conn: sa.Connection, statement: str, params: Mapping[str, Any]) -> 
     """Execute with the parameters the statement binds, so one parameter set can serve a whole file."""
     clause, used = _clause(statement)
     return conn.execute(clause, {key: params[key] for key in used if key in params})
+
+
+@lru_cache(maxsize=64)
+def _creates_table(table: str) -> re.Pattern[str]:
+    return re.compile(rf"CREATE\s+TEMP(?:ORARY)?\s+TABLE\s+{re.escape(table)}\s+AS\b", re.IGNORECASE)
 
 
 @lru_cache(maxsize=2048)

@@ -28,3 +28,35 @@ def test_the_clash_is_real_and_another_name_works(tmp_path):
         conn.exec_driver_sql("CREATE SCHEMA crm")
         conn.exec_driver_sql("CREATE TABLE crm.t (x INTEGER)")
     warehouse.engine.dispose()
+
+
+STAGED = """-- A staged step. Inputs: :above. Output: sink and the count of the stage.
+DROP TABLE IF EXISTS stage_t;
+CREATE TEMP TABLE stage_t AS SELECT * FROM (VALUES (1), (2), (3)) AS v (x) WHERE v.x > :above;
+INSERT INTO sink SELECT x FROM stage_t;
+SELECT COUNT(*) AS n FROM stage_t;
+"""
+
+
+@pytest.mark.parametrize(("above", "expected", "sunk"), [(1, [{"n": 2}], 2), (5, [], 0)])
+def test_run_steps_stops_after_an_empty_stage(warehouse, tmp_path, monkeypatch, above, expected, sunk):
+    from lifecycle import sql
+
+    monkeypatch.setattr(sql, "SQL_DIR", tmp_path)
+    (tmp_path / "staged.sql").write_text(STAGED)
+    with warehouse.begin() as conn:
+        conn.exec_driver_sql("CREATE TEMP TABLE sink (x INTEGER)")
+        assert warehouse.run_steps(conn, "staged.sql", until_empty="stage_t", above=above) == expected
+        assert conn.exec_driver_sql("SELECT COUNT(*) FROM sink").scalar() == sunk
+
+
+def test_run_steps_names_the_file_when_the_stage_is_never_created(duckdb_warehouse, tmp_path, monkeypatch):
+    from lifecycle import sql
+    from lifecycle.errors import ConfigError
+
+    monkeypatch.setattr(sql, "SQL_DIR", tmp_path)
+    (tmp_path / "staged.sql").write_text(STAGED)
+    with duckdb_warehouse.begin() as conn:
+        conn.exec_driver_sql("CREATE TEMP TABLE sink (x INTEGER)")
+        with pytest.raises(ConfigError, match=r"staged\.sql.*no statement creates the table stage_u"):
+            duckdb_warehouse.run_steps(conn, "staged.sql", until_empty="stage_u", above=1)
