@@ -89,18 +89,35 @@ class Warehouse:
         if self.dialect != "duckdb" or self._held:
             yield self
             return
-        from sqlalchemy.pool import QueuePool
-
-        released = self.engine
-        # A transaction opened while another is open (a failure recorded beside a phase) gets a second
-        # connection to the same database.
-        self.engine = sa.create_engine(self.url, poolclass=QueuePool, pool_size=1, max_overflow=4)
+        released = self.keep_open()
         self._held = True
         try:
             yield self
         finally:
             self.engine.dispose()
             self.engine, self._held = released, False
+
+    def keep_open(self, connections: int = 1, threads: int | None = None) -> sa.Engine:
+        """From now on, keep up to ``connections`` DuckDB connections open (with ``threads`` worker threads
+        each, when given) instead of opening the file for every transaction; returns the engine it replaced.
+        For a process that owns the file for a long stretch, such as a simulation. A transaction opened
+        while others are open gets another connection to the same database (up to four more). PostgreSQL
+        keeps its own pool: nothing changes there."""
+        if self.dialect != "duckdb":
+            return self.engine
+        from sqlalchemy.pool import QueuePool
+
+        replaced = self.engine
+        self.engine = sa.create_engine(
+            self.url, poolclass=QueuePool, pool_size=max(1, connections), max_overflow=4
+        )
+        if threads is not None:
+
+            @sa.event.listens_for(self.engine, "connect")
+            def _threads(dbapi_connection, _record) -> None:
+                dbapi_connection.execute(f"SET threads = {int(threads)}")
+
+        return replaced
 
     def _connect(self, lock_wait_s: float = _DUCKDB_LOCK_WAIT_S) -> sa.Connection:
         deadline = time.monotonic() + lock_wait_s
