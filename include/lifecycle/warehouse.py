@@ -9,6 +9,7 @@ results are fetched and bulk loads are done.
 from __future__ import annotations
 
 import io
+import re
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -20,7 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
 from lifecycle import sql
-from lifecycle.errors import WarehouseError
+from lifecycle.errors import ConfigError, WarehouseError
+from lifecycle.paths import SQL_DIR
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -87,18 +89,35 @@ class Warehouse:
         if self.dialect != "duckdb" or self._held:
             yield self
             return
-        from sqlalchemy.pool import QueuePool
-
-        released = self.engine
-        # A transaction opened while another is open (a failure recorded beside a phase) gets a second
-        # connection to the same database.
-        self.engine = sa.create_engine(self.url, poolclass=QueuePool, pool_size=1, max_overflow=4)
+        released = self.keep_open()
         self._held = True
         try:
             yield self
         finally:
             self.engine.dispose()
             self.engine, self._held = released, False
+
+    def keep_open(self, connections: int = 1, threads: int | None = None) -> sa.Engine:
+        """From now on, keep up to ``connections`` DuckDB connections open (with ``threads`` worker threads
+        each, when given) instead of opening the file for every transaction; returns the engine it replaced.
+        For a process that owns the file for a long stretch, such as a simulation. A transaction opened
+        while others are open gets another connection to the same database (up to four more). PostgreSQL
+        keeps its own pool: nothing changes there."""
+        if self.dialect != "duckdb":
+            return self.engine
+        from sqlalchemy.pool import QueuePool
+
+        replaced = self.engine
+        self.engine = sa.create_engine(
+            self.url, poolclass=QueuePool, pool_size=max(1, connections), max_overflow=4
+        )
+        if threads is not None:
+
+            @sa.event.listens_for(self.engine, "connect")
+            def _threads(dbapi_connection, _record) -> None:
+                dbapi_connection.execute(f"SET threads = {int(threads)}")
+
+        return replaced
 
     def _connect(self, lock_wait_s: float = _DUCKDB_LOCK_WAIT_S) -> sa.Connection:
         deadline = time.monotonic() + lock_wait_s
@@ -117,11 +136,31 @@ class Warehouse:
         return _execute(conn, sql.single_statement(name), params)
 
     @staticmethod
-    def run_steps(conn: sa.Connection, name: str, /, **params: Any) -> list[dict[str, Any]]:
-        """Execute a multi-statement SQL file in order; returns the rows of its last statement."""
+    def run_steps(
+        conn: sa.Connection, name: str, /, until_empty: str | None = None, **params: Any
+    ) -> list[dict[str, Any]]:
+        """Execute a multi-statement SQL file in order; returns the rows of its last statement.
+
+        ``until_empty`` names a table one statement of the file creates (``CREATE TEMP TABLE stage_x AS``)
+        and every later statement only reads: when that statement creates no row, the rest is skipped and
+        nothing is returned.
+        """
         result = None
+        creates = _creates_table(until_empty) if until_empty else None
+        found = False
         for statement in sql.statements(name):
             result = _execute(conn, statement, params)
+            if creates is not None and creates.match(statement):
+                found = True
+                if result.rowcount == 0:
+                    return []
+        if creates is not None and not found:
+            raise ConfigError(
+                str(SQL_DIR / name),
+                "sql",
+                f"no statement creates the table {until_empty}",
+                f"create it with CREATE TEMP TABLE {until_empty} AS ..., or do not pass until_empty",
+            )
         return [dict(row) for row in result.mappings()] if result is not None and result.returns_rows else []
 
     def fetch_df(self, name: str, /, **params: Any) -> pd.DataFrame:
@@ -257,6 +296,11 @@ def _execute(conn: sa.Connection, statement: str, params: Mapping[str, Any]) -> 
     """Execute with the parameters the statement binds, so one parameter set can serve a whole file."""
     clause, used = _clause(statement)
     return conn.execute(clause, {key: params[key] for key in used if key in params})
+
+
+@lru_cache(maxsize=64)
+def _creates_table(table: str) -> re.Pattern[str]:
+    return re.compile(rf"CREATE\s+TEMP(?:ORARY)?\s+TABLE\s+{re.escape(table)}\s+AS\b", re.IGNORECASE)
 
 
 @lru_cache(maxsize=2048)

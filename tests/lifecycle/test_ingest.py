@@ -244,3 +244,59 @@ def test_a_return_updates_the_order_and_the_customer_state(shop):
         "SELECT orders_count, returned_orders_count, revenue_total FROM crm.customer_state "
         "WHERE customer_id = 1",
     ) == [(0, 1, 0.0)]
+
+
+def test_a_table_with_nothing_in_the_window_stops_after_staging(shop):
+    """An hour in which only events arrive: the other tables run their two staging statements and nothing
+    else (their quarantine, load and count statements would only read an empty stage), and report zeros."""
+    import sqlalchemy as sa
+
+    _load(shop, events=[_event(1, 1, T0 + timedelta(minutes=5)), _event(2, 1, T0 + timedelta(minutes=6))])
+    executed: list[str] = []
+
+    def _record(conn, cursor, statement, *_args):
+        executed.append(statement)
+
+    sa.event.listen(shop.engine, "before_cursor_execute", _record)
+    try:
+        report = ingest(shop, window_end=T0 + HOUR, run_key="run-1", interval_start=T0)
+    finally:
+        sa.event.remove(shop.engine, "before_cursor_execute", _record)
+    figures = {t.source_table: t for t in report.tables}
+    assert (figures["shop.events"].rows_read, figures["shop.events"].rows_loaded) == (2, 2)
+    # The customers of the fixture are read again (they lie within the late grace); the catalogue is not.
+    empty = [name for name, table in figures.items() if table.rows_read == 0]
+    assert len(empty) >= 9, figures
+    for name in empty:
+        table = figures[name]
+        assert (table.rows_loaded, table.rows_quarantined, table.rows_deferred) == (0, 0, 0), name
+        stage = f"stage_{name.removeprefix('shop.')}"
+        assert not any(stage in s and s.lstrip().upper().startswith("INSERT") for s in executed), name
+    loads = [s for s in executed if s.lstrip().upper().startswith("INSERT INTO CRM.EVENTS")]
+    assert loads
+    assert all("stage_events" in s for s in loads)
+    assert _query(shop, "SELECT COUNT(*) FROM crm.events") == [(2,)]
+
+
+def test_every_statement_after_staging_only_reads_the_stage():
+    """What lets an empty stage end a table's file early: each later statement is an INSERT … SELECT … FROM
+    the stage (or the closing count), so on an empty stage it writes nothing. An edit that adds a statement
+    reading anything else fails here instead of being skipped in a quiet hour."""
+    import re
+
+    from lifecycle import sql
+    from lifecycle.ingest import SOURCE_TABLES
+
+    for table in SOURCE_TABLES:
+        statements = sql.statements(f"ingest/{table}.sql")
+        created = [
+            i for i, s in enumerate(statements) if re.match(rf"CREATE\s+TEMP\s+TABLE\s+stage_{table}\s+AS", s)
+        ]
+        assert len(created) == 1, table
+        for statement in statements[created[0] + 1 :]:
+            sources = set(re.findall(r"\b(?:FROM|JOIN)\s+([A-Za-z_.]+)", statement))
+            assert sources == {f"stage_{table}"}, (table, statement[:80])
+            assert re.match(r"(INSERT\s+INTO\s+[a-z_.]+\b.*?\bSELECT\b|SELECT\b)", statement, re.S), (
+                table,
+                statement[:80],
+            )

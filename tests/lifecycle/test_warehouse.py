@@ -28,3 +28,64 @@ def test_the_clash_is_real_and_another_name_works(tmp_path):
         conn.exec_driver_sql("CREATE SCHEMA crm")
         conn.exec_driver_sql("CREATE TABLE crm.t (x INTEGER)")
     warehouse.engine.dispose()
+
+
+STAGED = """-- A staged step. Inputs: :above. Output: sink and the count of the stage.
+DROP TABLE IF EXISTS stage_t;
+CREATE TEMP TABLE stage_t AS SELECT * FROM (VALUES (1), (2), (3)) AS v (x) WHERE v.x > :above;
+INSERT INTO sink SELECT x FROM stage_t;
+SELECT COUNT(*) AS n FROM stage_t;
+"""
+
+
+@pytest.mark.parametrize(("above", "expected", "sunk"), [(1, [{"n": 2}], 2), (5, [], 0)])
+def test_run_steps_stops_after_an_empty_stage(warehouse, tmp_path, monkeypatch, above, expected, sunk):
+    from lifecycle import sql
+
+    monkeypatch.setattr(sql, "SQL_DIR", tmp_path)
+    (tmp_path / "staged.sql").write_text(STAGED)
+    with warehouse.begin() as conn:
+        conn.exec_driver_sql("CREATE TEMP TABLE sink (x INTEGER)")
+        assert warehouse.run_steps(conn, "staged.sql", until_empty="stage_t", above=above) == expected
+        assert conn.exec_driver_sql("SELECT COUNT(*) FROM sink").scalar() == sunk
+
+
+def test_run_steps_names_the_file_when_the_stage_is_never_created(duckdb_warehouse, tmp_path, monkeypatch):
+    from lifecycle import sql
+    from lifecycle.errors import ConfigError
+
+    monkeypatch.setattr(sql, "SQL_DIR", tmp_path)
+    (tmp_path / "staged.sql").write_text(STAGED)
+    with duckdb_warehouse.begin() as conn:
+        conn.exec_driver_sql("CREATE TEMP TABLE sink (x INTEGER)")
+        with pytest.raises(ConfigError, match=r"staged\.sql.*no statement creates the table stage_u"):
+            duckdb_warehouse.run_steps(conn, "staged.sql", until_empty="stage_u", above=1)
+
+
+def test_keep_open_reuses_one_connection_with_its_threads(duckdb_warehouse):
+    original = duckdb_warehouse.engine
+    replaced = duckdb_warehouse.keep_open(connections=1, threads=1)
+    assert replaced is original
+    seen = set()
+    for _ in range(3):
+        with duckdb_warehouse.begin() as conn:
+            seen.add(id(conn.connection.dbapi_connection))
+            assert conn.exec_driver_sql("SELECT current_setting('threads')").scalar() == 1
+    assert len(seen) == 1
+    duckdb_warehouse.engine.dispose()
+
+
+def test_held_open_gives_the_engine_back_and_does_nothing_on_postgres(duckdb_warehouse, postgres_warehouse):
+    original = duckdb_warehouse.engine
+    with duckdb_warehouse.held_open() as held:
+        assert held.engine is not original
+        with held.held_open():  # nested: the same engine
+            assert held.engine is not original
+        with held.begin() as conn:
+            assert conn.exec_driver_sql("SELECT 1").scalar() == 1
+    assert duckdb_warehouse.engine is original
+    pg_engine = postgres_warehouse.engine
+    with postgres_warehouse.held_open():
+        assert postgres_warehouse.engine is pg_engine
+    assert postgres_warehouse.keep_open(connections=3, threads=1) is pg_engine
+    assert postgres_warehouse.engine is pg_engine

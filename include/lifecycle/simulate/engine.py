@@ -147,26 +147,6 @@ class SimulationResult:
         }
 
 
-def kept_open(warehouse: Warehouse, threads: int, connections: int) -> Warehouse:
-    """The same warehouse on connections kept open (DuckDB: ``connections`` of them, for the parallel
-    chains); PostgreSQL keeps its own pool."""
-    if warehouse.dialect != "duckdb":
-        return warehouse
-    from sqlalchemy.pool import QueuePool
-
-    engine = sa.create_engine(
-        warehouse.url, poolclass=QueuePool, pool_size=max(1, connections), max_overflow=4
-    )
-
-    @sa.event.listens_for(engine, "connect")
-    def _settings(dbapi_connection, _record) -> None:
-        dbapi_connection.execute(f"SET threads = {int(threads)}")
-
-    warehouse.engine.dispose()
-    warehouse.engine = engine
-    return warehouse
-
-
 class Simulation:
     def __init__(self, warehouse_url: str, config: SimulationConfig, progress=None):
         self.url = warehouse_url
@@ -206,7 +186,10 @@ class Simulation:
             ),
         )
         migrate(self.warehouse, MIGRATION_SETS)
-        kept_open(self.warehouse, cfg.duckdb_threads, cfg.workers)
+        # One connection per parallel chain, kept open for the whole simulation.
+        replaced = self.warehouse.keep_open(cfg.workers, cfg.duckdb_threads)
+        if replaced is not self.warehouse.engine:
+            replaced.dispose()
         self._create_truth_tables()
         moved = self.world.stash_after(self.start)
         self.progress(f"history up to {self.start:%Y-%m-%d %H:%M} UTC, ingesting it")
