@@ -22,7 +22,7 @@ demo: venv
 	$(BIN)/python scripts/demo.py
 
 test: venv browser
-	$(BIN)/python -m pytest -n 2 --ignore=tests/faults --ignore=tests/celery --ignore=tests/lifecycle/simulate/long $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --ignore=tests/faults --ignore=tests/celery --ignore=tests/lifecycle/simulate/long $(PYTEST_ARGS)
 
 # Dispatch processes killed with SIGKILL at random moments (20 per scenario, DuckDB and PostgreSQL); the
 # figures of each scenario are printed. CI runs it after `make test`.

@@ -10,6 +10,7 @@ locally but fail when CI=true, so a CI run can never pass without them.
 """
 
 import os
+import shutil
 import tempfile
 import uuid
 from pathlib import Path
@@ -76,10 +77,37 @@ def warehouse(request):
     return request.getfixturevalue(f"{request.param}_warehouse")
 
 
+@pytest.fixture(scope="session")
+def duckdb_migrated_file(tmp_path_factory):
+    """A DuckDB file the project's migrations built, once per test process. Migrating a new DuckDB file takes
+    a few seconds (PostgreSQL: a fraction of one), and a few hundred tests start from a migrated one: each
+    gets a copy of this file instead."""
+    from lifecycle.migrations import migrate
+    from lifecycle.warehouse import Warehouse
+
+    path = tmp_path_factory.mktemp("migrated") / "warehouse.duckdb"
+    template = Warehouse(f"duckdb:///{path}")
+    migrate(template)
+    template.engine.dispose()
+    assert not path.with_suffix(".duckdb.wal").exists(), "the migrated file must be checkpointed to be copied"
+    return path
+
+
 @pytest.fixture
-def migrated(warehouse):
+def duckdb_migrated(duckdb_warehouse, duckdb_migrated_file):
+    """The test's DuckDB warehouse, migrated (a copy of :func:`duckdb_migrated_file`)."""
+    target = Path(duckdb_warehouse.url.database)
+    assert not target.exists(), f"{target} was opened before it could be migrated"
+    shutil.copyfile(duckdb_migrated_file, target)
+    return duckdb_warehouse
+
+
+@pytest.fixture
+def migrated(warehouse, request):
     from lifecycle.migrations import migrate
 
+    if warehouse.dialect == "duckdb":
+        return request.getfixturevalue("duckdb_migrated")
     migrate(warehouse)
     return warehouse
 
@@ -93,15 +121,24 @@ def airflow_db():
 
 
 @pytest.fixture
-def airflow_warehouse(duckdb_warehouse, monkeypatch):
+def airflow_warehouse(duckdb_migrated, monkeypatch):
     """The DuckDB warehouse, migrated, exposed to DAG runs as the ``lifecycle_warehouse`` connection."""
     import json
 
-    from lifecycle.migrations import migrate
-
-    migrate(duckdb_warehouse)
+    duckdb_warehouse = duckdb_migrated
     monkeypatch.setenv(
         "AIRFLOW_CONN_LIFECYCLE_WAREHOUSE",
         json.dumps({"conn_type": "duckdb", "host": duckdb_warehouse.url.database}),
     )
     return duckdb_warehouse
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under ``pytest -n 2 --dist loadgroup`` (``make test``), the tests of a module that builds a
+    module-scoped fixture (a simulated shop, a demo run) go to one worker, so the fixture is built once
+    rather than once per worker."""
+    for item in items:
+        defs = getattr(item, "_fixtureinfo", None)
+        scopes = {d[-1].scope for d in defs.name2fixturedefs.values() if d} if defs else set()
+        if "module" in scopes:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))

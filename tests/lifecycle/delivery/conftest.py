@@ -12,12 +12,9 @@ def shop(migrated):
 
 
 @pytest.fixture
-def duck_shop(duckdb_warehouse):
-    from lifecycle.migrations import migrate
-
-    migrate(duckdb_warehouse)
-    seed_shop(duckdb_warehouse)
-    return duckdb_warehouse
+def duck_shop(duckdb_migrated):
+    seed_shop(duckdb_migrated)
+    return duckdb_migrated
 
 
 @pytest.fixture
