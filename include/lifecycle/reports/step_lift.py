@@ -22,7 +22,15 @@ messages cost (``crm.send_ledger.cost``: segments x price, or the provider's ans
 The customers' outcomes are intention to treat: a treated message that failed or was not delivered still
 counts in its arm (that is what sending the step does).
 
+A decision counts the purchases of the ``window_days`` after it, so the figures of a period whose last days
+are less than a window ago are not final: the purchases after those days' decisions are still coming in, the
+incremental revenue is short of them while the cost is whole. :func:`still_counting` says so, for the
+command, the CRM overview and the reports run note.
+
     python -m lifecycle step-lift [--days 30] [--until 2026-11-28] [--window-days 7] [--json]
+
+The table says the verdicts in words ("earns its cost"), ``--json`` gives the keys (``earns_its_cost``); the
+note on purchases still coming in follows the table, or goes to stderr with ``--json``.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ from lifecycle.reports.stats import (
     DEFAULT_CONFIDENCE,
     MIN_BUYERS_PER_ARM,
     MIN_ENTRANTS_PER_ARM,
+    REASON_LABELS,
     ArmStats,
     expected_buyers,
     format_estimate,
@@ -70,6 +79,43 @@ REASONS = {
     "too_few_buyers": f"fewer than {MIN_BUYERS_PER_ARM} buyers expected in the smaller arm: too few to "
     "estimate revenue",
 }
+
+
+def days_still_counting(
+    first_day: date, last_day: date, window_days: int = DEFAULT_WINDOW_DAYS, today: date | None = None
+) -> int:
+    """How many decision days of ``first_day``..``last_day`` still have purchases to come on ``today`` (UTC
+    today by default): a decision counts the purchases up to ``window_days`` after its moment, so the
+    decisions of a day are final from ``window_days + 1`` days later on (:func:`final_last_day`)."""
+    today = today or datetime.now(UTC).date()
+    open_from = max(first_day, today - timedelta(days=window_days))
+    return max(0, (min(last_day, today) - open_from).days + 1)
+
+
+def final_last_day(window_days: int = DEFAULT_WINDOW_DAYS, today: date | None = None) -> date:
+    """The latest last day of a period whose purchases are all in on ``today`` (UTC today by default)."""
+    return (today or datetime.now(UTC).date()) - timedelta(days=window_days + 1)
+
+
+def still_counting(
+    first_day: date, last_day: date, window_days: int = DEFAULT_WINDOW_DAYS, today: date | None = None
+) -> tuple[str, str] | None:
+    """What to tell the marketer, in Russian and English, when the period's last days are less than a window
+    ago (their purchases are still coming in, so the figures are not final); None when they are final."""
+    days = days_still_counting(first_day, last_day, window_days, today)
+    if not days:
+        return None
+    final = final_last_day(window_days, today).isoformat()
+    last_ru = "последнего дня" if days == 1 else f"последних {days} дн."
+    last_en = "the last day" if days == 1 else f"the last {days} days"
+    return (
+        f"Покупки после решений {last_ru} периода ещё поступают (решение считает покупки за "
+        f"{window_days} дн. после него), цифры пока не окончательные: чтобы получить окончательные, "
+        f"заканчивайте период не позже {final}.",
+        f"The purchases after the decisions of {last_en} of the period are still coming in (a decision "
+        f"counts the purchases of the {window_days} days after it), so the figures are not final: for final "
+        f"figures, end the period on {final} or earlier.",
+    )
 
 
 def step_units(
@@ -197,8 +243,17 @@ def _arm(values: list[float], orders: list[float] | None = None) -> ArmStats:
     return ArmStats(len(values), float(sum(values)), float(sum(v * v for v in values)), buyers)
 
 
+def outcome_label(row: dict[str, Any]) -> tuple[str, str]:
+    """A step's verdict in the marketer's words (:data:`VERDICT_LABELS`), or, when it has none, the short
+    label of why (:data:`lifecycle.reports.stats.REASON_LABELS`): Russian and English."""
+    if row["verdict"] is not None:
+        return VERDICT_LABELS[row["verdict"]]
+    return REASON_LABELS[row["revenue_reason"]]
+
+
 def format_step_lift(rows: list[dict[str, Any]]) -> str:
-    """The lift of the steps with a holdout as a plain-text table."""
+    """The lift of the steps with a holdout as a plain-text table; the verdict, or why there is none, in
+    words (:func:`outcome_label`, in English)."""
     if not rows:
         return "step holdouts: no step with its own holdout was decided in the period"
 
@@ -217,7 +272,7 @@ def format_step_lift(rows: list[dict[str, Any]]) -> str:
             f"{r['chain_id'] + '.' + r['step_id']:<22} {r['channel']:<7} "
             f"{r['treated']:>7}/{r['holdout']:<7} {r['cost']:>10.0f}  "
             f"{orders:>30}  {revenue:>34}  {format_estimate(r['net'], fmt='+,.0f'):>12}  "
-            f"{r['verdict'] or r['revenue_reason']}"
+            f"{outcome_label(r)[1]}"
         )
     return "\n".join(lines)
 
@@ -242,8 +297,15 @@ def main(argv: list[str] | None = None) -> int:
 
         args.warehouse = default_warehouse_url()
     last = args.until or datetime.now(UTC).date() - timedelta(days=1)
-    rows = step_lift(Warehouse(args.warehouse), last - timedelta(days=args.days - 1), last, args.window_days)
-    print(json.dumps(rows, indent=2, default=str) if args.json else format_step_lift(rows))
+    first = last - timedelta(days=args.days - 1)
+    rows = step_lift(Warehouse(args.warehouse), first, last, args.window_days)
+    note = still_counting(first, last, args.window_days) if rows else None
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+        if note:
+            print(note[1], file=sys.stderr)
+    else:
+        print(format_step_lift(rows) + (f"\n\n{note[1]}" if note else ""))
     return 0
 
 
