@@ -74,7 +74,8 @@ def lifecycle_reports():
 
     @task
     def write_run_note(figures: dict, dag_run=None) -> str:
-        """Put the month's incremental revenue per chain into the run's note (≤ 1000 characters)."""
+        """Put the month's incremental revenue per chain and the verdict of each step with its own holdout
+        into the run's note (≤ 1000 characters)."""
         from datetime import date, timedelta
 
         from lifecycle.reports import read

@@ -6,6 +6,7 @@ the run did. Labels are bilingual like the tab's.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 NOTE_LIMIT = 1000
@@ -115,12 +116,18 @@ def scores_digest(summary: dict[str, Any], limit: int = NOTE_LIMIT) -> str:
 
 
 def reports_digest(
-    figures: dict[str, Any], overview: dict[str, Any] | None = None, limit: int = NOTE_LIMIT
+    figures: dict[str, Any],
+    overview: dict[str, Any] | None = None,
+    limit: int = NOTE_LIMIT,
+    today: date | None = None,
 ) -> str:
     """What a reports run recomputed and, when given, the period's incremental revenue and conversion uplift
     per chain: a figure only where the reports give one, else the reason, in the CRM overview's words
-    (:mod:`lifecycle.reports.uplift_verdict`); chains with neither figure are listed by reason, after the
-    others."""
+    (:mod:`lifecycle.reports.uplift_verdict`); then each step with its own holdout that has a verdict
+    (:mod:`lifecycle.reports.step_lift`): the verdict in the marketer's words and the net of cost with its
+    interval, after a line saying that the figures are not final while the period's last purchases are still
+    coming in on ``today`` (UTC today by default). Chains with neither figure and steps without a verdict are
+    listed by reason, after the others; nothing about steps when none has its own holdout."""
     from lifecycle.reports.uplift_verdict import conversion_verdict, money_text, points_text, verdict
 
     head = [
@@ -144,8 +151,44 @@ def reports_digest(
             ci = f"[{points_text(u['conversion_ci_low'])}; {points_text(u['conversion_ci_high'])}]"
             line += f"; conversion {points_text(u['conversion_uplift'])} {ci}, {said_conversion.text}"
         rows.append(f"* {c['chain_id']}: {line}")
+    step_rows, steps_not_shown = _step_lines(overview or {}, today)
+    rows += step_rows
     rows += [f"* no figure, {reason}: {', '.join(chains)}" for reason, chains in not_shown.items()]
+    rows += [f"* no step verdict, {reason}: {', '.join(steps)}" for reason, steps in steps_not_shown.items()]
     return _fit(head, rows, "CRM overview: Browse → CRM overview", limit)
+
+
+def _step_lines(overview: dict[str, Any], today: date | None) -> tuple[list[str], dict[str, list[str]]]:
+    """The note's lines on the steps with their own holdout: one per step with a verdict (a clear verdict
+    before "not yet clear"), led by the line on purchases still coming in when there is one; and the other
+    steps by the label of why they have no verdict."""
+    from lifecycle.reports.step_lift import VERDICT_LABELS, days_still_counting, outcome_label
+    from lifecycle.reports.uplift_verdict import money_text
+
+    steps = overview.get("step_lift", [])
+    judged = sorted(
+        (s for s in steps if s["verdict"] is not None),
+        key=lambda s: (s["verdict"] == "unclear", s["chain_id"], s["step_id"]),
+    )
+    not_shown: dict[str, list[str]] = {}
+    for s in steps:
+        if s["verdict"] is None:
+            ru, en = outcome_label(s)
+            not_shown.setdefault(f"{ru} / {en}", []).append(f"{s['chain_id']}.{s['step_id']}")
+    lines = []
+    for s in judged:
+        ru, en = VERDICT_LABELS[s["verdict"]]
+        net = money_text(s["net"])
+        if s["net_ci_low"] is not None and s["net_ci_high"] is not None:
+            net += f" [{money_text(s['net_ci_low'])}; {money_text(s['net_ci_high'])}]"
+        lines.append(f"* step {s['chain_id']}.{s['step_id']}: {ru} / {en}, net of cost {net}")
+    first, last = overview.get("first_day"), overview.get("last_day")
+    if judged and first is not None and last is not None:
+        days = days_still_counting(first, last, judged[0]["window_days"], today)
+        if days:
+            which = "the last day's" if days == 1 else f"the last {days} days'"
+            lines.insert(0, f"* steps not final (не окончательно): {which} purchases still coming in")
+    return lines, not_shown
 
 
 def _fit(head: list[str], rows: list[str], footer: str, limit: int) -> str:

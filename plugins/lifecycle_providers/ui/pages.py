@@ -708,12 +708,14 @@ def _reason_html(reason: str) -> str:
     return f"<span class='verdict' title='{escape(meaning, quote=True)}'>{escape(said.text)}</span>"
 
 
-def _step_lift(rows: list[dict[str, Any]], chains: dict[str, Any]) -> str:
+def _step_lift(rows: list[dict[str, Any]], chains: dict[str, Any], first_day: date, last_day: date) -> str:
     """Each step with its own holdout (:func:`lifecycle.reports.step_lift.step_lift`): its customers per arm,
     incremental orders and revenue with their intervals, what its messages cost, the net and the verdict;
-    a step without a figure is grey with the reason."""
+    a step without a figure is grey with the reason. When the period ends less than a purchase window ago, a
+    warning under the table says that its last days' purchases are still coming in and where a period with
+    final figures has to end (:func:`lifecycle.reports.step_lift.still_counting`)."""
     from lifecycle.reports.stats import MIN_BUYERS_PER_ARM, MIN_ENTRANTS_PER_ARM
-    from lifecycle.reports.step_lift import DEFAULT_WINDOW_DAYS, VERDICT_LABELS, VERDICTS
+    from lifecycle.reports.step_lift import DEFAULT_WINDOW_DAYS, VERDICT_LABELS, VERDICTS, still_counting
     from lifecycle.reports.uplift_verdict import CURRENCY, confidence_text, money_text
 
     def classes_of(css: str) -> str:
@@ -820,7 +822,9 @@ def _step_lift(rows: list[dict[str, Any]], chains: dict[str, Any]) -> str:
         f"purchases, not the profit: compare the net with your margin. Amounts in {CURRENCY} "
         '(docs/sms.md, "Did the SMS earn its cost?").'
     )
-    return "".join((table, note))
+    coming = still_counting(first_day, last_day, rows[0]["window_days"]) if rows else None
+    warning = r.paragraph(" / ".join(coming), "warning") if coming else ""
+    return "".join((table, warning, note))
 
 
 def overview(
@@ -1086,7 +1090,7 @@ def overview(
             r.section("Шаги / Steps", steps),
             r.section(
                 "Окупается ли шаг: его собственный holdout / Step lift: does the step earn its cost?",
-                _step_lift(data.get("step_lift", []), chains),
+                _step_lift(data.get("step_lift", []), chains, first_day, last_day),
             ),
             r.section("A/B-тесты и бандит / A/B tests and bandit weights", ab),
             r.section("Когорты: удержание / Cohort retention (purchases)", r.heatmap(data["cohorts"])),

@@ -457,6 +457,7 @@ def test_incremental_revenue_is_shown_only_where_the_reports_give_it(client, ui_
     assert "* no figure, ничего не отправлено / nothing sent: seasonal" in note
     assert "* no figure, нет вошедших / no entrants: cross_sell, ecosystem" in note
     assert "more" not in note  # everything fits
+    assert "step" not in note  # no step with its own holdout in May
     assert (
         "* price_drop: incremental revenue not shown: слишком мало покупателей / too few buyers to say; "
         "conversion +6.0\u00a0pp [" in note
@@ -938,6 +939,126 @@ def test_crm_overview_shows_each_step_lift_against_its_cost(client, ui_warehouse
     section = html[start : html.index("<h2>", start + 10)]
     assert "purchases within 7 days of the decision, Welch 95 % interval" in section
     assert f"With fewer than {MIN_ENTRANTS_PER_ARM} customers in either arm no figure is given" in section
+    assert "still coming in" not in section  # March ended long ago: its figures are final
+
+
+def test_the_step_lift_says_when_the_last_purchases_are_still_coming_in(client, ui_warehouse):
+    """A period that ends yesterday: the purchases after its last 7 days' decisions are not all in, and the
+    section says so in both languages, with the last day a period with final figures may end on."""
+    from datetime import UTC, datetime, time, timedelta
+
+    import pandas as pd
+
+    today = datetime.now(UTC).date()
+    at = datetime.combine(today - timedelta(days=2), time(12))
+    decisions = [
+        {
+            "run_key": "recent",
+            "instance_id": f"win_back:{cid}",
+            "step_id": "sms_1",
+            "channel": "sms",
+            "chain_id": "win_back",
+            "customer_id": cid,
+            "outcome": "suppressed",
+            "reason": "step_holdout",
+            "decided_at": at,
+            "step_arm": "holdout",
+        }
+        for cid in range(90_001, 90_004)
+    ]
+    with ui_warehouse.begin() as conn:
+        ui_warehouse.insert_df(conn, "crm.decisions", pd.DataFrame(decisions))
+    period = f"start={today - timedelta(days=10)}&end={today - timedelta(days=1)}"
+    try:
+        html = client.get(f"/overview?{period}", headers=AUTH).text
+    finally:
+        with ui_warehouse.begin() as conn:
+            conn.exec_driver_sql("DELETE FROM crm.decisions WHERE run_key = 'recent'")
+    start = html.index(STEP_LIFT)
+    section = html[start : html.index("<h2>", start + 10)]
+    assert len(_section_rows(html, STEP_LIFT)) == 1
+    final = (today - timedelta(days=8)).isoformat()
+    warning = section[section.index("<p class='warning'>") :].split("</p>")[0]
+    assert "Покупки после решений последних 7 дн. периода ещё поступают" in warning
+    assert f"заканчивайте период не позже {final}." in warning
+    assert "The purchases after the decisions of the last 7 days of the period are still coming in" in warning
+    assert f"for final figures, end the period on {final} or earlier." in warning
+
+
+def test_the_reports_note_gives_each_step_verdict(ui_warehouse):
+    """The reports run note: a line per step with a verdict (in the marketer's words, with the net of cost
+    and its interval) after the chains' figures; the steps without one by reason, last; a line that the step
+    figures are not final while the period's last purchases are still coming in."""
+    from datetime import date
+
+    from lifecycle.reports.digest import NOTE_LIMIT, reports_digest
+    from lifecycle.reports.read import overview
+    from lifecycle.reports.stats import ArmStats, chain_effect
+    from lifecycle.reports.uplift_verdict import money_text
+
+    data = overview(ui_warehouse, date(2026, 3, 1), date(2026, 3, 31))
+    # a chain with a figure besides March's two without: 900 treated entrants at 100 against 150 at 20
+    gain = chain_effect(
+        ArmStats(900, 90_000.0, 900 * 50_000.0, 450), ArmStats(150, 3_000.0, 150 * 40_400.0, 75), 500
+    )
+    data["chains"].append({"chain_id": "price_drop", "uplift": gain})
+    figures = {"report_date": date(2026, 3, 31), "recomputed_from": date(2026, 3, 1)}
+    row = next(r for r in data["step_lift"] if r["chain_id"] == "win_back")
+    note = reports_digest(figures, data, today=date(2026, 4, 30))
+    lines = note.splitlines()
+    step = (
+        f"* step win_back.sms_1: окупается / earns its cost, net of cost {money_text(row['net'])} "
+        f"[{money_text(row['net_ci_low'])}; {money_text(row['net_ci_high'])}]"
+    )
+    assert step in lines
+    assert "* no step verdict, слишком мало клиентов / too small to say: cross_sell.sms_1" in lines
+    assert "* no step verdict, слишком мало покупателей / too few buyers to say: birthday.sms_1" in lines
+    chain_lines = [i for i, line in enumerate(lines) if line.startswith("* ") and ": incremental" in line]
+    no_figure = [i for i, line in enumerate(lines) if line.startswith(("* no figure", "* no step verdict"))]
+    assert chain_lines == [lines.index(step) - 1]  # the chain's figure, then the step's
+    assert len(no_figure) == 4  # March's two chains and two steps without a figure, last
+    assert max(chain_lines) < lines.index(step) < min(no_figure)
+    assert "not final" not in note  # a month after March, every purchase of its window is in
+    assert len(note) <= NOTE_LIMIT
+
+    # on 4 April the purchases after the decisions of 28-31 March are still coming in
+    recent = reports_digest(figures, data, today=date(2026, 4, 4)).splitlines()
+    caveat = "* steps not final (не окончательно): the last 4 days' purchases still coming in"
+    assert recent[recent.index(step) - 1] == caveat
+
+
+def test_the_reports_note_keeps_the_step_verdicts_first_within_its_limit(ui_warehouse):
+    """Many steps with a verdict: the note stays within Airflow's limit, a clear verdict comes before "not yet
+    clear", and what does not fit is counted in a '+N more' line (the lines without a figure go first)."""
+    from datetime import date
+
+    from lifecycle.reports.digest import NOTE_LIMIT, reports_digest
+    from lifecycle.reports.read import overview
+
+    data = overview(ui_warehouse, date(2026, 3, 1), date(2026, 3, 31))
+    win_back = next(r for r in data["step_lift"] if r["chain_id"] == "win_back")
+    unclear = [
+        win_back | {"chain_id": "a_chain", "step_id": f"sms_{n}", "verdict": "unclear"} for n in range(20)
+    ]
+    data["step_lift"] = [*unclear, *data["step_lift"]]
+    figures = {"report_date": date(2026, 3, 31), "recomputed_from": date(2026, 3, 1)}
+    everything = reports_digest(figures, data, limit=100_000, today=date(2026, 4, 1)).splitlines()
+    assert len("\n".join(everything)) > NOTE_LIMIT
+    rows = [line for line in everything if line.startswith("* ")]
+    assert len(rows) == 1 + 21 + 2 + 2  # the caveat, 21 steps, 2 chains and 2 steps without a figure
+
+    note = reports_digest(figures, data, today=date(2026, 4, 1))
+    assert len(note) <= NOTE_LIMIT
+    lines = note.splitlines()
+    (more,) = [line for line in lines if line.startswith("* … +")]
+    shown = [line for line in lines if line.startswith("* ") and line != more]
+    assert shown == rows[: len(shown)]  # the first rows, in order
+    assert more == f"* … +{len(rows) - len(shown)} more"
+    assert shown[0] == "* steps not final (не окончательно): the last 7 days' purchases still coming in"
+    assert shown[1].startswith("* step win_back.sms_1: окупается / earns its cost")  # before "not yet clear"
+    assert shown[2].startswith("* step a_chain.sms_0: пока неясно / not yet clear, net of cost ")
+    assert not any(line.startswith(("* no figure", "* no step verdict")) for line in shown)
+    assert lines[-1] == "CRM overview: Browse → CRM overview"
 
 
 def test_the_step_lift_says_when_no_step_with_a_holdout_was_decided(client):
