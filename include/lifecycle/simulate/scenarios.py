@@ -10,10 +10,11 @@ large on purpose, with only the chains that carry them:
   step kept;
 * ``post_purchase``: its first email (the thank-you, a service email, so sent to every entrant with an
   address) becomes a two-variant **A/B test** (A +0.05, B +0.60), the only step kept;
-* ``abandoned_cart`` **costs its customers orders**: every message of it (all five steps, one variant) takes
-  away the customer's next own order within the window with probability 1 × engagement (capped at 1);
-  half of its entrants are held out so that the loss can be measured on a few days. Its steps are content
-  and sale messages: a service message would reach the holdout too.
+* ``abandoned_cart`` **costs its customers orders**: every message of it (its first five steps, the emails
+  and the push, one variant; not the final SMS, which has an uplift of its own) takes away the customer's
+  next own order within the window with probability 1 × engagement (capped at 1); half of its entrants are
+  held out so that the loss can be measured on a few days. Its steps are content and sale messages: a
+  service message would reach the holdout too.
 
 The response window is three days instead of seven, so that most induced and prevented orders fall inside
 a run of a few days. The other chains are left out; entry queries, exits and templates are the configured
@@ -90,6 +91,7 @@ DECISIVE = Scenario(
         {
             # the fatiguing chain: every message of the cart chain may cost the customer's next own order
             "abandoned_cart": {
+                "first_steps": 5,
                 "holdout_share": 0.5,
                 "first_step": {"variants": [{"id": "A", "weight": 1.0}], "bandit": False},
             },

@@ -35,7 +35,8 @@ def test_the_decisive_map_has_an_ab_test_a_bandit_and_a_fatiguing_chain(tmp_path
     # the fatiguing chain: a strongly negative uplift on every message, half of its entrants held out
     cart = chains["abandoned_cart"]
     assert [v.id for s in cart.steps for v in s.variants] == ["A"] * len(cart.steps)
-    assert response.uplift_of("abandoned_cart", "A") == -1.0
+    assert {response.uplift_of("abandoned_cart", "A", s.id) for s in cart.steps} == {-1.0}
+    assert [s.channel for s in cart.steps] == ["email", "push", "email", "email", "email"]  # not the SMS
     assert cart.holdout_share == 0.5
     # its messages are content: a service message would go to the holdout too and measure nothing
     assert {s.kind for s in cart.steps} <= {"content", "sale"}
