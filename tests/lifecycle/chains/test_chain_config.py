@@ -121,8 +121,11 @@ def test_a_missing_template_fails_only_when_templates_are_checked(tmp_path, monk
         load_chain(path)  # checked by default
     assert caught.value.field == "steps.0.template"
     assert "LIFECYCLE_CHECK_TEMPLATES=0" in caught.value.fix
-    for _, template in template_paths(load_chain(path, check_templates=False)):
+    chain = load_chain(path, check_templates=False)
+    for field, template in template_paths(chain):
         (tmp_path / "templates" / template).mkdir(parents=True)
+        if chain.steps[int(field.split(".")[1])].channel == "sms":  # an SMS step's folder holds sms.txt
+            (tmp_path / "templates" / template / "sms.txt").write_text("{{ promo.code }}", encoding="utf-8")
     assert load_chain(path).id == "abandoned_cart"
 
 
@@ -135,11 +138,16 @@ def test_an_exit_into_an_unknown_chain_is_refused(tmp_path):
 
 def test_segment_overrides_match_in_file_order():
     chain = load_chain(CHAINS_DIR / "abandoned_cart.yaml", check_templates=False)
-    final = chain.steps[-1]
+    final = chain.step("email_4")
     assert final.override_for("333")[1].template == "ru/abandoned_cart/email_4_no_discount"
     assert final.override_for("123")[1].offer == "strong"
     assert final.override_for("322") is None
     assert final.override_for(None) is None
+    # the SMS after it reminds of that email's code: not sent to those whose email had none, and as strong
+    sms = chain.step("sms_1")
+    assert sms.override_for("333")[1].skip
+    assert [sms.override_for(code)[1].offer for code in ("123", "213")] == ["strong", "strong"]
+    assert sms.override_for("322") is None
 
 
 @pytest.mark.parametrize(

@@ -92,12 +92,14 @@ def test_every_step_renders(step, first_name):
         assert "{{" not in push.title + push.body
         return
     if TEMPLATES.is_sms(step):
+        _, context["chain"], context["step"] = step.split("/")  # the step's own rules (messages.yaml sms:)
         sms = TEMPLATES.render_sms(step, context)
         assert sms.text
         assert "{" not in sms.text
         assert "\n" not in sms.text
         assert sms.segments <= sms.max_segments
-        assert (first_name or "промокод") in sms.text
+        assert context["promo"]["code"] in sms.text  # every SMS of the map reminds of a promo code
+        assert first_name is None or first_name in sms.text
         return
     email = TEMPLATES.render_email(step, context)
     assert email.subject
@@ -110,6 +112,23 @@ def test_every_step_renders(step, first_name):
     assert "https://crm.example/u/tok" in email.text
     assert "<Pro>" not in email.html  # autoescaped
     assert (first_name or "Здравствуйте") in email.text
+
+
+@pytest.mark.parametrize(
+    ("first_name", "percent", "expected", "transliterated"),
+    [
+        ("Анна", 7, "Анна, −7% на корзину: код CART-ABCDEFGHJK до 05.03. shop.example", False),
+        ("Екатерина", 12, "Екатерина, −12% на корзину: код CART-ABCDEFGHJK до 05.03. shop.example", False),
+        # a longer name would take a second Cyrillic segment: the same text in Latin letters, in one
+        ("Александра", 12, "Aleksandra, -12% na korzinu: kod CART-ABCDEFGHJK do 05.03. shop.example", True),
+        (None, 7, "−7% на корзину: код CART-ABCDEFGHJK до 05.03. shop.example", False),
+    ],
+)
+def test_the_cart_sms_is_one_segment(first_name, percent, expected, transliterated):
+    context = demo_context(first_name, chain="abandoned_cart", step="sms_1")
+    context["promo"] = {**context["promo"], "percent": percent}
+    sms = TEMPLATES.render_sms("ru/abandoned_cart/sms_1", context)
+    assert (sms.text, sms.segments, sms.max_segments, sms.transliterated) == (expected, 1, 1, transliterated)
 
 
 def test_html_is_inlined_and_responsive():

@@ -6,8 +6,15 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
+from lifecycle.chains.config import load_chains
 from lifecycle.demo import DemoConfig, generate
-from lifecycle.demo.response import DEFAULT_UPLIFT, ResponseConfig, customer_traits, react
+from lifecycle.demo.response import (
+    DEFAULT_STEP_UPLIFT,
+    DEFAULT_UPLIFT,
+    ResponseConfig,
+    customer_traits,
+    react,
+)
 from lifecycle.demo.scenario import SHOP_BIRTHDAY, catalogue_scenario
 from lifecycle.ingest import ingest
 from lifecycle.migrations import MIGRATION_SETS, migrate
@@ -42,6 +49,19 @@ def test_uplift_per_chain_and_variant_is_the_share_of_changed_purchases():
     assert DEFAULT_UPLIFT["ecosystem"] < 0
     assert (fatiguing <= 0).all()
     assert (fatiguing < 0).any()
+
+
+def test_every_step_with_its_own_holdout_has_its_own_known_uplift():
+    """What a step holdout measures (its step lift) has a truth in the simulation to be compared with."""
+    chains = load_chains(check_templates=False)
+    with_holdout = {(c.id, s.id) for c in chains.values() for s in c.steps if s.holdout_share}
+    assert ("abandoned_cart", "sms_1") in with_holdout
+    assert set(DEFAULT_STEP_UPLIFT) == with_holdout
+    config = ResponseConfig()
+    assert (
+        config.uplift_of("abandoned_cart", "A", "sms_1") == DEFAULT_STEP_UPLIFT[("abandoned_cart", "sms_1")]
+    )
+    assert config.uplift_of("abandoned_cart", "A", "email_4") == DEFAULT_UPLIFT["abandoned_cart"]
 
 
 def test_channels_differ_and_clicks_follow_opens():
