@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from delivery_shop import NOW, Clock, ledger, plan, run_dispatch
+from delivery_shop import NOW, Clock, ledger, ledger_row, plan, run_dispatch
 from fastapi.testclient import TestClient
 from sms_shop import PHONES, add_sms_customers, sms_row
 
@@ -118,6 +118,28 @@ def test_transliteration_to_fit_sends_latin_in_one_segment(sms_shop, signer, sen
     assert written["text"].endswith("deistvuet eshche 10 dnei. Zhdem vas v kataloge!")
     assert (written["encoding"], written["segments"], written["transliterated"]) == ("gsm7", 1, True)
     assert ledger(sms_shop)["latin"]["segments"] == 1
+
+
+def test_the_cart_sms_repeats_the_code_of_the_promo_email(sms_shop, signer, sender, tmp_path):
+    cart = {"product_id": 100, "cart_product_ids": [200]}
+    plan(sms_shop, [ledger_row("cart-email", 10, "ru/abandoned_cart/email_4", cart)])
+    provider = SandboxProvider(tmp_path, sender)
+    assert run_dispatch(sms_shop, provider, signer, "email").sent == 1
+    day = timedelta(days=1)  # the SMS of the same chain instance goes a day later
+    sms = ledger_row("cart-sms", 10, "ru/abandoned_cart/sms_1", cart, channel="sms")
+    times = ("planned_at", "send_after", "expires_at", "updated_at")
+    plan(sms_shop, [sms | {k: sms[k] + day for k in times}])
+    assert run_dispatch(sms_shop, provider, signer, "sms", Clock(NOW + day)).sent == 1
+
+    email = next((tmp_path / "email").glob("cart-email-*.eml")).read_bytes().decode("utf-8", "replace")
+    text = json.loads(next((tmp_path / "sms").glob("cart-sms-*.json")).read_text(encoding="utf-8"))["text"]
+    with sms_shop.begin() as conn:
+        codes = conn.exec_driver_sql("SELECT code, discount_percent, valid_until FROM crm.promo_codes").all()
+    assert len(codes) == 1  # one code per chain instance, issued with the email
+    code, percent, valid_until = codes[0]
+    assert valid_until == datetime(2026, 3, 5, 23, 59, 59)  # the email's 3 days, not renewed by the SMS
+    assert text == f"Анна, −{percent}% на корзину: код {code} до 05.03. shop.example"
+    assert code in email
 
 
 def test_a_retried_sms_run_never_sends_twice(sms_shop, signer, smsc):
