@@ -100,7 +100,8 @@ def send_time_lift(
 
 
 def format_lift(rows: list[dict[str, Any]]) -> str:
-    """The lift as a plain-text table (percentage points with the 95 % interval)."""
+    """The lift as a plain-text table (percentage points with the 95 % interval); why a lift is not given,
+    in words (:data:`REASONS`, in English)."""
     if not rows:
         return "send-time lift: no message of a send_time: optimal step was sent in the period"
 
@@ -119,6 +120,6 @@ def format_lift(rows: list[dict[str, Any]]) -> str:
             f"{r['chain_id']:<18} {r['sent_optimal']:>6}/{r['sent_default']:<6}  "
             f"{format_share(r['opened_rate_optimal']):>7}/{format_share(r['opened_rate_default']):<7} "
             f"{lift(r, 'opened'):>26}  {lift(r, 'clicked'):>26}  {lift(r, 'converted'):>26}"
-            + (f"  ({r['reason']})" if r["reason"] else "")
+            + (f"  ({REASONS[r['reason']][1]})" if r["reason"] else "")
         )
     return "\n".join(lines)

@@ -381,13 +381,17 @@ def step_comparison(
 
 
 def format_step_table(rows: list[dict[str, Any]]) -> str:
-    """The steps with a holdout: measured against true incremental orders and revenue, and the cost."""
+    """The steps with a holdout: measured against true incremental orders and revenue, and the cost; the
+    verdict, or why a figure is not given, in words (as ``python -m lifecycle step-lift`` says them)."""
+    from lifecycle.reports.stats import REASON_LABELS
+    from lifecycle.reports.step_lift import VERDICT_LABELS
+
     if not rows:
         return "step holdouts: no step with its own holdout was decided in the period"
 
     def interval(r: dict, value: str, low: str, high: str, fmt: str) -> str:
         if r[value] is None:
-            return f"— ({r['reason'] or r['revenue_reason']})"
+            return f"— ({REASON_LABELS[r['reason'] or r['revenue_reason']][1]})"
         return format_estimate(r[value], r[low], r[high], fmt)
 
     head = (
@@ -404,7 +408,7 @@ def format_step_table(rows: list[dict[str, Any]]) -> str:
             f"{interval(r, 'incremental_orders', 'orders_ci_low', 'orders_ci_high', '+.1f'):>28} "
             f"{_money(r['true_revenue']):>12} "
             f"{interval(r, 'incremental_revenue', 'revenue_ci_low', 'revenue_ci_high', '+,.0f'):>34} "
-            f"{_money(r['cost']):>8}  {r['verdict'] or '—'}"
+            f"{_money(r['cost']):>8}  {VERDICT_LABELS[r['verdict']][1] if r['verdict'] else '—'}"
             + (
                 ""
                 if r["revenue_covered"] is None

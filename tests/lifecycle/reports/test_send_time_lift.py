@@ -113,6 +113,7 @@ def test_rates_and_intervals_per_arm(migrated):
     (small,) = send_time_lift(migrated, date(2026, 3, 1), date(2026, 3, 31))
     assert small["reason"] == "too_few_sends"
     assert small["opened_lift"] == pytest.approx(diff)
+    assert format_lift([small]).endswith("(too few sends to say)")
     (one_short,) = send_time_lift(migrated, date(2026, 3, 1), date(2026, 3, 31), min_sends=9)
     assert one_short["reason"] == "too_few_sends"
 
@@ -123,7 +124,9 @@ def test_a_chain_without_a_holdout_send_says_so(migrated):
     (row,) = send_time_lift(migrated, date(2026, 3, 1), date(2026, 3, 31))
     assert row["reason"] == "no_default_sends"
     assert row["opened_lift"] is None
-    assert "no_default_sends" in format_lift([row])
+    text = format_lift([row])
+    assert "(no holdout sends)" in text
+    assert "no_default_sends" not in text
     assert send_time_lift(migrated, date(2026, 4, 1), date(2026, 4, 30)) == []
 
 

@@ -164,3 +164,43 @@ def test_the_measured_sms_effect_holds_the_truth_and_weighs_the_cost(run):
     (reported,) = step_lift(warehouse, result.start.date(), result.end.date(), WINDOW_DAYS)
     assert reported["incremental_revenue"] == pytest.approx(sms["incremental_revenue"])
     print(format_step_lift([reported]))
+
+
+def test_the_step_table_says_verdicts_and_reasons_in_words():
+    base = {
+        "chain_id": "win_back",
+        "step_id": "sms_1",
+        "true_uplift": 0.05,
+        "treated": 400,
+        "holdout": 100,
+        "true_orders": 12,
+        "true_revenue": 60000.0,
+        "cost": 1800.0,
+        "reason": None,
+        "revenue_reason": None,
+        "incremental_orders": 11.5,
+        "orders_ci_low": 2.0,
+        "orders_ci_high": 21.0,
+        "incremental_revenue": 58000.0,
+        "revenue_ci_low": 9000.0,
+        "revenue_ci_high": 107000.0,
+        "verdict": "earns_its_cost",
+        "revenue_covered": True,
+    }
+    small = base | {
+        "step_id": "sms_2",
+        "treated": 30,
+        "holdout": 8,
+        "reason": "too_few_entrants",
+        "revenue_reason": "too_few_entrants",
+        "incremental_orders": None,
+        "incremental_revenue": None,
+        "verdict": None,
+        "revenue_covered": None,
+    }
+    measured, too_small = format_step_table([base, small]).splitlines()[2:]
+    assert measured.endswith("earns its cost (truth in CI)")
+    assert "— (too small to say)" in too_small
+    assert too_small.endswith("—")
+    assert "earns_its_cost" not in measured
+    assert "too_few_entrants" not in too_small
