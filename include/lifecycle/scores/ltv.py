@@ -237,7 +237,9 @@ def _bgnbd_negative_loglik(log_params, x, t_x, T, weights):
     a4 = np.where(
         x > 0, np.log(a) - np.log(np.maximum(b + x - 1, 1e-12)) - (r + x) * np.log(alpha + t_x), -np.inf
     )
-    return -np.sum(weights * (a1 + a2 + np.logaddexp(a3, a4)))
+    # The mean over customers, not the sum: the optimiser's tolerances then mean the same for any number of
+    # customers. Summed, snapshots whose a and b lie on a long flat ridge failed the line search.
+    return -np.sum(weights * (a1 + a2 + np.logaddexp(a3, a4))) / np.sum(weights)
 
 
 def _gamma_gamma_negative_loglik(log_params, n, m):
@@ -254,7 +256,7 @@ def _gamma_gamma_negative_loglik(log_params, n, m):
         + p * n * np.log(n)
         - (p * n + q) * np.log(n * m + v)
     )
-    return -np.sum(loglik)
+    return -np.mean(loglik)  # the mean, for the reason given for BG/NBD
 
 
 def fit_bgnbd(features: pd.DataFrame) -> tuple[float, float, float, float]:

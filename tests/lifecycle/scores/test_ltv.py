@@ -2,6 +2,7 @@
 
 import itertools
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -9,7 +10,11 @@ import pytest
 
 from lifecycle.scores.config import LtvConfig
 from lifecycle.scores.ltv import (
+    _bgnbd_negative_loglik,
+    _gamma_gamma_negative_loglik,
+    _summary,
     fit,
+    fit_bgnbd,
     fit_score,
     training_windows,
     validation_plan,
@@ -67,6 +72,44 @@ def test_fit_recovers_the_parameters_and_predicts_the_holdout():
     checks = model.expected_check(features)
     assert checks[repeaters].mean() == pytest.approx(future[repeaters, 1].mean(), rel=0.1)
     assert (model.predict(features) >= 0).all()
+
+
+def test_a_snapshot_on_the_flat_ridge_of_a_and_b_fits():
+    """A churn training snapshot of the demo shop (1,430 customers at 2026-01-26, its frequency, tenure and
+    recency): its dropout parameters a and b lie on a long flat ridge, where the fit of the summed
+    log-likelihood failed its line search ('ABNORMAL') and stopped the weekly churn training. The fits
+    minimise the mean per customer, whose tolerances mean the same for any shop size."""
+    features = pd.read_csv(Path(__file__).with_name("fixtures") / "bgnbd_ridge_snapshot.csv")
+    assert len(features) == 1430
+    r, alpha, a, b = fit_bgnbd(features)
+    assert all(np.isfinite([r, alpha, a, b]))
+    x, t_x, T = _summary(features)
+    weights = np.ones_like(x)
+    fitted = _bgnbd_negative_loglik(np.log([r, alpha, a, b]), x, t_x, T, weights)
+    # nothing nearby is better by more than 0.0001 nats per customer (0.14 for the snapshot: no difference a
+    # likelihood ratio could see), along the ridge (a and b scaled together) or across it
+    for scale_a, scale_b in ((2, 2), (0.5, 0.5), (1.1, 1), (1, 1.1)):
+        nearby = np.log([r, alpha, a * scale_a, b * scale_b])
+        assert fitted <= _bgnbd_negative_loglik(nearby, x, t_x, T, weights) + 1e-4
+
+
+def test_the_likelihood_is_per_customer_so_its_tolerances_hold_for_any_shop_size():
+    """The same customers counted a thousand times give the same objective, for BG/NBD and Gamma-Gamma."""
+    features, _ = _simulate(customers=500)
+    x, t_x, T = _summary(features)
+    weights = np.ones_like(x)
+    params = np.log([0.6, 50.0, 0.8, 2.5])
+    once = _bgnbd_negative_loglik(params, x, t_x, T, weights)
+    assert _bgnbd_negative_loglik(params, x, t_x, T, weights * 1000) == pytest.approx(once, rel=1e-12)
+    assert 0 < once < 50  # nats per customer, not per shop
+    repeaters = (x > 0) & features["repeat_avg_check"].notna().to_numpy()
+    n, m = x[repeaters], features["repeat_avg_check"].to_numpy()[repeaters]
+    spend = np.log([2.0, 3.0, 4000.0])
+    per_customer = _gamma_gamma_negative_loglik(spend, n, m)
+    assert _gamma_gamma_negative_loglik(spend, np.tile(n, 1000), np.tile(m, 1000)) == pytest.approx(
+        per_customer, rel=1e-9
+    )
+    assert abs(per_customer) < 50
 
 
 def test_validation_window_shrinks_with_a_short_history():
