@@ -49,13 +49,16 @@ def decide_on(
     config = config or load_policy()
     now = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
     since = now - max(_WEEK, timedelta(days=config.sale_share.window_days))
-    rows = [dict(r) for r in warehouse.run(conn, "policy/due_steps.sql", run_key=run_key).mappings()]
+    rows = _records(warehouse.run(conn, "policy/due_steps.sql", run_key=run_key))
     history = _by_customer(warehouse.run(conn, "policy/history.sql", run_key=run_key, since=since))
+    until = now + timedelta(days=2)
     newsletters = _by_customer(
-        warehouse.run(
-            conn, "policy/newsletters.sql", run_key=run_key, since=since, until=now + timedelta(days=2)
-        )
+        warehouse.run(conn, "policy/newsletters.sql", run_key=run_key, since=since, until=until)
     )
+    to_all = [
+        Message(r["at"], r["channel"], r["kind"])
+        for r in _records(warehouse.run(conn, "policy/newsletters_to_all.sql", since=since, until=until))
+    ]
     suppressions: dict[int, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for row in warehouse.run(conn, "policy/suppressions.sql", run_key=run_key).mappings():
         suppressions[row["customer_id"]][row["channel"]].add(row["reason"])
@@ -76,7 +79,7 @@ def decide_on(
         customer = _customer(
             group[0],
             history.get(customer_id, []),
-            newsletters.get(customer_id, []),
+            newsletters.get(customer_id, []) + _consented(group[0], to_all),
             suppressions.get(customer_id, {}),
             engaged,
         )
@@ -91,11 +94,26 @@ def decide_on(
     return {"run_key": run_key, "due_steps": len(rows), "funnel": funnel}
 
 
+def _records(result) -> list[dict[str, Any]]:
+    """A query's rows as dicts, fetched at once from the driver (row by row costs seconds at 100 k rows)."""
+    keys = list(result.keys())
+    try:
+        return [dict(zip(keys, row, strict=True)) for row in result.cursor.fetchall()]
+    finally:
+        result.close()
+
+
 def _by_customer(result) -> dict[int, list[Message]]:
     grouped: dict[int, list[Message]] = defaultdict(list)
-    for row in result.mappings():
+    for row in _records(result):
         grouped[row["customer_id"]].append(Message(row["at"], row["channel"], row["kind"]))
     return grouped
+
+
+def _consented(row: dict[str, Any], mailings: list[Message]) -> list[Message]:
+    """The mailings to everybody that reach a customer: those on a channel the customer consents to (a
+    customer unknown to crm.customers consents to none)."""
+    return [m for m in mailings if m.channel in CHANNELS and row[f"{m.channel}_consent"]]
 
 
 def _customer(
