@@ -109,13 +109,16 @@ def run_chains(
     """Every chain of the map, one after the other (the Airflow DAG runs them as parallel task groups).
 
     A chain that fails does not stop the others: once all have run, :class:`ChainsFailedError` names the
-    failed ones (their due steps are missing from the run, everything else is written).
+    failed ones (their due steps are missing from the run, everything else is written). As in the DAG, a
+    DuckDB file is opened once for a chain's phases, not once per transaction (each opening reads the
+    file's catalog and each closing writes a checkpoint: both grow with the warehouse).
     """
     chains = chains if chains is not None else load_chains()
     figures = []
     for chain in chains.values():
         try:
-            figures.append(process_chain(warehouse, chain, as_of, run_key))
+            with warehouse.held_open():
+                figures.append(process_chain(warehouse, chain, as_of, run_key))
         except Exception:  # recorded by process_chain; reported with the others below
             log.exception("chain %s failed in run %s", chain.id, run_key)
     failures = failed_chains(warehouse, run_key, list(chains))
