@@ -235,8 +235,9 @@ def entry_rows(
     since = watermark - LATE_GRACE if watermark else as_of - chain.entry.first_run_lookback
     since = min(since, as_of)
     try:
-        result = warehouse.run(conn, chain.entry.sql, since=since, as_of=as_of, **chain.entry.params)
-        rows = [dict(row) for row in result.mappings()]
+        rows = warehouse.records(
+            warehouse.run(conn, chain.entry.sql, since=since, as_of=as_of, **chain.entry.params)
+        )
     except QUERY_FAULTS as exc:
         raise entry_query_error(chain, exc) from exc
     return since, rows
@@ -316,10 +317,11 @@ def emit_due_steps_on(
     rows = []
     # A chain with no active instance has no due step: its customers and scores are not read.
     if warehouse.run(conn, "chains/engine/active_since.sql", chain_id=chain.id).scalar() is not None:
-        found = warehouse.run(
-            conn, "chains/engine/due.sql", typical_order_value=chain.typical_order_value, **base
+        rows = warehouse.records(
+            warehouse.run(
+                conn, "chains/engine/due.sql", typical_order_value=chain.typical_order_value, **base
+            )
         )
-        rows = [dict(row) for row in found.mappings()]
     due, skipped = plan_steps(chain, rows, run_key)
     warehouse.insert_df(conn, "crm.due_steps", pd.DataFrame(due))
     warehouse.insert_df(conn, "crm.chain_step_log", pd.DataFrame([s | {"logged_at": now} for s in skipped]))
