@@ -136,6 +136,16 @@ class Warehouse:
         return _execute(conn, sql.single_statement(name), params)
 
     @staticmethod
+    def records(result: sa.CursorResult) -> list[dict[str, Any]]:
+        """A query's rows as dicts, fetched from the driver at once (SQLAlchemy's row-by-row fetching costs
+        about a second per 100 k rows); the result is closed."""
+        keys = list(result.keys())
+        try:
+            return [dict(zip(keys, row, strict=True)) for row in result.cursor.fetchall()]
+        finally:
+            result.close()
+
+    @staticmethod
     def run_steps(
         conn: sa.Connection, name: str, /, until_empty: str | None = None, **params: Any
     ) -> list[dict[str, Any]]:

@@ -127,6 +127,25 @@ def test_valid_rows_land_in_crm_and_refresh_customer_state(shop):
     assert state == [(1, 2, 8000.0, 500.0, 4000.0, True), (2, 0, 0.0, 0.0, None, False)]
 
 
+def test_orders_are_stored_in_time_order_whatever_order_they_arrive_in(shop):
+    """DuckDB skips the row groups outside a query's ordered_at bounds only when crm.orders is stored in
+    that order (PostgreSQL reads the bounds through an index)."""
+    if shop.dialect != "duckdb":
+        pytest.skip("the order rows are stored in is DuckDB's")
+    minutes = [50, 5, 30, 15, 40, 1, 25]
+    loaded = T0 + timedelta(minutes=55)
+    _load(
+        shop,
+        orders=[
+            _order(20 + i, 1 + i % 2, loaded, ordered_at=T0 + timedelta(minutes=m))
+            for i, m in enumerate(minutes)
+        ],
+    )
+    ingest(shop, window_end=T0 + HOUR, run_key="run-1", interval_start=T0)
+    stored = [r[0] for r in _query(shop, "SELECT ordered_at FROM crm.orders ORDER BY rowid")]
+    assert stored == [T0 + timedelta(minutes=m) for m in sorted(minutes)]
+
+
 @pytest.mark.parametrize(
     ("table", "row", "reason"),
     [

@@ -32,6 +32,8 @@ def test_dialect_specific_migrations_only_run_on_their_engine(warehouse):
     applied = migrate(warehouse)
     pg_only = [a for a in applied if "indexes" in a]
     assert bool(pg_only) == (warehouse.dialect == "postgresql")
+    duckdb_only = [a for a in applied if "time_order" in a]
+    assert bool(duckdb_only) == (warehouse.dialect == "duckdb")
 
 
 def test_malformed_migration_name_is_refused(tmp_path, monkeypatch):
@@ -43,3 +45,54 @@ def test_malformed_migration_name_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(migrations, "MIGRATIONS_DIR", tmp_path)
     with pytest.raises(ConfigError, match=r"1_bad\.sql"):
         discover("crm")
+
+
+def test_orders_are_rewritten_in_time_order_with_every_row_kept(duckdb_migrated):
+    """crm/0023: DuckDB skips the row groups outside a query's ordered_at bounds only when crm.orders is
+    stored in that order; orders loaded before the ingest kept that order are rewritten so, unchanged."""
+    import random
+    from datetime import datetime, timedelta
+
+    import pandas as pd
+
+    from lifecycle.paths import MIGRATIONS_DIR
+
+    rng = random.Random(23)
+    start = datetime(2025, 1, 1)
+    ids = list(range(1, 301))
+    rng.shuffle(ids)
+    orders = pd.DataFrame(
+        [
+            {
+                "order_id": order_id,
+                "customer_id": rng.randint(1, 40),
+                "channel": rng.choice(["online", "offline"]),
+                "store_id": None,
+                "status": rng.choice(["paid", "delivered", "returned"]),
+                "total_amount": float(rng.randint(100, 9000)),
+                "discount_amount": 0.0,
+                "promo_code": rng.choice([None, "SALE"]),
+                "ordered_at": start + timedelta(minutes=rng.randint(0, 500_000)),
+                "delivered_at": None,
+                "updated_at": start,
+                "loaded_at": start,
+            }
+            for order_id in ids
+        ]
+    )
+    warehouse = duckdb_migrated
+
+    def stored(order_by):
+        with warehouse.begin() as conn:
+            return conn.exec_driver_sql(f"SELECT * FROM crm.orders ORDER BY {order_by}").fetchall()
+
+    with warehouse.begin() as conn:
+        warehouse.insert_df(conn, "crm.orders", orders)
+    before = stored("order_id")
+    assert [r.ordered_at for r in stored("rowid")] != sorted(orders["ordered_at"])
+    script = (MIGRATIONS_DIR / "crm" / "0023_orders_in_time_order.duckdb.sql").read_text(encoding="utf-8")
+    with warehouse.begin() as conn:
+        warehouse.run_script(conn, script)
+    assert stored("order_id") == before
+    in_storage = [r.ordered_at for r in stored("rowid")]
+    assert in_storage == sorted(in_storage)

@@ -109,13 +109,16 @@ def run_chains(
     """Every chain of the map, one after the other (the Airflow DAG runs them as parallel task groups).
 
     A chain that fails does not stop the others: once all have run, :class:`ChainsFailedError` names the
-    failed ones (their due steps are missing from the run, everything else is written).
+    failed ones (their due steps are missing from the run, everything else is written). As in the DAG, a
+    DuckDB file is opened once for a chain's phases, not once per transaction (each opening reads the
+    file's catalog and each closing writes a checkpoint: both grow with the warehouse).
     """
     chains = chains if chains is not None else load_chains()
     figures = []
     for chain in chains.values():
         try:
-            figures.append(process_chain(warehouse, chain, as_of, run_key))
+            with warehouse.held_open():
+                figures.append(process_chain(warehouse, chain, as_of, run_key))
         except Exception:  # recorded by process_chain; reported with the others below
             log.exception("chain %s failed in run %s", chain.id, run_key)
     failures = failed_chains(warehouse, run_key, list(chains))
@@ -232,8 +235,9 @@ def entry_rows(
     since = watermark - LATE_GRACE if watermark else as_of - chain.entry.first_run_lookback
     since = min(since, as_of)
     try:
-        result = warehouse.run(conn, chain.entry.sql, since=since, as_of=as_of, **chain.entry.params)
-        rows = [dict(row) for row in result.mappings()]
+        rows = warehouse.records(
+            warehouse.run(conn, chain.entry.sql, since=since, as_of=as_of, **chain.entry.params)
+        )
     except QUERY_FAULTS as exc:
         raise entry_query_error(chain, exc) from exc
     return since, rows
@@ -313,10 +317,11 @@ def emit_due_steps_on(
     rows = []
     # A chain with no active instance has no due step: its customers and scores are not read.
     if warehouse.run(conn, "chains/engine/active_since.sql", chain_id=chain.id).scalar() is not None:
-        found = warehouse.run(
-            conn, "chains/engine/due.sql", typical_order_value=chain.typical_order_value, **base
+        rows = warehouse.records(
+            warehouse.run(
+                conn, "chains/engine/due.sql", typical_order_value=chain.typical_order_value, **base
+            )
         )
-        rows = [dict(row) for row in found.mappings()]
     due, skipped = plan_steps(chain, rows, run_key)
     warehouse.insert_df(conn, "crm.due_steps", pd.DataFrame(due))
     warehouse.insert_df(conn, "crm.chain_step_log", pd.DataFrame([s | {"logged_at": now} for s in skipped]))

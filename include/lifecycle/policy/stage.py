@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from itertools import groupby
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -49,13 +50,18 @@ def decide_on(
     config = config or load_policy()
     now = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
     since = now - max(_WEEK, timedelta(days=config.sale_share.window_days))
-    rows = [dict(r) for r in warehouse.run(conn, "policy/due_steps.sql", run_key=run_key).mappings()]
+    rows = warehouse.records(warehouse.run(conn, "policy/due_steps.sql", run_key=run_key))
     history = _by_customer(warehouse.run(conn, "policy/history.sql", run_key=run_key, since=since))
+    until = now + timedelta(days=2)
     newsletters = _by_customer(
-        warehouse.run(
-            conn, "policy/newsletters.sql", run_key=run_key, since=since, until=now + timedelta(days=2)
-        )
+        warehouse.run(conn, "policy/newsletters.sql", run_key=run_key, since=since, until=until)
     )
+    to_all = [
+        Message(r["at"], r["channel"], r["kind"])
+        for r in warehouse.records(
+            warehouse.run(conn, "policy/newsletters_to_all.sql", since=since, until=until)
+        )
+    ]
     suppressions: dict[int, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for row in warehouse.run(conn, "policy/suppressions.sql", run_key=run_key).mappings():
         suppressions[row["customer_id"]][row["channel"]].add(row["reason"])
@@ -76,7 +82,7 @@ def decide_on(
         customer = _customer(
             group[0],
             history.get(customer_id, []),
-            newsletters.get(customer_id, []),
+            newsletters.get(customer_id, []) + _consented(group[0], to_all),
             suppressions.get(customer_id, {}),
             engaged,
         )
@@ -93,9 +99,15 @@ def decide_on(
 
 def _by_customer(result) -> dict[int, list[Message]]:
     grouped: dict[int, list[Message]] = defaultdict(list)
-    for row in result.mappings():
+    for row in Warehouse.records(result):
         grouped[row["customer_id"]].append(Message(row["at"], row["channel"], row["kind"]))
     return grouped
+
+
+def _consented(row: dict[str, Any], mailings: list[Message]) -> list[Message]:
+    """The mailings to everybody that reach a customer: those on a channel the customer consents to (a
+    customer unknown to crm.customers consents to none)."""
+    return [m for m in mailings if m.channel in CHANNELS and row[f"{m.channel}_consent"]]
 
 
 def _customer(
@@ -121,7 +133,7 @@ def _customer(
 
 
 def _due_step(row: dict[str, Any]) -> DueStep:
-    variants = tuple((v["id"], float(v["weight"])) for v in json.loads(row["variants"])) or (("A", 1.0),)
+    variants = _variants(row["variants"])
     return DueStep(
         chain_id=row["chain_id"],
         step_id=row["step_id"],
@@ -147,6 +159,12 @@ def _due_step(row: dict[str, Any]) -> DueStep:
         best_hour=None if row.get("best_hour") is None else int(row["best_hour"]),
         step_holdout_share=float(row.get("step_holdout_share") or 0.0),
     )
+
+
+@lru_cache(maxsize=1024)
+def _variants(text: str) -> tuple[tuple[str, float], ...]:
+    """A step's variants as (id, weight) pairs; a chain's steps repeat the same few texts on every row."""
+    return tuple((v["id"], float(v["weight"])) for v in json.loads(text)) or (("A", 1.0),)
 
 
 def _bandit_weights(warehouse, conn, run_key: str, config: PolicyConfig) -> dict:

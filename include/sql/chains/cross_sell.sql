@@ -6,6 +6,7 @@
 --   dearest product with accessories), product_ids (the suggested accessories), accessories (how many),
 --   trigger_value (the cheapest accessory's price).
 -- Parameters: :since, :as_of (deliveries in (since, as_of]).
+-- The products a customer already owns are read for the customers who received an order, not for everyone.
 WITH received AS (
     SELECT
         o.customer_id,
@@ -17,6 +18,19 @@ WITH received AS (
         st.counts_as_purchase
         AND COALESCE(o.delivered_at, CASE WHEN o.channel = 'offline' THEN o.ordered_at END) > :since
         AND COALESCE(o.delivered_at, CASE WHEN o.channel = 'offline' THEN o.ordered_at END) <= :as_of
+),
+
+owned AS (
+    SELECT
+        o.customer_id,
+        o.ordered_at,
+        oi.product_id
+    FROM crm.orders AS o
+    INNER JOIN crm.ref_order_statuses AS st ON o.status = st.status
+    INNER JOIN crm.order_items AS oi ON o.order_id = oi.order_id
+    WHERE
+        o.customer_id IN (SELECT r.customer_id FROM received AS r)
+        AND st.counts_as_purchase
 ),
 
 suggestions AS (
@@ -37,14 +51,11 @@ suggestions AS (
         acc.in_stock
         AND NOT EXISTS (
             SELECT 1
-            FROM crm.orders AS owned
-            INNER JOIN crm.ref_order_statuses AS ost ON owned.status = ost.status
-            INNER JOIN crm.order_items AS owned_item ON owned.order_id = owned_item.order_id
+            FROM owned AS ow
             WHERE
-                owned.customer_id = r.customer_id
-                AND ost.counts_as_purchase
-                AND owned_item.product_id = acc.product_id
-                AND owned.ordered_at <= r.received_at
+                ow.customer_id = r.customer_id
+                AND ow.product_id = acc.product_id
+                AND ow.ordered_at <= r.received_at
         )
 )
 

@@ -6,6 +6,7 @@
 --   (the device bought), brand, category_id, product_ids (the brand's in-stock devices of other
 --   categories: buying one ends the chain).
 -- Parameters: :since, :as_of (purchases in (since, as_of]).
+-- The devices a buyer already owned are read for the window's buyers only, not for every customer.
 WITH device_purchases AS (
     SELECT
         o.customer_id,
@@ -23,6 +24,23 @@ WITH device_purchases AS (
         AND p.product_line IS NOT NULL
         AND p.brand IS NOT NULL
         AND o.ordered_at > :since
+        AND o.ordered_at <= :as_of
+),
+
+owned_devices AS (
+    SELECT
+        o.customer_id,
+        o.ordered_at,
+        p.brand,
+        p.category_id
+    FROM crm.orders AS o
+    INNER JOIN crm.ref_order_statuses AS st ON o.status = st.status
+    INNER JOIN crm.order_items AS oi ON o.order_id = oi.order_id
+    INNER JOIN crm.products AS p ON oi.product_id = p.product_id
+    WHERE
+        o.customer_id IN (SELECT b.customer_id FROM device_purchases AS b)
+        AND st.counts_as_purchase
+        AND p.product_line IS NOT NULL
         AND o.ordered_at <= :as_of
 ),
 
@@ -46,17 +64,12 @@ single_category_owners AS (
     FROM device_purchases AS dp
     WHERE NOT EXISTS (
         SELECT 1
-        FROM crm.orders AS o
-        INNER JOIN crm.ref_order_statuses AS st ON o.status = st.status
-        INNER JOIN crm.order_items AS oi ON o.order_id = oi.order_id
-        INNER JOIN crm.products AS p ON oi.product_id = p.product_id
+        FROM owned_devices AS od
         WHERE
-            o.customer_id = dp.customer_id
-            AND st.counts_as_purchase
-            AND o.ordered_at <= dp.ordered_at
-            AND p.brand = dp.brand
-            AND p.product_line IS NOT NULL
-            AND p.category_id <> dp.category_id
+            od.customer_id = dp.customer_id
+            AND od.ordered_at <= dp.ordered_at
+            AND od.brand = dp.brand
+            AND od.category_id <> dp.category_id
     )
 )
 

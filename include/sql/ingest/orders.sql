@@ -1,8 +1,8 @@
 -- Ingest step shop.orders -> crm.orders for one window of loaded_at (upsert: the newest version of an order
 -- wins, so a later status change such as a return replaces the earlier row).
 -- Inputs: shop.orders, crm.ref_order_statuses, crm.orders, crm.customers.
--- Outputs: new or changed orders in crm.orders; rejected rows in crm.quarantine; their customers in
---          touched_customers; a final row of counts
+-- Outputs: new or changed orders in crm.orders (new ones appended in time order); rejected rows in
+--          crm.quarantine; their customers in touched_customers; a final row of counts
 --          (rows_read, rows_loaded, rows_quarantined, rows_deferred).
 -- Parameters: :window_start, :window_end (loaded_at window), :loaded_at_limit (rows loaded at or after it lie
 --             in the future and are read to be quarantined), :defer_after (orders loaded at or after it whose
@@ -111,6 +111,7 @@ FROM stage_orders
 WHERE outcome = 'rejected'
 ON CONFLICT DO NOTHING;
 
+-- Orders already stored take their newer version.
 INSERT INTO crm.orders (
     order_id, customer_id, channel, store_id, status, total_amount, discount_amount, promo_code,
     ordered_at, delivered_at, updated_at, loaded_at
@@ -129,7 +130,7 @@ SELECT
     updated_at,
     loaded_at
 FROM stage_orders
-WHERE outcome = 'new'
+WHERE outcome = 'new' AND stored_updated_at IS NOT NULL
 ON CONFLICT (order_id) DO UPDATE SET
     customer_id = excluded.customer_id,
     channel = excluded.channel,
@@ -142,6 +143,29 @@ ON CONFLICT (order_id) DO UPDATE SET
     delivered_at = excluded.delivered_at,
     updated_at = excluded.updated_at,
     loaded_at = excluded.loaded_at;
+
+-- New orders are appended in time order (a plain INSERT keeps the order of its rows; DuckDB's upsert
+-- does not): DuckDB then skips the row groups outside a query's ordered_at bounds.
+INSERT INTO crm.orders (
+    order_id, customer_id, channel, store_id, status, total_amount, discount_amount, promo_code,
+    ordered_at, delivered_at, updated_at, loaded_at
+)
+SELECT
+    order_id,
+    customer_id,
+    channel,
+    store_id,
+    status,
+    total_amount,
+    COALESCE(discount_amount, 0) AS discount_amount,
+    promo_code,
+    ordered_at,
+    delivered_at,
+    updated_at,
+    loaded_at
+FROM stage_orders
+WHERE outcome = 'new' AND stored_updated_at IS NULL
+ORDER BY ordered_at, order_id;
 
 INSERT INTO touched_customers (customer_id)
 SELECT DISTINCT customer_id FROM stage_orders
