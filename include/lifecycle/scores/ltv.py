@@ -263,23 +263,43 @@ def fit_bgnbd(features: pd.DataFrame) -> tuple[float, float, float, float]:
     """Maximum-likelihood BG/NBD parameters (r, alpha, a, b) on one row per purchasing customer."""
     import numpy as np
     import pandas as pd
-    from scipy.optimize import minimize
 
     x, t_x, T = _summary(features)
     # Customers with the same (x, t_x, T) share one likelihood term: fit on the distinct rows, weighted.
     distinct = pd.DataFrame({"x": x, "t_x": t_x, "T": T}).value_counts().reset_index(name="weight")
     args = tuple(distinct[c].to_numpy(dtype=float) for c in ("x", "t_x", "T", "weight"))
     start = np.log([1.0, max(float(np.mean(T)), 1.0), 1.0, 1.0])
-    bgnbd = minimize(
-        _bgnbd_negative_loglik,
-        start,
+    bounds = [(-10, 10), (-10, 15), (-10, 10), (-10, 10)]
+    found = _minimise(_bgnbd_negative_loglik, start, args, bounds, "BG/NBD")
+    return tuple(float(value) for value in np.exp(found))
+
+
+def _minimise(objective, start, args, bounds, what: str):
+    """The minimum of ``objective`` (log parameters) within ``bounds``: L-BFGS-B, and where its line search
+    gives up (``ABNORMAL``), a derivative-free Nelder-Mead search from where it stopped.
+
+    The gradient is taken by finite differences. On a long flat ridge (BG/NBD's dropout parameters a and b
+    when the data fit a nearly constant dropout probability: both grow together towards their bound) those
+    differences are noise and the line search fails, although the point is next to the optimum; Nelder-Mead
+    does not need the gradient and finishes the walk along the ridge."""
+    from scipy.optimize import minimize
+
+    found = minimize(objective, start, args=args, method="L-BFGS-B", bounds=bounds)
+    if found.success:
+        return found.x
+    polished = minimize(
+        objective,
+        found.x,
         args=args,
-        method="L-BFGS-B",
-        bounds=[(-10, 10), (-10, 15), (-10, 10), (-10, 10)],
+        method="Nelder-Mead",
+        bounds=bounds,
+        options={"xatol": 1e-6, "fatol": 1e-10, "maxiter": 20_000},
     )
-    if not bgnbd.success:
-        raise RuntimeError(f"BG/NBD fit did not converge: {bgnbd.message}")
-    return tuple(float(value) for value in np.exp(bgnbd.x))
+    if not polished.success:
+        raise RuntimeError(
+            f"{what} fit did not converge: L-BFGS-B {found.message}; Nelder-Mead {polished.message}"
+        )
+    return polished.x if polished.fun <= found.fun else found.x
 
 
 def bgnbd_quantities(features: pd.DataFrame, params: tuple[float, ...], days: float) -> pd.DataFrame:
@@ -311,7 +331,6 @@ def bgnbd_quantities(features: pd.DataFrame, params: tuple[float, ...], days: fl
 def fit(features: pd.DataFrame, horizon_days: int) -> LtvModel:
     """Maximum-likelihood fit of both models on one row per purchasing customer."""
     import numpy as np
-    from scipy.optimize import minimize
 
     r, alpha, a, b = fit_bgnbd(features)
     x, _, _ = _summary(features)
@@ -321,16 +340,8 @@ def fit(features: pd.DataFrame, horizon_days: int) -> LtvModel:
     n = x[repeaters]
     m = features["repeat_avg_check"].to_numpy(dtype=float)[repeaters]
     start = np.log([2.0, 3.0, max(float(np.mean(m)), 1.0)])
-    gamma_gamma = minimize(
-        _gamma_gamma_negative_loglik,
-        start,
-        args=(n, m),
-        method="L-BFGS-B",
-        bounds=[(-10, 10), (-10, 10), (-10, 25)],
-    )
-    if not gamma_gamma.success:
-        raise RuntimeError(f"LTV fit did not converge: {gamma_gamma.message}")
-    p, q, v = np.exp(gamma_gamma.x)
+    bounds = [(-10, 10), (-10, 10), (-10, 25)]
+    p, q, v = np.exp(_minimise(_gamma_gamma_negative_loglik, start, (n, m), bounds, "Gamma-Gamma (LTV)"))
     return LtvModel(float(r), float(alpha), float(a), float(b), float(p), float(q), float(v), horizon_days)
 
 

@@ -24,12 +24,12 @@ from lifecycle.scores.ltv import (
 TRUE = {"r": 0.6, "alpha": 50.0, "a": 0.8, "b": 2.5}
 
 
-def _simulate(customers=6000, horizon=365, seed=3):
+def _simulate(customers=6000, horizon=365, seed=3, true=TRUE):
     """BG/NBD customers: Poisson purchases at a Gamma-distributed rate, dropping out after each repeat
     purchase with a Beta-distributed probability; Gamma-distributed checks around personal means."""
     rng = np.random.default_rng(seed)
-    rate = rng.gamma(TRUE["r"], 1 / TRUE["alpha"], customers)
-    dropout = rng.beta(TRUE["a"], TRUE["b"], customers)
+    rate = rng.gamma(true["r"], 1 / true["alpha"], customers)
+    dropout = rng.beta(true["a"], true["b"], customers)
     observed = np.floor(rng.uniform(100, 700, customers))
     mean_check = rng.gamma(3.0, 4000.0, customers)
     rows, future = [], []
@@ -91,6 +91,33 @@ def test_a_snapshot_on_the_flat_ridge_of_a_and_b_fits():
     for scale_a, scale_b in ((2, 2), (0.5, 0.5), (1.1, 1), (1, 1.1)):
         nearby = np.log([r, alpha, a * scale_a, b * scale_b])
         assert fitted <= _bgnbd_negative_loglik(nearby, x, t_x, T, weights) + 1e-4
+
+
+def test_a_second_ridge_snapshot_that_the_mean_alone_did_not_fit():
+    """Another churn training snapshot of the demo shop (1,185 customers, training for 2026-11-28): even the
+    mean log-likelihood's L-BFGS-B stopped 'ABNORMAL' here, a and b halfway along the ridge. The search then
+    goes on without the gradient and ends at the ridge's far end (a nearly constant dropout probability)."""
+    features = pd.read_csv(Path(__file__).with_name("fixtures") / "bgnbd_ridge_snapshot_2.csv")
+    assert len(features) == 1185
+    r, alpha, a, b = fit_bgnbd(features)
+    x, t_x, T = _summary(features)
+    weights = np.ones_like(x)
+    fitted = _bgnbd_negative_loglik(np.log([r, alpha, a, b]), x, t_x, T, weights)
+    for scale_a, scale_b in ((2, 2), (0.5, 0.5), (1.1, 1), (1, 1.1), (0.9, 1), (1, 0.9)):
+        nearby = np.log([r, alpha, a * scale_a, b * scale_b])
+        assert fitted <= _bgnbd_negative_loglik(nearby, x, t_x, T, weights) + 1e-5
+    assert a / (a + b) == pytest.approx(0.0347, abs=0.002)  # the dropout probability the ridge holds constant
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_customers_who_all_drop_out_alike_fit_for_every_draw(seed):
+    """A shop whose customers share one dropout probability (Beta with a and b in the thousands) puts the
+    optimum at the ridge's end for every draw: each fit converges and finds the probability and the rates."""
+    true = {"r": 1.2, "alpha": 120.0, "a": 100.0, "b": 2900.0}
+    features, _ = _simulate(customers=1500, seed=100 + seed, true=true)
+    r, alpha, a, b = fit_bgnbd(features)
+    assert a / (a + b) == pytest.approx(true["a"] / (true["a"] + true["b"]), rel=0.5)
+    assert r / alpha == pytest.approx(true["r"] / true["alpha"], rel=0.2)
 
 
 def test_the_likelihood_is_per_customer_so_its_tolerances_hold_for_any_shop_size():
