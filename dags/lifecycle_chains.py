@@ -32,21 +32,21 @@ The first task, `check_pools_and_connections`, fails the run at once when a pool
 tasks need does not exist, naming it and the command that creates it.
 `validate_chains` checks every chain file and has the warehouse plan every entry and exit query (`EXPLAIN`);
 its log lists each broken chain with the file, line or field and the fix, and warns about configuration that
-can never take effect (as `python -m lifecycle chains check` does). A broken chain's own `run_chain` task
-then fails with that message while the other chains run and are handed off; `check_chains` fails the run and
-the Run summary tab lists the failed chains with the phase (`enter`, `exit` or `due`). Fix the file and clear
-the failed chain's `run_chain` task and `hand_off`: clearing is safe, a run rewrites the same due steps for
-its run id and the policy decides them again identically.
-Two runs of the same chain, or two policy runs, never plan at the same time: they take turns on a warehouse
-lock, and one that waits too long fails with "another … run is active since …". `run_chain` is one mapped
-task with an instance per chain, named after the chain; each instance runs the chain's three phases (`enter`,
-`exit`, `due`, each its own transaction) and returns the figures. One task per chain rather than per phase:
-under a scheduler every task instance is its own process with about a second of start-up.
+can never take effect (as `python -m lifecycle chains check` does). `run_chains` then runs every chain: each
+chain's entry query on its own, so a broken chain fails with that message (logged, recorded with the phase
+`enter`) while the others go on; then all chains advance together, one statement per step for all of them
+(progress, entries, exits, due steps), in one transaction. `check_chains` fails the run and the Run summary tab
+lists the failed chains with the phase (`enter`, `exit` or `due`). Fix the file and clear `run_chains` and
+`hand_off`: clearing is safe, a run rewrites the same due steps for its run id and the policy decides them
+again identically. `run_chains` itself fails only when no chain ran at all.
+Two chains runs, or two policy runs, never plan at the same time: they take turns on a warehouse lock, and one
+that waits too long fails with "another … run is active since …". One task for all chains rather than one per
+chain: under a scheduler every task instance is its own process with about a second of start-up, and the
+chains' shared statements cost about as much for one chain as for all of them.
 `crm.chain_runs` and `crm.chain_instances` (exit_reason) explain who entered and who left.
 """
 
 import os
-from contextlib import contextmanager
 from pathlib import Path
 
 import pendulum
@@ -61,22 +61,6 @@ CHAINS_DIR = Path(
     os.environ.get("LIFECYCLE_CHAINS_DIR") or Path(__file__).resolve().parents[1] / "include" / "chains"
 )
 CHAIN_IDS = sorted(path.stem for path in CHAINS_DIR.glob("*.yaml"))
-
-
-@contextmanager
-def _recorded(store, chain_id: str, phase: str, run_key: str):
-    """A chain task's work, with its failure recorded for the Run summary and `check_chains`. A broken file
-    fails at once: retrying cannot fix it."""
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from lifecycle.chains.engine import failure_recorded
-    from lifecycle.errors import ConfigError
-
-    try:
-        with failure_recorded(store, chain_id, run_key, phase):
-            yield
-    except ConfigError as exc:
-        raise AirflowFailException(str(exc)) from exc
 
 
 @dag(
@@ -118,51 +102,55 @@ def lifecycle_chains():
             return max(pendulum.parse(end) for end in ends).isoformat()
         return pendulum.instance(logical_date or dag_run.run_after).in_tz("UTC").isoformat()
 
-    @task(map_index_template="{{ chain_id }}")
-    def run_chain(chain_id: str, as_of: str, dag_run=None) -> dict:
-        """One chain's hour: new entries since its watermark, exits, then its due steps into crm.due_steps.
+    @task
+    def run_chains(as_of: str, dag_run=None) -> list[dict]:
+        """Every chain's hour: each chain's new entries since its watermark (a broken file or query stops only
+        its own chain), then all chains advanced together: exits, then due steps into crm.due_steps.
 
-        Each phase is its own transaction, recorded with its name when it fails; running the chain again
-        for the same run rewrites the same due steps. Returns the chain's run figures.
+        Running it again for the same run rewrites the same due steps. Returns the figures of the chains
+        that ran; the failed ones are recorded for `check_chains` and the Run summary tab.
         """
         import logging
         import time
 
-        from airflow.sdk import get_current_context
+        from airflow.sdk.exceptions import AirflowFailException
 
-        from lifecycle.chains.engine import apply_exits, emit_due_steps
-        from lifecycle.chains.engine import enter as enter_chain
+        from lifecycle.chains.engine import ChainsFailedError, failure_recorded
+        from lifecycle.chains.engine import run_chains as run_all
         from lifecycle.chains.validation import checked_chain
 
-        get_current_context()["chain_id"] = chain_id  # names the mapped task instance in the UI
         log, started = logging.getLogger(__name__), time.monotonic()
         store, run_key, moment = warehouse(), dag_run.run_id, pendulum.parse(as_of)
-        with store.held_open():  # a DuckDB file opened once for the chain's phases, not once per transaction
-            with _recorded(store, chain_id, "enter", run_key):
-                chain = checked_chain(store, chain_id)
-                figures = enter_chain(store, chain, moment, run_key)
+        chains, figures = {}, []
+        with store.held_open():  # a DuckDB file opened once for the whole run, not once per transaction
+            for chain_id in CHAIN_IDS:
+                try:
+                    with failure_recorded(store, chain_id, run_key, "enter"):
+                        chains[chain_id] = checked_chain(store, chain_id)
+                except Exception:
+                    log.exception("chain %s is broken and does not run", chain_id)
+            try:
+                figures = run_all(store, moment, run_key, chains) if chains else []
+            except ChainsFailedError as exc:
+                log.error("%s", exc)
+                figures = exc.figures
+        for f in figures:
             log.info(
-                "%s: %d candidate(s) since %s (%.1f s)",
-                chain_id,
-                figures.candidates,
-                figures.window_start,
-                time.monotonic() - started,
+                "%s: %d candidate(s) since %s, %d entered, %d exited, %d completed, %d step(s) due, "
+                "%d skipped by segment",
+                f.chain_id,
+                f.candidates,
+                f.window_start,
+                f.entered,
+                f.exited,
+                f.completed,
+                f.due_steps,
+                f.skipped_steps,
             )
-            with _recorded(store, chain_id, "exit", run_key):
-                apply_exits(store, chain, moment, run_key)
-            with _recorded(store, chain_id, "due", run_key):
-                figures = emit_due_steps(store, chain, moment, run_key, figures)
-        log.info(
-            "%s: %d entered, %d exited, %d completed, %d step(s) due, %d skipped by segment (%.1f s)",
-            chain_id,
-            figures.entered,
-            figures.exited,
-            figures.completed,
-            figures.due_steps,
-            figures.skipped_steps,
-            time.monotonic() - started,
-        )
-        return figures.as_dict()
+        log.info("%d of %d chain(s) ran in %.1f s", len(figures), len(CHAIN_IDS), time.monotonic() - started)
+        if not figures:
+            raise AirflowFailException(f"no chain ran in {run_key}: every chain failed (see above)")
+        return [f.as_dict() for f in figures]
 
     @task(trigger_rule="all_done")
     def hand_off(as_of: str, dag_run=None) -> dict:
@@ -215,7 +203,7 @@ def lifecycle_chains():
 
     as_of = validate_chains()
     preflight() >> as_of
-    chains = run_chain.partial(as_of=as_of).expand(chain_id=CHAIN_IDS)
+    chains = run_chains(as_of)
     chains >> hand_off(as_of) >> write_run_note()
     # A leaf of its own: the run fails when a chain failed, even though the hand-off and the note succeed.
     chains >> check_chains()

@@ -46,11 +46,9 @@ def scheduled_hour(stack: CeleryStack, hour: datetime) -> dict:
     record = stack.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run.run_id}")
     started, ended = _moment(record.get("start_date")), _moment(record.get("end_date"))
     durations = [float(ti.get("duration") or 0.0) for ti in run.task_instances]
-    # A chain's own tasks: the mapped run_chain, or the tasks of a per-chain task group ("welcome.enter").
+    # The chains' own work: the run_chains task (one for all chains).
     chain_tis = [
-        float(ti.get("duration") or 0.0)
-        for ti in run.task_instances
-        if ti["task_id"] == "run_chain" or "." in ti["task_id"]
+        float(ti.get("duration") or 0.0) for ti in run.task_instances if ti["task_id"] == "run_chains"
     ]
     return {
         "hour": hour.isoformat(),

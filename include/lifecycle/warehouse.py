@@ -85,7 +85,8 @@ class Warehouse:
         """The DuckDB file kept open across the transactions inside, released at the end: a burst of short
         transactions (planning every chain's queries, a chain's three phases) opens the file once instead of
         once each. Other processes wait for the file meanwhile, so hold it only for such a burst. A no-op on
-        PostgreSQL, whose pool keeps connections anyway, and inside another ``held_open``."""
+        PostgreSQL, whose pool keeps connections anyway, inside another ``held_open`` and after
+        :meth:`keep_open`."""
         if self.dialect != "duckdb" or self._held:
             yield self
             return
@@ -111,6 +112,7 @@ class Warehouse:
         self.engine = sa.create_engine(
             self.url, poolclass=QueuePool, pool_size=max(1, connections), max_overflow=4
         )
+        self._held = True  # for good: a later held_open leaves these connections be
         if threads is not None:
 
             @sa.event.listens_for(self.engine, "connect")

@@ -1,22 +1,28 @@
-"""The hourly processing of the trigger chains, one chain at a time, with no Airflow in sight.
+"""The hourly processing of the trigger chains, all chains of a run together, with no Airflow in sight.
 
-For a chain and a run (``as_of``, ``run_key``), in this order:
+A run (``as_of``, ``run_key``) goes in two parts:
 
-1. **progress** — touches and completions from what the contact policy decided in earlier runs;
-2. **entries** — the chain's entry query finds the triggers that became due since the chain's watermark
-   (minus a grace for late rows); admissible ones become ``crm.chain_instances``; the watermark moves on;
-3. **exits** — the chain's exit conditions are checked on its active instances, before any step;
-4. **due steps** — for each active instance, its next due step that is not done, with the template resolved
-   for the customer's RFM segment, goes to ``crm.due_steps`` (the hand-off to the contact policy). A step a
-   segment override skips is logged in ``crm.chain_step_log`` and the following due step is taken instead.
+1. **entries, per chain** — each chain's entry query finds the triggers that became due since the chain's
+   watermark (minus a grace for late rows), in a read of its own: a broken query stops only its own chain,
+   recorded in ``crm.chain_run_failures`` with the phase ``enter``;
+2. **advance, all chains at once** — in one transaction, one statement per step for every chain that read its
+   entries (their settings are rows of ``crm.chain_run_members``):
 
-Each phase is its own transaction, so the Airflow layer can show them as separate tasks; a re-run of the
-same run key writes the same due steps (the run's earlier rows are replaced, its own decisions ignored).
-Python only handles the candidates (new triggers, due steps), never the event history.
+   * progress: touches and completions from what the contact policy decided in earlier runs;
+   * entries: admissible triggers become ``crm.chain_instances``; the watermarks move on;
+   * exits: each exit kind in :data:`EXIT_ORDER`, for the chains that turn it on, before any step;
+   * due steps: for each active instance, its next due step that is not done, with the template resolved
+     for the customer's RFM segment, goes to ``crm.due_steps`` (the hand-off to the contact policy). A step
+     a segment override skips is logged in ``crm.chain_step_log`` and the following due step is taken.
 
-Each phase holds the chain's planning lock (:mod:`lifecycle.locks`), so two runs of the same chain at once
-(a backfill, a manual run) take turns instead of colliding. A chain that fails is recorded in
-``crm.chain_run_failures`` with the phase and the error; the other chains go on.
+The statements of part 2 cost about the same for one chain as for sixteen, so an hour costs what its new rows
+and active instances cost, not a fixed price per chain. A re-run of the same run key writes the same due
+steps (the run's earlier rows are replaced, its own decisions ignored). Python only handles the candidates
+(new triggers, due steps), never the event history.
+
+Part 2 holds the chains' planning lock (:mod:`lifecycle.locks`), so two runs at once (a backfill, a manual
+run) take turns instead of colliding. If it fails (the engine's own SQL, not a chain's file), every chain of
+the run is recorded as failed in the phase it reached.
 """
 
 from __future__ import annotations
@@ -106,25 +112,95 @@ class ChainsFailedError(LifecycleError):
 def run_chains(
     warehouse: Warehouse, as_of: datetime, run_key: str, chains: dict[str, ChainConfig] | None = None
 ) -> list[ChainRunFigures]:
-    """Every chain of the map, one after the other (the Airflow DAG runs them as parallel task groups).
+    """Every chain of the map at ``as_of``: entries per chain, then all chains advanced together.
 
-    A chain that fails does not stop the others: once all have run, :class:`ChainsFailedError` names the
-    failed ones (their due steps are missing from the run, everything else is written). As in the DAG, a
-    DuckDB file is opened once for a chain's phases, not once per transaction (each opening reads the
-    file's catalog and each closing writes a checkpoint: both grow with the warehouse).
+    A chain whose entry query fails does not stop the others: once all have run, :class:`ChainsFailedError`
+    names the failed ones (their due steps are missing from the run, everything else is written). A DuckDB
+    file is opened once for the whole run, not once per transaction (each opening reads the file's catalog
+    and each closing writes a checkpoint: both grow with the warehouse).
     """
     chains = chains if chains is not None else load_chains()
-    figures = []
-    for chain in chains.values():
+    as_of = naive_utc(as_of)
+    figures: list[ChainRunFigures] = []
+    with warehouse.held_open():
+        # DuckDB: this process holds the file for the whole run, so no other run can move a watermark between
+        # the reads and the advance. PostgreSQL: the reads wait for the lock too, each in a savepoint of the
+        # run's transaction (a failing query rolls back only its own read).
+        locked = warehouse.dialect == "postgresql"
+        staged = [] if locked else read_entries(warehouse, chains, as_of, run_key)
         try:
-            with warehouse.held_open():
-                figures.append(process_chain(warehouse, chain, as_of, run_key))
-        except Exception:  # recorded by process_chain; reported with the others below
-            log.exception("chain %s failed in run %s", chain.id, run_key)
+            with _run_lock(warehouse, run_key) as conn:
+                if locked:
+                    staged = read_entries(warehouse, chains, as_of, run_key, conn)
+                if staged:
+                    figures = advance_on(warehouse, conn, staged, as_of, run_key)
+        except PhaseError as exc:
+            log.exception("chains run %s failed in its %s phase", run_key, exc.phase)
+            for entry in staged:
+                record_failure(warehouse, entry.chain.id, run_key, exc.phase, exc.__cause__ or exc)
     failures = failed_chains(warehouse, run_key, list(chains))
     if failures:
         raise ChainsFailedError(run_key, failures, figures)
     return figures
+
+
+def process_chain(warehouse: Warehouse, chain: ChainConfig, as_of: datetime, run_key: str) -> ChainRunFigures:
+    """One chain's run at ``as_of`` (a run of the map with this chain alone); returns its figures."""
+    return run_chains(warehouse, as_of, run_key, {chain.id: chain})[0]
+
+
+@dataclass
+class StagedChain:
+    """A chain whose entry query ran for a run: the window's start and the query's rows."""
+
+    chain: ChainConfig
+    since: datetime
+    rows: list[dict[str, Any]]
+
+
+class PhaseError(LifecycleError):
+    """Advancing the run's chains failed in ``phase`` (``enter``, ``exit`` or ``due``); the cause is
+    chained."""
+
+    def __init__(self, phase: str):
+        self.phase = phase
+        super().__init__(f"advancing the chains failed in the {phase} phase")
+
+
+@contextmanager
+def _phase(name: str) -> Iterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        raise PhaseError(name) from exc
+
+
+def read_entries(
+    warehouse: Warehouse,
+    chains: dict[str, ChainConfig],
+    as_of: datetime,
+    run_key: str,
+    conn: sa.Connection | None = None,
+) -> list[StagedChain]:
+    """Each chain's entry query at ``as_of``, in a transaction of its own, or in a savepoint of ``conn``'s
+    (a failing query aborts either); a chain that fails is recorded with the phase ``enter`` and left out."""
+
+    def reading():
+        return conn.begin_nested() if conn is not None else warehouse.begin()
+
+    with reading() as read:
+        watermarks = watermarks_on(warehouse, conn or read)
+    staged = []
+    for chain in chains.values():
+        try:
+            with failure_recorded(warehouse, chain.id, run_key, "enter"), reading() as read:
+                since, rows = entry_rows(warehouse, conn or read, chain, as_of, watermarks)
+                _check_columns(chain, rows)  # a query missing a required column fails here, on its own
+        except Exception:
+            log.exception("chain %s failed in run %s", chain.id, run_key)
+            continue
+        staged.append(StagedChain(chain, since, rows))
+    return staged
 
 
 @contextmanager
@@ -181,57 +257,23 @@ def failed_chains(warehouse: Warehouse, run_key: str, expected: list[str]) -> di
     return dict(sorted(failures.items()))
 
 
-def process_chain(warehouse: Warehouse, chain: ChainConfig, as_of: datetime, run_key: str) -> ChainRunFigures:
-    """All four phases of one chain; returns the run's figures (also stored in ``crm.chain_runs``).
-
-    A phase that fails is recorded in ``crm.chain_run_failures`` before the error propagates.
-    """
-    with failure_recorded(warehouse, chain.id, run_key, "enter"):
-        figures = enter(warehouse, chain, as_of, run_key)
-    with failure_recorded(warehouse, chain.id, run_key, "exit"):
-        apply_exits(warehouse, chain, as_of, run_key)
-    with failure_recorded(warehouse, chain.id, run_key, "due"):
-        return emit_due_steps(warehouse, chain, as_of, run_key, figures)
-
-
-def enter(warehouse: Warehouse, chain: ChainConfig, as_of: datetime, run_key: str) -> ChainRunFigures:
-    """Phases 1–2: refresh progress, sync the configured steps, admit new entries, move the watermark."""
-    as_of = naive_utc(as_of)
-    with _chain_lock(warehouse, chain, run_key) as conn:
-        since, rows = enter_on(warehouse, conn, chain, as_of, run_key)
-    return ChainRunFigures(chain.id, run_key, as_of, since, candidates=len(rows))
-
-
-def enter_on(
-    warehouse: Warehouse, conn: sa.Connection, chain: ChainConfig, as_of: datetime, run_key: str
-) -> tuple[datetime, list[dict[str, Any]]]:
-    """The work of :func:`enter` on an open transaction the caller holds (and may roll back, as the
-    chain preview does); returns the window start and the entry query's rows."""
-    as_of = naive_utc(as_of)
-    base = {"chain_id": chain.id, "as_of": as_of, "run_key": run_key, "now": _now()}
-    # The configured steps are rewritten only when the file changed them (a read costs less than a rewrite).
-    stored = warehouse.run(conn, "chains/engine/steps.sql", chain_id=chain.id).all()
-    if [tuple(row) for row in stored] != _step_rows(chain):
-        warehouse.run(conn, "chains/engine/sync_steps.sql", **base)
-        warehouse.insert_df(conn, "crm.chain_steps", _steps_frame(chain))
-    warehouse.run_steps(conn, "chains/engine/progress.sql", **base)
-    since, rows = entry_rows(warehouse, conn, chain, as_of)
-    if rows:  # staged and cleared inside this transaction: nothing is left behind for the next run
-        warehouse.insert_df(conn, "crm.chain_candidates", _candidates_frame(chain, rows))
-        restart = chain.on_new_trigger == "restart"
-        warehouse.run_steps(conn, "chains/engine/enter.sql", restart=restart, **base)
-        warehouse.run(conn, "chains/engine/clear_candidates.sql", **base)
-    warehouse.run(conn, "chains/engine/set_watermark.sql", **base)
-    return since, rows
+def watermarks_on(warehouse: Warehouse, conn: sa.Connection) -> dict[str, datetime]:
+    """Each chain's watermark (a chain missing here never ran)."""
+    return {row[0]: row[1] for row in warehouse.run(conn, "chains/engine/watermark.sql")}
 
 
 def entry_rows(
-    warehouse: Warehouse, conn: sa.Connection, chain: ChainConfig, as_of: datetime
+    warehouse: Warehouse,
+    conn: sa.Connection,
+    chain: ChainConfig,
+    as_of: datetime,
+    watermarks: dict[str, datetime] | None = None,
 ) -> tuple[datetime, list[dict[str, Any]]]:
     """The chain's entry query as a run at ``as_of`` executes it: from its watermark minus the late grace
-    (or ``first_run_lookback`` on a first run) to ``as_of``. Reads only; returns the window start and rows."""
+    (or ``first_run_lookback`` on a first run) to ``as_of``. Reads only; returns the window start and rows.
+    ``watermarks`` (from :func:`watermarks_on`) spares reading them again for each chain."""
     as_of = naive_utc(as_of)
-    watermark = warehouse.run(conn, "chains/engine/watermark.sql", chain_id=chain.id).scalar()
+    watermark = (watermarks if watermarks is not None else watermarks_on(warehouse, conn)).get(chain.id)
     since = watermark - LATE_GRACE if watermark else as_of - chain.entry.first_run_lookback
     since = min(since, as_of)
     try:
@@ -243,94 +285,138 @@ def entry_rows(
     return since, rows
 
 
-def apply_exits(warehouse: Warehouse, chain: ChainConfig, as_of: datetime, run_key: str) -> None:
-    """Phase 3: end the active instances whose exit condition holds, each with the first reason that holds."""
-    with _chain_lock(warehouse, chain, run_key) as conn:
-        apply_exits_on(warehouse, conn, chain, as_of, run_key)
+def exits_on(chain: ChainConfig) -> list[str]:
+    """The exit kinds the chain's configuration turns on, in :data:`EXIT_ORDER`."""
+    return [kind for kind in EXIT_ORDER if getattr(chain.exits, kind) not in (None, False, [])]
 
 
 def exit_statements(chain: ChainConfig, as_of: datetime, run_key: str) -> list[tuple[str, dict[str, Any]]]:
-    """The exit queries the chain's configuration enables, in :data:`EXIT_ORDER`, with their parameters.
-
-    ``active_since`` (the earliest entry among the chain's active instances) is ``as_of`` here, which is
-    enough to plan the queries; :func:`apply_exits_on` binds the real one.
-    """
+    """The exit queries the chain's configuration turns on, in :data:`EXIT_ORDER`, with parameters to plan
+    them (``active_since`` is ``as_of`` here; a run binds the earliest entry among the active instances)."""
     as_of = naive_utc(as_of)
-    base = {"chain_id": chain.id, "as_of": as_of, "run_key": run_key, "now": _now(), "active_since": as_of}
-    exits = chain.exits
-    extra = {
-        "entered_chain": {"other_chains": ",".join(exits.entered_chain)},
-        "max_touches": {"max_touches": exits.max_touches},
-        "time_limit": {"entered_before": as_of - exits.time_limit if exits.time_limit else None},
-    }
-    return [
-        (f"chains/exits/{kind}.sql", base | extra.get(kind, {}))
-        for kind in EXIT_ORDER
-        if getattr(exits, kind) not in (None, False, [])
-    ]
+    base = {"as_of": as_of, "run_key": run_key, "now": _now(), "active_since": as_of}
+    return [(f"chains/exits/{kind}.sql", base) for kind in exits_on(chain)]
 
 
-def apply_exits_on(
-    warehouse: Warehouse, conn: sa.Connection, chain: ChainConfig, as_of: datetime, run_key: str
-) -> None:
-    """The work of :func:`apply_exits` on an open transaction the caller holds.
-
-    The checks read events and orders only from the earliest entry among the chain's active instances on
-    (a constant bound the warehouse prunes by); a chain with no active instance has nothing to check.
-    """
-    active_since = warehouse.run(conn, "chains/engine/active_since.sql", chain_id=chain.id).scalar()
-    if active_since is None:
-        return
-    for name, params in exit_statements(chain, as_of, run_key):
-        warehouse.run(conn, name, **(params | {"active_since": active_since}))
-
-
-def emit_due_steps(
-    warehouse: Warehouse,
-    chain: ChainConfig,
-    as_of: datetime,
-    run_key: str,
-    figures: ChainRunFigures | None = None,
-) -> ChainRunFigures:
-    """Phase 4: the chain's due steps of this run into ``crm.due_steps`` (replacing an earlier attempt)."""
-    as_of = naive_utc(as_of)
-    figures = figures or ChainRunFigures(chain.id, run_key, as_of, as_of)
-    with _chain_lock(warehouse, chain, run_key) as conn:
-        return emit_due_steps_on(warehouse, conn, chain, as_of, run_key, figures)
-
-
-def emit_due_steps_on(
+def advance_on(
     warehouse: Warehouse,
     conn: sa.Connection,
-    chain: ChainConfig,
+    staged: list[StagedChain],
     as_of: datetime,
     run_key: str,
-    figures: ChainRunFigures,
-) -> ChainRunFigures:
-    """The work of :func:`emit_due_steps` on an open transaction the caller holds."""
+) -> list[ChainRunFigures]:
+    """Part 2 of a run on an open transaction the caller holds (and may roll back, as the chain preview
+    does): progress, entries, exits and due steps of every staged chain, one statement each for all of them.
+    Returns each chain's figures (also stored in ``crm.chain_runs``). Raises :class:`PhaseError`."""
     import pandas as pd
 
     as_of, now = naive_utc(as_of), _now()
-    base = {"chain_id": chain.id, "as_of": as_of, "run_key": run_key, "now": now}
-    if warehouse.run(conn, "chains/engine/run_written.sql", **base).scalar():
-        warehouse.run_steps(conn, "chains/engine/clear_run.sql", **base)
-    rows = []
-    # A chain with no active instance has no due step: its customers and scores are not read.
-    if warehouse.run(conn, "chains/engine/active_since.sql", chain_id=chain.id).scalar() is not None:
-        rows = warehouse.records(
-            warehouse.run(
-                conn, "chains/engine/due.sql", typical_order_value=chain.typical_order_value, **base
+    base = {"as_of": as_of, "run_key": run_key, "now": now}
+    chains = {entry.chain.id: entry.chain for entry in staged}
+    with _phase("enter"):
+        _sync_steps(warehouse, conn, list(chains.values()))
+        warehouse.insert_df(conn, "crm.chain_run_members", _members_frame(staged, as_of, run_key))
+        candidates = [_candidates_frame(e.chain, e.rows) for e in staged if e.rows]
+        warehouse.run_steps(conn, "chains/engine/progress.sql", **base)
+        if candidates:
+            warehouse.insert_df(conn, "crm.chain_candidates", pd.concat(candidates, ignore_index=True))
+            warehouse.run_steps(conn, "chains/engine/enter.sql", **base)
+        warehouse.run(conn, "chains/engine/set_watermark.sql", **base)
+    with _phase("exit"):
+        # The earliest entry among each chain's active instances: the reads of events and orders start there.
+        active = dict(warehouse.run(conn, "chains/engine/active_since.sql", run_key=run_key).all())
+        for kind in EXIT_ORDER:
+            turned_on = [c for c in active if kind in exits_on(chains[c])]
+            if turned_on:
+                since = min(active[c] for c in turned_on)
+                warehouse.run(conn, f"chains/exits/{kind}.sql", **base, active_since=since)
+    with _phase("due"):
+        if warehouse.run(conn, "chains/engine/run_written.sql", run_key=run_key).scalar():
+            warehouse.run_steps(conn, "chains/engine/clear_run.sql", run_key=run_key)
+        # Chains with no active instance have no due step: their customers and scores are not read.
+        rows = warehouse.records(warehouse.run(conn, "chains/engine/due.sql", **base)) if active else []
+        by_chain: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            by_chain.setdefault(row["chain_id"], []).append(row)
+        counts = {
+            row["chain_id"]: row
+            for row in warehouse.run(conn, "chains/engine/run_figures.sql", run_key=run_key).mappings()
+        }
+        figures, due, skipped = [], [], []
+        for entry in staged:
+            chain = entry.chain
+            chain_due, chain_skipped = plan_steps(chain, by_chain.get(chain.id, []), run_key)
+            due += chain_due
+            skipped += chain_skipped
+            done = counts.get(chain.id, {})
+            figures.append(
+                ChainRunFigures(
+                    chain.id,
+                    run_key,
+                    as_of,
+                    entry.since,
+                    candidates=len(entry.rows),
+                    entered=int(done.get("entered") or 0),
+                    exited=int(done.get("exited") or 0),
+                    completed=int(done.get("completed") or 0),
+                    due_steps=len(chain_due),
+                    skipped_steps=len(chain_skipped),
+                )
             )
+        warehouse.insert_df(conn, "crm.due_steps", pd.DataFrame(due))
+        warehouse.insert_df(
+            conn, "crm.chain_step_log", pd.DataFrame([s | {"logged_at": now} for s in skipped])
         )
-    due, skipped = plan_steps(chain, rows, run_key)
-    warehouse.insert_df(conn, "crm.due_steps", pd.DataFrame(due))
-    warehouse.insert_df(conn, "crm.chain_step_log", pd.DataFrame([s | {"logged_at": now} for s in skipped]))
-    counts = warehouse.run(conn, "chains/engine/run_figures.sql", **base).mappings().one()
-    figures.entered, figures.exited, figures.completed = (int(counts[k] or 0) for k in counts)
-    figures.due_steps, figures.skipped_steps = len(due), len(skipped)
-    record = asdict(figures) | {"finished_at": now}
-    warehouse.insert_df(conn, "crm.chain_runs", pd.DataFrame([record]))
+        records = [asdict(f) | {"finished_at": now} for f in figures]
+        warehouse.insert_df(conn, "crm.chain_runs", pd.DataFrame(records))
+        warehouse.run_steps(conn, "chains/engine/clear_scratch.sql", run_key=run_key)
     return figures
+
+
+def _sync_steps(warehouse: Warehouse, conn: sa.Connection, chains: list[ChainConfig]) -> None:
+    """Rewrite the configured steps of the chains whose files changed them (a read costs less than a
+    rewrite, and most runs change nothing)."""
+    import pandas as pd
+
+    stored: dict[str, list[tuple]] = {}
+    for row in warehouse.run(conn, "chains/engine/steps.sql"):
+        stored.setdefault(row[0], []).append(tuple(row[1:]))
+    changed = [chain for chain in chains if stored.get(chain.id, []) != _step_rows(chain)]
+    for chain in changed:
+        warehouse.run(conn, "chains/engine/sync_steps.sql", chain_id=chain.id)
+    if changed:
+        warehouse.insert_df(conn, "crm.chain_steps", pd.concat([_steps_frame(c) for c in changed]))
+
+
+def _members_frame(staged: list[StagedChain], as_of: datetime, run_key: str):
+    """One ``crm.chain_run_members`` row per staged chain: what the run's statements read of its file."""
+    import pandas as pd
+
+    rows = []
+    for entry in staged:
+        chain, exits = entry.chain, entry.chain.exits
+        rows.append(
+            {
+                "run_key": run_key,
+                "chain_id": chain.id,
+                "as_of": as_of,
+                "restart": chain.on_new_trigger == "restart",
+                "typical_order_value": float(chain.typical_order_value),
+                "exit_unsubscribed": bool(exits.unsubscribed),
+                "exit_purchase_of_trigger_product": bool(exits.purchase_of_trigger_product),
+                "exit_any_purchase": bool(exits.any_purchase),
+                "exit_any_cart": bool(exits.any_cart),
+                "exit_entered_chains": ",".join(exits.entered_chain) or None,
+                "exit_max_touches": exits.max_touches,
+                "exit_entered_before": as_of - exits.time_limit if exits.time_limit else None,
+            }
+        )
+    frame = pd.DataFrame(rows)
+    # Columns that are NULL for every chain would otherwise come out as objects the warehouse cannot type.
+    frame["exit_max_touches"] = frame["exit_max_touches"].astype("Int64")
+    frame["exit_entered_before"] = pd.to_datetime(frame["exit_entered_before"])
+    frame["exit_entered_chains"] = frame["exit_entered_chains"].astype("string")
+    return frame
 
 
 def plan_steps(
@@ -412,9 +498,9 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _chain_lock(warehouse: Warehouse, chain: ChainConfig, run_key: str):
-    """A transaction holding the chain's planning lock: runs of the same chain take turns."""
-    return exclusive(warehouse, f"chains:{chain.id}", f"chains run of {chain.id}", run_key)
+def _run_lock(warehouse: Warehouse, run_key: str):
+    """A transaction holding the chains' planning lock: chains runs take turns."""
+    return exclusive(warehouse, "chains", "chains run", run_key)
 
 
 def _step_rows(chain: ChainConfig) -> list[tuple[int, str, int, str | None]]:
@@ -440,15 +526,7 @@ def _candidates_frame(chain: ChainConfig, rows: list[dict[str, Any]]):
     """The entry query's rows as staged candidates; every non-key column goes into the JSON context."""
     import pandas as pd
 
-    if rows:
-        missing = [c for c in REQUIRED_COLUMNS if c not in rows[0]]
-        if missing:
-            raise ConfigError(
-                str(SQL_DIR / chain.entry.sql),
-                "output columns",
-                f"the query returns no {missing}",
-                "select customer_id, trigger_key and triggered_at (see the header of any chain query)",
-            )
+    _check_columns(chain, rows)
     staged = []
     for row in rows:
         context = {k: _jsonable(v) for k, v in row.items() if k not in (*REQUIRED_COLUMNS, "product_ids")}
@@ -480,6 +558,18 @@ def _candidates_frame(chain: ChainConfig, rows: list[dict[str, Any]]):
             "reentry_days",
         ],
     )
+
+
+def _check_columns(chain: ChainConfig, rows: list[dict[str, Any]]) -> None:
+    """Raise :class:`ConfigError` naming the query file when the entry query's rows lack a required column."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in rows[0]] if rows else []
+    if missing:
+        raise ConfigError(
+            str(SQL_DIR / chain.entry.sql),
+            "output columns",
+            f"the query returns no {missing}",
+            "select customer_id, trigger_key and triggered_at (see the header of any chain query)",
+        )
 
 
 def _jsonable(value: Any) -> Any:

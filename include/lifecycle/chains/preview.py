@@ -14,13 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from lifecycle.chains.engine import (
-    ChainRunFigures,
-    apply_exits_on,
-    emit_due_steps_on,
-    enter_on,
-    naive_utc,
-)
+from lifecycle.chains.engine import PhaseError, StagedChain, advance_on, entry_rows, naive_utc
 
 if TYPE_CHECKING:
     from lifecycle.chains.config import ChainConfig
@@ -74,11 +68,11 @@ def preview_chain(
     with warehouse.engine.connect() as conn:
         transaction = conn.begin()
         try:
-            since, rows = enter_on(warehouse, conn, chain, as_of, run_key)
-            apply_exits_on(warehouse, conn, chain, as_of, run_key)
-            figures = emit_due_steps_on(
-                warehouse, conn, chain, as_of, run_key, ChainRunFigures(chain.id, run_key, as_of, since)
-            )
+            since, rows = entry_rows(warehouse, conn, chain, as_of)
+            try:
+                [figures] = advance_on(warehouse, conn, [StagedChain(chain, since, rows)], as_of, run_key)
+            except PhaseError as exc:  # the warehouse's own complaint, as a run would record it
+                raise exc.__cause__ from None
             decide_on(warehouse, conn, run_key, as_of, policy)
             params = {"chain_id": chain.id, "run_key": run_key}
             entered = [

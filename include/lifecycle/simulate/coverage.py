@@ -86,8 +86,6 @@ def run_seed(spec: SeedSpec, workdir: Path | None = None, keep: bool = False) ->
         end=spec.end,
         history_days=spec.history_days,
         outbox=folder / "outbox",
-        # The seeds run in parallel processes: one chain thread each keeps the cores for the processes.
-        workers=1,
         holdout_share=spec.holdout_share,
         chains_folder=chosen.chain_map(folder / "chains"),
         response=chosen.response,

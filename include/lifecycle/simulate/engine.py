@@ -18,9 +18,8 @@ tasks call:
 7. ``lifecycle_reports`` at 02:00: :func:`lifecycle.reports.build.build_reports` for the day before.
 
 The warehouse's connections stay open for the whole run (DuckDB): opening the file for every transaction
-costs more than most of an hour's statements. Chains with nothing to do in an hour are skipped (see
-:meth:`Simulation._chains_with_work`), the policy runs when some step is due, a channel's dispatch when it has
-rows to send.
+costs more than most of an hour's statements. The policy runs when some step is due, a channel's dispatch
+when it has rows to send.
 """
 
 from __future__ import annotations
@@ -78,8 +77,6 @@ class SimulationConfig:
     links_url: str = "http://localhost:8080/lifecycle-webhooks"
     #: DuckDB worker threads per connection (the statements are small: one thread wastes least).
     duckdb_threads: int = 1
-    #: Chains run in parallel by this many threads (the chains DAG runs its task groups in parallel).
-    workers: int = 2
     #: Another folder of chain files than the configured one (a variant of the map to measure).
     chains_folder: Path | None = None
     #: Every chain's holdout share instead of its file's (None: the files'). A design choice of a measuring
@@ -102,7 +99,6 @@ class HourFigures:
     at: datetime
     released: int = 0
     ingested: int = 0
-    chains_run: int = 0
     due_steps: int = 0
     planned: int = 0
     sent: int = 0
@@ -186,8 +182,8 @@ class Simulation:
             ),
         )
         migrate(self.warehouse, MIGRATION_SETS)
-        # One connection per parallel chain, kept open for the whole simulation.
-        replaced = self.warehouse.keep_open(cfg.workers, cfg.duckdb_threads)
+        # The file kept open for the whole simulation (a second connection for a transaction inside another).
+        replaced = self.warehouse.keep_open(2, cfg.duckdb_threads)
         if replaced is not self.warehouse.engine:
             replaced.dispose()
         self._create_truth_tables()
@@ -328,6 +324,7 @@ class Simulation:
         )
 
     def hour(self, at: datetime) -> HourFigures:
+        from lifecycle.chains.engine import run_chains
         from lifecycle.ingest import QuarantineShareError, ingest
         from lifecycle.policy.stage import decide
 
@@ -350,9 +347,7 @@ class Simulation:
                 self._score(at.date() - timedelta(days=1))
         run_key = f"sim-chains-{at:%Y%m%dT%H%M}"
         with timer("chains"):
-            busy = self._chains_with_work(at)
-            figures.chains_run = len(busy)
-            chain_figures = self._run_chains(at, run_key, busy)
+            chain_figures = run_chains(self.warehouse, at, run_key, self.chains)
             figures.due_steps = sum(f.due_steps for f in chain_figures)
         if figures.due_steps:
             with timer("policy"):
@@ -378,55 +373,6 @@ class Simulation:
             seconds=sum(figures.seconds.values()),
         )
         return figures
-
-    def _chains_with_work(self, at: datetime) -> dict[str, Any]:
-        """The chains whose run at ``at`` can change anything: those with active instances, and the others
-        whose entry query finds someone (and every chain until its first run set its watermark). A chain with
-        neither is skipped for the hour: its run would admit nobody, end nobody and emit no step; its
-        watermark stays, so the next run's entry window still covers the hour (entries are keyed by trigger,
-        so nothing is lost or doubled)."""
-        from lifecycle.chains.engine import entry_rows
-
-        with self.warehouse.begin() as conn:
-            active = {
-                r[0]
-                for r in conn.execute(
-                    sa.text("SELECT DISTINCT chain_id FROM crm.chain_instances WHERE status = 'active'")
-                )
-            }
-            started = {r[0] for r in conn.execute(sa.text("SELECT chain_id FROM crm.chain_watermarks"))}
-            busy = {}
-            for chain_id, chain in self.chains.items():
-                if (
-                    chain_id in active
-                    or chain_id not in started
-                    or entry_rows(self.warehouse, conn, chain, at)[1]
-                ):
-                    busy[chain_id] = chain
-        return busy
-
-    def _run_chains(self, at: datetime, run_key: str, chains: dict[str, Any]) -> list:
-        """Every given chain at ``at``, as the chains DAG runs them: in parallel (``workers`` threads, one
-        warehouse connection each), then a failed chain fails the hour."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        from lifecycle.chains.engine import ChainsFailedError, failed_chains, process_chain
-
-        if self.config.workers <= 1 or len(chains) <= 1:
-            run = [process_chain(self.warehouse, chain, at, run_key) for chain in chains.values()]
-        else:
-            with ThreadPoolExecutor(self.config.workers) as pool:
-                futures = [
-                    pool.submit(process_chain, self.warehouse, c, at, run_key) for c in chains.values()
-                ]
-                errors = [f.exception() for f in futures if f.exception() is not None]
-                run = [f.result() for f in futures if f.exception() is None]
-            if errors:
-                failures = failed_chains(self.warehouse, run_key, list(chains))
-                raise RuntimeError(
-                    f"chains failed in the simulated hour {at}: {ChainsFailedError(run_key, failures, run)}"
-                ) from errors[0]
-        return run
 
     def _channels_with_work(self) -> list[str]:
         """The channels with rows still to send (planned or left in 'sending'); the others' dispatch would

@@ -33,6 +33,7 @@ SCENARIO_TABLES = (
     "crm.chain_step_log",
     "crm.chain_runs",
     "crm.chain_run_failures",
+    "crm.chain_run_members",
 )
 
 

@@ -202,12 +202,25 @@ def test_bounded_exit_checks_end_what_the_unbounded_ones_end(shop, kind):
             }
         )
     insert(shop, "crm.chain_instances", instances)
+    # The run's member row turns every exit on for the chain (the unbounded forms filter by its id).
+    member = {
+        "run_key": "r1",
+        "chain_id": "abandoned_browse",
+        "as_of": T,
+        "restart": False,
+        "typical_order_value": 1000.0,
+        "exit_unsubscribed": False,
+        "exit_purchase_of_trigger_product": True,
+        "exit_any_purchase": True,
+        "exit_any_cart": True,
+    }
+    insert(shop, "crm.chain_run_members", [member])
     base = {"chain_id": "abandoned_browse", "run_key": "r1", "now": T}
     ended = 0
     for as_of in (T + 2 * H, T + 6 * H):
         with shop.begin() as conn:
-            active_since = shop.run(conn, "chains/engine/active_since.sql", chain_id=base["chain_id"])
-            active_since = active_since.scalar()
+            [(chain_id, active_since)] = shop.run(conn, "chains/engine/active_since.sql", run_key="r1").all()
+        assert chain_id == "abandoned_browse"
         assert active_since == min(i["entered_at"] for i in instances if i["status"] == "active")
         params = base | {"as_of": as_of}
         bounded = _exited(shop, f"chains/exits/{kind}.sql", params | {"active_since": active_since})

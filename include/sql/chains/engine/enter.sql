@@ -1,12 +1,13 @@
--- Turn a chain's staged candidates into chain instances.
+-- Turn the staged candidates of the run's chains into chain instances.
 -- A candidate enters when the customer has no active instance of the chain, entered the chain no later than
 -- reentry_days before this trigger, and was never entered for this very trigger (same key and time: the
--- overlapping look-back of consecutive runs finds it twice). One entry per customer and run: the earliest.
--- With :restart (chain setting on_new_trigger: restart) a newer trigger first ends the active instance
--- (exit reason 'restarted'), so, for example, each new order restarts the post-purchase chain.
+-- overlapping look-back of consecutive runs finds it twice). One entry per chain, customer and run: the
+-- earliest. For a chain with on_new_trigger: restart (crm.chain_run_members.restart) a newer trigger first
+-- ends the active instance (exit reason 'restarted'), so, for example, each new order restarts the
+-- post-purchase chain.
 -- The instance id is '<chain>:<customer>:<trigger key>', with '#2', '#3'… for later entries on the same key.
--- Inputs: crm.chain_candidates, crm.chain_instances. Output: crm.chain_instances.
--- Parameters: :chain_id, :restart (boolean), :as_of, :run_key, :now.
+-- Inputs: crm.chain_run_members, crm.chain_candidates, crm.chain_instances. Output: crm.chain_instances.
+-- Parameters: :as_of, :run_key, :now.
 UPDATE crm.chain_instances SET
     status = 'exited',
     exit_reason = 'restarted',
@@ -14,9 +15,11 @@ UPDATE crm.chain_instances SET
     exited_run_key = :run_key,
     updated_at = :now
 WHERE
-    :restart
-    AND chain_id = :chain_id
-    AND status = 'active'
+    status = 'active'
+    AND chain_id IN (
+        SELECT m.chain_id FROM crm.chain_run_members AS m
+        WHERE m.run_key = :run_key AND m.restart
+    )
     AND EXISTS (
         SELECT 1
         FROM crm.chain_candidates AS c
@@ -54,7 +57,9 @@ SELECT
 FROM (
     SELECT
         c.*,
-        ROW_NUMBER() OVER (PARTITION BY c.customer_id ORDER BY c.triggered_at, c.trigger_key) AS pick,
+        ROW_NUMBER() OVER (
+            PARTITION BY c.chain_id, c.customer_id ORDER BY c.triggered_at, c.trigger_key
+        ) AS pick,
         (
             SELECT COUNT(*)
             FROM crm.chain_instances AS same
@@ -65,7 +70,10 @@ FROM (
         ) AS earlier_entries
     FROM crm.chain_candidates AS c
     WHERE
-        c.chain_id = :chain_id
+        c.chain_id IN (
+            SELECT m.chain_id FROM crm.chain_run_members AS m
+            WHERE m.run_key = :run_key
+        )
         AND NOT EXISTS (
             SELECT 1
             FROM crm.chain_instances AS i

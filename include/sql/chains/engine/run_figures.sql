@@ -1,9 +1,12 @@
--- A chain's instance counts for one run: entered, exited and completed by this run key.
--- Inputs: crm.chain_instances. Output: entered, exited, completed. Parameters: :chain_id, :run_key.
+-- Per chain of the run, its instance counts: entered, exited and completed by this run key.
+-- Inputs: crm.chain_run_members, crm.chain_instances. Output: chain_id, entered, exited, completed (a chain
+--   with none of them has no row). Parameters: :run_key.
 SELECT
-    COALESCE(SUM(CASE WHEN entered_run_key = :run_key THEN 1 ELSE 0 END), 0) AS entered,
-    COALESCE(SUM(CASE WHEN exited_run_key = :run_key AND status = 'exited' THEN 1 ELSE 0 END), 0) AS exited,
-    COALESCE(SUM(CASE WHEN exited_run_key = :run_key AND status = 'completed' THEN 1 ELSE 0 END), 0)
-        AS completed
-FROM crm.chain_instances
-WHERE chain_id = :chain_id AND (entered_run_key = :run_key OR exited_run_key = :run_key);
+    i.chain_id,
+    SUM(CASE WHEN i.entered_run_key = :run_key THEN 1 ELSE 0 END) AS entered,
+    SUM(CASE WHEN i.exited_run_key = :run_key AND i.status = 'exited' THEN 1 ELSE 0 END) AS exited,
+    SUM(CASE WHEN i.exited_run_key = :run_key AND i.status = 'completed' THEN 1 ELSE 0 END) AS completed
+FROM crm.chain_instances AS i
+INNER JOIN crm.chain_run_members AS m ON i.chain_id = m.chain_id AND m.run_key = :run_key
+WHERE i.entered_run_key = :run_key OR i.exited_run_key = :run_key
+GROUP BY i.chain_id;

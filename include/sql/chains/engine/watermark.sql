@@ -1,5 +1,6 @@
--- The trigger time up to which a chain has looked for new entries (no row: the chain never ran).
--- Inputs: crm.chain_watermarks. Output: processed_through. Parameters: :chain_id.
-SELECT processed_through
-FROM crm.chain_watermarks
-WHERE chain_id = :chain_id;
+-- The trigger time up to which each chain has looked for new entries (a chain with no row never ran).
+-- Inputs: crm.chain_watermarks. Output: chain_id, processed_through. Parameters: none.
+SELECT
+    chain_id,
+    processed_through
+FROM crm.chain_watermarks;

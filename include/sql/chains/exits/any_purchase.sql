@@ -1,8 +1,10 @@
--- Exit check 'any_purchase': the customer bought anything after entering. Reason 'purchased'.
--- Inputs: crm.chain_instances, crm.orders, crm.ref_order_statuses (counts_as_purchase).
+-- Exit check 'any_purchase', for the run's chains that turn it on: the customer bought anything after
+-- entering. Reason 'purchased'.
+-- Inputs: crm.chain_run_members (exit_any_purchase), crm.chain_instances, crm.orders,
+--   crm.ref_order_statuses (counts_as_purchase).
 -- Output: crm.chain_instances (status 'exited', exit_reason, exited_at, exited_run_key).
--- Parameters: :chain_id, :as_of, :run_key, :now, :active_since (the earliest entered_at of the chain's
---   active instances: a constant bound, so the check reads only the days since then).
+-- Parameters: :as_of, :run_key, :now, :active_since (the earliest entered_at of those chains' active
+--   instances: a constant bound, so the check reads only the days since then).
 UPDATE crm.chain_instances SET
     status = 'exited',
     exit_reason = 'purchased',
@@ -10,8 +12,11 @@ UPDATE crm.chain_instances SET
     exited_run_key = :run_key,
     updated_at = :now
 WHERE
-    chain_id = :chain_id
-    AND status = 'active'
+    status = 'active'
+    AND chain_id IN (
+        SELECT m.chain_id FROM crm.chain_run_members AS m
+        WHERE m.run_key = :run_key AND m.exit_any_purchase
+    )
     AND EXISTS (
         SELECT 1
         FROM crm.orders AS o

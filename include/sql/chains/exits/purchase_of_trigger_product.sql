@@ -1,11 +1,12 @@
--- Exit check 'purchase_of_trigger_product': the customer bought one of the instance's products (the cart's
--- items, the viewed or restocked product, the suggested accessories, the new line…) after entering.
--- Reason 'moved_to_post_purchase': the order itself enters the post-purchase chain.
--- Inputs: crm.chain_instances (product_ids: comma-separated ids), crm.orders, crm.order_items,
---   crm.ref_order_statuses (counts_as_purchase).
+-- Exit check 'purchase_of_trigger_product', for the run's chains that turn it on: the customer bought one
+-- of the instance's products (the cart's items, the viewed or restocked product, the suggested accessories,
+-- the new line…) after entering. Reason 'moved_to_post_purchase': the order itself enters the
+-- post-purchase chain.
+-- Inputs: crm.chain_run_members (exit_purchase_of_trigger_product), crm.chain_instances (product_ids:
+--   comma-separated ids), crm.orders, crm.order_items, crm.ref_order_statuses (counts_as_purchase).
 -- Output: crm.chain_instances (status 'exited', exit_reason, exited_at, exited_run_key).
--- Parameters: :chain_id, :as_of, :run_key, :now, :active_since (the earliest entered_at of the chain's
---   active instances: a constant bound, so the check reads only the days since then).
+-- Parameters: :as_of, :run_key, :now, :active_since (the earliest entered_at of those chains' active
+--   instances: a constant bound, so the check reads only the days since then).
 UPDATE crm.chain_instances SET
     status = 'exited',
     exit_reason = 'moved_to_post_purchase',
@@ -13,9 +14,12 @@ UPDATE crm.chain_instances SET
     exited_run_key = :run_key,
     updated_at = :now
 WHERE
-    chain_id = :chain_id
-    AND status = 'active'
+    status = 'active'
     AND product_ids IS NOT NULL
+    AND chain_id IN (
+        SELECT m.chain_id FROM crm.chain_run_members AS m
+        WHERE m.run_key = :run_key AND m.exit_purchase_of_trigger_product
+    )
     AND EXISTS (
         SELECT 1
         FROM crm.orders AS o

@@ -1,8 +1,9 @@
--- Exit check 'unsubscribed': the customer unsubscribed or complained after entering (a suppression row),
--- reason 'unsubscribed'; or holds no consent on any channel, reason 'no_consent'.
--- Inputs: crm.chain_instances, crm.suppressions, crm.customers.
+-- Exit check 'unsubscribed', for the run's chains that turn it on: the customer unsubscribed or complained
+-- after entering (a suppression row), reason 'unsubscribed'; or holds no consent on any channel, reason
+-- 'no_consent'.
+-- Inputs: crm.chain_run_members (exit_unsubscribed), crm.chain_instances, crm.suppressions, crm.customers.
 -- Output: crm.chain_instances (status 'exited', exit_reason, exited_at, exited_run_key).
--- Parameters: :chain_id, :as_of, :run_key, :now.
+-- Parameters: :as_of, :run_key, :now.
 UPDATE crm.chain_instances SET
     status = 'exited',
     exit_reason = CASE
@@ -20,8 +21,11 @@ UPDATE crm.chain_instances SET
     exited_run_key = :run_key,
     updated_at = :now
 WHERE
-    chain_id = :chain_id
-    AND status = 'active'
+    status = 'active'
+    AND chain_id IN (
+        SELECT m.chain_id FROM crm.chain_run_members AS m
+        WHERE m.run_key = :run_key AND m.exit_unsubscribed
+    )
     AND (
         EXISTS (
             SELECT 1
