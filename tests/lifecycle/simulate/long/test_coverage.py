@@ -17,7 +17,7 @@ from scipy.stats import binom
 
 from lifecycle.simulate.coverage import format_pooled, pool, run_seeds
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(4 * 3600)]
 
 SEEDS = list(range(1, 21))
 DAYS, CUSTOMERS, HOLDOUT_SHARE, JOBS = 7, 3000, 0.5, 2  # as python -m lifecycle.simulate.coverage

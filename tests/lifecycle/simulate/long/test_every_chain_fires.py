@@ -11,7 +11,7 @@ from lifecycle.chains.config import load_chains
 from lifecycle.simulate import Simulation, SimulationConfig
 from lifecycle.warehouse import Warehouse
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
 
 def test_every_chain_fires(tmp_path):
