@@ -37,7 +37,7 @@ test-celery: venv
 	$(BIN)/python -m pytest -rA tests/celery $(PYTEST_ARGS)
 
 # Simulated weeks long enough for every chain to fire, and the coverage of the reports' intervals over 20
-# simulated seeds (docs/simulation.md); an hour or more on two cores.
+# simulated seeds, and the decisive scenario's 10 seeds (docs/simulation.md); about 40 minutes on two cores.
 test-simulation: venv
 	$(BIN)/python -m pytest -rA tests/lifecycle/simulate/long $(PYTEST_ARGS)
 

@@ -4,8 +4,8 @@ not declared significant more often than the 5 % a 95 % interval allows, the fat
 and the experiments favour the truly better variant when the difference is large for the sample.
 
 Each seed is a complete simulation (7 days, 3,000 customers), two processes at a time;
-``python -m lifecycle.simulate.coverage`` runs the same seeds and prints the same tables. Slow (an hour or
-more on two cores): ``make test-simulation``, not part of ``make test``. ``SIM_COVERAGE_DIR`` keeps the
+``python -m lifecycle.simulate.coverage`` runs the same seeds and prints the same tables. Slow (about 20
+minutes on two cores): ``make test-simulation``, not part of ``make test``. ``SIM_COVERAGE_DIR`` keeps the
 seeds' figures in a folder, so an interrupted run resumes there.
 """
 

@@ -9,8 +9,8 @@ truly best, and the fatiguing chain is declared a significant loss in most seeds
 Each seed is a complete simulation (3 days, 4,000 customers, 200 days of history), one process at a time;
 ``python -m lifecycle.simulate.coverage --scenario decisive --seeds 10 --days 3 --customers 4000
 --history-days 200 --holdout-share files --jobs 1`` runs the same seeds and prints the same figures. Slow
-(5-6 minutes of CPU per seed, more on a shared machine): ``make test-simulation``, not part of ``make test``.
-``SIM_DECISIVE_DIR`` keeps the seeds' figures in a folder, so an interrupted run resumes there;
+(about 40 s per seed on an idle machine, more on a shared one): ``make test-simulation``, not part of
+``make test``. ``SIM_DECISIVE_DIR`` keeps the seeds' figures in a folder, so an interrupted run resumes there;
 ``SIM_DECISIVE_SEEDS=N`` judges seeds 1..N instead of 1..10 (the thresholds scale with N).
 """
 
