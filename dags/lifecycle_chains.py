@@ -35,10 +35,10 @@ its log lists each broken chain with the file, line or field and the fix, and wa
 can never take effect (as `python -m lifecycle chains check` does). `run_chains` then runs every chain: each
 chain's entry query on its own, so a broken chain fails with that message (logged, recorded with the phase
 `enter`) while the others go on; then all chains advance together, one statement per step for all of them
-(progress, entries, exits, due steps), in one transaction. `check_chains` fails the run and the Run summary tab
-lists the failed chains with the phase (`enter`, `exit` or `due`). Fix the file and clear `run_chains` and
-`hand_off`: clearing is safe, a run rewrites the same due steps for its run id and the policy decides them
-again identically. `run_chains` itself fails only when no chain ran at all.
+(progress, entries, exits, due steps), in one transaction. `check_chains` fails the run and the Run summary
+tab lists the failed chains with the phase (`enter`, `exit` or `due`). Fix the file and clear `run_chains`
+and `hand_off`: clearing is safe, a run rewrites the same due steps for its run id and the policy decides
+them again identically. `run_chains` itself fails only when no chain ran at all.
 Two chains runs, or two policy runs, never plan at the same time: they take turns on a warehouse lock, and one
 that waits too long fails with "another … run is active since …". One task for all chains rather than one per
 chain: under a scheduler every task instance is its own process with about a second of start-up, and the
