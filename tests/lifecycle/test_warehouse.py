@@ -2,7 +2,7 @@
 
 import pytest
 
-from lifecycle.errors import WarehouseError
+from lifecycle.errors import ConfigError, WarehouseError
 from lifecycle.warehouse import PROJECT_SCHEMAS, Warehouse
 
 
@@ -89,3 +89,25 @@ def test_held_open_gives_the_engine_back_and_does_nothing_on_postgres(duckdb_war
         assert postgres_warehouse.engine is pg_engine
     assert postgres_warehouse.keep_open(connections=3, threads=1) is pg_engine
     assert postgres_warehouse.engine is pg_engine
+
+
+def test_every_duckdb_connection_keeps_to_the_memory_limit(tmp_path, monkeypatch):
+    """DuckDB's own default is 80 % of the machine's memory; the project's connections set 3 GB (a first
+    ingest of a large history spills beyond it instead of taking the machine), overridable by variable."""
+    from lifecycle.warehouse import Warehouse
+
+    def limit(warehouse):
+        with warehouse.begin() as conn:
+            return conn.exec_driver_sql("SELECT current_setting('memory_limit')").scalar()
+
+    warehouse = Warehouse(f"duckdb:///{tmp_path / 'limited.duckdb'}")
+    assert limit(warehouse) == "2.7 GiB"  # 3 GB as DuckDB prints it
+    warehouse.keep_open(connections=1, threads=1)
+    assert limit(warehouse) == "2.7 GiB"
+    warehouse.engine.dispose()
+
+    monkeypatch.setenv("LIFECYCLE_DUCKDB_MEMORY_LIMIT", "5GB")
+    assert limit(Warehouse(f"duckdb:///{tmp_path / 'larger.duckdb'}")) == "4.6 GiB"
+    monkeypatch.setenv("LIFECYCLE_DUCKDB_MEMORY_LIMIT", "lots")
+    with pytest.raises(ConfigError, match="MEMORY_LIMIT: field 'value': 'lots' is not a size"):
+        Warehouse(f"duckdb:///{tmp_path / 'bad.duckdb'}")
