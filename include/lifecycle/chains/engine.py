@@ -86,12 +86,6 @@ class ChainRunFigures:
         data["as_of"], data["window_start"] = self.as_of.isoformat(), self.window_start.isoformat()
         return data
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ChainRunFigures:
-        """The inverse of :meth:`as_dict` (figures handed from one task to the next through XCom)."""
-        moments = {key: datetime.fromisoformat(data[key]) for key in ("as_of", "window_start")}
-        return cls(**(data | moments))
-
 
 def naive_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
