@@ -550,12 +550,13 @@ class Dispatcher:
         return gate_rows
 
     def _gate_wave(
-        self, conn: sa.Connection, wave: list[_Request], report: DispatchReport
+        self, conn: sa.Connection, wave: list[_Request], report: DispatchReport, write: _LedgerWrite
     ) -> list[list[Message]]:
-        """Re-check the policy for the requests about to leave and hand their approved rows over, in the
-        caller's commit (one statement); the approved messages of each request, in order. Rows are checked
-        in send order, one customer's facts shared by the whole wave, so an approved row counts against the
-        next ones."""
+        """Re-check the policy for the requests about to leave; their verdicts join ``write``, which the
+        caller applies in the same commit (the approved rows are then handed over). The approved messages of
+        each request, in order. Rows are checked in send order, one customer's facts shared by the whole
+        wave, so an approved row counts against the next ones; rows ``write`` already releases or fails (their
+        request returned without sending them) do not count as received."""
         if self.warehouse.dialect == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": GATE_LOCK_KEY})
         now = self.clock()
@@ -567,14 +568,7 @@ class Dispatcher:
                 if m.send_key in request.claim.gate_rows
             }
         )
-        customers = self._gate_customers(conn, customer_ids, now) if customer_ids else {}
-        verdicts: dict[str, list[Any]] = {
-            "claim_tokens": [],
-            "send_keys": [],
-            "states": [],
-            "reasons": [],
-            "hold_untils": [],
-        }
+        customers = self._gate_customers(conn, customer_ids, now, write.not_sent) if customer_ids else {}
         approved_by_request = []
         for request in wave:
             approved = []
@@ -584,29 +578,24 @@ class Dispatcher:
                     continue
                 verdict = check(row, customers.get(row.customer_id), self.policy, now)
                 report.count_verdict(verdict)
-                for key, value in zip(
-                    verdicts,
-                    (
-                        request.claim.token,
-                        message.send_key,
-                        verdict.state,
-                        verdict.reason,
-                        verdict.hold_until,
-                    ),
-                    strict=True,
-                ):
-                    verdicts[key].append(value)
+                write.add(
+                    is_outcomes=False,
+                    claim_tokens=request.claim.token,
+                    send_keys=message.send_key,
+                    states=verdict.state,
+                    reasons=verdict.reason,
+                    send_afters=verdict.hold_until,
+                )
                 if verdict.state == "sending":
                     approved.append(message)
             approved_by_request.append(approved)
-        if verdicts["send_keys"]:
-            Warehouse.run(conn, "delivery/apply_gate.sql", **verdicts, now=now)
         return approved_by_request
 
     def _gate_customers(
-        self, conn: sa.Connection, customer_ids: list[int], now: datetime
+        self, conn: sa.Connection, customer_ids: list[int], now: datetime, not_sent: set[str] = frozenset()
     ) -> dict[int, GateCustomer]:
-        """The wave's customers only, in one read: consents, suppressions and what they received."""
+        """The wave's customers only, in one read: consents, suppressions and what they received (but the
+        rows of ``not_sent``, whose requests returned without sending them)."""
         rows = Warehouse.run(
             conn, "delivery/gate_facts.sql", customer_ids=customer_ids, since=now - _HISTORY, now=now
         ).mappings()
@@ -619,6 +608,8 @@ class Dispatcher:
                 customers[r["customer_id"]] = GateCustomer.from_row(dict(r))
             elif r["fact"] == "suppression":
                 suppressions.append((r["customer_id"], r["channel"], r["reason"]))
+            elif r["send_key"] in not_sent:
+                continue
             elif r["source"] != "mailing" or count_mailings:
                 received[r["customer_id"]].append(Received(r["at"], r["channel"], r["kind"]))
         for customer_id, channel, reason in suppressions:
@@ -645,32 +636,19 @@ class Dispatcher:
             return
         claim = _Claim(claim_token, by_key, {})
         with self._db, self.warehouse.begin() as conn:
-            self._write_outcomes(conn, [(claim, outcomes)], report)
+            write = _LedgerWrite()
+            self._add_outcomes(conn, [(claim, outcomes)], report, write)
+            write.apply(conn, self.clock())
 
-    def _write_outcomes(
+    def _add_outcomes(
         self,
         conn: sa.Connection,
         returned: list[tuple[_Claim, list[Outcome]]],
         report: DispatchReport,
+        write: _LedgerWrite,
     ) -> None:
-        """The outcomes of returned requests (each with its claim), in the caller's commit: one statement."""
+        """The outcomes of returned requests (each with its claim) join ``write``, applied by the caller."""
         now = self.clock()
-        columns: dict[str, list[Any]] = {
-            name: []
-            for name in (
-                "claim_tokens",
-                "send_keys",
-                "states",
-                "recipients",
-                "provider_message_ids",
-                "last_errors",
-                "sent_ats",
-                "retry_ats",
-                "segments",
-                "costs",
-            )
-        }
-        tokens, opted_out = [], []
         attempts: dict[str, dict[str, int]] = {}
         for claim, outcomes in returned:
             if any(o.state == "retry" for o in outcomes) and claim.token not in attempts:
@@ -678,49 +656,44 @@ class Dispatcher:
             for outcome in outcomes:
                 message = claim.by_key.get(outcome.send_key)
                 retry = outcome.state == "retry"
-                retry_at = None
-                if retry:
-                    retry_at = self._retry_at(outcome, attempts[claim.token].get(outcome.send_key, 1), now)
-                for key, value in zip(
-                    columns,
-                    (
-                        claim.token,
-                        outcome.send_key,
-                        "planned" if retry else outcome.state,
-                        message.recipient if message else None,
-                        outcome.provider_message_id,
-                        outcome.error[:1000] if outcome.error else None,
-                        now if outcome.state == "sent" else None,
-                        retry_at,
-                        outcome.segments if outcome.state in ("sent", "unknown") else None,
-                        outcome.cost if outcome.state in ("sent", "unknown") else None,
+                billed = outcome.state in ("sent", "unknown")
+                write.add(
+                    is_outcomes=True,
+                    claim_tokens=claim.token,
+                    send_keys=outcome.send_key,
+                    states="planned" if retry else outcome.state,
+                    send_afters=(
+                        self._retry_at(outcome, attempts[claim.token].get(outcome.send_key, 1), now)
+                        if retry
+                        else None
                     ),
-                    strict=True,
-                ):
-                    columns[key].append(value)
-                tokens += [{"token": token} for token in outcome.dead_tokens]
+                    recipients=message.recipient if message else None,
+                    provider_message_ids=outcome.provider_message_id,
+                    last_errors=outcome.error[:1000] if outcome.error else None,
+                    sent_ats=now if outcome.state == "sent" else None,
+                    segments=outcome.segments if billed else None,
+                    costs=outcome.cost if billed else None,
+                )
+                if outcome.state not in ("sent", "unknown"):
+                    write.not_sent.add(outcome.send_key)
+                write.tokens += [{"token": token} for token in outcome.dead_tokens]
+                report.tokens_retired += len(outcome.dead_tokens)
                 if outcome.opted_out and message is not None:
-                    opted_out += [
+                    addresses = {address.strip().lower() for address in message.to}
+                    write.opted_out += [
                         {
                             "channel": message.channel,
-                            "address": address.strip().lower(),
+                            "address": address,
                             "send_key": outcome.send_key,
                             "reason": "unsubscribe",
                             "source": self.provider.name,
                             "now": now,
                         }
-                        for address in message.to
+                        for address in sorted(addresses)
                     ]
+                    report.opted_out += len(addresses)
                 report.count(outcome)
             report.requests += 1 if claim.by_key else 0
-        report.tokens_retired += len(tokens)
-        report.opted_out += len(opted_out)
-        if columns["send_keys"]:
-            Warehouse.run(conn, "delivery/apply_outcomes.sql", **columns, now=now)
-        if tokens:
-            conn.execute(sa.text(sql.single_statement("delivery/retire_token.sql")), tokens)
-        if opted_out:
-            conn.execute(sa.text(sql.single_statement("delivery/suppression_insert.sql")), opted_out)
 
     @staticmethod
     def _attempts(conn: sa.Connection, claim_token: str) -> dict[str, int]:
@@ -739,6 +712,47 @@ class Dispatcher:
                 now=self.clock(),
             )
             report.released += self._count(released)
+
+
+_WAVE_COLUMNS = (
+    "is_outcomes",
+    "claim_tokens",
+    "send_keys",
+    "states",
+    "reasons",
+    "send_afters",
+    "recipients",
+    "provider_message_ids",
+    "last_errors",
+    "sent_ats",
+    "segments",
+    "costs",
+)
+
+
+@dataclass
+class _LedgerWrite:
+    """What one commit writes to the ledger: outcomes of returned requests and send-time verdicts, as the
+    parallel arrays of ``delivery/apply_wave.sql`` (one UPDATE for both), with the push tokens to retire and
+    the addresses the provider reported as opted out."""
+
+    columns: dict[str, list[Any]] = field(default_factory=lambda: {name: [] for name in _WAVE_COLUMNS})
+    tokens: list[dict[str, str]] = field(default_factory=list)
+    opted_out: list[dict[str, Any]] = field(default_factory=list)
+    #: Rows whose request returned without sending them (failed, or released to be tried again).
+    not_sent: set[str] = field(default_factory=set)
+
+    def add(self, **values: Any) -> None:
+        for name in _WAVE_COLUMNS:
+            self.columns[name].append(values.get(name))
+
+    def apply(self, conn: sa.Connection, now: datetime) -> None:
+        if self.columns["send_keys"]:
+            Warehouse.run(conn, "delivery/apply_wave.sql", **self.columns, now=now)
+        if self.tokens:
+            conn.execute(sa.text(sql.single_statement("delivery/retire_token.sql")), self.tokens)
+        if self.opted_out:
+            conn.execute(sa.text(sql.single_statement("delivery/suppression_insert.sql")), self.opted_out)
 
 
 class _Anchor:
@@ -879,11 +893,14 @@ class _Pipeline:
                 wave = self._within_rate(wave)
                 approved: list[list[Message]] = []
                 with dispatcher._db, dispatcher.warehouse.begin() as conn:
+                    # One commit: the outcomes of what returned, and the verdicts of what leaves now.
+                    write = _LedgerWrite()
                     written = [(request.claim, outcomes) for request, outcomes in returned if outcomes]
                     if written:
-                        dispatcher._write_outcomes(conn, written, report)
+                        dispatcher._add_outcomes(conn, written, report, write)
                     if wave:
-                        approved = dispatcher._gate_wave(conn, wave, report)
+                        approved = dispatcher._gate_wave(conn, wave, report, write)
+                    write.apply(conn, dispatcher.clock())
                 with self.cond:
                     for request, _ in returned:
                         self._done(request)

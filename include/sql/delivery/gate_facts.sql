@@ -6,11 +6,12 @@
 --   messages sent, possibly sent ('unknown') or in flight in another request (handed over, not yet
 --   answered), at the moment they left (source 'ledger'); content mailings already gone out ('mailing').
 -- The wave's customers are looked up first, so the address match and the mailings sent to everyone join a
--- handful of rows, not every customer.
+-- handful of rows, not every customer; the ledger and the recipients filter on the ids themselves (a
+-- fifth faster on DuckDB than reading them back from the first lookup).
 -- inputs: crm.customers, crm.suppressions, crm.send_ledger, crm.content_mailings,
 --   crm.content_mailing_recipients
 -- outputs: fact, customer_id, timezone, email_consent, push_consent, sms_consent, channel, reason, at, kind,
---   source
+--   source, send_key (of a ledger row)
 -- params: :customer_ids (the customers of the requests about to leave), :since, :now
 WITH wave_customers AS (
     SELECT
@@ -60,7 +61,8 @@ SELECT
     CAST(NULL AS VARCHAR) AS reason,
     CAST(NULL AS TIMESTAMP) AS at,
     CAST(NULL AS VARCHAR) AS kind,
-    CAST(NULL AS VARCHAR) AS source
+    CAST(NULL AS VARCHAR) AS source,
+    CAST(NULL AS VARCHAR) AS send_key
 FROM wave_customers AS k
 UNION ALL
 SELECT
@@ -74,7 +76,8 @@ SELECT
     s.reason,
     NULL AS at,
     NULL AS kind,
-    NULL AS source
+    NULL AS source,
+    NULL AS send_key
 FROM suppressed AS s
 UNION ALL
 SELECT
@@ -88,10 +91,11 @@ SELECT
     NULL AS reason,
     COALESCE(l.sent_at, l.attempted_at, l.claimed_at) AS at,
     l.message_kind AS kind,
-    'ledger' AS source
+    'ledger' AS source,
+    l.send_key
 FROM crm.send_ledger AS l
 WHERE
-    l.customer_id IN (SELECT k.customer_id FROM wave_customers AS k)
+    l.customer_id IN (SELECT UNNEST(CAST(:customer_ids AS BIGINT[])))
     AND (
         l.state IN ('sent', 'unknown')
         OR (l.state = 'sending' AND l.attempted_at IS NOT NULL)
@@ -109,7 +113,8 @@ SELECT
     NULL AS reason,
     m.scheduled_at AS at,
     m.kind,
-    'mailing' AS source
+    'mailing' AS source,
+    NULL AS send_key
 FROM mailings AS m
 INNER JOIN wave_customers AS k
     ON
@@ -129,9 +134,10 @@ SELECT
     NULL AS reason,
     m.scheduled_at AS at,
     m.kind,
-    'mailing' AS source
+    'mailing' AS source,
+    NULL AS send_key
 FROM crm.content_mailing_recipients AS rc
 INNER JOIN mailings AS m ON rc.mailing_id = m.mailing_id
 WHERE
     m.audience <> 'all'
-    AND rc.customer_id IN (SELECT k.customer_id FROM wave_customers AS k);
+    AND rc.customer_id IN (SELECT UNNEST(CAST(:customer_ids AS BIGINT[])));

@@ -133,9 +133,9 @@ def test_a_withdrawal_while_the_claim_is_sent_stops_the_rest(shop, signer, sende
         )
         gate_wave = dispatcher._gate_wave
 
-        def counted(conn, wave, report):
+        def counted(conn, wave, report, *rest):
             waves.append(len(wave))
-            return gate_wave(conn, wave, report)
+            return gate_wave(conn, wave, report, *rest)
 
         dispatcher._gate_wave = counted
         report = dispatcher.run("email")

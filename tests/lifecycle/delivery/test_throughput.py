@@ -120,9 +120,9 @@ def test_one_message_requests_leave_in_waves_within_the_rate_limit(duck_shop, si
         )
         gate_wave = dispatcher._gate_wave
 
-        def counted(conn, wave, report):
+        def counted(conn, wave, report, *rest):
             waves.append(len(wave))
-            return gate_wave(conn, wave, report)
+            return gate_wave(conn, wave, report, *rest)
 
         dispatcher._gate_wave = counted
         timeline.wrap(provider, "send", "request")
