@@ -263,3 +263,45 @@ def test_the_send_audit_finds_a_burst(duckdb_warehouse):
     assert audit.violations["min_gap"] == ["b1", "b2", "b3"]
     assert audit.violations["daily_cap"] == ["b2", "b3"]
     assert audit.violations["quiet_hours"] == ["late"]
+
+
+def test_a_message_that_was_not_sent_does_not_count_against_the_next(shop, signer, sender):
+    """One sending slot, two emails to one customer under the real minimum gap. The server turns the first
+    away (421 at RCPT TO: certainly not sent); the commit that writes that outcome also checks the second
+    email, which must leave: a message that never left counts against no cap or gap. The first, tried again
+    a moment later, is then held by the gap the second one opened."""
+    (customer,) = add_customers(shop, 1)
+    rows = [ledger_row(f"m{n}", customer, "ru/welcome/email_1", {}) for n in range(2)]
+    plan(shop, rows)
+    clock = Clock()  # 15:00 in Moscow
+    waves: list[tuple[int, int]] = []
+    with SmtpStandIn(faults={1: "rcpt421"}) as server:
+        provider = SmtpProvider("127.0.0.1", server.port, sender, concurrency=1)
+        dispatcher = Dispatcher(
+            shop,
+            provider,
+            signer,
+            settings=DispatchSettings(orphan_after=timedelta(0), render_processes=0),
+            clock=clock,
+            sleep=clock.sleep,
+            policy=POLICY,
+        )
+        gate_wave = dispatcher._gate_wave
+
+        def counted(conn, wave, report, write):
+            waves.append((len(wave), len(write.not_sent)))
+            return gate_wave(conn, wave, report, write)
+
+        dispatcher._gate_wave = counted
+        report = dispatcher.run("email")
+        provider.close()
+        received = server.send_keys()
+
+    states = ledger(shop)
+    assert waves[:2] == [(1, 0), (1, 1)]  # the second is checked in the commit that writes the first's 421
+    assert set(received) == {"m1"}
+    assert states["m1"]["state"] == "sent"
+    assert (states["m0"]["state"], states["m0"]["hold_reason"]) == ("planned", "min_gap")
+    assert report.sent == 1
+    assert report.held == {"min_gap": 1}
+    assert audit_sent(shop).ok
