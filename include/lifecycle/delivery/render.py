@@ -312,8 +312,9 @@ class RenderPool:
     def __init__(self, templates: Templates, processes: int, min_jobs: int = 400):
         self.templates, self.processes, self.min_jobs = templates, processes, min_jobs
         self._pool: Any = None
-        #: CPU seconds spent rendering so far, in this process and in the workers.
+        #: CPU seconds spent rendering so far, in this process and in the workers; in the workers alone.
         self.cpu_s = 0.0
+        self.worker_cpu_s = 0.0
 
     def render(self, jobs: list[RenderJob]) -> list[RenderAnswer]:
         if self.processes < 2 or len(jobs) < self.min_jobs:
@@ -337,6 +338,7 @@ class RenderPool:
         for part, cpu_s in self._pool.map(_render_jobs, chunks):
             answers += part
             self.cpu_s += cpu_s
+            self.worker_cpu_s += cpu_s
         return answers
 
     def close(self) -> None:
