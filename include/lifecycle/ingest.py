@@ -215,10 +215,14 @@ def ingest(
                 },
             },
         )
+        warehouse.refresh_statistics(
+            conn, {"crm." + t.source_table.split(".", 1)[1]: t.rows_loaded for t in report.tables}
+        )
         refresh_started = time.monotonic()
         report.customers_refreshed = warehouse.run(
             conn, "ingest/refresh_customer_state.sql", now=now
         ).rowcount
+        warehouse.refresh_statistics(conn, {"crm.customer_state": report.customers_refreshed})
         log.info(
             "customer state refreshed for %d customers (%.1f s)",
             report.customers_refreshed,

@@ -111,3 +111,37 @@ def test_every_duckdb_connection_keeps_to_the_memory_limit(tmp_path, monkeypatch
     monkeypatch.setenv("LIFECYCLE_DUCKDB_MEMORY_LIMIT", "lots")
     with pytest.raises(ConfigError, match="MEMORY_LIMIT: field 'value': 'lots' is not a size"):
         Warehouse(f"duckdb:///{tmp_path / 'bad.duckdb'}")
+
+
+def test_statistics_are_refreshed_after_a_write_the_planner_has_not_seen(
+    postgres_warehouse, duckdb_warehouse
+):
+    """A table never analysed, or grown by more than a tenth, is analysed in the writer's transaction (the
+    planner then knows its size); a small write to a large table is left to autovacuum; DuckDB keeps its
+    own statistics."""
+
+    def believed(conn) -> float:
+        return conn.exec_driver_sql("SELECT reltuples FROM pg_class WHERE relname = 'stats_probe'").scalar()
+
+    with postgres_warehouse.begin() as conn:
+        conn.exec_driver_sql("CREATE SCHEMA IF NOT EXISTS probe")
+        conn.exec_driver_sql("CREATE TABLE probe.stats_probe (x INTEGER)")
+        conn.exec_driver_sql("INSERT INTO probe.stats_probe SELECT g FROM generate_series(1, 2000) AS g")
+        assert believed(conn) < 0  # never analysed
+        assert postgres_warehouse.refresh_statistics(conn, {"probe.stats_probe": 2000}) == [
+            "probe.stats_probe"
+        ]
+        assert believed(conn) == 2000
+        conn.exec_driver_sql("INSERT INTO probe.stats_probe SELECT g FROM generate_series(1, 100) AS g")
+        assert postgres_warehouse.refresh_statistics(conn, {"probe.stats_probe": 100}) == []  # < 50 + 200
+        conn.exec_driver_sql("INSERT INTO probe.stats_probe SELECT g FROM generate_series(1, 400) AS g")
+        assert postgres_warehouse.refresh_statistics(conn, {"probe.stats_probe": 400}) == [
+            "probe.stats_probe"
+        ]
+        assert believed(conn) == 2500
+        # tables that do not exist (or were not written) are passed over; a name that is not one is refused
+        assert postgres_warehouse.refresh_statistics(conn, {"probe.absent": 10, "probe.stats_probe": 0}) == []
+        with pytest.raises(ValueError, match=r"not a schema\.table name"):
+            postgres_warehouse.refresh_statistics(conn, {"probe.x; DROP TABLE y": 1})
+    with duckdb_warehouse.begin() as conn:
+        assert duckdb_warehouse.refresh_statistics(conn, {"crm.anything": 10**6}) == []

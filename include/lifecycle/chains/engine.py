@@ -311,10 +311,14 @@ def advance_on(
         _sync_steps(warehouse, conn, list(chains.values()))
         warehouse.insert_df(conn, "crm.chain_run_members", _members_frame(staged, as_of, run_key))
         candidates = [_candidates_frame(e.chain, e.rows) for e in staged if e.rows]
+        # PostgreSQL plans what follows on statistics that know the tables just written (a no-op on DuckDB).
+        warehouse.refresh_statistics(conn, {"crm.chain_run_members": len(staged)})
         warehouse.run_steps(conn, "chains/engine/progress.sql", **base)
         if candidates:
-            warehouse.insert_df(conn, "crm.chain_candidates", pd.concat(candidates, ignore_index=True))
+            frame = pd.concat(candidates, ignore_index=True)
+            warehouse.insert_df(conn, "crm.chain_candidates", frame)
             warehouse.run_steps(conn, "chains/engine/enter.sql", **base)
+            warehouse.refresh_statistics(conn, {"crm.chain_instances": len(frame)})
         warehouse.run(conn, "chains/engine/set_watermark.sql", **base)
     with _phase("exit"):
         # The earliest entry among each chain's active instances: the reads of events and orders start there.
@@ -361,6 +365,8 @@ def advance_on(
         warehouse.insert_df(
             conn, "crm.chain_step_log", pd.DataFrame([s | {"logged_at": now} for s in skipped])
         )
+        # The contact policy reads this run's due steps next.
+        warehouse.refresh_statistics(conn, {"crm.due_steps": len(due), "crm.chain_step_log": len(skipped)})
         records = [asdict(f) | {"finished_at": now} for f in figures]
         warehouse.insert_df(conn, "crm.chain_runs", pd.DataFrame(records))
         warehouse.run_steps(conn, "chains/engine/clear_scratch.sql", run_key=run_key)
