@@ -230,6 +230,10 @@ class Dispatcher:
             report.orphans_released = self._count(conn.execute(sa.text(released), _used(released, params)))
             report.orphans_recovered = self._count(conn.execute(sa.text(in_flight), _used(in_flight, params)))
             report.expired = self._count(Warehouse.run(conn, "delivery/expire.sql", channel=channel, now=now))
+            # PostgreSQL plans the claims knowing the rows the hour's planning added (a no-op on DuckDB):
+            # taken for a handful, a claim of 2,000 among 20,000 due rows took 11 s instead of 40 ms.
+            due = Warehouse.run(conn, "delivery/due_count.sql", channel=channel, now=now).scalar() or 0
+            self.warehouse.refresh_statistics(conn, {"crm.send_ledger": int(due)})
         with self._db, self.warehouse.begin() as conn:
             self.builder.start_run(conn, now)
         claim_size = max(

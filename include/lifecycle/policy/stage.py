@@ -92,7 +92,8 @@ def decide_on(
     warehouse.insert_df(conn, "crm.decisions", _decisions_frame(decisions, rows, run_key, now))
     # PostgreSQL plans the next statements (and the next chains run) knowing the decisions just written.
     warehouse.refresh_statistics(conn, {"crm.decisions": len(decisions)})
-    warehouse.run(conn, "policy/insert_ledger.sql", run_key=run_key, now=now)
+    planned = warehouse.run(conn, "policy/insert_ledger.sql", run_key=run_key, now=now).rowcount
+    warehouse.refresh_statistics(conn, {"crm.send_ledger": max(planned or 0, 0)})
     warehouse.run(conn, "policy/insert_assignments.sql", run_key=run_key, now=now)
     warehouse.run(conn, "policy/insert_send_time_assignments.sql", run_key=run_key, now=now)
     funnel = [dict(r) for r in warehouse.run(conn, "policy/funnel.sql", run_key=run_key).mappings()]
