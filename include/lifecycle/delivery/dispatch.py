@@ -572,6 +572,7 @@ class Dispatcher:
                 if m.send_key in request.claim.gate_rows
             }
         )
+        write.checked_at = now  # the moment the rows approved here are handed over
         customers = self._gate_customers(conn, customer_ids, now, write.not_sent) if customer_ids else {}
         approved_by_request = []
         for request in wave:
@@ -745,6 +746,8 @@ class _LedgerWrite:
     opted_out: list[dict[str, Any]] = field(default_factory=list)
     #: Rows whose request returned without sending them (failed, or released to be tried again).
     not_sent: set[str] = field(default_factory=set)
+    #: When the send-time check of the wave ran: its approved rows are handed over at that moment.
+    checked_at: datetime | None = None
 
     def add(self, **values: Any) -> None:
         for name in _WAVE_COLUMNS:
@@ -904,7 +907,7 @@ class _Pipeline:
                         dispatcher._add_outcomes(conn, written, report, write)
                     if wave:
                         approved = dispatcher._gate_wave(conn, wave, report, write)
-                    write.apply(conn, dispatcher.clock())
+                    write.apply(conn, write.checked_at or dispatcher.clock())
                 with self.cond:
                     for request, _ in returned:
                         self._done(request)
