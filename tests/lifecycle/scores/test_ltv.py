@@ -95,8 +95,11 @@ def test_a_snapshot_on_the_flat_ridge_of_a_and_b_fits():
 
 def test_a_second_ridge_snapshot_that_the_mean_alone_did_not_fit():
     """Another churn training snapshot of the demo shop (1,185 customers, training for 2026-11-28): even the
-    mean log-likelihood's L-BFGS-B stopped 'ABNORMAL' here, a and b halfway along the ridge. The search then
-    goes on without the gradient and ends at the ridge's far end (a nearly constant dropout probability)."""
+    mean log-likelihood's L-BFGS-B stopped 'ABNORMAL' here, a and b halfway along the ridge, on the machine
+    it was captured on; the search then goes on without the gradient. On another CPU the same L-BFGS-B may
+    stop 'converged' at another point of the ridge (a = 23 instead of its far end): the likelihood there
+    differs by 0.00003 nats per customer. Either way the fit must succeed, hold the ridge's dropout
+    probability, and leave nothing nearby better by what a likelihood ratio could see (as above)."""
     features = pd.read_csv(Path(__file__).with_name("fixtures") / "bgnbd_ridge_snapshot_2.csv")
     assert len(features) == 1185
     r, alpha, a, b = fit_bgnbd(features)
@@ -105,7 +108,7 @@ def test_a_second_ridge_snapshot_that_the_mean_alone_did_not_fit():
     fitted = _bgnbd_negative_loglik(np.log([r, alpha, a, b]), x, t_x, T, weights)
     for scale_a, scale_b in ((2, 2), (0.5, 0.5), (1.1, 1), (1, 1.1), (0.9, 1), (1, 0.9)):
         nearby = np.log([r, alpha, a * scale_a, b * scale_b])
-        assert fitted <= _bgnbd_negative_loglik(nearby, x, t_x, T, weights) + 1e-5
+        assert fitted <= _bgnbd_negative_loglik(nearby, x, t_x, T, weights) + 1e-4
     assert a / (a + b) == pytest.approx(0.0347, abs=0.002)  # the dropout probability the ridge holds constant
 
 
@@ -195,3 +198,26 @@ def test_the_score_ranks_by_the_blend_and_keeps_the_expected_value_for_totals():
     # aimed at the typical customer: its absolute error on the training rows beats the expected value's
     fitted = model.predict(features, 180)
     assert np.abs(realised - fitted).mean() < np.abs(realised - expected).mean()
+
+
+def test_a_search_whose_line_search_gives_up_goes_on_without_the_gradient(monkeypatch):
+    """Where L-BFGS-B's finite-difference gradient cannot satisfy its line search (here a kink at the
+    minimum, as the flat ridge of BG/NBD's dropout parameters is on some machines), the fit goes on with
+    Nelder-Mead from where it stopped and returns the minimum instead of failing."""
+    import scipy.optimize
+
+    from lifecycle.scores.ltv import _minimise
+
+    methods = []
+    minimize = scipy.optimize.minimize
+
+    def recorded(*args, **kwargs):
+        found = minimize(*args, **kwargs)
+        methods.append((kwargs["method"], found.success))
+        return found
+
+    monkeypatch.setattr(scipy.optimize, "minimize", recorded)
+    kink = lambda v: abs(v[0] - 1) + abs(v[1] + 2)  # noqa: E731
+    found = _minimise(kink, np.array([5.0, 5.0]), (), [(-10, 10), (-10, 10)], "probe")
+    assert methods == [("L-BFGS-B", False), ("Nelder-Mead", True)]
+    assert found == pytest.approx([1, -2], abs=1e-5)
