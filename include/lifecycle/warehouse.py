@@ -38,6 +38,10 @@ _DUCKDB_LOCK_WAIT_S = 120.0
 #: large history fills (20 GB at 1 M customers on a 24 GB machine). ``LIFECYCLE_DUCKDB_MEMORY_LIMIT``
 #: overrides it ("8GB" for 10 M customers, "" for DuckDB's default).
 DUCKDB_MEMORY_LIMIT = "3GB"
+#: How long ``Warehouse.refresh_statistics`` waits for another transaction's ``ANALYZE`` of the same table
+#: before it leaves the table be (PostgreSQL's SQLSTATE for a lock wait given up).
+_ANALYZE_LOCK_WAIT_MS = 100
+_LOCK_NOT_AVAILABLE = "55P03"
 _MEMORY_LIMIT = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
 
 
@@ -243,8 +247,9 @@ class Warehouse:
         (autovacuum's own rule, 50 + 10 %). The statements that follow a bulk write would otherwise be
         planned on statistics from before it, or none: a freshly filled table taken for one row turns its
         joins into nested loops over seq scans (the chains run of a 100 k-customer shop took 23 s instead of
-        3). Autovacuum catches up only later, and may be off. Returns the tables analysed; DuckDB keeps its
-        statistics as it writes, so there it does nothing."""
+        3). Autovacuum catches up only later, and may be off. A table another transaction is analysing is
+        passed over rather than waited for. Returns the tables analysed; DuckDB keeps its statistics as it
+        writes, so there it does nothing."""
         if self.dialect != "postgresql":
             return []
         names = [table for table, rows in written.items() if rows > 0]
@@ -269,9 +274,28 @@ class Warehouse:
             for table in names
             if table in believed and (believed[table] < 0 or written[table] > 50 + 0.1 * believed[table])
         ]
-        for table in stale:
-            conn.exec_driver_sql(f"ANALYZE {table}")
-        return stale
+        return [table for table in stale if self._analyze_without_waiting(conn, table)]
+
+    @staticmethod
+    def _analyze_without_waiting(conn: sa.Connection, table: str) -> bool:
+        """``ANALYZE`` holds its table's SHARE UPDATE EXCLUSIVE lock until the writer's transaction ends, and
+        two of them on one table wait for each other: a writer would wait for another's whole transaction,
+        and could close a deadlock with it (the other waiting on a row this one locked). So the lock is
+        asked for once, briefly, in a savepoint; when another transaction holds it, the table is left to
+        that transaction (which is analysing it) and to the next writer. The caller's ``lock_timeout`` is
+        put back either way."""
+        previous = conn.exec_driver_sql("SELECT current_setting('lock_timeout')").scalar()
+        try:
+            with conn.begin_nested():
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{_ANALYZE_LOCK_WAIT_MS}ms'")
+                conn.exec_driver_sql(f"ANALYZE {table}")
+        except sa.exc.OperationalError as exc:
+            if getattr(exc.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+                raise
+            return False
+        finally:
+            conn.execute(sa.text("SELECT set_config('lock_timeout', :value, true)"), {"value": previous})
+        return True
 
     def run_script(self, conn: sa.Connection, script: str) -> None:
         """Execute a multi-statement script without parameters (migrations)."""

@@ -145,3 +145,52 @@ def test_statistics_are_refreshed_after_a_write_the_planner_has_not_seen(
             postgres_warehouse.refresh_statistics(conn, {"probe.x; DROP TABLE y": 1})
     with duckdb_warehouse.begin() as conn:
         assert duckdb_warehouse.refresh_statistics(conn, {"crm.anything": 10**6}) == []
+
+
+def test_a_refresh_never_waits_for_another_transactions_analyze(postgres_warehouse):
+    """Two writers of one table: the first analysed it and now waits for a row the second has locked (the
+    policy's ledger insert behind a dispatch's release of the same send key). Were the second to wait for
+    the first's ANALYZE lock, PostgreSQL would break the deadlock by failing one of them. The second passes
+    the table over instead, keeps its own lock timeout, and both commit; the next writer analyses it."""
+    import threading
+    import time
+
+    with postgres_warehouse.begin() as conn:
+        conn.exec_driver_sql("CREATE SCHEMA probe")
+        conn.exec_driver_sql("CREATE TABLE probe.ledger (k INTEGER PRIMARY KEY, state TEXT)")
+        conn.exec_driver_sql("INSERT INTO probe.ledger SELECT g, 'new' FROM generate_series(1, 1000) AS g")
+        conn.exec_driver_sql("ANALYZE probe.ledger")
+    first, second = postgres_warehouse.engine.connect(), postgres_warehouse.engine.connect()
+    try:
+        first.begin()
+        second.begin()
+        second.exec_driver_sql("SET LOCAL lock_timeout = '7s'")
+        second.exec_driver_sql("UPDATE probe.ledger SET state = 'released' WHERE k = 1")
+        assert postgres_warehouse.refresh_statistics(first, {"probe.ledger": 5000}) == ["probe.ledger"]
+        failures: list[BaseException] = []
+
+        def insert_behind_the_row_lock() -> None:
+            try:
+                first.exec_driver_sql("UPDATE probe.ledger SET state = 'planned again' WHERE k = 1")
+            except Exception as exc:  # reported by the assertion below
+                failures.append(exc)
+
+        waiting = threading.Thread(target=insert_behind_the_row_lock)
+        waiting.start()
+        time.sleep(0.3)  # the first now waits for the second's row lock
+        started = time.monotonic()
+        assert postgres_warehouse.refresh_statistics(second, {"probe.ledger": 5000}) == []
+        assert time.monotonic() - started < 1.0  # PostgreSQL's deadlock check would fire after 1 s
+        assert second.exec_driver_sql("SELECT current_setting('lock_timeout')").scalar() == "7s"
+        second.commit()
+        waiting.join(timeout=10)
+        assert not waiting.is_alive()
+        assert failures == []
+        first.commit()
+        second.begin()
+        assert postgres_warehouse.refresh_statistics(second, {"probe.ledger": 5000}) == ["probe.ledger"]
+        assert second.exec_driver_sql("SELECT current_setting('lock_timeout')").scalar() == "0"
+        second.commit()
+    finally:
+        first.close()
+        second.close()
