@@ -29,7 +29,9 @@ Targets are docs/DESIGN §12's (1 M customers; smaller shops must meet them too;
 < 8 GB). The table is printed
 with the machine's description on top and written with every run's figures to data/bench.json.
 Warehouses live in data/bench/ (DuckDB files) or databases named bench_* on the PostgreSQL server at
-BENCH_PG_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/postgres).
+BENCH_PG_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/postgres). The generated shop is kept
+for BENCH_REUSE=1 unless the disk cannot hold it beside two working copies (a 1 M-customer PostgreSQL shop
+is ~33 GB); the per-chain entry times of the steady hour are in data/bench.json.
 """
 
 from __future__ import annotations
@@ -118,13 +120,67 @@ class Store:
             self._admin(f'CREATE DATABASE "{self._db(name)}"')
         return self.url(name)
 
-    def copy(self, source: str, target: str) -> str:
+    def copy(self, source: str, target: str, spare: tuple[str, ...] = ("generated",)) -> str:
+        """``target`` as a fresh copy of ``source``. When the disk cannot hold another copy, the saved
+        states in ``spare`` (kept only so that BENCH_REUSE=1 can skip their stage) are dropped first: a
+        1 M-customer PostgreSQL shop is ~33 GB, and the bench would otherwise keep three or four of them."""
         self.drop(target)
+        needed, free = self.size_bytes(source), self.free_bytes()
+        if free is not None and free < needed * 1.1 + 2 * 2**30:
+            for name in spare:
+                if name != source and self.exists(name):
+                    print(
+                        f"  dropping the saved {name!r} state to make room for a copy of {source!r} "
+                        f"({needed / 2**30:.1f} GB, {free / 2**30:.1f} GB free); BENCH_REUSE=1 rebuilds it",
+                        file=sys.stderr,
+                    )
+                    self.drop(name)
         if self.engine == "duckdb":
             shutil.copyfile(self.folder / (source + ".duckdb"), self.folder / (target + ".duckdb"))
         else:
-            self._admin(f'CREATE DATABASE "{self._db(target)}" TEMPLATE "{self._db(source)}"')
+            # FILE_COPY copies the files once instead of writing the whole database through the WAL (the
+            # default since PostgreSQL 15), which for a large shop is slower and needs as much WAL again.
+            strategy = " STRATEGY = FILE_COPY" if self._server_version() >= 150000 else ""
+            self._admin(f'CREATE DATABASE "{self._db(target)}" TEMPLATE "{self._db(source)}"{strategy}')
         return self.url(target)
+
+    def rename(self, source: str, target: str) -> str:
+        """Move a saved state to another name without copying it."""
+        self.drop(target)
+        if self.engine == "duckdb":
+            (self.folder / (source + ".duckdb")).rename(self.folder / (target + ".duckdb"))
+        else:
+            self._admin(f'ALTER DATABASE "{self._db(source)}" RENAME TO "{self._db(target)}"')
+        return self.url(target)
+
+    def size_bytes(self, name: str) -> int:
+        if self.engine == "duckdb":
+            return (self.folder / (name + ".duckdb")).stat().st_size
+        return int(self._admin_value("SELECT pg_database_size(%(name)s)", {"name": self._db(name)}))
+
+    def free_bytes(self) -> int | None:
+        """Free space where the copies are written; for PostgreSQL only when the server's data directory
+        is on this machine and readable (otherwise unknown: None)."""
+        if self.engine == "duckdb":
+            return shutil.disk_usage(self.folder).free
+        try:
+            directory = self._admin_value("SELECT current_setting('data_directory')")
+            return shutil.disk_usage(directory).free
+        except Exception:  # not a superuser, or the server is elsewhere
+            return None
+
+    def _server_version(self) -> int:
+        return int(self._admin_value("SELECT current_setting('server_version_num')"))
+
+    def _admin_value(self, statement: str, params: dict | None = None):
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(PG_ADMIN)
+        try:
+            with engine.connect() as conn:
+                return conn.exec_driver_sql(statement, params or {}).scalar()
+        finally:
+            engine.dispose()
 
     def _admin(self, statement: str) -> None:
         import sqlalchemy as sa
@@ -272,6 +328,17 @@ def stage_steady_hour(url: str) -> dict:
             entries.append(time.perf_counter() - started)
 
     engine.read_entries = timed_entries  # the run's first part, timed apart from the advance
+    by_chain: dict[str, float] = {}
+    entry_rows = engine.entry_rows
+
+    def timed_entry_rows(warehouse, conn, chain, *args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return entry_rows(warehouse, conn, chain, *args, **kwargs)
+        finally:
+            by_chain[chain.id] = round(by_chain.get(chain.id, 0.0) + time.perf_counter() - started, 3)
+
+    engine.entry_rows = timed_entry_rows  # which entry queries grow with the history
     t0 = time.perf_counter()
     report = ingest(warehouse, window_end=END, run_key="bench-hourly", interval_start=END - HOUR, now=END)
     t1, cpu1 = time.perf_counter(), time.process_time()
@@ -291,6 +358,7 @@ def stage_steady_hour(url: str) -> dict:
         # CPU seconds of every thread of the process: less sensitive than wall time to a busy machine.
         "chains_policy_cpu_s": cpu3 - cpu1,
         "idle_chains": ",".join(idle),
+        "entry_s_by_chain": dict(sorted(by_chain.items(), key=lambda item: -item[1])),
         "rows": sum(t.rows_read for t in report.tables),
         "due_steps": sum(f.due_steps for f in figures),
     }
@@ -534,7 +602,7 @@ def bench(engine: str, size: int, runs: int, new_events: int, dispatch_messages:
             repeat(runs, lambda n: child("initial_ingest", store.copy("generated", "ingested"))),
         ).judge()
         log("training, scoring, the hour before, injecting new events (not timed)")
-        prepared, _ = child("prepare_hour", store.copy("ingested", "hour"), str(new_events))
+        prepared, _ = child("prepare_hour", store.rename("ingested", "hour"), str(new_events))
     if os.environ.get("BENCH_HOUR_ONLY") != "1":
         log("daily scoring")
         fill(
@@ -561,7 +629,7 @@ def bench(engine: str, size: int, runs: int, new_events: int, dispatch_messages:
     rows[-4].extra = {"chains with nothing to do": idle}
     if os.environ.get("BENCH_HOUR_ONLY") == "1":
         if os.environ.get("BENCH_KEEP") != "1":
-            for name in ("ingested", "hour", "after"):
+            for name in ("hour", "after"):
                 store.drop(name)
         return rows
     log("abandoned-cart audience: floor query and pandas")
@@ -609,7 +677,7 @@ def bench(engine: str, size: int, runs: int, new_events: int, dispatch_messages:
         if not row.passed and cores > (os.cpu_count() or 1):
             row.target += f"; needs {cores:.1f} cores"
     if os.environ.get("BENCH_KEEP") != "1":
-        for name in ("ingested", "hour", "after"):
+        for name in ("hour", "after"):
             store.drop(name)
     return rows
 
