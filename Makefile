@@ -48,7 +48,7 @@ browser:
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/sqlfluff lint include/sql
+	$(BIN)/sqlfluff lint --processes 0 include/sql
 	@# Every chain file loaded, its templates rendered, its entry and exit queries planned (EXPLAIN) on an empty
 	@# scratch warehouse; broken chains fail, dead configuration is printed as warnings.
 	$(BIN)/python -m lifecycle chains check --scratch
