@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -30,8 +30,14 @@ CHAINS_DIR_ENV = "LIFECYCLE_CHAINS_DIR"
 CHAINS_DIR = Path(os.environ.get(CHAINS_DIR_ENV) or INCLUDE_DIR / "chains").resolve()
 #: Set to 0 to load chains before their templates exist (config tests, a chain still being written).
 CHECK_TEMPLATES_ENV = "LIFECYCLE_CHECK_TEMPLATES"
-#: Parameters the engine binds into every entry query itself.
-ENGINE_PARAMS = frozenset({"since", "as_of"})
+#: Parameters the engine binds into an entry query itself: the run's window, and for a query that times its
+#: triggers by the daily scores, the scored date in force and from when on orders may be missing from it
+#: (:func:`lifecycle.chains.engine.scores_in_force`).
+SCORES_PARAMS = frozenset({"scores_as_of", "unscored_from"})
+#: Those parameters on a warehouse without scores: the beginning of time (no scored row matches, and every
+#: order counts as unscored).
+NO_SCORES = {"scores_as_of": date(1900, 1, 1), "unscored_from": datetime(1900, 1, 1)}
+ENGINE_PARAMS = frozenset({"since", "as_of"}) | SCORES_PARAMS
 #: Entry parameters a chain may leave out because they follow from its steps, so the two cannot disagree.
 #: ``idle_hours`` (how long a cart or a browse sits untouched before the chain starts) is the first step's
 #: delay: steps are timed from the trigger, and the first message goes out when the customer is found idle.

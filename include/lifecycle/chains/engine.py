@@ -33,11 +33,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from lifecycle.chains.config import ChainConfig, load_chains
+from lifecycle import sql
+from lifecycle.chains.config import NO_SCORES, SCORES_PARAMS, ChainConfig, load_chains
 from lifecycle.chains.validation import QUERY_FAULTS, entry_query_error
 from lifecycle.errors import ConfigError, LifecycleError
 from lifecycle.locks import exclusive
@@ -256,6 +258,22 @@ def watermarks_on(warehouse: Warehouse, conn: sa.Connection) -> dict[str, dateti
     return {row[0]: row[1] for row in warehouse.run(conn, "chains/engine/watermark.sql")}
 
 
+def scores_in_force(warehouse: Warehouse, conn: sa.Connection, as_of: datetime) -> dict[str, Any]:
+    """The daily scores a run at ``as_of`` reads (the newest date before its day) as entry parameters:
+    ``scores_as_of``, and ``unscored_from``, from when on orders may be missing from them. Without scores,
+    both are the beginning of time: no scored row matches, and every order counts as unscored."""
+    row = warehouse.run(conn, "chains/engine/scores_in_force.sql", as_of=as_of).first()
+    if row is None:
+        return dict(NO_SCORES)
+    return {"scores_as_of": row[0], "unscored_from": row[1]}
+
+
+@lru_cache(maxsize=256)
+def binds(name: str) -> frozenset[str]:
+    """The parameters the SQL file ``name`` binds."""
+    return frozenset(sa.text(sql.single_statement(name)).compile().params)
+
+
 def entry_rows(
     warehouse: Warehouse,
     conn: sa.Connection,
@@ -270,10 +288,11 @@ def entry_rows(
     watermark = (watermarks if watermarks is not None else watermarks_on(warehouse, conn)).get(chain.id)
     since = watermark - LATE_GRACE if watermark else as_of - chain.entry.first_run_lookback
     since = min(since, as_of)
+    params = {"since": since, "as_of": as_of, **chain.entry.params}
+    if SCORES_PARAMS & binds(chain.entry.sql):
+        params.update(scores_in_force(warehouse, conn, as_of))
     try:
-        rows = warehouse.records(
-            warehouse.run(conn, chain.entry.sql, since=since, as_of=as_of, **chain.entry.params)
-        )
+        rows = warehouse.records(warehouse.run(conn, chain.entry.sql, **params))
     except QUERY_FAULTS as exc:
         raise entry_query_error(chain, exc) from exc
     return since, rows

@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from lifecycle import sql
-from lifecycle.chains.config import CHAINS_DIR, ChainConfig, chain_ids, check_references, load_chain
+from lifecycle.chains.config import (
+    CHAINS_DIR,
+    NO_SCORES,
+    ChainConfig,
+    chain_ids,
+    check_references,
+    load_chain,
+)
 from lifecycle.errors import ConfigError
 from lifecycle.paths import SQL_DIR
 
@@ -87,7 +94,7 @@ def explain_entry(warehouse: Warehouse, chain: ChainConfig) -> None:
     statement = sa.text("EXPLAIN " + sql.single_statement(chain.entry.sql))
     try:
         with warehouse.begin() as conn:
-            conn.execute(statement, {"since": now, "as_of": now, **chain.entry.params})
+            conn.execute(statement, {"since": now, "as_of": now, **NO_SCORES, **chain.entry.params})
     except QUERY_FAULTS as exc:
         raise entry_query_error(chain, exc) from exc
 

@@ -134,11 +134,15 @@ class NextOrderConfig(_Section):
     #: many days before the data end, against the first purchase in these days.
     horizon_days: int = Field(180, ge=30, le=730)
     #: A consumable line's cycle is learnt from the repeat purchases of the last ``line_learn_days`` when
-    #: there are at least ``line_min_repeats`` of them, else it is the catalogue's replenishment_days.
+    #: there are at least ``line_min_repeats`` of them, else it is the catalogue's replenishment_days. Each
+    #: consumable product's cycle (``crm.product_cycles``) is learnt over the same days.
     line_learn_days: int = Field(365, ge=30)
     line_min_repeats: int = Field(5, ge=1)
     #: A customer's cycle for a line: their own gaps and this many gaps of the line's cycle, averaged.
     line_prior_weight: float = Field(4.0, gt=0)
+    #: The shop's typical interval between two purchases (``crm.purchase_intervals``, what the second-purchase
+    #: chain waits after a first purchase) is learnt from the gaps of the last ``interval_learn_days``.
+    interval_learn_days: int = Field(365, ge=30)
 
 
 class SendTimeConfig(_Section):

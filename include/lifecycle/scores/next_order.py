@@ -21,7 +21,9 @@ they come back at all is the churn probability's job; the date says when, should
 
 The prediction is never earlier than the day after the as-of date. Consumable lines (``consumable_lines.sql``)
 have their own, simpler cycle: the customer's gaps between purchases of the line, weighted with the line's
-cycle learnt from all customers (or the catalogue's replenishment_days).
+cycle learnt from all customers (or the catalogue's replenishment_days). Each consumable product's cycle and
+the shop's typical interval between two purchases are learnt with them (:func:`learnt_cycles`), so the hourly
+replenishment and second-purchase chains read them instead of relearning them from a year of orders.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ LINE_COLUMNS = (
     "last_order_id",
     "cycle_days",
     "next_purchase_date",
+    "next_purchase_at",
     "basis",
     "scored_at",
 )
@@ -253,11 +256,32 @@ def consumable_lines(warehouse: Warehouse, as_of: date, config: NextOrderConfig)
         prior_weight=config.line_prior_weight,
     )
     if frame.empty:
-        return frame.assign(next_purchase_date=pd.Series(dtype="object"))
+        return frame.assign(
+            next_purchase_date=pd.Series(dtype="object"), next_purchase_at=pd.Series(dtype="datetime64[ns]")
+        )
     frame["cycle_days"] = frame["cycle_days"].astype("float64")
     last = pd.to_datetime(frame["last_purchase_at"])
-    frame["next_purchase_date"] = (last + pd.to_timedelta(frame["cycle_days"], unit="D")).dt.date
-    return frame
+    frame["next_purchase_at"] = last + pd.to_timedelta(frame["cycle_days"], unit="D")
+    frame["next_purchase_date"] = frame["next_purchase_at"].dt.date
+    # Stored in the order of the moment, so the hourly chain's look-up of the reminders due in its window
+    # reads a few of DuckDB's row groups (PostgreSQL has an index).
+    return frame.sort_values(["next_purchase_at", "customer_id", "line"], ignore_index=True)
+
+
+def learnt_cycles(warehouse: Warehouse, as_of: date, config: NextOrderConfig) -> tuple[pd.DataFrame, dict]:
+    """What the hourly chains time their entries by, learnt once a day: each consumable product's repeat
+    purchases and median gap (``crm.product_cycles``), and the shop's gaps between two purchases and their
+    median (``crm.purchase_intervals``)."""
+    products = warehouse.fetch_df("scores/product_cycles.sql", as_of=as_of, learn_days=config.line_learn_days)
+    products["median_gap_days"] = products["median_gap_days"].astype("float64")
+    (interval,) = warehouse.fetch_all(
+        "scores/purchase_interval.sql", as_of=as_of, learn_days=config.interval_learn_days
+    )
+    median = interval["median_gap_days"]
+    return products, {
+        "gaps": int(interval["gaps"]),
+        "median_gap_days": None if median is None else float(median),
+    }
 
 
 # --- validation ---------------------------------------------------------------------------------------------

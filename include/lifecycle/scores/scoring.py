@@ -11,10 +11,10 @@ import json
 import logging
 import time
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from lifecycle.ingest import no_purchases_error
+from lifecycle.ingest import DEFAULT_LATE_GRACE, no_purchases_error
 from lifecycle.scores import churn, ltv, next_order, registry
 from lifecycle.scores.config import ScoresConfig
 from lifecycle.scores.features import build_features
@@ -63,11 +63,21 @@ class ScoreReport:
     next_order_basis: dict[str, int] | None = None
     #: rows of crm.customer_line_next_orders written (customer and consumable line)
     consumable_lines: int = 0
+    #: consumable products with a learnt cycle (crm.product_cycles), and the shop's gaps between two purchases
+    #: with their median in days (crm.purchase_intervals)
+    product_cycles: int = 0
+    purchase_interval: dict[str, Any] | None = None
+    #: orders placed or loaded from this moment on may be missing from these scores (crm.score_runs)
+    unscored_from: datetime | None = None
     #: the send-time learning of the date: customers with an hour of their own, responses, the shop's hour
     send_hours: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "as_of": self.as_of.isoformat()}
+        return {
+            **asdict(self),
+            "as_of": self.as_of.isoformat(),
+            "unscored_from": self.unscored_from.isoformat() if self.unscored_from else None,
+        }
 
 
 def scored_by_another_run(warehouse: Warehouse, as_of: date, run_key: str) -> bool:
@@ -114,6 +124,8 @@ def score(warehouse: Warehouse, as_of: date, config: ScoresConfig, run_key: str)
     )
     frame = frame.join(next_order.as_dates(as_of, rhythm, days))
     lines = next_order.consumable_lines(warehouse, as_of, config.next_order)
+    products, interval = next_order.learnt_cycles(warehouse, as_of, config.next_order)
+    unscored_from = _unscored_from(warehouse, as_of)
     churn_version = churn_model.version if churn_model else None
     ltv_version = ltv_model.version if ltv_model else None
     now = datetime.now(UTC).replace(tzinfo=None)
@@ -124,11 +136,16 @@ def score(warehouse: Warehouse, as_of: date, config: ScoresConfig, run_key: str)
         ltv_model_version=pd.array([ltv_version] * len(frame), dtype="Int64"),
     )[list(SCORE_COLUMNS)]
     lines = lines.assign(as_of=as_of, scored_at=now)[list(next_order.LINE_COLUMNS)]
+    products = products.assign(as_of=as_of, scored_at=now)
     with warehouse.begin() as conn:
         warehouse.run(conn, "scores/delete_scores.sql", as_of=as_of)
         warehouse.insert_df(conn, "crm.customer_scores", frame)
         warehouse.run(conn, "scores/delete_line_next_orders.sql", as_of=as_of)
         warehouse.insert_df(conn, "crm.customer_line_next_orders", lines)
+        warehouse.run_steps(conn, "scores/delete_learnt_cycles.sql", as_of=as_of)
+        warehouse.insert_df(conn, "crm.product_cycles", products)
+        interval_row = pd.DataFrame([{**interval, "as_of": as_of, "scored_at": now}])
+        warehouse.insert_df(conn, "crm.purchase_intervals", interval_row)
         send_hours = compute_send_hours(warehouse, conn, as_of, config.send_time)
         warehouse.run(conn, "scores/delete_score_run.sql", as_of=as_of, run_key=run_key)
         report = ScoreReport(
@@ -144,6 +161,9 @@ def score(warehouse: Warehouse, as_of: date, config: ScoresConfig, run_key: str)
             rfm_legend=describe_cuts(cuts, config.currency),
             next_order_basis={str(k): int(v) for k, v in frame["next_order_basis"].value_counts().items()},
             consumable_lines=len(lines),
+            product_cycles=len(products),
+            purchase_interval=interval,
+            unscored_from=unscored_from,
             send_hours=send_hours,
         )
         warehouse.run(
@@ -164,6 +184,18 @@ def score(warehouse: Warehouse, as_of: date, config: ScoresConfig, run_key: str)
         time.perf_counter() - started,
     )
     return report
+
+
+def _unscored_from(warehouse: Warehouse, as_of: date) -> datetime:
+    """From when on an order may be missing from the scores of ``as_of``: the end of that date, or earlier
+    when the ingest had not yet loaded every row of it for good. A row loaded within the ingest's late grace
+    before its watermark may still wait for its customer or order (docs/ingest.md), so only rows loaded
+    before the watermark less the grace are certainly in. Without an ingest record, the end of the date."""
+    day_end = datetime.combine(as_of + timedelta(days=1), datetime.min.time())
+    (row,) = warehouse.fetch_all("scores/orders_loaded_through.sql")
+    if row["loaded_through"] is None:
+        return day_end
+    return min(day_end, row["loaded_through"] - DEFAULT_LATE_GRACE)
 
 
 def segment_distribution(warehouse: Warehouse, as_of: date):

@@ -1,45 +1,23 @@
 -- Second purchase, two branches:
 --   'no_second': a customer's only purchase is older than the typical interval between two purchases (the
---     median gap between consecutive purchases over the last :learn_days, when at least :min_gaps gaps
---     exist; otherwise :default_interval_days);
+--     shop's median gap between consecutive purchases, learnt by the daily scores in force into
+--     crm.purchase_intervals, when at least :min_gaps gaps back it; otherwise :default_interval_days);
 --   'return': a customer's only order was returned (no purchase left); starts when the return is recorded.
 -- Inputs: crm.customer_state (first_order_at, orders_count, returned_orders_count, avg_check), crm.orders,
---   crm.ref_order_statuses.
+--   crm.purchase_intervals.
 -- Output: customer_id, trigger_key ('first-order'), triggered_at, branch ('no_second' | 'return'),
 --   order_id (the returned order, return branch), interval_days, trigger_value (the first order's value).
--- Parameters: :since, :as_of (triggers in (since, as_of]), :learn_days, :min_gaps,
---   :default_interval_days.
-WITH purchases AS (
-    SELECT
-        o.customer_id,
-        o.ordered_at
-    FROM crm.orders AS o
-    INNER JOIN crm.ref_order_statuses AS st ON o.status = st.status
-    WHERE
-        st.counts_as_purchase
-        AND o.ordered_at > :as_of - :learn_days * INTERVAL '1 day'
-        AND o.ordered_at <= :as_of
-),
-
-gaps AS (
-    SELECT
-        EXTRACT(EPOCH FROM ordered_at - LAG(ordered_at) OVER (
-            PARTITION BY customer_id ORDER BY ordered_at
-        )) / 86400.0 AS gap_days
-    FROM purchases
-),
-
-typical AS (
+-- Parameters: :since, :as_of (triggers in (since, as_of]), :min_gaps, :default_interval_days;
+--   :scores_as_of (filled by the engine: the newest scored date before the run).
+WITH typical AS (
     SELECT
         CAST(
-            CASE
-                WHEN COUNT(gap_days) >= :min_gaps
-                    THEN PERCENTILE_CONT(0.5) WITHIN GROUP (ORDER BY gap_days)
-                ELSE :default_interval_days
-            END AS DOUBLE PRECISION
+            COALESCE(
+                MAX(CASE WHEN pi.gaps >= :min_gaps THEN pi.median_gap_days END), :default_interval_days
+            ) AS DOUBLE PRECISION
         ) AS interval_days
-    FROM gaps
-    WHERE gap_days > 1
+    FROM crm.purchase_intervals AS pi
+    WHERE pi.as_of = :scores_as_of
 )
 
 SELECT
@@ -54,8 +32,8 @@ FROM crm.customer_state AS cs
 CROSS JOIN typical AS t
 WHERE
     cs.orders_count = 1
-    AND cs.first_order_at + t.interval_days * INTERVAL '1 day' > :since
-    AND cs.first_order_at + t.interval_days * INTERVAL '1 day' <= :as_of
+    AND cs.first_order_at > :since - t.interval_days * INTERVAL '1 day'
+    AND cs.first_order_at <= :as_of - t.interval_days * INTERVAL '1 day'
 UNION ALL
 SELECT
     cs.customer_id,

@@ -24,6 +24,8 @@ SCENARIO_TABLES = (
     "crm.customer_state",
     "crm.customer_scores",
     "crm.customer_line_next_orders",
+    "crm.product_cycles",
+    "crm.purchase_intervals",
     "crm.score_runs",
     "crm.suppressions",
     "crm.decisions",

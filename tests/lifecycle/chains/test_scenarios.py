@@ -4,7 +4,22 @@ import json
 from datetime import date
 
 import pytest
-from chain_helpers import D, H, T, customer, decide, event, insert, instances, order, query, run, state, steps
+from chain_helpers import (
+    D,
+    H,
+    T,
+    customer,
+    decide,
+    event,
+    insert,
+    instances,
+    order,
+    product,
+    query,
+    run,
+    state,
+    steps,
+)
 
 M = H / 60
 
@@ -281,23 +296,47 @@ def test_replenishment_uses_the_catalogue_cycle_without_repeat_history(wh):
     ]
 
 
-def test_replenishment_learns_the_cycle_from_repeat_purchases(wh):
-    insert(wh, "crm.customers", [customer(c) for c in range(1, 7)])
-    for c in range(1, 6):  # five customers rebuy the filter every 20 days
-        order(wh, 100 + c, c, T - 60 * D, [300])
-        order(wh, 200 + c, c, T - 40 * D, [300])
-    order(wh, 300, 6, T - 14 * D, [300])
-    figures, due = run(wh, "replenishment", T)
-    assert figures.entered == 1
-    assert steps(due) == [("email_1", T - D)]  # 20-day learnt cycle minus 7 days
-    assert json.loads(due[0]["context"])["cycle_learnt"] is True
-
-
 def _score(wh, as_of):
     from lifecycle.scores.config import ScoresConfig
     from lifecycle.scores.scoring import score
 
     return score(wh, as_of.date(), ScoresConfig(), run_key=f"scores-{as_of:%Y%m%d}")
+
+
+def test_replenishment_times_an_order_newer_than_the_scores_by_the_products_learnt_cycle(wh):
+    insert(wh, "crm.customers", [customer(c) for c in range(1, 7)])
+    for c in range(1, 6):  # five customers rebuy the filter every 20 days
+        order(wh, 100 + c, c, T - 60 * D, [300])
+        order(wh, 200 + c, c, T - 40 * D, [300])
+    report = _score(wh, T - 15 * D)  # the daily scores learn the filter's cycle ...
+    assert report.product_cycles == 1
+    assert query(wh, "SELECT product_id, repeats, median_gap_days FROM crm.product_cycles") == [
+        (300, 5, 20.0)
+    ]
+    order(wh, 300, 6, T - 14 * D, [300])  # ... and have not seen this order yet
+    figures, due = run(wh, "replenishment", T)
+    assert figures.entered == 1
+    assert steps(due) == [("email_1", T - D)]  # 20-day learnt cycle minus 7 days
+    context = json.loads(due[0]["context"])
+    assert (context["timing"], context["cycle_learnt"]) == ("product_learnt", True)
+
+
+def test_replenishment_reminds_of_the_lines_last_order_and_of_orders_newer_than_the_scores(wh):
+    insert(wh, "crm.products", [product(301, "Briz filter mini", 3, 700.0, consumable_days=30)])
+    insert(wh, "crm.customers", [customer(1), customer(2)])
+    order(wh, 10, 1, T - 25 * D, [300])  # due at T - 2 days, but the line was restocked the next day ...
+    order(wh, 11, 1, T - 24 * D, [301])  # ... with this one, the line's last order: due at T - 1 day
+    _score(wh, T - D)
+    # placed 24 days ago and loaded after the scores ran (a late row, or a status that changed since): the
+    # scores have not seen it, so the product's own cycle times it
+    order(wh, 12, 2, T - 24 * D, [300], loaded_at=T - 2 * H)
+    _, due = run(wh, "replenishment", T)
+    contexts = sorted((json.loads(d["context"]) for d in due), key=lambda c: c["order_id"])
+    assert [(c["order_id"], c["product_id"], c["timing"]) for c in contexts] == [
+        (11, 301, "catalogue"),
+        (12, 300, "product_catalogue"),
+    ]
+    assert steps(due) == [("email_1", T - D), ("email_1", T - D)]
 
 
 def test_replenishment_times_its_first_message_from_the_customers_expected_line_purchase(wh):
@@ -332,7 +371,8 @@ def test_a_reminder_the_next_scores_move_back_past_the_last_run_still_enters_onc
     with wh.begin() as conn:
         conn.exec_driver_sql(
             "UPDATE crm.customer_line_next_orders SET cycle_days = cycle_days - 0.5,"
-            " next_purchase_date = next_purchase_date - INTERVAL '12 hours'"
+            " next_purchase_date = next_purchase_date - INTERVAL '12 hours',"
+            " next_purchase_at = next_purchase_at - INTERVAL '12 hours'"
         )
     figures, due = run(wh, "replenishment", T + 8 * D + H)
     assert figures.entered == 1
@@ -410,6 +450,24 @@ def test_second_purchase_has_a_separate_branch_after_a_return(wh):
         ("second_purchase:1:first-order", "exited", "purchased"),
         ("second_purchase:2:first-order", "active", None),
     ]
+
+
+def test_second_purchase_waits_the_shops_interval_the_daily_scores_learnt(wh):
+    buyers = range(1, 31)  # thirty customers came back 40 days after their first purchase: 30 gaps
+    insert(wh, "crm.customers", [customer(c) for c in [*buyers, 31]])
+    for c in buyers:
+        order(wh, 100 + c, c, T - 100 * D, [100])
+        order(wh, 200 + c, c, T - 60 * D, [200])
+    order(wh, 300, 31, T - 40 * D, [100])
+    insert(wh, "crm.customer_state", [state(31, T - 40 * D, T - 40 * D, orders_count=1, avg_check=1000.0)])
+    assert run(wh, "second_purchase", T + H)[0].entered == 0  # no scores: the default 60 days
+    report = _score(wh, T - D)
+    assert report.purchase_interval == {"gaps": 30, "median_gap_days": 40.0}
+    assert query(wh, "SELECT gaps, median_gap_days FROM crm.purchase_intervals") == [(30, 40.0)]
+    figures, due = run(wh, "second_purchase", T + 2 * H)
+    assert figures.entered == 1
+    assert steps(due) == [("email_1", T)]
+    assert json.loads(due[0]["context"])["interval_days"] == 40.0
 
 
 def test_win_back_after_the_lapse_and_a_purchase_ends_it(wh):
