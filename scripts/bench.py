@@ -9,7 +9,10 @@ from the same saved state:
 * initial ingest     the whole history but its last hour;
 * steady hour        the hourly ingest of ~100 k new events (BENCH_NEW_EVENTS) injected into the last hour,
                      then every chain and the contact policy for that hour; not the first run: the chains
-                     and the policy already ran an hour earlier, on models trained and scores computed;
+                     and the policy already ran an hour earlier, on models trained and scores computed,
+                     looking back BENCH_WARMUP_LOOKBACK (default 4h, the late grace and an hour: the timed
+                     hour re-reads no older trigger; "chain" for each chain's first_run_lookback, 2-3 days,
+                     whose instances, 10x as many at 10x the customers, come due in the timed hour);
                      the chains' part split into the entry queries (one per chain) and the advance of all
                      chains together; with two sizes 10x apart, the larger's chains + policy (and entry
                      queries) over the smaller's: the cost should follow the hour's new events, not the
@@ -278,9 +281,35 @@ def stage_prepare_hour(url: str, new_events: str) -> dict:
     train_churn(warehouse, day, config)
     train_ltv(warehouse, day, config)
     score(warehouse, day, config, run_key="bench-scores-prev")
-    run_chains(warehouse, END - HOUR, "bench-chains-prev")
+    run_chains(warehouse, END - HOUR, "bench-chains-prev", warmup_chains())
     decide(warehouse, "bench-chains-prev", END - HOUR)
     return {"injected": inject_events(warehouse, int(new_events))}
+
+
+def warmup_chains() -> dict:
+    """The chains of the run an hour before the timed one, each looking back BENCH_WARMUP_LOOKBACK.
+
+    That run is each chain's first, and a first run looks back ``first_run_lookback`` (2-3 days). A
+    generated shop's own events arrive at a rate that follows its size, so at 10x the customers those days
+    hold 10x the events, and their instances' next steps come due in the timed hour: the larger shop's past
+    hours, not the hour's new events, which are the same at both sizes. By default the warm-up looks back
+    the late grace and an hour, so the timed hour's window (the watermark less the grace) re-reads no trigger
+    older than the warm-up saw; ``chain`` keeps each chain's own look-back."""
+    from lifecycle.chains.config import load_chains
+    from lifecycle.chains.engine import LATE_GRACE
+    from lifecycle.settings import parse_duration
+
+    chains = load_chains()
+    text = os.environ.get("BENCH_WARMUP_LOOKBACK", "").strip()
+    if text == "chain":
+        return chains
+    lookback = parse_duration(text) if text else LATE_GRACE + HOUR
+    return {
+        chain_id: chain.model_copy(
+            update={"entry": chain.entry.model_copy(update={"first_run_lookback": lookback})}
+        )
+        for chain_id, chain in chains.items()
+    }
 
 
 def inject_events(warehouse, count: int) -> int:
@@ -359,6 +388,9 @@ def stage_steady_hour(url: str) -> dict:
         "chains_policy_cpu_s": cpu3 - cpu1,
         "idle_chains": ",".join(idle),
         "entry_s_by_chain": dict(sorted(by_chain.items(), key=lambda item: -item[1])),
+        # what each chain's advance handled: its new instances and its due steps
+        "entered_by_chain": {f.chain_id: f.entered for f in figures if f.entered},
+        "due_steps_by_chain": {f.chain_id: f.due_steps for f in figures if f.due_steps},
         "rows": sum(t.rows_read for t in report.tables),
         "due_steps": sum(f.due_steps for f in figures),
     }

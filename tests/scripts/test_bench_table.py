@@ -70,3 +70,21 @@ def test_memory_target_is_8_gb_above_1_m_and_a_left_out_row_prints():
     skipped = bench.Row("cart audience: pandas way", 10_000_000, "duckdb", target="left out (> 1,000,000)")
     text = bench.table([row, small, skipped], "header")
     assert "cart audience: pandas way | 10,000,000 | duckdb | -" in text
+
+
+def test_the_warm_up_run_looks_back_the_late_grace_and_an_hour_unless_told(monkeypatch):
+    from datetime import timedelta
+
+    from lifecycle.chains.config import load_chains
+
+    bench = _bench()
+    own = {chain_id: chain.entry.first_run_lookback for chain_id, chain in load_chains().items()}
+    assert set(own.values()) >= {timedelta(days=2), timedelta(days=3)}
+    monkeypatch.delenv("BENCH_WARMUP_LOOKBACK", raising=False)
+    warm = bench.warmup_chains()
+    assert warm.keys() == own.keys()
+    assert {c.entry.first_run_lookback for c in warm.values()} == {timedelta(hours=4)}
+    monkeypatch.setenv("BENCH_WARMUP_LOOKBACK", "chain")
+    assert {i: c.entry.first_run_lookback for i, c in bench.warmup_chains().items()} == own
+    monkeypatch.setenv("BENCH_WARMUP_LOOKBACK", "90m")
+    assert {c.entry.first_run_lookback for c in bench.warmup_chains().values()} == {timedelta(minutes=90)}
