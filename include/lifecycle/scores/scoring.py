@@ -94,6 +94,9 @@ def score(warehouse: Warehouse, as_of: date, config: ScoresConfig, run_key: str)
     import pandas as pd
 
     started = time.perf_counter()
+    # Read before any order is: an ingest that commits while the scores run moves the watermark past rows
+    # they may not have seen.
+    unscored_from = _unscored_from(warehouse, as_of)
     frame, cuts = compute_rfm(warehouse, as_of, config.rfm, config.purchase_unit)
     if frame.empty:
         raise no_purchases_error(warehouse, up_to=as_of)
@@ -125,7 +128,6 @@ def score(warehouse: Warehouse, as_of: date, config: ScoresConfig, run_key: str)
     frame = frame.join(next_order.as_dates(as_of, rhythm, days))
     lines = next_order.consumable_lines(warehouse, as_of, config.next_order)
     products, interval = next_order.learnt_cycles(warehouse, as_of, config.next_order)
-    unscored_from = _unscored_from(warehouse, as_of)
     churn_version = churn_model.version if churn_model else None
     ltv_version = ltv_model.version if ltv_model else None
     now = datetime.now(UTC).replace(tzinfo=None)

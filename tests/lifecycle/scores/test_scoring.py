@@ -109,3 +109,29 @@ def test_a_date_is_scored_once_per_run(shop):
     assert not scored_by_another_run(shop, D2, "run-1")  # a retry of the same run scores again
     assert scored_by_another_run(shop, D2, "run-2")
     assert not scored_by_another_run(shop, D1, "run-2")
+
+
+def test_the_scores_say_from_when_on_orders_may_be_missing_from_them(shop):
+    def unscored_from(run_key):
+        with shop.begin() as conn:
+            return conn.exec_driver_sql(
+                f"SELECT unscored_from FROM crm.score_runs WHERE run_key = '{run_key}'"
+            ).scalar()
+
+    # no ingest recorded: the end of the scored date
+    assert score(shop, D2, CONFIG, run_key="run-1").unscored_from == datetime(2024, 7, 1)
+    assert unscored_from("run-1") == datetime(2024, 7, 1)
+    # the ingest has loaded up to 01:00 the next day: rows loaded within its 3-hour late grace before that may
+    # still wait for their customer, so the scores are certain of what was loaded before 22:00
+    with shop.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO crm.watermarks (source_table, loaded_through, updated_at) VALUES"
+            " ('shop.orders', TIMESTAMP '2024-07-01 01:00:00', TIMESTAMP '2024-07-01 01:00:00'),"
+            " ('shop.events', TIMESTAMP '2024-07-01 02:00:00', TIMESTAMP '2024-07-01 02:00:00')"
+        )
+    report = score(shop, D2, CONFIG, run_key="run-2")
+    assert report.unscored_from == datetime(2024, 6, 30, 22, 0)
+    assert report.as_dict()["unscored_from"] == "2024-06-30T22:00:00"
+    assert unscored_from("run-2") == datetime(2024, 6, 30, 22, 0)
+    # a date long loaded: its end
+    assert score(shop, D1, CONFIG, run_key="run-3").unscored_from == datetime(2024, 6, 1)
