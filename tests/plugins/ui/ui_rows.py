@@ -140,8 +140,9 @@ def build_ui_warehouse(path):
             " next_order_basis = 'own_rhythm' WHERE as_of = '2026-03-31' AND customer_id IN (1, 2)"
         )
         conn.exec_driver_sql(
-            "INSERT INTO crm.score_runs VALUES ('2026-03-31', 'scores-run', 3, 4, 2, 'quantile', '{}', 1.5,"
-            " '2026-04-01 03:00')"
+            "INSERT INTO crm.score_runs (as_of, run_key, customers, churn_model_version, ltv_model_version,"
+            " rfm_method, rfm_cuts, seconds, scored_at)"
+            " VALUES ('2026-03-31', 'scores-run', 3, 4, 2, 'quantile', '{}', 1.5, '2026-04-01 03:00')"
         )
         conn.exec_driver_sql(
             "INSERT INTO crm.model_registry (model_name, version, trained_at, train_from, train_to,"
