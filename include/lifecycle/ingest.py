@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
 from lifecycle.errors import LifecycleError
-from lifecycle.ingest_config import IngestSettings, QualityGate, load_settings
+from lifecycle.ingest_config import LATE_GRACE, IngestSettings, QualityGate, load_settings
 from lifecycle.warehouse import Warehouse
 
 #: Source tables in dependency order: a table is validated against those loaded before it.
@@ -55,7 +55,6 @@ log = logging.getLogger(__name__)
 
 #: The window start used when a table has never been ingested.
 BEGINNING_OF_TIME = datetime(1900, 1, 1)
-DEFAULT_LATE_GRACE = timedelta(hours=3)
 
 
 @dataclass(frozen=True)
@@ -152,7 +151,7 @@ def ingest(
     window_end: datetime,
     run_key: str,
     interval_start: datetime | None = None,
-    late_grace: timedelta = DEFAULT_LATE_GRACE,
+    late_grace: timedelta = LATE_GRACE,
     now: datetime | None = None,
     settings: IngestSettings | None = None,
 ) -> IngestReport:

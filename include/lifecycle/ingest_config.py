@@ -11,6 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from lifecycle.paths import INCLUDE_DIR
 from lifecycle.settings import Duration, load_model
 
+#: Rows can land up to this late after the moment they record: each ingest and each chain run reads this
+#: far behind its watermark, and the daily scores count orders later than the ingest's watermark less it as
+#: possibly unseen.
+LATE_GRACE = timedelta(hours=3)
+
 DEFAULT_SETTINGS_FILE = INCLUDE_DIR / "config" / "ingest.yaml"
 _FIX = "see the comments in include/config/ingest.yaml and docs/ingest.md"
 

@@ -176,6 +176,11 @@ class Warehouse:
         return _execute(conn, sql.single_statement(name), params)
 
     @staticmethod
+    def execute(conn: sa.Connection, statement: str, /, **params: Any) -> sa.CursorResult:
+        """Execute one statement's text with the parameters of ``params`` it binds (the rest are ignored)."""
+        return _execute(conn, statement, params)
+
+    @staticmethod
     def records(result: sa.CursorResult) -> list[dict[str, Any]]:
         """A query's rows as dicts, fetched from the driver at once (SQLAlchemy's row-by-row fetching costs
         about a second per 100 k rows); the result is closed."""
@@ -403,21 +408,13 @@ _TABLE_NAME = re.compile(r"[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*")
 
 def _execute(conn: sa.Connection, statement: str, params: Mapping[str, Any]) -> sa.CursorResult:
     """Execute with the parameters the statement binds, so one parameter set can serve a whole file."""
-    clause, used = _clause(statement)
+    clause, used = sql.clause(statement)
     return conn.execute(clause, {key: params[key] for key in used if key in params})
 
 
 @lru_cache(maxsize=64)
 def _creates_table(table: str) -> re.Pattern[str]:
     return re.compile(rf"CREATE\s+TEMP(?:ORARY)?\s+TABLE\s+{re.escape(table)}\s+AS\b", re.IGNORECASE)
-
-
-@lru_cache(maxsize=2048)
-def _clause(statement: str) -> tuple[sa.TextClause, tuple[str, ...]]:
-    """The statement as a clause and the names it binds, parsed once per text (an hourly run executes the
-    same few hundred statements; parsing and compiling each again cost a millisecond or two apiece)."""
-    clause = sa.text(statement)
-    return clause, tuple(clause.compile().params)
 
 
 def _integral_floats_as_ints(frame: pd.DataFrame) -> pd.DataFrame:

@@ -54,3 +54,13 @@ def test_a_file_that_loses_its_header_or_disappears_is_named(sql_dir):
     query.unlink()
     with pytest.raises(ConfigError, match=r"q\.sql: field 'sql': the file does not exist"):
         sql.load("q.sql")
+
+
+def test_the_parameters_a_file_binds_follow_an_edit(sql_dir):
+    """The engine binds the daily scores only into an entry query that names them: an analyst who adds
+    ``:scores_as_of`` to a running deployment's query gets it bound on the next run."""
+    query = sql_dir / "q.sql"
+    _write(query, "-- q binds :since in this comment only\nSELECT 1 WHERE :as_of > 0\n", 1_000_000_000)
+    assert sql.binds("q.sql") == {"as_of"}
+    _write(query, "-- q\nSELECT 1 WHERE :as_of > :scores_as_of\n", 2_000_000_000)
+    assert sql.binds("q.sql") == {"as_of", "scores_as_of"}

@@ -15,7 +15,6 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lifecycle import sql
@@ -275,7 +274,7 @@ def _with_derived_params(chain: ChainConfig) -> ChainConfig:
     if not (SQL_DIR / chain.entry.sql).is_file():
         return chain  # reported by _check_entry_sql
     try:
-        bound = set(sa.text(sql.single_statement(chain.entry.sql)).compile().params)
+        bound = sql.binds(chain.entry.sql)
     except ConfigError:
         return chain  # reported by _check_entry_sql
     derived = {
@@ -297,10 +296,9 @@ def _check_entry_sql(file: str, chain: ChainConfig) -> None:
             file, field, f"include/sql/{chain.entry.sql} does not exist", "create it or fix the path"
         )
     try:
-        statement = sql.single_statement(chain.entry.sql)
+        bound = sql.binds(chain.entry.sql)
     except ConfigError as exc:
         raise ConfigError(file, field, f"{exc.file}: {exc.problem}", exc.fix) from None
-    bound = set(sa.text(statement).compile().params)
     missing = bound - ENGINE_PARAMS - set(chain.entry.params)
     if missing:
         raise ConfigError(

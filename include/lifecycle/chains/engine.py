@@ -32,8 +32,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -42,6 +41,7 @@ from lifecycle import sql
 from lifecycle.chains.config import NO_SCORES, SCORES_PARAMS, ChainConfig, load_chains
 from lifecycle.chains.validation import QUERY_FAULTS, entry_query_error
 from lifecycle.errors import ConfigError, LifecycleError
+from lifecycle.ingest_config import LATE_GRACE
 from lifecycle.locks import exclusive
 from lifecycle.paths import SQL_DIR
 
@@ -50,8 +50,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Rows can land up to this late (the ingest's own grace); each run looks this far behind its watermark.
-LATE_GRACE = timedelta(hours=3)
 #: Columns every entry query must return; ``branch``, ``product_ids`` and ``trigger_value`` are optional,
 #: any other column is context for the templates.
 REQUIRED_COLUMNS = ("customer_id", "trigger_key", "triggered_at")
@@ -186,11 +184,12 @@ def read_entries(
 
     with reading() as read:
         watermarks = watermarks_on(warehouse, conn or read)
+        scores = scores_in_force(warehouse, conn or read, as_of)
     staged = []
     for chain in chains.values():
         try:
             with failure_recorded(warehouse, chain.id, run_key, "enter"), reading() as read:
-                since, rows = entry_rows(warehouse, conn or read, chain, as_of, watermarks)
+                since, rows = entry_rows(warehouse, conn or read, chain, as_of, watermarks, scores)
                 _check_columns(chain, rows)  # a query missing a required column fails here, on its own
         except Exception:
             log.exception("chain %s failed in run %s", chain.id, run_key)
@@ -268,29 +267,25 @@ def scores_in_force(warehouse: Warehouse, conn: sa.Connection, as_of: datetime) 
     return {"scores_as_of": row[0], "unscored_from": row[1]}
 
 
-@lru_cache(maxsize=256)
-def binds(name: str) -> frozenset[str]:
-    """The parameters the SQL file ``name`` binds."""
-    return frozenset(sa.text(sql.single_statement(name)).compile().params)
-
-
 def entry_rows(
     warehouse: Warehouse,
     conn: sa.Connection,
     chain: ChainConfig,
     as_of: datetime,
     watermarks: dict[str, datetime] | None = None,
+    scores: dict[str, Any] | None = None,
 ) -> tuple[datetime, list[dict[str, Any]]]:
     """The chain's entry query as a run at ``as_of`` executes it: from its watermark minus the late grace
     (or ``first_run_lookback`` on a first run) to ``as_of``. Reads only; returns the window start and rows.
-    ``watermarks`` (from :func:`watermarks_on`) spares reading them again for each chain."""
+    ``watermarks`` (from :func:`watermarks_on`) and ``scores`` (from :func:`scores_in_force`) spare reading
+    them again for each chain."""
     as_of = naive_utc(as_of)
     watermark = (watermarks if watermarks is not None else watermarks_on(warehouse, conn)).get(chain.id)
     since = watermark - LATE_GRACE if watermark else as_of - chain.entry.first_run_lookback
     since = min(since, as_of)
     params = {"since": since, "as_of": as_of, **chain.entry.params}
-    if SCORES_PARAMS & binds(chain.entry.sql):
-        params.update(scores_in_force(warehouse, conn, as_of))
+    if SCORES_PARAMS & sql.binds(chain.entry.sql):
+        params.update(scores if scores is not None else scores_in_force(warehouse, conn, as_of))
     try:
         rows = warehouse.records(warehouse.run(conn, chain.entry.sql, **params))
     except QUERY_FAULTS as exc:

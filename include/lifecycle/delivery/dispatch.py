@@ -227,8 +227,8 @@ class Dispatcher:
                 "now": now,
             }
             released, in_flight = sql.statements("delivery/recover_orphans.sql")
-            report.orphans_released = self._count(conn.execute(sa.text(released), _used(released, params)))
-            report.orphans_recovered = self._count(conn.execute(sa.text(in_flight), _used(in_flight, params)))
+            report.orphans_released = self._count(Warehouse.execute(conn, released, **params))
+            report.orphans_recovered = self._count(Warehouse.execute(conn, in_flight, **params))
             report.expired = self._count(Warehouse.run(conn, "delivery/expire.sql", channel=channel, now=now))
             # PostgreSQL plans the claims knowing the rows the hour's planning added (a no-op on DuckDB):
             # taken for a handful, a claim of 2,000 among 20,000 due rows took 11 s instead of 40 ms.
@@ -969,11 +969,6 @@ def too_many_segments(row: dict[str, Any], content: SmsContent) -> str:
         f"allows {content.max_segments} (messages.yaml steps.{row['chain_id']}.{row['step_id']}.sms"
         ".max_segments); shorten the text or set transliterate: to_fit"
     )
-
-
-def _used(statement: str, params: dict[str, Any]) -> dict[str, Any]:
-    used = sa.text(statement).compile().params
-    return {key: params[key] for key in used if key in params}
 
 
 class _Unaddressable(Exception):

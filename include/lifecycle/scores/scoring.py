@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from lifecycle.ingest import DEFAULT_LATE_GRACE, no_purchases_error
+from lifecycle.ingest import no_purchases_error
+from lifecycle.ingest_config import LATE_GRACE
 from lifecycle.scores import churn, ltv, next_order, registry
 from lifecycle.scores.config import ScoresConfig
 from lifecycle.scores.features import build_features
@@ -197,7 +198,7 @@ def _unscored_from(warehouse: Warehouse, as_of: date) -> datetime:
     (row,) = warehouse.fetch_all("scores/orders_loaded_through.sql")
     if row["loaded_through"] is None:
         return day_end
-    return min(day_end, row["loaded_through"] - DEFAULT_LATE_GRACE)
+    return min(day_end, row["loaded_through"] - LATE_GRACE)
 
 
 def segment_distribution(warehouse: Warehouse, as_of: date):
