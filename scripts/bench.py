@@ -76,6 +76,10 @@ TARGET_HISTORY_RATIO = 1.5
 # --- warehouses and saved states ------------------------------------------------------------------------
 
 
+#: Saved states a copy may drop when the disk is short: kept only so that BENCH_REUSE=1 can skip a stage.
+SPARE_STATES = ("generated",)
+
+
 class Store:
     """Named saved states of one (size, engine) warehouse: DuckDB file copies or PostgreSQL templates."""
 
@@ -98,16 +102,7 @@ class Store:
     def exists(self, name: str) -> bool:
         if self.engine == "duckdb":
             return (self.folder / (name + ".duckdb")).exists()
-        import sqlalchemy as sa
-
-        engine = sa.create_engine(PG_ADMIN)
-        try:
-            with engine.connect() as conn:
-                found = conn.exec_driver_sql(
-                    "SELECT 1 FROM pg_database WHERE datname = %(name)s", {"name": self._db(name)}
-                ).scalar()
-        finally:
-            engine.dispose()
+        found = self._admin("SELECT 1 FROM pg_database WHERE datname = %(name)s", {"name": self._db(name)})
         return bool(found)
 
     def drop(self, name: str) -> None:
@@ -123,14 +118,14 @@ class Store:
             self._admin(f'CREATE DATABASE "{self._db(name)}"')
         return self.url(name)
 
-    def copy(self, source: str, target: str, spare: tuple[str, ...] = ("generated",)) -> str:
+    def copy(self, source: str, target: str) -> str:
         """``target`` as a fresh copy of ``source``. When the disk cannot hold another copy, the saved
-        states in ``spare`` (kept only so that BENCH_REUSE=1 can skip their stage) are dropped first: a
-        1 M-customer PostgreSQL shop is ~33 GB, and the bench would otherwise keep three or four of them."""
+        states of :data:`SPARE_STATES` (kept only so that BENCH_REUSE=1 can skip their stage) are dropped
+        first: a 1 M-customer PostgreSQL shop is ~33 GB, and the bench would otherwise keep three or four."""
         self.drop(target)
         needed, free = self.size_bytes(source), self.free_bytes()
         if free is not None and free < needed * 1.1 + 2 * 2**30:
-            for name in spare:
+            for name in SPARE_STATES:
                 if name != source and self.exists(name):
                     print(
                         f"  dropping the saved {name!r} state to make room for a copy of {source!r} "
@@ -159,7 +154,7 @@ class Store:
     def size_bytes(self, name: str) -> int:
         if self.engine == "duckdb":
             return (self.folder / (name + ".duckdb")).stat().st_size
-        return int(self._admin_value("SELECT pg_database_size(%(name)s)", {"name": self._db(name)}))
+        return int(self._admin("SELECT pg_database_size(%(name)s)", {"name": self._db(name)}))
 
     def free_bytes(self) -> int | None:
         """Free space where the copies are written; for PostgreSQL only when the server's data directory
@@ -167,31 +162,25 @@ class Store:
         if self.engine == "duckdb":
             return shutil.disk_usage(self.folder).free
         try:
-            directory = self._admin_value("SELECT current_setting('data_directory')")
+            directory = self._admin("SELECT current_setting('data_directory')")
             return shutil.disk_usage(directory).free
         except Exception:  # not a superuser, or the server is elsewhere
             return None
 
     def _server_version(self) -> int:
-        return int(self._admin_value("SELECT current_setting('server_version_num')"))
+        return int(self._admin("SELECT current_setting('server_version_num')"))
 
-    def _admin_value(self, statement: str, params: dict | None = None):
-        import sqlalchemy as sa
-
-        engine = sa.create_engine(PG_ADMIN)
-        try:
-            with engine.connect() as conn:
-                return conn.exec_driver_sql(statement, params or {}).scalar()
-        finally:
-            engine.dispose()
-
-    def _admin(self, statement: str) -> None:
+    @staticmethod
+    def _admin(statement: str, params: dict | None = None):
+        """Run one statement on the server's admin database, outside a transaction (``CREATE DATABASE``
+        needs that); returns its first value, if it returns rows."""
         import sqlalchemy as sa
 
         engine = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
         try:
             with engine.connect() as conn:
-                conn.exec_driver_sql(statement)
+                result = conn.exec_driver_sql(statement, params or {})
+                return result.scalar() if result.returns_rows else None
         finally:
             engine.dispose()
 
