@@ -7,17 +7,32 @@
 --   trigger_value (the cheapest accessory's price).
 -- Parameters: :since, :as_of (deliveries in (since, as_of]).
 -- The products a customer already owns are read for the customers who received an order, not for everyone.
+-- The window is a range on delivered_at, and on ordered_at for a store order without a delivery, so that
+-- it reads the orders of the window (an index, or DuckDB's row-group bounds), not every order.
 WITH received AS (
     SELECT
         o.customer_id,
         o.order_id,
-        COALESCE(o.delivered_at, CASE WHEN o.channel = 'offline' THEN o.ordered_at END) AS received_at
+        o.delivered_at AS received_at
     FROM crm.orders AS o
     INNER JOIN crm.ref_order_statuses AS st ON o.status = st.status
     WHERE
         st.counts_as_purchase
-        AND COALESCE(o.delivered_at, CASE WHEN o.channel = 'offline' THEN o.ordered_at END) > :since
-        AND COALESCE(o.delivered_at, CASE WHEN o.channel = 'offline' THEN o.ordered_at END) <= :as_of
+        AND o.delivered_at > :since
+        AND o.delivered_at <= :as_of
+    UNION ALL
+    SELECT
+        o.customer_id,
+        o.order_id,
+        o.ordered_at AS received_at
+    FROM crm.orders AS o
+    INNER JOIN crm.ref_order_statuses AS st ON o.status = st.status
+    WHERE
+        st.counts_as_purchase
+        AND o.delivered_at IS NULL
+        AND o.channel = 'offline'
+        AND o.ordered_at > :since
+        AND o.ordered_at <= :as_of
 ),
 
 owned AS (

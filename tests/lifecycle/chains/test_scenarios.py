@@ -282,6 +282,18 @@ def test_cross_sell_three_days_after_delivery_until_an_accessory_is_bought(wh):
     assert instances(wh, "cross_sell") == [("cross_sell:1:order-10", "exited", "moved_to_post_purchase")]
 
 
+def test_cross_sell_starts_at_a_delivery_or_a_store_purchase_in_the_window_not_an_undelivered_order(wh):
+    insert(wh, "crm.customers", [customer(1), customer(2), customer(3), customer(4)])
+    order(wh, 10, 1, T - 2 * D, [100], delivered_at=T - 30 * M)  # online, delivered in the window
+    order(wh, 20, 2, T - 10 * M, [100], channel="offline")  # bought in a store, in the window
+    order(wh, 30, 3, T - 20 * M, [100])  # online, not delivered yet
+    order(wh, 40, 4, T - 9 * D, [100], delivered_at=T - 8 * D)  # delivered before the window
+    figures, _ = run(wh, "cross_sell", T)
+    assert figures.entered == 2
+    rows = query(wh, "SELECT instance_id, triggered_at FROM crm.chain_instances ORDER BY instance_id")
+    assert rows == [("cross_sell:1:order-10", T - 30 * M), ("cross_sell:2:order-20", T - 10 * M)]
+
+
 def test_replenishment_uses_the_catalogue_cycle_without_repeat_history(wh):
     insert(wh, "crm.customers", [customer(1)])
     order(wh, 10, 1, T - 25 * D, [300])
