@@ -8,7 +8,9 @@ from the same saved state:
 * generate           the demo generator (``python -m lifecycle.demo``) into an empty warehouse;
 * initial ingest     the whole history but its last hour;
 * steady hour        the hourly ingest of ~100 k new events (BENCH_NEW_EVENTS) injected into the last hour,
-                     then every chain and the contact policy for that hour; not the first run: the chains
+                     then every chain and the contact policy for that hour; the hours before it received
+                     as many (BENCH_STREAM_HOURS hours in all, default 4), so the carts and visits of those
+                     hours come due in it as in any hour of a steady stream; not the first run: the chains
                      and the policy already ran an hour earlier, on models trained and scores computed,
                      looking back BENCH_WARMUP_LOOKBACK (default 4h, the late grace and an hour: the timed
                      hour re-reads no older trigger; "chain" for each chain's first_run_lookback, 2-3 days,
@@ -257,8 +259,10 @@ def stage_initial_ingest(url: str) -> dict:
 
 
 def stage_prepare_hour(url: str, new_events: str) -> dict:
-    """Not timed: train and score, run chains and policy for the hour before, inject the new events."""
+    """Not timed: train and score; inject the new events of the hours before the timed one and ingest them;
+    run chains and policy for the hour before; inject the timed hour's new events."""
     from lifecycle.chains.engine import run_chains
+    from lifecycle.ingest import ingest
     from lifecycle.policy import decide
     from lifecycle.scores.config import load_config
     from lifecycle.scores.scoring import score
@@ -270,9 +274,37 @@ def stage_prepare_hour(url: str, new_events: str) -> dict:
     train_churn(warehouse, day, config)
     train_ltv(warehouse, day, config)
     score(warehouse, day, config, run_key="bench-scores-prev")
+    hours = stream_hours()
+    *before, last = new_event_hours(warehouse, int(new_events), hours)
+    if before:
+        with warehouse.begin() as conn:
+            for frame in before:
+                warehouse.insert_df(conn, "shop.events", frame)
+        start = END - hours * HOUR
+        ingest(warehouse, window_end=END - HOUR, run_key="bench-stream", interval_start=start, now=END - HOUR)
     run_chains(warehouse, END - HOUR, "bench-chains-prev", warmup_chains())
     decide(warehouse, "bench-chains-prev", END - HOUR)
-    return {"injected": inject_events(warehouse, int(new_events))}
+    with warehouse.begin() as conn:
+        warehouse.insert_df(conn, "shop.events", last)
+    return {"injected": len(last), "stream_hours": hours}
+
+
+def stream_hours() -> int:
+    """How many hours, the timed one last, receive BENCH_NEW_EVENTS new events each (BENCH_STREAM_HOURS).
+
+    By default four: the warm-up's look-back. A steady hour is one of many with that many new events: the
+    carts and visits of the hours before come due in it (a cart waits 2 h idle), as they would in a
+    retailer's ordinary hour. With 1, only the timed hour gets new events, which are too fresh for the
+    idle-based chains: the hour's entries and due steps then come from the shop's own events, whose rate
+    follows the shop's size (~7,500 an hour at 1 M customers, ~750 at 100 k)."""
+    text = os.environ.get("BENCH_STREAM_HOURS", "").strip() or "4"
+    try:
+        hours = int(text)
+    except ValueError:
+        hours = 0
+    if hours < 1:
+        raise SystemExit(f"bench: BENCH_STREAM_HOURS={text!r}: give a whole number of hours, at least 1")
+    return hours
 
 
 def warmup_chains() -> dict:
@@ -301,28 +333,35 @@ def warmup_chains() -> dict:
     }
 
 
-def inject_events(warehouse, count: int) -> int:
-    """``count`` new events in the last hour (copies of recent ones with new ids and times, loaded then)."""
+def new_event_hours(warehouse, count: int, hours: int) -> list:
+    """``count`` new events for each of the last ``hours`` hours, the timed one last, as frames of
+    ``shop.events``: copies, with new ids, of the ``count * hours`` most recent events before those hours,
+    in their order, one block of ``count`` per hour, each block's times spread over its hour (so a visit's
+    events keep their order), loaded half a second after they happen."""
     import numpy as np
     import pandas as pd
 
+    first = END - hours * HOUR
     with warehouse.begin() as conn:
         recent = pd.read_sql_query(
-            f"SELECT * FROM shop.events WHERE ts < '{(END - HOUR).isoformat(sep=' ')}' "
-            f"ORDER BY event_id DESC LIMIT {int(count)}",
+            f"SELECT * FROM shop.events WHERE ts < '{first.isoformat(sep=' ')}' "
+            f"ORDER BY event_id DESC LIMIT {int(count) * hours}",
             conn,
         )
         top = conn.exec_driver_sql("SELECT MAX(event_id) FROM shop.events").scalar() or 0
-    rng = np.random.default_rng(11)
-    offsets = pd.to_timedelta(np.sort(rng.uniform(0, 3599, len(recent))), unit="s")
-    frame = recent.assign(
-        event_id=np.arange(top + 1, top + 1 + len(recent)),
-        ts=pd.Timestamp(END - HOUR) + offsets,
-    )
-    frame["loaded_at"] = frame["ts"] + pd.Timedelta(seconds=0.5)
-    with warehouse.begin() as conn:
-        warehouse.insert_df(conn, "shop.events", frame)
-    return len(frame)
+    recent = recent.sort_values(["ts", "event_id"], kind="stable").reset_index(drop=True)
+    frames = []
+    for hour in range(hours):
+        block = recent.iloc[hour * count : (hour + 1) * count]
+        seconds = (block["ts"] - block["ts"].min()).dt.total_seconds().to_numpy()
+        spread = seconds / seconds.max() * 3599 if len(block) > 1 and seconds.max() > 0 else seconds
+        frame = block.assign(
+            event_id=np.arange(top + 1 + hour * count, top + 1 + hour * count + len(block)),
+            ts=pd.Timestamp(first + hour * HOUR) + pd.to_timedelta(spread, unit="s"),
+        )
+        frame["loaded_at"] = frame["ts"] + pd.Timedelta(seconds=0.5)
+        frames.append(frame)
+    return frames
 
 
 def stage_steady_hour(url: str) -> dict:
@@ -615,7 +654,7 @@ def bench(engine: str, size: int, runs: int, new_events: int, dispatch_messages:
     reuse = os.environ.get("BENCH_REUSE") == "1"
     if reuse and store.exists("hour"):
         log("initial ingest and the hour before: reusing the saved state (BENCH_REUSE=1)")
-        prepared = {"injected": new_events}
+        prepared = {"injected": new_events, "stream_hours": stream_hours()}
     else:
         log("initial ingest")
         fill(
@@ -636,6 +675,7 @@ def bench(engine: str, size: int, runs: int, new_events: int, dispatch_messages:
     hour = fill(Row("steady hour: ingest + chains + policy", size, engine), results)
     hour.judge(TARGET_HOUR_S, f"< {TARGET_HOUR_S:.0f} s, < {rss_target_mb(size) // 1024} GB")
     hour.extra["new_events"] = prepared["injected"]
+    hour.extra["stream_hours"] = prepared["stream_hours"]
     idle = hour.extra.get("idle_chains", "")
     for label, key, count in (
         ("  hourly ingest", "ingest_s", hour.rows),

@@ -88,3 +88,41 @@ def test_the_warm_up_run_looks_back_the_late_grace_and_an_hour_unless_told(monke
     assert {i: c.entry.first_run_lookback for i, c in bench.warmup_chains().items()} == own
     monkeypatch.setenv("BENCH_WARMUP_LOOKBACK", "90m")
     assert {c.entry.first_run_lookback for c in bench.warmup_chains().values()} == {timedelta(minutes=90)}
+
+
+def test_each_streamed_hour_gets_its_own_block_of_recent_events_in_their_order(duckdb_migrated, monkeypatch):
+    """The steady hour is one of several with as many new events: each hour copies a block of distinct
+    recent events (a customer's visit keeps its order), with new ids, loaded as they happen."""
+    import pandas as pd
+    import pytest
+
+    bench = _bench()
+    end = bench.END
+    old = pd.DataFrame(
+        {
+            "event_id": range(1, 13),
+            "customer_id": [1, 2, 3] * 4,
+            "event_type": ["view", "add_to_cart", "view"] * 4,
+            "ts": [end - pd.Timedelta(hours=30) + pd.Timedelta(minutes=10 * n) for n in range(12)],
+        }
+    )
+    old["loaded_at"] = old["ts"]
+    with duckdb_migrated.begin() as conn:
+        duckdb_migrated.insert_df(conn, "shop.events", old)
+
+    frames = bench.new_event_hours(duckdb_migrated, 4, 3)
+
+    assert [len(f) for f in frames] == [4, 4, 4]
+    assert [list(f["customer_id"]) for f in frames] == [[1, 2, 3, 1], [2, 3, 1, 2], [3, 1, 2, 3]]
+    ids = [i for f in frames for i in f["event_id"]]
+    assert ids == list(range(13, 25))
+    for hour, frame in enumerate(frames):
+        start = pd.Timestamp(end - (3 - hour) * bench.HOUR)
+        assert frame["ts"].is_monotonic_increasing
+        assert (frame["ts"].min(), frame["ts"].max()) == (start, start + pd.Timedelta(seconds=3599))
+        assert (frame["loaded_at"] - frame["ts"] == pd.Timedelta(seconds=0.5)).all()
+    monkeypatch.setenv("BENCH_STREAM_HOURS", "0")
+    with pytest.raises(SystemExit, match="BENCH_STREAM_HOURS='0'"):
+        bench.stream_hours()
+    monkeypatch.delenv("BENCH_STREAM_HOURS")
+    assert bench.stream_hours() == 4
