@@ -9,7 +9,9 @@
 -- Parameters: :since, :as_of (the cart becomes idle in (since, as_of]), :idle_hours, :cart_days.
 -- Every read of crm.events and crm.orders also carries a constant time bound implied by its correlated one
 -- (the idle window, the cart_days before it), so a run reads the days it needs, not the whole history.
-WITH purchases AS (
+-- The products bought in those days are read once (purchased_items), not looked up again for every cart
+-- item: on PostgreSQL a lookup per item read each product's order lines, 35 s for an hour of 100 k events.
+WITH purchases AS MATERIALIZED (
     SELECT
         o.customer_id,
         o.order_id,
@@ -20,6 +22,15 @@ WITH purchases AS (
         st.counts_as_purchase
         AND o.ordered_at > :since - :idle_hours * INTERVAL '1 hour' - :cart_days * INTERVAL '1 day'
         AND o.ordered_at <= :as_of
+),
+
+purchased_items AS MATERIALIZED (
+    SELECT
+        pu.customer_id,
+        oi.product_id,
+        pu.ordered_at
+    FROM purchases AS pu
+    INNER JOIN crm.order_items AS oi ON pu.order_id = oi.order_id
 ),
 
 idle_carts AS (
@@ -98,13 +109,12 @@ items AS (
         )
         AND NOT EXISTS (
             SELECT 1
-            FROM purchases AS pu
-            INNER JOIN crm.order_items AS oi ON pu.order_id = oi.order_id
+            FROM purchased_items AS pi
             WHERE
-                pu.customer_id = ad.customer_id
-                AND oi.product_id = ad.product_id
-                AND pu.ordered_at >= ad.added_at
-                AND pu.ordered_at <= ad.ts
+                pi.customer_id = ad.customer_id
+                AND pi.product_id = ad.product_id
+                AND pi.ordered_at >= ad.added_at
+                AND pi.ordered_at <= ad.ts
         )
 )
 
