@@ -9,29 +9,31 @@
 --   :min_views, :min_seconds, :min_price and :max_price (the product's price band, max excluded).
 -- Every read of crm.events and crm.orders also carries a constant time bound implied by its correlated one
 -- (the idle window, the browse_hours before it), so a run reads the days it needs, not the whole history.
-WITH last_views AS (
+-- A view is the last of its product when the next view of it (in time, then event id) comes after the idle
+-- hours or not at all: one pass over the window's views, not a look-up of later views for each of them.
+WITH window_views AS (
     SELECT
         v.customer_id,
         v.product_id,
-        v.ts
+        v.ts,
+        LEAD(v.ts) OVER (PARTITION BY v.customer_id, v.product_id ORDER BY v.ts, v.event_id) AS next_view_at
     FROM crm.events AS v
     WHERE
         v.event_type = 'view_product'
         AND v.product_id IS NOT NULL
         AND v.ts > :since - :idle_hours * INTERVAL '1 hour'
-        AND v.ts <= :as_of - :idle_hours * INTERVAL '1 hour'
-        AND NOT EXISTS (
-            SELECT 1
-            FROM crm.events AS later
-            WHERE
-                later.customer_id = v.customer_id
-                AND later.product_id = v.product_id
-                AND later.event_type = 'view_product'
-                AND (later.ts > v.ts OR (later.ts = v.ts AND later.event_id > v.event_id))
-                AND later.ts <= v.ts + :idle_hours * INTERVAL '1 hour'
-                AND later.ts > :since - :idle_hours * INTERVAL '1 hour'
-                AND later.ts <= :as_of
-        )
+        AND v.ts <= :as_of
+),
+
+last_views AS (
+    SELECT
+        wv.customer_id,
+        wv.product_id,
+        wv.ts
+    FROM window_views AS wv
+    WHERE
+        wv.ts <= :as_of - :idle_hours * INTERVAL '1 hour'
+        AND (wv.next_view_at IS NULL OR wv.next_view_at > wv.ts + :idle_hours * INTERVAL '1 hour')
 ),
 
 browsed AS (
