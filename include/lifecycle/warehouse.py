@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import PurePath
@@ -246,15 +246,24 @@ class Warehouse:
         with self.begin() as conn:
             return [dict(row) for row in self.run(conn, name, **params).mappings()]
 
-    def refresh_statistics(self, conn: sa.Connection, written: Mapping[str, int]) -> list[str]:
+    def refresh_statistics(
+        self, conn: sa.Connection, written: Mapping[str, int], read_by_time: Collection[str] = ()
+    ) -> list[str]:
         """PostgreSQL: ``ANALYZE`` each ``schema.table`` of ``written`` (rows just inserted or updated there)
         that was never analysed or whose rows written exceed a tenth of what the planner believes it holds
         (autovacuum's own rule, 50 + 10 %). The statements that follow a bulk write would otherwise be
         planned on statistics from before it, or none: a freshly filled table taken for one row turns its
         joins into nested loops over seq scans (the chains run of a 100 k-customer shop took 23 s instead of
-        3). Autovacuum catches up only later, and may be off. A table another transaction is analysing is
-        passed over rather than waited for. Returns the tables analysed; DuckDB keeps its statistics as it
-        writes, so there it does nothing."""
+        3). Autovacuum catches up only later, and may be off.
+
+        A table of ``read_by_time`` (its newest rows are what the next queries read, by a time column) is
+        analysed after any write: the planner's histogram ends at its last ``ANALYZE``, so rows newer than
+        that are estimated as almost none however many there are (an hour of 100 k events, 44,000 cart
+        additions, was taken for 184 rows, and the cart entry query's nested loops took 2.0 s, not 0.3 s).
+        ``ANALYZE`` reads a fixed sample (30,000 rows), whatever the table's size.
+
+        A table another transaction is analysing is passed over rather than waited for. Returns the tables
+        analysed; DuckDB keeps its statistics as it writes, so there it does nothing."""
         if self.dialect != "postgresql":
             return []
         names = [table for table, rows in written.items() if rows > 0]
@@ -277,7 +286,8 @@ class Warehouse:
         stale = [
             table
             for table in names
-            if table in believed and (believed[table] < 0 or written[table] > 50 + 0.1 * believed[table])
+            if table in believed
+            and (table in read_by_time or believed[table] < 0 or written[table] > 50 + 0.1 * believed[table])
         ]
         return [table for table in stale if self._analyze_without_waiting(conn, table)]
 

@@ -137,6 +137,22 @@ def test_valid_rows_land_in_crm_and_refresh_customer_state(shop):
     assert state == [(1, 2, 8000.0, 500.0, 4000.0, True), (2, 0, 0.0, 0.0, None, False)]
 
 
+def test_every_load_refreshes_the_statistics_of_the_tables_read_by_time(postgres_warehouse):
+    """The hourly chain queries read the newest events and orders: PostgreSQL's planner must know them, or
+    it takes an hour of 100 k events for a few hundred rows. A small load into a large table is analysed."""
+    from lifecycle.migrations import migrate
+
+    migrate(postgres_warehouse)
+    shop = _with_catalogue(postgres_warehouse)
+    _load(shop, events=[_event(n, 1 + n % 2, T0 + timedelta(seconds=n)) for n in range(1, 1001)])
+    ingest(shop, window_end=T0 + HOUR, run_key="run-1", interval_start=T0)
+    analysed = "SELECT reltuples FROM pg_class WHERE oid = 'crm.{}'::regclass"
+    assert _query(shop, analysed.format("events")) == [(1000,)]
+    _load(shop, events=[_event(n, 1, T0 + HOUR + timedelta(seconds=n)) for n in range(1001, 1011)])
+    ingest(shop, window_end=T0 + 2 * HOUR, run_key="run-2", interval_start=T0 + HOUR)
+    assert _query(shop, analysed.format("events")) == [(1010,)]  # 10 rows: 1 %, analysed all the same
+
+
 def test_orders_are_stored_in_time_order_whatever_order_they_arrive_in(duckdb_shop):
     """DuckDB skips the row groups outside a query's ordered_at bounds only when crm.orders is stored in
     that order (PostgreSQL reads the bounds through an index, so the test is DuckDB's)."""

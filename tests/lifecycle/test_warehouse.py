@@ -139,6 +139,13 @@ def test_statistics_are_refreshed_after_a_write_the_planner_has_not_seen(
             "probe.stats_probe"
         ]
         assert believed(conn) == 2500
+        # a table read by its newest rows is analysed after any write
+        conn.exec_driver_sql("INSERT INTO probe.stats_probe SELECT g FROM generate_series(1, 10) AS g")
+        assert postgres_warehouse.refresh_statistics(conn, {"probe.stats_probe": 10}) == []
+        assert postgres_warehouse.refresh_statistics(
+            conn, {"probe.stats_probe": 10}, read_by_time={"probe.stats_probe"}
+        ) == ["probe.stats_probe"]
+        assert believed(conn) == 2510
         # tables that do not exist (or were not written) are passed over; a name that is not one is refused
         assert postgres_warehouse.refresh_statistics(conn, {"probe.absent": 10, "probe.stats_probe": 0}) == []
         with pytest.raises(ValueError, match=r"not a schema\.table name"):
