@@ -9,31 +9,29 @@
 --   :min_category_views, :max_product_views.
 -- Every read of crm.events and crm.orders also carries a constant time bound implied by its correlated one
 -- (the idle window, the browse_hours before it), so a run reads the days it needs, not the whole history.
--- A visit is the last of its category when the next visit of it (in time, then event id) comes after the
--- idle hours or not at all: one pass over the window's visits, not a look-up of later visits for each.
-WITH window_visits AS (
+WITH last_visits AS (
     SELECT
         v.customer_id,
         v.category_id,
-        v.ts,
-        LEAD(v.ts) OVER (PARTITION BY v.customer_id, v.category_id ORDER BY v.ts, v.event_id) AS next_visit_at
+        v.ts
     FROM crm.events AS v
     WHERE
         v.event_type = 'view_category'
         AND v.category_id IS NOT NULL
         AND v.ts > :since - :idle_hours * INTERVAL '1 hour'
-        AND v.ts <= :as_of
-),
-
-last_visits AS (
-    SELECT
-        wv.customer_id,
-        wv.category_id,
-        wv.ts
-    FROM window_visits AS wv
-    WHERE
-        wv.ts <= :as_of - :idle_hours * INTERVAL '1 hour'
-        AND (wv.next_visit_at IS NULL OR wv.next_visit_at > wv.ts + :idle_hours * INTERVAL '1 hour')
+        AND v.ts <= :as_of - :idle_hours * INTERVAL '1 hour'
+        AND NOT EXISTS (
+            SELECT 1
+            FROM crm.events AS later
+            WHERE
+                later.customer_id = v.customer_id
+                AND later.category_id = v.category_id
+                AND later.event_type = 'view_category'
+                AND (later.ts > v.ts OR (later.ts = v.ts AND later.event_id > v.event_id))
+                AND later.ts <= v.ts + :idle_hours * INTERVAL '1 hour'
+                AND later.ts > :since - :idle_hours * INTERVAL '1 hour'
+                AND later.ts <= :as_of
+        )
 ),
 
 visited AS (
