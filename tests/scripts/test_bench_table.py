@@ -126,3 +126,30 @@ def test_each_streamed_hour_gets_its_own_block_of_recent_events_in_their_order(d
         bench.stream_hours()
     monkeypatch.delenv("BENCH_STREAM_HOURS")
     assert bench.stream_hours() == 4
+
+
+def test_a_copy_that_does_not_fit_is_refused_and_the_last_hour_run_needs_none(tmp_path, monkeypatch):
+    """A 1 M-customer PostgreSQL shop is ~33 GB: a copy the disk cannot hold must stop the bench with the
+    reason, not fill the disk under PostgreSQL; the steady hour's last run works on the saved state itself."""
+    import pytest
+
+    bench = _bench()
+    monkeypatch.setattr(bench, "DATA_DIR", tmp_path)
+    store = bench.Store("duckdb", 1000)
+    folder = store.folder
+    (folder / "hour.duckdb").write_bytes(b"x" * 1000)
+    (folder / "generated.duckdb").write_bytes(b"x" * 10)
+    monkeypatch.setattr(store, "free_bytes", lambda: 2**30)  # 1 GB: less than the 2 GB margin
+    monkeypatch.delenv("BENCH_KEEP", raising=False)
+
+    with pytest.raises(SystemExit, match=r"the saved 'hour' state of duckdb 1,000 needs .* 1\.0 GB"):
+        bench.hour_state(store, last=False)
+    assert not (folder / "generated.duckdb").exists()  # the spare state was dropped first, in vain
+    assert bench.hour_state(store, last=True) == store.url("after")
+    assert sorted(p.name for p in folder.iterdir()) == ["after.duckdb"]
+
+    (folder / "hour.duckdb").write_bytes(b"x" * 1000)
+    monkeypatch.setenv("BENCH_KEEP", "1")  # the saved hour must stay: even the last run copies it
+    with pytest.raises(SystemExit, match="needs"):
+        bench.hour_state(store, last=True)
+    assert (folder / "hour.duckdb").exists()
