@@ -13,7 +13,7 @@
 -- item: on PostgreSQL a lookup per item read each product's order lines, 35 s for an hour of 100 k events.
 -- An addition ends a cart when the customer's next addition (in time, then event id) comes after the idle
 -- hours or not at all: one pass over the window's additions, not a look-up of later ones for each.
-WITH purchases AS MATERIALIZED (
+WITH purchases AS (
     SELECT
         o.customer_id,
         o.order_id,
