@@ -173,15 +173,7 @@ def ingest(
         }
         start = _window_start(watermarks, interval_start, late_grace)
         report = IngestReport(run_key=run_key, window_start=start, window_end=window_end)
-        params = {
-            "window_start": start,
-            "window_end": window_end,
-            "defer_after": window_end - late_grace,
-            "now": now,
-            # loaded_at beyond the later of the clock and the window end (plus the skew) lies in the future.
-            "loaded_at_limit": max(now, window_end) + settings.clock_skew,
-            **settings.sql_params(),
-        }
+        params = window_params(start, window_end, now, settings, late_grace)
         warehouse.run_steps(conn, "ingest/begin.sql")
         log.info("ingest %s: window %s to %s UTC", run_key, start, window_end)
         for table in SOURCE_TABLES:
@@ -240,6 +232,25 @@ def ingest(
     if report.gate_breaches:
         raise QuarantineShareError(report)
     return report
+
+
+def window_params(
+    start: datetime,
+    window_end: datetime,
+    now: datetime,
+    settings: IngestSettings,
+    late_grace: timedelta = LATE_GRACE,
+) -> dict:
+    """The parameters the ingest SQL files bind for one window (naive UTC datetimes)."""
+    return {
+        "window_start": start,
+        "window_end": window_end,
+        "defer_after": window_end - late_grace,
+        "now": now,
+        # loaded_at beyond the later of the clock and the window end (plus the skew) lies in the future.
+        "loaded_at_limit": max(now, window_end) + settings.clock_skew,
+        **settings.sql_params(),
+    }
 
 
 def _gate_breaches(tables: list[TableFigures], gate: QualityGate) -> list[GateBreach]:

@@ -153,6 +153,53 @@ def test_every_load_refreshes_the_statistics_of_the_tables_read_by_time(postgres
     assert _query(shop, analysed.format("events")) == [(1010,)]  # 10 rows: 1 %, analysed all the same
 
 
+def _plan_nodes(plan: dict):
+    yield plan
+    for child in plan.get("Plans", ()):
+        yield from _plan_nodes(child)
+
+
+def test_the_duplicate_check_probes_the_key_for_each_row_read_not_the_whole_history(postgres_warehouse):
+    """An hour re-reads a few hundred thousand rows against tens of millions stored. Joined plainly,
+    PostgreSQL hashes every stored event to find which rows read are stored already (20 s at 66 M events);
+    the check must look each row up by its key, so that its cost follows the rows read."""
+    from lifecycle import sql
+    from lifecycle.ingest import window_params
+    from lifecycle.ingest_config import load_settings
+    from lifecycle.migrations import migrate
+    from lifecycle.warehouse import Warehouse
+
+    migrate(postgres_warehouse)
+    shop = _with_catalogue(postgres_warehouse)
+    with shop.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO crm.events (event_id, customer_id, event_type, ts, loaded_at) "
+            "SELECT g, 1 + g %% 2, 'view_product', TIMESTAMP '2026-01-01' + g * INTERVAL '1 second', "
+            "TIMESTAMP '2026-01-01' + g * INTERVAL '1 second' FROM generate_series(1, 200000) AS g"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO shop.events (event_id, customer_id, event_type, product_id, price, ts, loaded_at) "
+            "SELECT 200000 + g, 1 + g %% 2, 'view_product', 100, 1000.0, "
+            "TIMESTAMP '2026-03-02 10:00' + g * INTERVAL '1 second', "
+            "TIMESTAMP '2026-03-02 10:00' + g * INTERVAL '1 second' FROM generate_series(1, 3000) AS g"
+        )
+    with shop.begin() as conn:
+        conn.exec_driver_sql("ANALYZE crm.events")
+        conn.exec_driver_sql("ANALYZE shop.events")
+    stage = next(s for s in sql.statements("ingest/events.sql") if "CREATE TEMP TABLE stage_events" in s)
+    params = window_params(T0, T0 + HOUR, T0 + HOUR, load_settings())
+    with shop.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE IF EXISTS stage_events")  # the catalogue's ingest left its own
+        (plan,) = Warehouse.execute(conn, "EXPLAIN (VERBOSE, FORMAT JSON) " + stage, **params).scalar_one()
+    scans = [
+        node["Node Type"]
+        for node in _plan_nodes(plan["Plan"])
+        if node.get("Schema") == "crm" and node.get("Relation Name") == "events"
+    ]
+    assert scans, plan
+    assert set(scans) <= {"Index Scan", "Index Only Scan"}, scans
+
+
 def test_orders_are_stored_in_time_order_whatever_order_they_arrive_in(duckdb_shop):
     """DuckDB skips the row groups outside a query's ordered_at bounds only when crm.orders is stored in
     that order (PostgreSQL reads the bounds through an index, so the test is DuckDB's)."""
