@@ -4,34 +4,50 @@
 -- Output: customer_id, trigger_key ('birthday-<year>'), triggered_at (00:00 UTC, :days_before days before
 --   the birthday), birthday_on.
 -- Parameters: :since, :as_of (triggers in (since, as_of]), :days_before.
-WITH years AS (
-    SELECT CAST(EXTRACT(YEAR FROM CAST(:as_of AS TIMESTAMP)) AS INTEGER) + y.shift AS calendar_year
-    FROM (VALUES (-1), (0), (1)) AS y (shift)
+-- A trigger falls on a midnight, so the query starts from the midnights in the window (none in most hourly
+-- runs) and reads only the customers born on the matching day of the year (PostgreSQL: by the index
+-- customers_birthday_day_idx on the month and the day), not every customer's birthday.
+WITH trigger_days AS (
+    SELECT CAST(m.midnight AS DATE) AS trigger_on
+    FROM
+        GENERATE_SERIES(
+            CAST(CAST(:since AS DATE) AS TIMESTAMP) + INTERVAL '1 day',
+            CAST(:as_of AS TIMESTAMP),
+            INTERVAL '1 day'
+        ) AS m (midnight)
 ),
 
 birthdays AS (
+    SELECT trigger_on + CAST(:days_before AS INTEGER) AS birthday_on
+    FROM trigger_days
+),
+
+born_on AS (
     SELECT
-        c.customer_id,
-        y.calendar_year,
-        MAKE_DATE(
-            y.calendar_year,
-            CAST(EXTRACT(MONTH FROM c.birthday) AS INTEGER),
-            CASE
-                WHEN EXTRACT(MONTH FROM c.birthday) = 2 AND EXTRACT(DAY FROM c.birthday) = 29 THEN 28
-                ELSE CAST(EXTRACT(DAY FROM c.birthday) AS INTEGER)
-            END
-        ) AS birthday_on
-    FROM crm.customers AS c
-    CROSS JOIN years AS y
-    WHERE c.birthday IS NOT NULL
+        birthday_on,
+        EXTRACT(MONTH FROM birthday_on) AS birth_month,
+        EXTRACT(DAY FROM birthday_on) AS birth_day
+    FROM birthdays
+    UNION ALL
+    -- 28 February of a year without a 29th is also the birthday of those born on 29 February.
+    SELECT
+        birthday_on,
+        2 AS birth_month,
+        29 AS birth_day
+    FROM birthdays
+    WHERE
+        EXTRACT(MONTH FROM birthday_on) = 2
+        AND EXTRACT(DAY FROM birthday_on) = 28
+        AND EXTRACT(MONTH FROM birthday_on + 1) = 3
 )
 
 SELECT
-    customer_id,
-    'birthday-' || CAST(calendar_year AS VARCHAR) AS trigger_key,
-    CAST(birthday_on - CAST(:days_before AS INTEGER) AS TIMESTAMP) AS triggered_at,
-    birthday_on
-FROM birthdays
-WHERE
-    CAST(birthday_on - CAST(:days_before AS INTEGER) AS TIMESTAMP) > :since
-    AND CAST(birthday_on - CAST(:days_before AS INTEGER) AS TIMESTAMP) <= :as_of;
+    c.customer_id,
+    'birthday-' || CAST(CAST(EXTRACT(YEAR FROM b.birthday_on) AS INTEGER) AS VARCHAR) AS trigger_key,
+    CAST(b.birthday_on - CAST(:days_before AS INTEGER) AS TIMESTAMP) AS triggered_at,
+    b.birthday_on
+FROM born_on AS b
+INNER JOIN crm.customers AS c
+    ON
+        EXTRACT(MONTH FROM c.birthday) = b.birth_month
+        AND EXTRACT(DAY FROM c.birthday) = b.birth_day;

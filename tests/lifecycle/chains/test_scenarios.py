@@ -1,7 +1,7 @@
 """Each chain on hand-built rows, on DuckDB and PostgreSQL: entry, step timing, exits, re-entry."""
 
 import json
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import pytest
 from chain_helpers import (
@@ -515,6 +515,49 @@ def test_birthday_a_week_before_and_on_the_day(wh):
     decide(wh, due)
     _, due = run(wh, "birthday", T + 4 * D)
     assert steps(due) == [("push_1", midnight + 4 * D)]
+
+
+def _birthday_reference(birthdays, since, as_of, days_before=7):
+    """Who the birthday query must find in (since, as_of]: a trigger at each midnight in the window, for the
+    customers whose birthday falls :days_before days later (29 February on 28 February in other years)."""
+    found = set()
+    midnight = datetime.combine(since.date(), datetime.min.time()) + D
+    while midnight <= as_of:
+        birthday_on = midnight.date() + timedelta(days=days_before)
+        leap_day_too = (birthday_on.month, birthday_on.day) == (2, 28) and (
+            birthday_on + timedelta(1)
+        ).month == 3
+        for customer_id, born in birthdays.items():
+            if (born.month, born.day) == (birthday_on.month, birthday_on.day) or (
+                leap_day_too and (born.month, born.day) == (2, 29)
+            ):
+                found.add((customer_id, f"birthday-{birthday_on.year}", midnight, birthday_on))
+        midnight += D
+    return found
+
+
+def test_birthday_triggers_match_the_calendar_across_year_ends_and_leap_days(wh):
+    """Each midnight of a window triggers the customers born on the matching day, hourly windows or longer,
+    around a year's end and 29 February in leap and common years."""
+    days = [(1, 1), (1, 2), (1, 6), (1, 7), (2, 27), (2, 28), (2, 29), (3, 1), (3, 7), (12, 25), (12, 31)]
+    birthdays = {n: date(1988 + 4 * (n % 3), month, day) for n, (month, day) in enumerate(days, start=1)}
+    birthdays[len(days) + 1] = date(1990, 2, 28)
+    insert(wh, "crm.customers", [customer(c, birthday=b) for c, b in birthdays.items()] + [customer(99)])
+    spans = [datetime(2026, 12, 17), datetime(2027, 2, 17), datetime(2028, 2, 17)]
+    windows = [(start + k * 6 * H, start + (k + 1) * 6 * H) for start in spans for k in range(4 * 16)]
+    windows += [
+        (start + k * 3 * D + H / 2, start + (k + 1) * 3 * D + H / 2) for start in spans for k in range(5)
+    ]
+    total = 0
+    for since, as_of in windows:
+        with wh.begin() as conn:
+            rows = {
+                (r.customer_id, r.trigger_key, r.triggered_at, r.birthday_on)
+                for r in wh.run(conn, "chains/birthday.sql", since=since, as_of=as_of, days_before=7)
+            }
+        assert rows == _birthday_reference(birthdays, since, as_of), (since, as_of)
+        total += len(rows)
+    assert total >= 30, total  # every span triggers several customers
 
 
 def test_seasonal_picks_for_recent_buyers_when_an_occasion_starts(wh):
