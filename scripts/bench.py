@@ -88,8 +88,7 @@ class Store:
     def __init__(self, engine: str, size: int):
         self.engine, self.size = engine, size
         self.folder = DATA_DIR / "bench" / f"{engine}-{size}"
-        if engine == "duckdb":
-            self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(parents=True, exist_ok=True)
 
     def url(self, name: str) -> str:
         if self.engine == "duckdb":
@@ -107,7 +106,17 @@ class Store:
         found = self._admin("SELECT 1 FROM pg_database WHERE datname = %(name)s", {"name": self._db(name)})
         return bool(found)
 
+    def note(self, name: str, facts: dict) -> None:
+        """Keep what a saved state was built with beside it (a BENCH_REUSE=1 run reports it, not the
+        environment of the run that reuses it)."""
+        (self.folder / (name + ".json")).write_text(json.dumps(facts, sort_keys=True))
+
+    def noted(self, name: str) -> dict | None:
+        path = self.folder / (name + ".json")
+        return json.loads(path.read_text()) if path.exists() else None
+
     def drop(self, name: str) -> None:
+        (self.folder / (name + ".json")).unlink(missing_ok=True)
         if self.engine == "duckdb":
             for suffix in (".duckdb", ".duckdb.wal"):
                 (self.folder / (name + suffix)).unlink(missing_ok=True)
@@ -144,6 +153,8 @@ class Store:
                     "written. Free some space, or run with BENCH_RUNS=1 and without BENCH_KEEP=1: the "
                     "steady hour's last run then works on the saved state itself"
                 )
+        if self.noted(source) is not None:
+            self.note(target, self.noted(source))
         if self.engine == "duckdb":
             shutil.copyfile(self.folder / (source + ".duckdb"), self.folder / (target + ".duckdb"))
         else:
@@ -156,6 +167,8 @@ class Store:
     def rename(self, source: str, target: str) -> str:
         """Move a saved state to another name without copying it."""
         self.drop(target)
+        if self.noted(source) is not None:
+            (self.folder / (source + ".json")).rename(self.folder / (target + ".json"))
         if self.engine == "duckdb":
             (self.folder / (source + ".duckdb")).rename(self.folder / (target + ".duckdb"))
         else:
@@ -671,8 +684,11 @@ def bench(engine: str, size: int, runs: int, new_events: int, dispatch_messages:
         ).judge()
     reuse = os.environ.get("BENCH_REUSE") == "1"
     if reuse and store.exists("hour"):
-        log("initial ingest and the hour before: reusing the saved state (BENCH_REUSE=1)")
-        prepared = {"injected": new_events, "stream_hours": stream_hours()}
+        prepared = store.noted("hour")
+        if prepared is None:
+            prepared = {"injected": new_events, "stream_hours": stream_hours()}
+            log(f"the saved hour does not say how it was prepared (an older bench): taken as {prepared}")
+        log(f"initial ingest and the hour before: reusing the saved state (BENCH_REUSE=1): {prepared}")
     else:
         log("initial ingest")
         fill(
@@ -681,6 +697,8 @@ def bench(engine: str, size: int, runs: int, new_events: int, dispatch_messages:
         ).judge()
         log("training, scoring, the hour before, injecting new events (not timed)")
         prepared, _ = child("prepare_hour", store.rename("ingested", "hour"), str(new_events))
+        prepared = {k: prepared[k] for k in ("injected", "stream_hours")}
+        store.note("hour", prepared)
     if os.environ.get("BENCH_HOUR_ONLY") != "1":
         log("daily scoring")
         fill(

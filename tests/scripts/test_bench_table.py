@@ -153,3 +153,23 @@ def test_a_copy_that_does_not_fit_is_refused_and_the_last_hour_run_needs_none(tm
     with pytest.raises(SystemExit, match="needs"):
         bench.hour_state(store, last=True)
     assert (folder / "hour.duckdb").exists()
+
+
+def test_a_saved_hour_keeps_how_it_was_prepared_through_copies_and_renames(tmp_path, monkeypatch):
+    """BENCH_REUSE=1 reports the new events and streamed hours the saved hour was built with, not those of
+    the environment that reuses it; the facts follow the state and go with it."""
+    bench = _bench()
+    monkeypatch.setattr(bench, "DATA_DIR", tmp_path)
+    store = bench.Store("duckdb", 1000)
+    (store.folder / "ingested.duckdb").write_bytes(b"x")
+    store.rename("ingested", "hour")
+    assert store.noted("hour") is None  # an older bench's state says nothing
+    store.note("hour", {"injected": 5000, "stream_hours": 2})
+    monkeypatch.setattr(store, "free_bytes", lambda: None)
+    store.copy("hour", "after")
+    assert store.noted("after") == store.noted("hour") == {"injected": 5000, "stream_hours": 2}
+    store.drop("after")
+    assert store.noted("after") is None
+    store.rename("hour", "after")
+    assert store.noted("hour") is None
+    assert store.noted("after") == {"injected": 5000, "stream_hours": 2}
