@@ -113,6 +113,27 @@ def test_every_duckdb_connection_keeps_to_the_memory_limit(tmp_path, monkeypatch
         Warehouse(f"duckdb:///{tmp_path / 'bad.duckdb'}")
 
 
+def test_postgres_sessions_run_without_jit_unless_the_url_asks_for_it(postgres_warehouse):
+    """JIT compiling took 140 ms of an entry query that read nothing; every session the project opens has
+    it off, through rollbacks and new pooled connections, and a URL's own options win."""
+
+    def jit(warehouse):
+        with warehouse.engine.connect() as conn:
+            value = conn.exec_driver_sql("SHOW jit").scalar()
+            conn.rollback()
+            return value
+
+    assert jit(postgres_warehouse) == "off"
+    assert jit(postgres_warehouse) == "off"  # the pooled connection, after a rollback
+    postgres_warehouse.engine.dispose()
+    assert jit(postgres_warehouse) == "off"
+    asked = Warehouse(postgres_warehouse.url.update_query_dict({"options": "-c jit=on"}))
+    try:
+        assert jit(asked) == "on"
+    finally:
+        asked.engine.dispose()
+
+
 def test_statistics_are_refreshed_after_a_write_the_planner_has_not_seen(
     postgres_warehouse, duckdb_warehouse
 ):
