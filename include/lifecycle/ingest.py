@@ -178,6 +178,9 @@ def ingest(
         log.info("ingest %s: window %s to %s UTC", run_key, start, window_end)
         for table in SOURCE_TABLES:
             table_started = time.monotonic()
+            if table == "events":
+                # the stored copies of the window's events, looked up in the form that suits the engine
+                warehouse.run_steps(conn, "ingest/stored_events.sql", **params)
             # A table with no row in the window (most tables, most hours) stops after staging: every later
             # statement of its file reads only the stage.
             found = warehouse.run_steps(conn, f"ingest/{table}.sql", until_empty=f"stage_{table}", **params)

@@ -7,6 +7,7 @@ preview or page of a long-lived process such as Airflow's api-server without a r
 
 import re
 from functools import lru_cache
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -14,9 +15,13 @@ from lifecycle.errors import ConfigError
 from lifecycle.paths import SQL_DIR
 
 
-def load(name: str) -> str:
-    """Return the text of ``include/sql/<name>``; the file must open with a ``--`` header comment."""
-    path = SQL_DIR / name
+def load(name: str, dialect: str | None = None) -> str:
+    """Return the text of ``include/sql/<name>``; the file must open with a ``--`` header comment.
+
+    With ``dialect`` (``postgresql``, ``duckdb``), a variant of the file for that engine beside it
+    (``ingest/x.postgresql.sql`` for ``ingest/x.sql``) is read instead, when there is one: for the few steps
+    where one text cannot get a good plan from both engines."""
+    path = variant(name, dialect)
     try:
         stat = path.stat()
     except OSError:
@@ -45,9 +50,20 @@ def _read(path: str, mtime_ns: int, size: int) -> str:
 _STATEMENT_END = re.compile(r";[ \t]*(?:\n|$)")
 
 
-def statements(name: str) -> tuple[str, ...]:
-    """The statements of a file, in order, without their comment lines (which may mention ``:params``)."""
-    return _split(load(name))
+def variant(name: str, dialect: str | None) -> Path:
+    """The file ``name`` stands for on ``dialect``: its engine variant if there is one, or itself."""
+    path = SQL_DIR / name
+    if dialect and path.suffix == ".sql":
+        own = path.with_suffix(f".{dialect}.sql")
+        if own.is_file():
+            return own
+    return path
+
+
+def statements(name: str, dialect: str | None = None) -> tuple[str, ...]:
+    """The statements of a file (or its variant for ``dialect``), in order, without their comment lines
+    (which may mention ``:params``)."""
+    return _split(load(name, dialect))
 
 
 @lru_cache(maxsize=2048)

@@ -223,7 +223,7 @@ class Warehouse:
         result = None
         creates = _creates_table(until_empty) if until_empty else None
         found = False
-        for statement in sql.statements(name):
+        for statement in sql.statements(name, conn.dialect.name):
             result = _execute(conn, statement, params)
             if creates is not None and creates.match(statement):
                 found = True

@@ -64,3 +64,18 @@ def test_the_parameters_a_file_binds_follow_an_edit(sql_dir):
     assert sql.binds("q.sql") == {"as_of"}
     _write(query, "-- q\nSELECT 1 WHERE :as_of > :scores_as_of\n", 2_000_000_000)
     assert sql.binds("q.sql") == {"as_of", "scores_as_of"}
+
+
+def test_a_file_has_an_engine_variant_only_where_one_lies_beside_it():
+    from lifecycle import sql
+    from lifecycle.paths import SQL_DIR
+
+    assert (
+        sql.variant("ingest/stored_events.sql", "postgresql")
+        == SQL_DIR / "ingest/stored_events.postgresql.sql"
+    )
+    assert sql.variant("ingest/stored_events.sql", "duckdb") == SQL_DIR / "ingest/stored_events.sql"
+    assert sql.variant("ingest/stored_events.sql", None) == SQL_DIR / "ingest/stored_events.sql"
+    assert sql.variant("ingest/events.sql", "postgresql") == SQL_DIR / "ingest/events.sql"
+    assert "LATERAL" in sql.load("ingest/stored_events.sql", "postgresql")
+    assert "LATERAL" not in sql.load("ingest/stored_events.sql", "duckdb")
