@@ -177,9 +177,14 @@ def _add_bad_rows(
 
 
 def _write(warehouse: Warehouse, manifest: Manifest, tables: dict[str, pd.DataFrame]) -> None:
+    """Append one chunk's rows. On PostgreSQL the shop's tables are analysed as they fill, as autovacuum
+    would after a retailer's bulk load: a shop copied straight after generating had none, and the ingest's
+    read of an hour of 66 M events was planned as a scan of 14 M rows."""
     with warehouse.begin() as conn:
-        for table, frame in tables.items():
-            manifest.add_rows(table, warehouse.insert_df(conn, table, frame))
+        written = {table: warehouse.insert_df(conn, table, frame) for table, frame in tables.items()}
+        for table, rows in written.items():
+            manifest.add_rows(table, rows)
+        warehouse.refresh_statistics(conn, written)
 
 
 def _shop_table(name: str) -> sa.TableClause:

@@ -346,6 +346,21 @@ def test_same_shop_on_postgresql_and_duckdb(postgres_warehouse, duckdb_warehouse
         )
 
 
+def test_a_shop_generated_on_postgresql_has_statistics_as_after_autovacuum(postgres_warehouse):
+    """The ingest reads an hour of the source by loaded_at: a never-analysed source is estimated blind."""
+    shop = _make(postgres_warehouse)
+    with postgres_warehouse.begin() as conn:
+        believed = dict(
+            conn.exec_driver_sql(
+                "SELECT 'shop.' || c.relname, c.reltuples FROM pg_class AS c "
+                "INNER JOIN pg_namespace AS n ON c.relnamespace = n.oid "
+                "WHERE n.nspname = 'shop' AND c.relkind = 'r'"
+            ).all()
+        )
+    for table in ("shop.customers", "shop.orders", "shop.order_items", "shop.events"):
+        assert believed[table] == shop.rows[table], table
+
+
 def test_a_filled_shop_is_refused_unless_replaced(warehouse):
     first = _make(warehouse, customers=300)
     with pytest.raises(DemoError, match="already holds shop data"):
