@@ -17,6 +17,17 @@ occasions AS (
         CAST(MAKE_DATE(y.calendar_year, o.starts_month, o.starts_day) AS TIMESTAMP) AS starts_at
     FROM crm.calendar_occasions AS o
     CROSS JOIN years AS y
+),
+
+-- The occasions starting in the window: none in almost every hourly run.
+starting AS MATERIALIZED (
+    SELECT
+        occasion_id,
+        name_ru,
+        calendar_year,
+        starts_at
+    FROM occasions
+    WHERE starts_at > :since AND starts_at <= :as_of
 )
 
 SELECT
@@ -25,9 +36,11 @@ SELECT
     oc.starts_at AS triggered_at,
     oc.occasion_id,
     oc.name_ru AS occasion_name
-FROM occasions AS oc
+FROM starting AS oc
 INNER JOIN crm.customer_state AS cs
     ON
         cs.last_order_at > oc.starts_at - :active_days * INTERVAL '1 day'
         AND oc.starts_at >= cs.last_order_at
-WHERE oc.starts_at > :since AND oc.starts_at <= :as_of;
+-- Checked once before the join: without it PostgreSQL read every customer's state to join it to no
+-- occasion (0.13 s an hour at 1 M customers).
+WHERE EXISTS (SELECT 1 FROM starting);
