@@ -98,8 +98,8 @@ def test_a_broken_entry_query_stops_only_its_chain_and_the_run_is_marked_failed(
     monkeypatch.setenv("LIFECYCLE_CHECK_TEMPLATES", "0")
     original = sql.load
 
-    def load(name):
-        text = original(name)
+    def load(name, dialect=None):
+        text = original(name, dialect)
         return (
             text.replace("WITH purchases AS (\n    SELECT", "WITH purchases AS (\n    SELEC", 1)
             if (name == "chains/abandoned_cart.sql")
@@ -149,8 +149,8 @@ def test_an_exit_query_that_does_not_plan_fails_its_chain_before_it_runs(
     monkeypatch.setenv("LIFECYCLE_CHECK_TEMPLATES", "0")
     original = sql.load
 
-    def load(name):
-        text = original(name)
+    def load(name, dialect=None):
+        text = original(name, dialect)
         return (
             text.replace("FROM crm.events", "FROM crm.event", 1)
             if name == "chains/exits/any_cart.sql"
