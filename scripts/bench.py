@@ -153,8 +153,9 @@ class Store:
                     "written. Free some space, or run with BENCH_RUNS=1 and without BENCH_KEEP=1: the "
                     "steady hour's last run then works on the saved state itself"
                 )
-        if self.noted(source) is not None:
-            self.note(target, self.noted(source))
+        facts = self.noted(source)
+        if facts is not None:
+            self.note(target, facts)
         if self.engine == "duckdb":
             shutil.copyfile(self.folder / (source + ".duckdb"), self.folder / (target + ".duckdb"))
         else:
