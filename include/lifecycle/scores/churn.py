@@ -65,6 +65,8 @@ class Snapshots:
     validation: date
     step_days: int = 0
     horizon_days: int = 0
+    #: 1, or k: the snapshots hold about one buyer in k (``training_customers`` in scores.yaml)
+    sample_every: int = 1
 
     @property
     def validation_window(self) -> tuple[date, date]:
@@ -79,6 +81,7 @@ class Snapshots:
             "snapshots": [d.isoformat() for d in self.training],
             "validation_as_of": self.validation.isoformat(),
             "validation_window": [first.isoformat(), last.isoformat()],
+            "sample_every": self.sample_every,
         }
 
 
@@ -132,12 +135,17 @@ def with_bgnbd(frame: pd.DataFrame, horizon_days: int, params: tuple[float, ...]
 
 
 def labelled_snapshot(
-    warehouse: Warehouse, as_of: date, horizon_days: int, purchase_unit: str = "customer_day"
+    warehouse: Warehouse,
+    as_of: date,
+    horizon_days: int,
+    purchase_unit: str = "customer_day",
+    sample_every: int = 1,
 ) -> pd.DataFrame:
-    """Features of every purchasing customer at ``as_of`` (BG/NBD ones included), and ``churned``: 1 = no
-    purchase in the horizon."""
-    frame, _ = with_bgnbd(build_features(warehouse, as_of, purchase_unit=purchase_unit), horizon_days)
-    bought = future_purchases(warehouse, as_of, horizon_days, purchase_unit)
+    """Features of every purchasing customer at ``as_of`` (or of the sample ``sample_every`` picks; BG/NBD
+    ones included), and ``churned``: 1 = no purchase in the horizon."""
+    features = build_features(warehouse, as_of, purchase_unit=purchase_unit, sample_every=sample_every)
+    frame, _ = with_bgnbd(features, horizon_days)
+    bought = future_purchases(warehouse, as_of, horizon_days, purchase_unit, sample_every)
     frame["churned"] = (~frame.index.isin(bought.index)).astype("int8")
     frame["snapshot"] = as_of
     return frame

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from lifecycle.scores import churn, ltv, next_order, registry
 from lifecycle.scores.config import ScoresConfig
+from lifecycle.scores.features import training_sample
 from lifecycle.scores.training import churn_data, fit_ltv, ltv_data, measure_churn
 
 if TYPE_CHECKING:
@@ -116,8 +117,9 @@ def evaluate_scores(warehouse: Warehouse, data_end: date, config: ScoresConfig) 
     result.churn["logistic regression"] = _probability_figures(probabilities, validation)
 
     try:
-        features_ltv, realised, as_of, window = ltv_data(warehouse, data_end, config)
-        fitted = fit_ltv(warehouse, features_ltv, as_of, config)
+        sample = training_sample(warehouse, config.training_customers)
+        features_ltv, realised, as_of, window = ltv_data(warehouse, data_end, config, sample)
+        fitted = fit_ltv(warehouse, features_ltv, as_of, config, sample)
         metrics, _ = ltv.evaluate(fitted.predict(features_ltv, window), features_ltv, realised, window)
         expected, _ = ltv.evaluate(
             fitted.expected_revenue(features_ltv, window), features_ltv, realised, window

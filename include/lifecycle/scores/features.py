@@ -122,14 +122,20 @@ def build_features(
     as_of: date,
     sources: list[OptionalSource] | None = None,
     purchase_unit: str = "customer_day",
+    sample_every: int = 1,
 ) -> pd.DataFrame:
     """One row per customer with a purchase by the end of ``as_of`` (index ``customer_id``), all FEATURES;
-    purchases are counted per ``purchase_unit`` (``customer_day`` or ``order``)."""
+    purchases are counted per ``purchase_unit`` (``customer_day`` or ``order``). ``sample_every`` k > 1 keeps
+    about one customer in k, the same ones on every date (see :func:`training_sample`)."""
     frame = warehouse.fetch_df(
-        "scores/churn_features_orders.sql", as_of=as_of, purchase_unit=purchase_unit
+        "scores/churn_features_orders.sql",
+        as_of=as_of,
+        purchase_unit=purchase_unit,
+        sample_every=sample_every,
     ).set_index("customer_id")
     for source in available_sources(warehouse) if sources is None else sources:
-        extra = warehouse.fetch_df(source.sql, as_of=as_of).set_index("customer_id")
+        extra = warehouse.fetch_df(source.sql, as_of=as_of, sample_every=sample_every)
+        extra = extra.set_index("customer_id")
         frame = frame.join(extra, how="left")
     for source in OPTIONAL_SOURCES:
         for column, neutral in source.neutral.items():
@@ -141,10 +147,27 @@ def build_features(
 
 
 def future_purchases(
-    warehouse: Warehouse, as_of: date, horizon_days: int, purchase_unit: str = "customer_day"
+    warehouse: Warehouse,
+    as_of: date,
+    horizon_days: int,
+    purchase_unit: str = "customer_day",
+    sample_every: int = 1,
 ) -> pd.DataFrame:
-    """Purchases and revenue per customer in the ``horizon_days`` after ``as_of`` (index ``customer_id``)."""
+    """Purchases and revenue per customer in the ``horizon_days`` after ``as_of`` (index ``customer_id``);
+    with ``sample_every`` k > 1, of the same sample of customers as :func:`build_features`."""
     frame = warehouse.fetch_df(
-        "scores/future_purchases.sql", as_of=as_of, horizon_days=horizon_days, purchase_unit=purchase_unit
+        "scores/future_purchases.sql",
+        as_of=as_of,
+        horizon_days=horizon_days,
+        purchase_unit=purchase_unit,
+        sample_every=sample_every,
     )
     return frame.set_index("customer_id").astype("float64")
+
+
+def training_sample(warehouse: Warehouse, training_customers: int) -> int:
+    """How sparsely weekly training samples the buyers: 1 (everyone) up to ``training_customers`` buyers, else
+    k, so that about that many remain (every query of one training reads the same customers: those whose
+    ``customer_id`` hashes to a multiple of k)."""
+    buyers = int(warehouse.fetch_all("scores/buyer_count.sql")[0]["buyers"] or 0)
+    return max(1, math.ceil(buyers / training_customers))

@@ -12,7 +12,7 @@ from typing import Any
 from lifecycle.ingest import no_purchases_error
 from lifecycle.scores import churn, ltv, registry
 from lifecycle.scores.config import ScoresConfig
-from lifecycle.scores.features import build_features, future_purchases
+from lifecycle.scores.features import build_features, future_purchases, training_sample
 from lifecycle.scores.gate import decide
 from lifecycle.warehouse import Warehouse
 
@@ -82,10 +82,12 @@ def churn_data(warehouse: Warehouse, data_end: date, config: ScoresConfig):
     settings, unit = config.churn, config.purchase_unit
     history_start, data_end = purchase_span(warehouse, data_end)
     snapshots = churn.plan_snapshots(data_end, settings, history_start)
+    sample = training_sample(warehouse, config.training_customers)
+    snapshots = dataclasses.replace(snapshots, sample_every=sample)
     frames = []
     for as_of in snapshots.training:
         try:
-            frames.append(churn.labelled_snapshot(warehouse, as_of, settings.horizon_days, unit))
+            frames.append(churn.labelled_snapshot(warehouse, as_of, settings.horizon_days, unit, sample))
         except churn.TooFewForBgnbd as exc:
             # A young shop's first snapshots can have too few buyers: train on the later ones, and say so.
             log.warning("churn snapshot %s left out: %s", as_of, exc)
@@ -97,12 +99,12 @@ def churn_data(warehouse: Warehouse, data_end: date, config: ScoresConfig):
     kept = tuple(frame["snapshot"].iloc[0] for frame in frames)
     snapshots = dataclasses.replace(snapshots, training=kept)
     training = pd.concat(frames)
-    validation = churn.labelled_snapshot(warehouse, snapshots.validation, settings.horizon_days, unit)
+    validation = churn.labelled_snapshot(warehouse, snapshots.validation, settings.horizon_days, unit, sample)
     if validation.empty or training.empty:
         raise ValueError(f"not enough history before {snapshots.training[0]} to train a churn model")
     log.info(
         "churn data: %d training rows from %d snapshots %s days apart (%s to %s), "
-        "%d validation rows as of %s",
+        "%d validation rows as of %s%s",
         len(training),
         len(snapshots.training),
         snapshots.step_days,
@@ -110,6 +112,7 @@ def churn_data(warehouse: Warehouse, data_end: date, config: ScoresConfig):
         snapshots.training[-1],
         len(validation),
         snapshots.validation,
+        f" (about one buyer in {sample})" if sample > 1 else "",
     )
     return snapshots, training, validation
 
@@ -138,6 +141,7 @@ def train_churn(
     metrics["training_rows"] = min(len(training), settings.max_training_rows)
     metrics["training_snapshots"] = len(snapshots.training)
     metrics["snapshot_step_days"] = snapshots.step_days
+    metrics["training_sample_every"] = snapshots.sample_every
 
     incumbent, note = _comparable(warehouse, churn.MODEL_NAME, settings.horizon_days)
     incumbent_metrics = None
@@ -172,27 +176,31 @@ def train_churn(
     return _report(candidate, version, decision, incumbent, incumbent_metrics, snapshots.describe())
 
 
-def ltv_data(warehouse: Warehouse, data_end: date, config: ScoresConfig):
+def ltv_data(warehouse: Warehouse, data_end: date, config: ScoresConfig, sample_every: int = 1):
     """Features as of the LTV fit date, the revenue each customer brought in the window after it, the fit
-    date and the window's length in days."""
+    date and the window's length in days; of about one buyer in ``sample_every``."""
     history_start, data_end = purchase_span(warehouse, data_end)
     as_of, window = ltv.validation_plan(history_start, data_end, config.ltv)
-    features = build_features(warehouse, as_of, purchase_unit=config.purchase_unit)
-    realised = future_purchases(warehouse, as_of, window, config.purchase_unit)["revenue"]
+    unit = config.purchase_unit
+    features = build_features(warehouse, as_of, purchase_unit=unit, sample_every=sample_every)
+    realised = future_purchases(warehouse, as_of, window, unit, sample_every)["revenue"]
     return features, realised, as_of, window
 
 
-def fit_ltv(warehouse: Warehouse, features, as_of: date, config: ScoresConfig) -> ltv.MedianLtvModel:
+def fit_ltv(
+    warehouse: Warehouse, features, as_of: date, config: ScoresConfig, sample_every: int = 1
+) -> ltv.MedianLtvModel:
     """The LTV score fitted as of ``as_of`` on data before it only: BG/NBD x Gamma-Gamma on ``features``
-    (the customers as of ``as_of``), the score's scale on past snapshots whose windows end by ``as_of``."""
+    (the customers as of ``as_of``), the score's scale on past snapshots (of the same sample of buyers)
+    whose windows end by ``as_of``."""
     settings, unit = config.ltv, config.purchase_unit
     history_start, _ = purchase_span(warehouse, as_of)
     dates, window = ltv.training_windows(history_start, as_of, settings.horizon_days)
     snapshots = []
     for snapshot in dates:
-        past = build_features(warehouse, snapshot, purchase_unit=unit)
+        past = build_features(warehouse, snapshot, purchase_unit=unit, sample_every=sample_every)
         expected = ltv.fit(past, settings.horizon_days).predict(past, window)
-        revenue = future_purchases(warehouse, snapshot, window, unit)["revenue"]
+        revenue = future_purchases(warehouse, snapshot, window, unit, sample_every)["revenue"]
         snapshots.append((past, expected, revenue.reindex(past.index, fill_value=0.0).to_numpy(dtype=float)))
     model = ltv.fit_score(
         ltv.fit(features, settings.horizon_days), snapshots, window, settings.expected_value_weight
@@ -214,9 +222,16 @@ def train_ltv(warehouse: Warehouse, data_end: date, config: ScoresConfig) -> Tra
     With less history than a horizon plus half a year the validation window is shortened (``validation_days``
     in the figures); the model still predicts the configured horizon."""
     settings = config.ltv
-    features, realised, as_of, window = ltv_data(warehouse, data_end, config)
-    log.info("LTV data: %d customers as of %s, validated on the %d days after", len(features), as_of, window)
-    model = fit_ltv(warehouse, features, as_of, config)
+    sample = training_sample(warehouse, config.training_customers)
+    features, realised, as_of, window = ltv_data(warehouse, data_end, config, sample)
+    log.info(
+        "LTV data: %d customers as of %s%s, validated on the %d days after",
+        len(features),
+        as_of,
+        f" (about one buyer in {sample})" if sample > 1 else "",
+        window,
+    )
+    model = fit_ltv(warehouse, features, as_of, config, sample)
     metrics, table = ltv.evaluate(model.predict(features, window), features, realised, window)
     metrics["validation_days"] = window
     expected, _ = ltv.evaluate(model.expected_revenue(features, window), features, realised, window)
@@ -225,6 +240,7 @@ def train_ltv(warehouse: Warehouse, data_end: date, config: ScoresConfig) -> Tra
     )
     metrics["training_rows"] = model.training_rows
     metrics["training_snapshots"] = model.training_snapshots
+    metrics["training_sample_every"] = sample
 
     incumbent, note = _comparable(warehouse, ltv.MODEL_NAME, settings.horizon_days)
     comparable = incumbent is not None and isinstance(incumbent.load(), ltv.MedianLtvModel)

@@ -5,6 +5,8 @@
 --   crm.send_ledger (send_key -> customer_id).
 -- Outputs: customer_id, messages_delivered_90d, messages_opened_90d, messages_clicked_90d, unsubscribed_90d.
 -- Parameters: :as_of (date; feedback before the following midnight counts).
+--   :sample_every (1: every customer; k: about one in k, those whose customer_id hashes (times 2654435761
+--   modulo 2^31 - 1) to a multiple of k: the same customers in every query, snapshot and week).
 SELECT
     l.customer_id,
     SUM(CASE WHEN e.event_type = 'delivered' THEN 1 ELSE 0 END) AS messages_delivered_90d,
@@ -13,5 +15,11 @@ SELECT
     MAX(CASE WHEN e.event_type = 'unsubscribe' THEN 1 ELSE 0 END) AS unsubscribed_90d
 FROM crm.message_events AS e
 INNER JOIN crm.send_ledger AS l ON e.send_key = l.send_key
-WHERE e.occurred_at >= CAST(:as_of AS DATE) - 89 AND e.occurred_at < CAST(:as_of AS DATE) + 1
+WHERE
+    e.occurred_at >= CAST(:as_of AS DATE) - 89
+    AND e.occurred_at < CAST(:as_of AS DATE) + 1
+    AND (
+        :sample_every = 1
+        OR MOD(MOD(MOD(l.customer_id, 2147483647) * 2654435761, 2147483647), :sample_every) = 0
+    )
 GROUP BY l.customer_id

@@ -5,6 +5,8 @@
 -- Outputs: customer_id, events_30d, sessions_30d, product_views_30d, cart_adds_30d, app_opens_30d,
 --   days_since_last_event (0-89).
 -- Parameters: :as_of (date; events before the following midnight count).
+--   :sample_every (1: every customer; k: about one in k, those whose customer_id hashes (times 2654435761
+--   modulo 2^31 - 1) to a multiple of k: the same customers in every query, snapshot and week).
 SELECT
     customer_id,
     SUM(CASE WHEN ts >= CAST(:as_of AS DATE) - 29 THEN 1 ELSE 0 END) AS events_30d,
@@ -20,5 +22,11 @@ SELECT
     ) AS app_opens_30d,
     CAST(:as_of AS DATE) - CAST(MAX(ts) AS DATE) AS days_since_last_event
 FROM crm.events
-WHERE ts >= CAST(:as_of AS DATE) - 89 AND ts < CAST(:as_of AS DATE) + 1
+WHERE
+    ts >= CAST(:as_of AS DATE) - 89
+    AND ts < CAST(:as_of AS DATE) + 1
+    AND (
+        :sample_every = 1
+        OR MOD(MOD(MOD(customer_id, 2147483647) * 2654435761, 2147483647), :sample_every) = 0
+    )
 GROUP BY customer_id

@@ -17,6 +17,8 @@
 --   a promo code), online_share (purchases with an online order).
 -- Parameters: :as_of (date; orders before the following midnight count), :purchase_unit ('customer_day' or
 --   'order').
+--   :sample_every (1: every customer; k: about one in k, those whose customer_id hashes (times 2654435761
+--   modulo 2^31 - 1) to a multiple of k: the same customers in every query, snapshot and week).
 -- Note: an order's status is its current one (the source keeps no status history), so a return made after
 -- a past snapshot is already visible in that snapshot.
 WITH orders_to_date AS (
@@ -33,7 +35,12 @@ WITH orders_to_date AS (
         CAST(:as_of AS DATE) - CAST(o.ordered_at AS DATE) AS days_ago
     FROM crm.orders AS o
     INNER JOIN crm.ref_order_statuses AS s ON o.status = s.status
-    WHERE o.ordered_at < CAST(:as_of AS DATE) + 1
+    WHERE
+        o.ordered_at < CAST(:as_of AS DATE) + 1
+        AND (
+            :sample_every = 1
+            OR MOD(MOD(MOD(o.customer_id, 2147483647) * 2654435761, 2147483647), :sample_every) = 0
+        )
 ),
 
 baskets AS (

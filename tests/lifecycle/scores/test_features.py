@@ -166,3 +166,31 @@ def test_features_and_labels_respect_the_snapshot_date(shop):
     bought = future_purchases(shop, AS_OF, 90)
     assert bought.to_dict("index") == {3: {"purchases": 1, "revenue": 7000.0}}
     assert future_purchases(shop, AS_OF, 31).empty  # 1 August is day 32 after 30 June
+
+
+def _sampled(customer_id: int, every: int) -> bool:
+    """The sample the feature queries draw, computed apart: customer_id hashed (Knuth's multiplicative hash,
+    times 2654435761 modulo 2^31 - 1), kept when the hash is a multiple of ``every``."""
+    return (customer_id % 2147483647) * 2654435761 % 2147483647 % every == 0
+
+
+def test_a_sample_keeps_the_same_customers_on_both_engines_whatever_their_ids(
+    migrated, add_customers, add_orders
+):
+    # ids ten apart, large and consecutive: a plain id modulo would keep all or none of the first group
+    ids = [10 * n for n in range(1, 61)] + [9_000_000_000 + n for n in range(60)]
+    add_customers(migrated, ids, registered_at=datetime(2023, 6, 30, 12))
+    add_orders(
+        migrated,
+        [{"customer_id": c, "ordered_at": datetime(2024, 5, 1, 10), "total_amount": 100.0} for c in ids]
+        + [{"customer_id": c, "ordered_at": datetime(2024, 7, 1, 10), "total_amount": 50.0} for c in ids],
+    )
+    assert sorted(build_features(migrated, AS_OF).index) == ids  # sample_every 1: everyone
+    for every in (2, 3, 7):
+        kept = [c for c in ids if _sampled(c, every)]
+        assert 0.4 * len(ids) / every < len(kept) < 1.8 * len(ids) / every  # about one in k
+        for group in (ids[:60], ids[60:]):  # neither id pattern is kept whole or dropped whole
+            assert 0 < sum(_sampled(c, every) for c in group) < len(group)
+        assert sorted(build_features(migrated, AS_OF, sample_every=every).index) == kept
+        bought = future_purchases(migrated, AS_OF, 90, sample_every=every)
+        assert sorted(bought.index) == kept

@@ -15,7 +15,7 @@ from lifecycle.scores.config import ChurnConfig, ScoresConfig
 from lifecycle.scores.evaluate import evaluate_scores, format_evaluation
 from lifecycle.scores.gate import Decision
 from lifecycle.scores.ltv import LtvModel
-from lifecycle.scores.training import train_churn, train_ltv
+from lifecycle.scores.training import churn_data, train_churn, train_ltv
 
 CONFIG = ScoresConfig()
 DATA_END = date(2026, 6, 29)
@@ -168,3 +168,31 @@ def test_on_an_orders_only_shop_the_model_beats_every_classic(demo_orders_only_f
     assert "expected value" in text
     assert "Expected next order: holdout snapshot 2025-12-31" in text
     assert "same interval again" in text
+
+
+def test_a_shop_above_training_customers_trains_on_a_fixed_sample(demo_file, copy_warehouse):
+    warehouse = copy_warehouse(demo_file)
+    buyers = warehouse.fetch_all("scores/buyer_count.sql")[0]["buyers"]
+    config = ScoresConfig(training_customers=1000)
+    every = -(-buyers // 1000)
+    assert every >= 3
+    full, sampled = churn_data(warehouse, DATA_END, CONFIG), churn_data(warehouse, DATA_END, config)
+    assert (full[0].sample_every, sampled[0].sample_every) == (1, every)
+    for whole, part in ((full[1], sampled[1]), (full[2], sampled[2])):  # training rows, validation rows
+        assert 0.6 * len(whole) / every < len(part) < 1.4 * len(whole) / every
+
+    # the same customers on every snapshot and in validation: those whose id hashes to a multiple of k
+    def chosen(index):
+        return {c for c in index if (c % 2147483647) * 2654435761 % 2147483647 % every == 0}
+
+    assert set(sampled[2].index) == chosen(full[2].index)
+    for snapshot, rows in sampled[1].groupby("snapshot"):
+        assert set(rows.index) == chosen(full[1][full[1]["snapshot"] == snapshot].index)
+    churn = train_churn(warehouse, DATA_END, config)
+    assert churn.snapshots["sample_every"] == every
+    assert churn.metrics["training_sample_every"] == every
+    assert churn.metrics["auc"] >= 0.75  # a thousand buyers still rank churners well
+    assert registry.current_model(warehouse, "churn").settings["sample_every"] == every
+    ltv = train_ltv(warehouse, DATA_END, config)
+    assert ltv.metrics["training_sample_every"] == every
+    assert ltv.metrics["training_rows"] < 1.4 * buyers / every * ltv.metrics["training_snapshots"]
