@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from lifecycle.delivery.messages import Message, Outcome, ProviderConfigError, ProviderResponseError
 from lifecycle.delivery.providers import http
 from lifecycle.delivery.providers.base import Provider
@@ -21,7 +19,7 @@ from lifecycle.delivery.providers.google_oauth import ServiceAccountToken
 DEAD_TOKEN_CODES = ("UNREGISTERED", "SENDER_ID_MISMATCH")
 
 
-def _error(response: httpx.Response) -> tuple[str, str]:
+def _error(response: http.Response) -> tuple[str, str]:
     """FCM's error code (``details[].errorCode``, else ``status``) and message."""
     try:
         error = response.json().get("error", {})
@@ -64,9 +62,7 @@ class FcmProvider(Provider):
                 "FCM needs a project_id (in the service account JSON or the connection)"
             )
         self.concurrency, self.requests_per_second = concurrency, requests_per_second
-        self.client = httpx.Client(
-            base_url=base_url, timeout=timeout, limits=httpx.Limits(max_connections=max(concurrency, 1) * 2)
-        )
+        self.client = http.Client(base_url, timeout, max_connections=max(concurrency, 1) * 2)
         self.token = ServiceAccountToken(service_account, self.client)
 
     def body(self, message: Message, token: str) -> dict[str, Any]:
@@ -80,7 +76,7 @@ class FcmProvider(Provider):
             }
         }
 
-    def _post(self, message: Message, token: str) -> httpx.Response:
+    def _post(self, message: Message, token: str) -> http.Response:
         url = f"/v1/projects/{self.project_id}/messages:send"
         response = None
         for refresh in (False, True):

@@ -11,8 +11,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import httpx
-
 from lifecycle.delivery.messages import ProviderConfigError, ProviderResponseError
 from lifecycle.delivery.providers import http
 
@@ -28,7 +26,7 @@ class ServiceAccountToken:
     def __init__(
         self,
         info: dict[str, Any],
-        client: httpx.Client,
+        client: http.Client,
         scope: str = FCM_SCOPE,
         clock: Callable[[], float] = time.time,
     ):

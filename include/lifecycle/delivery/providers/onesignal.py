@@ -13,8 +13,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import httpx
-
 from lifecycle.delivery.messages import (
     Message,
     Outcome,
@@ -51,11 +49,11 @@ class OneSignalProvider(Provider):
     ):
         self.app_id = app_id
         self.concurrency, self.requests_per_second = concurrency, requests_per_second
-        self.client = httpx.Client(
-            base_url=base_url,
-            timeout=timeout,
+        self.client = http.Client(
+            base_url,
+            timeout,
             headers={"Authorization": f"Key {api_key}"},
-            limits=httpx.Limits(max_connections=max(concurrency, 1) * 2),
+            max_connections=max(concurrency, 1) * 2,
         )
 
     def body(self, message: Message) -> dict[str, Any]:

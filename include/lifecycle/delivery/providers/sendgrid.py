@@ -15,8 +15,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import httpx
-
 from lifecycle.delivery.email_mime import Sender
 from lifecycle.delivery.messages import (
     Message,
@@ -47,7 +45,7 @@ _REQUEST_FIELDS = {
 _PERSONALIZATION = re.compile(r"^personalizations\.(\d+)(?:\.|$)")
 
 
-def _errors(response: httpx.Response) -> list[dict[str, Any]]:
+def _errors(response: http.Response) -> list[dict[str, Any]]:
     try:
         errors = response.json().get("errors")
     except (ValueError, AttributeError):
@@ -73,11 +71,11 @@ class SendGridProvider(Provider):
         self.sender, self.template_id = sender, template_id
         self.max_batch = MAX_PERSONALIZATIONS if template_id else 1
         self.concurrency, self.requests_per_second = concurrency, requests_per_second
-        self.client = httpx.Client(
-            base_url=base_url,
-            timeout=timeout,
+        self.client = http.Client(
+            base_url,
+            timeout,
             headers={"Authorization": f"Bearer {api_key}"},
-            limits=httpx.Limits(max_connections=max(concurrency, 1) * 2),
+            max_connections=max(concurrency, 1) * 2,
         )
 
     def _personalization(self, message: Message) -> dict[str, Any]:
@@ -130,7 +128,7 @@ class SendGridProvider(Provider):
         message_id = response.headers.get("x-message-id")
         return [Outcome(m.send_key, "sent", provider_message_id=message_id) for m in batch]
 
-    def _rejected(self, batch: list[Message], response: httpx.Response) -> list[Outcome]:
+    def _rejected(self, batch: list[Message], response: http.Response) -> list[Outcome]:
         """A 400 rejects the whole request and sends nothing. Errors that name a personalization fail that
         message and the rest is sent again; an error about the request itself (template, sender…) is a
         configuration error, which no splitting can fix."""

@@ -36,8 +36,6 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-import httpx
-
 from lifecycle.delivery.messages import (
     Message,
     Outcome,
@@ -104,7 +102,7 @@ class SmscProvider(Provider):
         self.sender, self.price = sender, price_per_segment
         self.max_batch, self.concurrency = max_batch, concurrency
         self.requests_per_second = requests_per_second
-        self.client = httpx.Client(base_url=base_url, timeout=timeout)
+        self.client = http.Client(base_url, timeout)
 
     def form(self, batch: list[Message], sender: str) -> dict[str, str]:
         form = {**self.auth, "fmt": "3", "charset": "utf-8", "op": "1", "cost": "3", "sender": sender}

@@ -20,8 +20,6 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-import httpx
-
 from lifecycle.delivery.messages import Message, Outcome, ProviderConfigError, ProviderResponseError
 from lifecycle.delivery.providers import http
 from lifecycle.delivery.providers.base import Provider
@@ -45,7 +43,7 @@ SENDER_ERRORS = {
 UNSUBSCRIBED = 21610
 
 
-def _error(response: httpx.Response) -> tuple[int | None, str]:
+def _error(response: http.Response) -> tuple[int | None, str]:
     try:
         body = response.json()
         return int(body.get("code")), str(body.get("message") or "")
@@ -79,7 +77,7 @@ class TwilioProvider(Provider):
         self.messaging_service_sid, self.status_callback = messaging_service_sid, status_callback
         self.price, self.concurrency = price_per_segment, concurrency
         self.requests_per_second = requests_per_second
-        self.client = httpx.Client(base_url=base_url, timeout=timeout, auth=(account_sid, auth_token))
+        self.client = http.Client(base_url, timeout, auth=(account_sid, auth_token))
 
     @property
     def path(self) -> str:
