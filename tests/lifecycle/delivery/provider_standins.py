@@ -43,6 +43,12 @@ class ContractError(AssertionError):
     pass
 
 
+class _Server(ThreadingHTTPServer):
+    # A provider's front end takes a burst of new connections (every sending slot opens one at the start of a
+    # run); socketserver's default backlog of 5 reset some of them, which no real provider does.
+    request_queue_size = 128
+
+
 class StandIn:
     """A threaded HTTP server; subclasses implement :meth:`handle` (contract check + default answer)."""
 
@@ -92,7 +98,7 @@ class StandIn:
 
             do_POST = do_GET = _serve
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
