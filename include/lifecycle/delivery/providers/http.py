@@ -2,8 +2,8 @@
 
 :class:`Client` is urllib3's thread-safe pool of keep-alive connections with nothing of its own on top: no
 retries and no redirects (the ledger alone decides what may be sent again). A one-message provider makes a
-request per message, so the client's CPU per request bounds how fast one process sends: about a third of a
-millisecond here against well over one for a full-featured client.
+request per message, so the client's CPU per request bounds how fast one process sends: about 0.4 ms of
+interpreter time per FCM request, against 1.3 ms through httpx (docs/delivery.md, "Throughput").
 """
 
 from __future__ import annotations
