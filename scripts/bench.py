@@ -302,7 +302,7 @@ def stage_training(url: str) -> dict:
         "rows": int(churn.metrics["training_rows"]),
         "churn_s": round(churn_s, 1),
         "ltv_s": round(time.perf_counter() - started - churn_s, 1),
-        "sample_every": churn.metrics.get("sample_every", 1),
+        "sample_every": churn.metrics["training_sample_every"],
     }
 
 
