@@ -9,8 +9,10 @@ from the same saved state:
 * initial ingest     the whole history but its last hour;
 * steady hour        the hourly ingest of ~100 k new events (BENCH_NEW_EVENTS) injected into the last hour,
                      then every chain and the contact policy for that hour; the hours before it received
-                     as many (BENCH_STREAM_HOURS hours in all, default 4), so the carts and visits of those
-                     hours come due in it as in any hour of a steady stream; not the first run: the chains
+                     as many (BENCH_STREAM_HOURS hours in all; by default the longest stretch an entry query
+                     reads, 75 h: a cart's 3 days and its idle hours), so every window read holds the
+                     same stream at both sizes and the carts and visits of those hours come due in it
+                     as in any hour of a steady stream; not the first run: the chains
                      and the policy already ran an hour earlier, on models trained and scores computed,
                      looking back BENCH_WARMUP_LOOKBACK (default 4h, the late grace and an hour: the timed
                      hour re-reads no older trigger; "chain" for each chain's first_run_lookback, 2-3 days,
@@ -338,12 +340,17 @@ def stage_prepare_hour(url: str, new_events: str) -> dict:
 def stream_hours() -> int:
     """How many hours, the timed one last, receive BENCH_NEW_EVENTS new events each (BENCH_STREAM_HOURS).
 
-    By default four: the warm-up's look-back. A steady hour is one of many with that many new events: the
-    carts and visits of the hours before come due in it (a cart waits 2 h idle), as they would in a
-    retailer's ordinary hour. With 1, only the timed hour gets new events, which are too fresh for the
-    idle-based chains: the hour's entries and due steps then come from the shop's own events, whose rate
-    follows the shop's size (~7,500 an hour at 1 M customers, ~750 at 100 k)."""
-    text = os.environ.get("BENCH_STREAM_HOURS", "").strip() or "4"
+    By default as many as the longest stretch of events an entry query reads (:func:`longest_entry_hours`):
+    a steady hour is one of many with that many new events, so every window an entry query reads holds the
+    same stream at both sizes, as a retailer's ordinary hour would, and the carts and visits of the hours
+    before come due in it. A generated shop's own events arrive at a rate that follows its size (~7,500 an
+    hour at 1 M customers, ~750 at 100 k): with fewer streamed hours, the older part of a 48-hour browse
+    window holds only those, ten times as many at 10x the customers, and the ratio measures the shop's own
+    traffic, not its history. With 1, only the timed hour gets new events, which are too fresh for the
+    idle-based chains."""
+    text = os.environ.get("BENCH_STREAM_HOURS", "").strip()
+    if not text:
+        return longest_entry_hours()
     try:
         hours = int(text)
     except ValueError:
@@ -351,6 +358,22 @@ def stream_hours() -> int:
     if hours < 1:
         raise SystemExit(f"bench: BENCH_STREAM_HOURS={text!r}: give a whole number of hours, at least 1")
     return hours
+
+
+def longest_entry_hours() -> int:
+    """The longest stretch of events, in whole hours up to the timed one, that a chain's entry query reads:
+    its ``cart_days`` or ``browse_hours`` before its ``idle_hours``, and the hour."""
+    import math
+
+    from lifecycle.chains.config import load_chains
+
+    longest = 1.0
+    for chain in load_chains().values():
+        params = chain.entry.params
+        reach = float(params.get("cart_days", 0)) * 24 + float(params.get("browse_hours", 0))
+        if reach:
+            longest = max(longest, reach + float(params.get("idle_hours", 0)) + 1)
+    return math.ceil(longest)
 
 
 def warmup_chains() -> dict:
@@ -382,8 +405,9 @@ def warmup_chains() -> dict:
 def new_event_hours(warehouse, count: int, hours: int) -> list:
     """``count`` new events for each of the last ``hours`` hours, the timed one last, as frames of
     ``shop.events``: copies, with new ids, of the ``count * hours`` most recent events before those hours,
-    in their order, one block of ``count`` per hour, each block's times spread over its hour (so a visit's
-    events keep their order), loaded half a second after they happen."""
+    in their order (the oldest again after the newest when the shop holds fewer), one block of ``count``
+    per hour, each block's times spread over its hour (so a visit's events keep their order), loaded half a
+    second after they happen."""
     import numpy as np
     import pandas as pd
 
@@ -396,6 +420,8 @@ def new_event_hours(warehouse, count: int, hours: int) -> list:
         )
         top = conn.exec_driver_sql("SELECT MAX(event_id) FROM shop.events").scalar() or 0
     recent = recent.sort_values(["ts", "event_id"], kind="stable").reset_index(drop=True)
+    if 0 < len(recent) < count * hours:
+        recent = recent.iloc[np.resize(np.arange(len(recent)), count * hours)].reset_index(drop=True)
     frames = []
     for hour in range(hours):
         block = recent.iloc[hour * count : (hour + 1) * count]

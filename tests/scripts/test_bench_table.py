@@ -121,11 +121,19 @@ def test_each_streamed_hour_gets_its_own_block_of_recent_events_in_their_order(d
         assert frame["ts"].is_monotonic_increasing
         assert (frame["ts"].min(), frame["ts"].max()) == (start, start + pd.Timedelta(seconds=3599))
         assert (frame["loaded_at"] - frame["ts"] == pd.Timedelta(seconds=0.5)).all()
+    # a shop with fewer events than the stream needs is copied again from its oldest
+    frames = bench.new_event_hours(duckdb_migrated, 4, 4)
+    assert [list(f["customer_id"]) for f in frames][-1] == [1, 2, 3, 1]
+    assert [len(f) for f in frames] == [4, 4, 4, 4]
+    assert sorted(i for f in frames for i in f["event_id"]) == list(range(13, 29))
     monkeypatch.setenv("BENCH_STREAM_HOURS", "0")
     with pytest.raises(SystemExit, match="BENCH_STREAM_HOURS='0'"):
         bench.stream_hours()
-    monkeypatch.delenv("BENCH_STREAM_HOURS")
+    monkeypatch.setenv("BENCH_STREAM_HOURS", "4")
     assert bench.stream_hours() == 4
+    monkeypatch.delenv("BENCH_STREAM_HOURS")
+    # by default every window an entry query reads: abandoned_cart's 3 days, its 2 idle hours and the hour
+    assert bench.stream_hours() == bench.longest_entry_hours() == 75
 
 
 def test_a_copy_that_does_not_fit_is_refused_and_the_last_hour_run_needs_none(tmp_path, monkeypatch):
