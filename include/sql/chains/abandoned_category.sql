@@ -9,29 +9,33 @@
 --   :min_category_views, :max_product_views.
 -- Every read of crm.events and crm.orders also carries a constant time bound implied by its correlated one
 -- (the idle window, the browse_hours before it), so a run reads the days it needs, not the whole history.
-WITH last_visits AS (
+-- A visit is the last of its category when the next visit to it (in time, then event id) comes after the
+-- idle hours or not at all: one pass over the window's visits, not a look-up of later visits for each.
+-- The product views in a visited category are counted by one join of the window's product views with their
+-- products, not by a look-up of each customer's views per visit.
+WITH window_visits AS (
     SELECT
         v.customer_id,
         v.category_id,
-        v.ts
+        v.ts,
+        LEAD(v.ts) OVER (PARTITION BY v.customer_id, v.category_id ORDER BY v.ts, v.event_id) AS next_visit_at
     FROM crm.events AS v
     WHERE
         v.event_type = 'view_category'
         AND v.category_id IS NOT NULL
         AND v.ts > :since - :idle_hours * INTERVAL '1 hour'
-        AND v.ts <= :as_of - :idle_hours * INTERVAL '1 hour'
-        AND NOT EXISTS (
-            SELECT 1
-            FROM crm.events AS later
-            WHERE
-                later.customer_id = v.customer_id
-                AND later.category_id = v.category_id
-                AND later.event_type = 'view_category'
-                AND (later.ts > v.ts OR (later.ts = v.ts AND later.event_id > v.event_id))
-                AND later.ts <= v.ts + :idle_hours * INTERVAL '1 hour'
-                AND later.ts > :since - :idle_hours * INTERVAL '1 hour'
-                AND later.ts <= :as_of
-        )
+        AND v.ts <= :as_of
+),
+
+last_visits AS (
+    SELECT
+        wv.customer_id,
+        wv.category_id,
+        wv.ts
+    FROM window_visits AS wv
+    WHERE
+        wv.ts <= :as_of - :idle_hours * INTERVAL '1 hour'
+        AND (wv.next_visit_at IS NULL OR wv.next_visit_at > wv.ts + :idle_hours * INTERVAL '1 hour')
 ),
 
 visited AS (
@@ -55,6 +59,19 @@ visited AS (
     HAVING COUNT(*) >= :min_category_views
 ),
 
+category_product_views AS (
+    SELECT
+        pv.customer_id,
+        p.category_id,
+        pv.ts
+    FROM crm.events AS pv
+    INNER JOIN crm.products AS p ON pv.product_id = p.product_id
+    WHERE
+        pv.event_type = 'view_product'
+        AND pv.ts > :since - :idle_hours * INTERVAL '1 hour' - :browse_hours * INTERVAL '1 hour'
+        AND pv.ts <= :as_of
+),
+
 focus AS (
     SELECT
         vi.customer_id,
@@ -62,20 +79,15 @@ focus AS (
         vi.ts,
         vi.category_views,
         vi.first_visit_at,
-        (
-            SELECT COUNT(*)
-            FROM crm.events AS pv
-            INNER JOIN crm.products AS p ON pv.product_id = p.product_id
-            WHERE
-                pv.customer_id = vi.customer_id
-                AND pv.event_type = 'view_product'
-                AND p.category_id = vi.category_id
-                AND pv.ts >= vi.first_visit_at
-                AND pv.ts <= vi.ts + :idle_hours * INTERVAL '1 hour'
-                AND pv.ts > :since - :idle_hours * INTERVAL '1 hour' - :browse_hours * INTERVAL '1 hour'
-                AND pv.ts <= :as_of
-        ) AS product_views
+        COUNT(cpv.ts) AS product_views
     FROM visited AS vi
+    LEFT JOIN category_product_views AS cpv
+        ON
+            vi.customer_id = cpv.customer_id
+            AND vi.category_id = cpv.category_id
+            AND vi.first_visit_at <= cpv.ts
+            AND vi.ts + :idle_hours * INTERVAL '1 hour' >= cpv.ts
+    GROUP BY vi.customer_id, vi.category_id, vi.ts, vi.category_views, vi.first_visit_at
 )
 
 SELECT
