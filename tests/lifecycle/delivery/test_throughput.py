@@ -172,3 +172,76 @@ def test_worker_processes_render_what_the_process_renders(duck_shop, signer):
     assert in_workers[0].subject
     assert in_workers[2].title
     assert "does not exist" in in_workers[3]
+
+
+def _plan_nodes(plan: dict):
+    yield plan
+    for child in plan.get("Plans", ()):
+        yield from _plan_nodes(child)
+
+
+def test_a_wave_writes_its_ledger_rows_by_key_whatever_the_claim_index_holds(postgres_warehouse):
+    """Every wave of a dispatch writes its outcomes and verdicts in one UPDATE. PostgreSQL must find those
+    rows by their keys. Through the partial index of claimed rows, which the statistics often count as
+    empty and a busy dispatch fills with dead entries until the next vacuum, the write read the whole index
+    on every wave (11 ms against 0.6 ms by key on a 100 k-customer shop)."""
+    from datetime import timedelta
+
+    from lifecycle import sql
+    from lifecycle.migrations import migrate
+    from lifecycle.warehouse import Warehouse
+
+    wh = postgres_warehouse
+    migrate(wh)
+    with wh.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO crm.send_ledger (send_key, chain_id, step_id, instance_id, trigger_key, "
+            "customer_id, channel, message_kind, template, variant, context, planned_at, send_after, "
+            "local_send_date, expires_at, run_key, state, attempts, updated_at, claim_token) "
+            "SELECT 'k' || g, 'c', 's', 'i' || g, 't', g, 'push', 'content', 'x', 'a', '{}', "
+            "TIMESTAMP '2026-11-01', TIMESTAMP '2026-11-01', DATE '2026-11-01', TIMESTAMP '2026-12-01', 'r', "
+            "CASE WHEN g <= 5000 THEN 'sending' ELSE 'sent' END, 1, TIMESTAMP '2026-11-01', "
+            "CASE WHEN g <= 5000 THEN 'old-claim' END FROM generate_series(1, 20000) AS g"
+        )
+    with wh.begin() as conn:
+        # the claimed rows of an earlier wave were sent: their index entries are dead, the statistics see none
+        conn.exec_driver_sql("UPDATE crm.send_ledger SET state = 'sent' WHERE claim_token = 'old-claim'")
+    with wh.begin() as conn:
+        conn.exec_driver_sql("ANALYZE crm.send_ledger")
+        conn.exec_driver_sql(
+            "UPDATE crm.send_ledger SET state = 'sending', claim_token = 'claim' "
+            "WHERE send_key IN ('k6001', 'k6002', 'k6003')"
+        )
+    now = NOW + timedelta(minutes=1)
+    keys = ["k6001", "k6002", "k6003"]
+    n = len(keys)
+    params = {
+        "is_outcomes": [True] * n,
+        "claim_tokens": ["claim"] * n,
+        "send_keys": keys,
+        "states": ["sent"] * n,
+        "reasons": [None] * n,
+        "send_afters": [None] * n,
+        "recipients": ["token"] * n,
+        "provider_message_ids": ["m1", "m2", "m3"],
+        "last_errors": [None] * n,
+        "sent_ats": [now] * n,
+        "segments": [None] * n,
+        "costs": [None] * n,
+        "now": now,
+    }
+    statement = sql.single_statement("delivery/apply_wave.sql")
+    with wh.begin() as conn:
+        (plan,) = Warehouse.execute(conn, "EXPLAIN (FORMAT JSON) " + statement, **params).scalar_one()
+        assert Warehouse.execute(conn, statement, **params).rowcount == n
+    reads = {
+        (node["Node Type"], node.get("Index Name"))
+        for node in _plan_nodes(plan["Plan"])
+        if node.get("Relation Name") == "send_ledger" and node["Node Type"] != "ModifyTable"
+    }
+    assert reads == {("Index Scan", "send_ledger_pkey")}
+    with wh.begin() as conn:
+        written = sorted(
+            conn.exec_driver_sql("SELECT send_key, state FROM crm.send_ledger WHERE claim_token = 'claim'")
+        )
+    assert written == [(k, "sent") for k in keys]
