@@ -13,6 +13,10 @@
 -- item: on PostgreSQL a lookup per item read each product's order lines, 35 s for an hour of 100 k events.
 -- An addition ends a cart when the customer's next addition (in time, then event id) comes after the idle
 -- hours or not at all: one pass over the window's additions, not a look-up of later ones for each.
+-- The additions and removals of the cart days are read once each (cart_additions, cart_removals) and
+-- joined to the idle carts, not looked up per cart and per item: on PostgreSQL at 1 M customers, with
+-- 100 k new events an hour, the look-ups read each customer's three days of events at random (6.6 s an
+-- hour, 27 k idle carts).
 WITH purchases AS (
     SELECT
         o.customer_id,
@@ -67,6 +71,30 @@ idle_carts AS (
         )
 ),
 
+cart_additions AS MATERIALIZED (
+    SELECT
+        a.customer_id,
+        a.product_id,
+        a.ts
+    FROM crm.events AS a
+    WHERE
+        a.event_type = 'add_to_cart'
+        AND a.ts > :since - :idle_hours * INTERVAL '1 hour' - :cart_days * INTERVAL '1 day'
+        AND a.ts <= :as_of - :idle_hours * INTERVAL '1 hour'
+),
+
+cart_removals AS MATERIALIZED (
+    SELECT
+        r.customer_id,
+        r.product_id,
+        r.ts
+    FROM crm.events AS r
+    WHERE
+        r.event_type = 'remove_from_cart'
+        AND r.ts > :since - :idle_hours * INTERVAL '1 hour' - :cart_days * INTERVAL '1 day'
+        AND r.ts <= :as_of - :idle_hours * INTERVAL '1 hour'
+),
+
 additions AS (
     SELECT
         ic.customer_id,
@@ -75,14 +103,11 @@ additions AS (
         a.product_id,
         MAX(a.ts) AS added_at
     FROM idle_carts AS ic
-    INNER JOIN crm.events AS a
+    INNER JOIN cart_additions AS a
         ON
             ic.customer_id = a.customer_id
-            AND a.event_type = 'add_to_cart'
             AND ic.ts >= a.ts
             AND a.ts > ic.ts - :cart_days * INTERVAL '1 day'
-            AND a.ts > :since - :idle_hours * INTERVAL '1 hour' - :cart_days * INTERVAL '1 day'
-            AND a.ts <= :as_of - :idle_hours * INTERVAL '1 hour'
     GROUP BY ic.customer_id, ic.event_id, ic.ts, a.product_id
 ),
 
@@ -100,15 +125,12 @@ items AS (
     WHERE
         NOT EXISTS (
             SELECT 1
-            FROM crm.events AS r
+            FROM cart_removals AS r
             WHERE
                 r.customer_id = ad.customer_id
                 AND r.product_id = ad.product_id
-                AND r.event_type = 'remove_from_cart'
                 AND r.ts >= ad.added_at
                 AND r.ts <= ad.ts
-                AND r.ts > :since - :idle_hours * INTERVAL '1 hour' - :cart_days * INTERVAL '1 day'
-                AND r.ts <= :as_of - :idle_hours * INTERVAL '1 hour'
         )
         AND NOT EXISTS (
             SELECT 1
