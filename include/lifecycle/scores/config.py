@@ -176,7 +176,7 @@ class ScoresConfig(_Section):
     #: Weekly training reads every customer up to this many buyers; above it, a fixed sample of about this
     #: many (the same customers every snapshot and every week), so training time and memory stop growing
     #: with the shop. Daily scoring always scores everyone.
-    training_customers: int = Field(1_000_000, ge=1000)
+    training_customers: int = Field(200_000, ge=1000)
     rfm: RfmConfig = RfmConfig()
     churn: ChurnConfig = ChurnConfig()
     ltv: LtvConfig = LtvConfig()
