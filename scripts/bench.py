@@ -20,7 +20,9 @@ from the same saved state:
                      the chains' part split into the entry queries (one per chain) and the advance of all
                      chains together; with two sizes 10x apart, the larger's chains + policy (and entry
                      queries) over the smaller's: the cost should follow the hour's new events, not the
-                     history (target <= 1.5x); BENCH_HOUR_ONLY=1 benches only this stage;
+                     history (target <= 1.5x), and beside it, not judged, the advance and the policy per
+                     due step at both sizes (the due steps follow the customers active in the hour);
+                     BENCH_HOUR_ONLY=1 benches only this stage;
 * weekly training    the churn and LTV models, once (it changes the state the hour is prepared from),
                      on a sample of customers above scores.yaml's training_customers;
 * daily scoring      RFM + churn + LTV for every customer;
@@ -864,6 +866,43 @@ def history_ratios(rows: list[Row]) -> list[Row]:
                 row.passed = ratio <= limit
                 row.extra = {"ratio": round(ratio, 3), "of_size": size}
                 found.append(row)
+        found += _per_due_step(rows, engine)
+    return found
+
+
+def _per_due_step(rows: list[Row], engine: str) -> list[Row]:
+    """Diagnostic, not judged: the advance and the policy work per due step, whose count follows the
+    customers active in the hour (a larger shop's own orders and carts), not its history. When the cost per
+    due step stays flat, the chains + policy ratio at 10x the customers is the due steps' ratio."""
+    stages = {"    advanced together": {}, "  contact policy": {}}
+    for r in rows:
+        key = r.stage.split(" (")[0]
+        if r.engine == engine and key in stages and r.seconds and r.rows:
+            stages[key][r.size] = r
+    advance, policy = stages.values()
+    found = []
+    for size in sorted(advance):
+        big, small = advance.get(size * 10), advance[size]
+        if big is None or size not in policy or size * 10 not in policy:
+            continue
+        per_step = {
+            n: (advance[n].median_s + policy[n].median_s) / advance[n].rows * 1000 for n in (size, size * 10)
+        }
+        ratio = per_step[size * 10] / per_step[size]
+        row = Row(
+            "advance + policy per due step, 10x", size * 10, engine, seconds=[round(per_step[size * 10], 4)]
+        )
+        row.rows = big.rows
+        row.target = (
+            f"{per_step[size * 10]:.3f} ms vs {per_step[size]:.3f} ms: {ratio:.2f}x, over "
+            f"{big.rows / small.rows:.2f}x the due steps (not judged)"
+        )
+        row.extra = {
+            "ratio": round(ratio, 3),
+            "due_steps_ratio": round(big.rows / small.rows, 3),
+            "of_size": size,
+        }
+        found.append(row)
     return found
 
 

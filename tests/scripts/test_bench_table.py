@@ -47,6 +47,39 @@ def test_the_ratio_rows_divide_the_larger_history_by_the_smaller_per_engine():
     assert "steady hour ratio" in bench.table(rows + list(found.values()), "header")
 
 
+def test_the_work_per_due_step_is_shown_beside_the_ratio_and_not_judged():
+    """The advance and the policy grow with the hour's due steps, which follow the customers active in it:
+    the table shows their cost per due step at both sizes, so a ratio that merely follows the due steps is
+    told apart from one that follows the history."""
+    bench = _bench()
+    row = bench.Row
+    rows = [
+        row(
+            "    advanced together (progress, entries, exits, due)",
+            100_000,
+            "duckdb",
+            [1.5, 1.5],
+            rows=20_000,
+        ),
+        row("  contact policy", 100_000, "duckdb", seconds=[1.0, 1.0], rows=20_000),
+        row(
+            "    advanced together (progress, entries, exits, due)",
+            1_000_000,
+            "duckdb",
+            [2.4, 2.4],
+            rows=32_000,
+        ),
+        row("  contact policy", 1_000_000, "duckdb", seconds=[1.6, 1.6], rows=32_000),
+        row("    advanced together (progress, entries, exits, due)", 100_000, "postgres", [1.0], rows=10),
+    ]
+
+    (step,) = bench.history_ratios(rows)
+
+    assert (step.engine, step.size, step.passed) == ("duckdb", 1_000_000, None)
+    assert step.extra == {"ratio": 1.0, "due_steps_ratio": 1.6, "of_size": 100_000}
+    assert step.target == "0.125 ms vs 0.125 ms: 1.00x, over 1.60x the due steps (not judged)"
+
+
 def test_sizes_are_read_with_suffixes_and_bad_ones_named():
     import pytest
 
