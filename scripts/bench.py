@@ -889,9 +889,9 @@ def _per_due_step(rows: list[Row], engine: str) -> list[Row]:
             n: (advance[n].median_s + policy[n].median_s) / advance[n].rows * 1000 for n in (size, size * 10)
         }
         ratio = per_step[size * 10] / per_step[size]
-        row = Row(
-            "advance + policy per due step, 10x", size * 10, engine, seconds=[round(per_step[size * 10], 4)]
-        )
+        # the wall column: the larger size's advance + policy, which the figures divide by its due steps
+        spent = round(advance[size * 10].median_s + policy[size * 10].median_s, 3)
+        row = Row("advance + policy per due step, 10x", size * 10, engine, seconds=[spent])
         row.rows = big.rows
         row.target = (
             f"{per_step[size * 10]:.3f} ms vs {per_step[size]:.3f} ms: {ratio:.2f}x, over "

@@ -75,7 +75,7 @@ def test_the_work_per_due_step_is_shown_beside_the_ratio_and_not_judged():
 
     (step,) = bench.history_ratios(rows)
 
-    assert (step.engine, step.size, step.passed) == ("duckdb", 1_000_000, None)
+    assert (step.engine, step.size, step.passed, step.seconds) == ("duckdb", 1_000_000, None, [4.0])
     assert step.extra == {"ratio": 1.0, "due_steps_ratio": 1.6, "of_size": 100_000}
     assert step.target == "0.125 ms vs 0.125 ms: 1.00x, over 1.60x the due steps (not judged)"
 
