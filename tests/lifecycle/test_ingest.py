@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 import pytest
+from query_plans import plan_nodes
 
 from lifecycle.ingest import ingest
 
@@ -153,12 +154,6 @@ def test_every_load_refreshes_the_statistics_of_the_tables_read_by_time(postgres
     assert _query(shop, analysed.format("events")) == [(1010,)]  # 10 rows: 1 %, analysed all the same
 
 
-def _plan_nodes(plan: dict):
-    yield plan
-    for child in plan.get("Plans", ()):
-        yield from _plan_nodes(child)
-
-
 def test_the_duplicate_check_probes_the_key_for_each_row_read_not_the_whole_history(postgres_warehouse):
     """An hour re-reads a few hundred thousand rows against tens of millions stored. Joined plainly,
     PostgreSQL hashes every stored event to find which rows read are stored already (20 s at 66 M events);
@@ -204,7 +199,7 @@ def test_the_duplicate_check_probes_the_key_for_each_row_read_not_the_whole_hist
     assert found["postgresql"] == found[None]
     scans = [
         node["Node Type"]
-        for node in _plan_nodes(plan["Plan"])
+        for node in plan_nodes(plan["Plan"])
         if node.get("Schema") == "crm" and node.get("Relation Name") == "events"
     ]
     assert scans, plan

@@ -14,6 +14,7 @@ import time
 
 from delivery_shop import NOW, add_customers, ledger, ledger_row, plan, uncapped_policy
 from provider_standins import OneSignalStandIn, SendGridStandIn
+from query_plans import plan_nodes
 
 from lifecycle.delivery.dispatch import Dispatcher, DispatchSettings
 from lifecycle.delivery.providers.onesignal import OneSignalProvider
@@ -174,12 +175,6 @@ def test_worker_processes_render_what_the_process_renders(duck_shop, signer):
     assert "does not exist" in in_workers[3]
 
 
-def _plan_nodes(plan: dict):
-    yield plan
-    for child in plan.get("Plans", ()):
-        yield from _plan_nodes(child)
-
-
 def test_a_wave_writes_its_ledger_rows_by_key_whatever_the_claim_index_holds(postgres_warehouse):
     """Every wave of a dispatch writes its outcomes and verdicts in one UPDATE. PostgreSQL must find those
     rows by their keys. Through the partial index of claimed rows, which the statistics often count as
@@ -236,7 +231,7 @@ def test_a_wave_writes_its_ledger_rows_by_key_whatever_the_claim_index_holds(pos
         assert Warehouse.execute(conn, statement, **params).rowcount == n
     reads = {
         (node["Node Type"], node.get("Index Name"))
-        for node in _plan_nodes(plan["Plan"])
+        for node in plan_nodes(plan["Plan"])
         if node.get("Relation Name") == "send_ledger" and node["Node Type"] != "ModifyTable"
     }
     assert reads == {("Index Scan", "send_ledger_pkey")}
