@@ -11,8 +11,8 @@ from __future__ import annotations
 import io
 import re
 import time
-from collections.abc import Collection, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from functools import lru_cache
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
@@ -143,6 +143,44 @@ class Warehouse:
         """
         with self._connect(lock_wait_s) as conn, conn.begin():
             yield conn
+
+    @contextmanager
+    def transactions(
+        self, generic_plans: bool = False
+    ) -> Iterator[Callable[[], AbstractContextManager[sa.Connection]]]:
+        """For one thread that commits many short transactions in a row: a factory of transactions, each
+        used as :meth:`begin` is. On PostgreSQL they all run on one connection of the pool, checked out once
+        here: a transaction then costs no checkout and no liveness ping, a round trip each.
+
+        ``generic_plans``: on that connection PostgreSQL plans each statement once, for any values of its
+        parameters, and reuses the plan (``plan_cache_mode = force_generic_plan``; the driver prepares a
+        statement from its fifth execution on). Only for statements whose best plan does not depend on the
+        values, such as the dispatch's send-time check, which took 0.5 ms to plan and 0.2 ms to run. The
+        setting is undone before the connection goes back to the pool; a connection that failed is closed.
+
+        On DuckDB each transaction opens its own connection, as :meth:`begin` does, so the file can still be
+        let go between them."""
+        if self.dialect != "postgresql":
+            yield self.begin
+            return
+        with self._connect() as held:
+
+            @contextmanager
+            def transaction() -> Iterator[sa.Connection]:
+                with held.begin():
+                    yield held
+
+            if generic_plans:
+                with transaction():
+                    held.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
+            try:
+                yield transaction
+            except BaseException:
+                held.invalidate()  # not back to the pool with the setting, or in an unknown state
+                raise
+            if generic_plans:
+                with transaction():
+                    held.exec_driver_sql("RESET plan_cache_mode")
 
     @contextmanager
     def held_open(self) -> Iterator[Warehouse]:

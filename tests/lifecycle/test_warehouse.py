@@ -91,6 +91,57 @@ def test_held_open_gives_the_engine_back_and_does_nothing_on_postgres(duckdb_war
     assert postgres_warehouse.engine is pg_engine
 
 
+def test_a_run_of_transactions_shares_one_postgres_connection_and_gives_it_back_as_it_was(postgres_warehouse):
+    """The dispatch's hand-over commits hundreds of short transactions a second: on PostgreSQL they run on
+    one connection checked out once, planning each statement once; the setting never reaches the pool."""
+
+    def plan_cache_mode(conn) -> str:
+        return conn.exec_driver_sql("SHOW plan_cache_mode").scalar()
+
+    def fail_in(transaction) -> None:
+        with transaction() as conn:
+            conn.exec_driver_sql("CREATE TEMP TABLE rolled_back (x INTEGER)")
+            raise ZeroDivisionError
+
+    with postgres_warehouse.transactions(generic_plans=True) as transaction:
+        backends, modes = set(), set()
+        for n in range(3):
+            with transaction() as conn:
+                backends.add(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar())
+                modes.add(plan_cache_mode(conn))
+                conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS seen_{n} (x INTEGER)")
+        with pytest.raises(ZeroDivisionError):
+            fail_in(transaction)
+        with transaction() as conn:  # the failed transaction was rolled back, the connection goes on
+            assert conn.exec_driver_sql("SELECT to_regclass('rolled_back')").scalar() is None
+            assert conn.exec_driver_sql("SELECT to_regclass('seen_2')").scalar() is not None
+    assert len(backends) == 1
+    assert modes == {"force_generic_plan"}
+    with postgres_warehouse.begin() as conn:  # the same pooled connection, its setting undone
+        assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() in backends
+        assert plan_cache_mode(conn) == "auto"
+
+    def thread_that_fails() -> int:
+        with postgres_warehouse.transactions(generic_plans=True) as transaction:
+            with transaction() as conn:
+                backend = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+            raise RuntimeError(backend)
+
+    with pytest.raises(RuntimeError) as failed:  # its connection is closed, not pooled with the setting
+        thread_that_fails()
+    with postgres_warehouse.begin() as conn:
+        assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() != failed.value.args[0]
+        assert plan_cache_mode(conn) == "auto"
+
+
+def test_a_run_of_duckdb_transactions_lets_the_file_go_between_them(duckdb_warehouse):
+    with duckdb_warehouse.transactions(generic_plans=True) as transaction:
+        for _ in range(2):
+            with transaction() as conn:
+                assert conn.exec_driver_sql("SELECT 1").scalar() == 1
+            assert conn.closed  # each its own connection, closed after it, as begin() does
+
+
 def test_every_duckdb_connection_keeps_to_the_memory_limit(tmp_path, monkeypatch):
     """DuckDB's own default is 80 % of the machine's memory; the project's connections set 3 GB (a first
     ingest of a large history spills beyond it instead of taking the machine), overridable by variable."""

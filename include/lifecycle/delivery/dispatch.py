@@ -893,34 +893,38 @@ class _Pipeline:
         return wave[:allowed]
 
     def _hand_over(self) -> None:
-        dispatcher, report = self.dispatcher, self.report
         try:
-            while (taken := self._take()) is not None:
-                wave, returned = taken
-                wave = self._within_rate(wave)
-                approved: list[list[Message]] = []
-                with dispatcher._db, dispatcher.warehouse.begin() as conn:
-                    # One commit: the outcomes of what returned, and the verdicts of what leaves now.
-                    write = _LedgerWrite()
-                    written = [(request.claim, outcomes) for request, outcomes in returned if outcomes]
-                    if written:
-                        dispatcher._add_outcomes(conn, written, report, write)
-                    if wave:
-                        approved = dispatcher._gate_wave(conn, wave, report, write)
-                    write.apply(conn, write.checked_at or dispatcher.clock())
-                with self.cond:
-                    for request, _ in returned:
-                        self._done(request)
-                    for request, messages in zip(wave, approved, strict=True):
-                        if not messages:
-                            self.free += 1
-                            self._done(request)
-                for request, messages in zip(wave, approved, strict=True):
-                    if messages:
-                        self.senders.submit(self._send, request, messages)
+            with self.dispatcher.warehouse.transactions(generic_plans=True) as transaction:
+                self._waves(transaction)
         except BaseException as exc:  # the warehouse failed: the run stops, the caller raises it
             log.exception("dispatch: handing requests over failed")
             self._fail(exc)
+
+    def _waves(self, transaction: Callable[[], contextlib.AbstractContextManager[sa.Connection]]) -> None:
+        dispatcher, report = self.dispatcher, self.report
+        while (taken := self._take()) is not None:
+            wave, returned = taken
+            wave = self._within_rate(wave)
+            approved: list[list[Message]] = []
+            with dispatcher._db, transaction() as conn:
+                # One commit: the outcomes of what returned, and the verdicts of what leaves now.
+                write = _LedgerWrite()
+                written = [(request.claim, outcomes) for request, outcomes in returned if outcomes]
+                if written:
+                    dispatcher._add_outcomes(conn, written, report, write)
+                if wave:
+                    approved = dispatcher._gate_wave(conn, wave, report, write)
+                write.apply(conn, write.checked_at or dispatcher.clock())
+            with self.cond:
+                for request, _ in returned:
+                    self._done(request)
+                for request, messages in zip(wave, approved, strict=True):
+                    if not messages:
+                        self.free += 1
+                        self._done(request)
+            for request, messages in zip(wave, approved, strict=True):
+                if messages:
+                    self.senders.submit(self._send, request, messages)
 
     def _send(self, request: _Request, messages: list[Message]) -> None:
         try:
