@@ -11,6 +11,9 @@
 -- (the idle window, the browse_hours before it), so a run reads the days it needs, not the whole history.
 -- A view is the last of its product when the next view of it (in time, then event id) comes after the idle
 -- hours or not at all: one pass over the window's views, not a look-up of later views for each of them.
+-- The price band is applied to those last views, before their earlier views are looked up: the expensive
+-- band's look-ups are a fifth of all. On PostgreSQL a look-up reads the product's views through
+-- events_product_views_idx (migration crm/0032).
 WITH window_views AS (
     SELECT
         v.customer_id,
@@ -29,11 +32,16 @@ last_views AS (
     SELECT
         wv.customer_id,
         wv.product_id,
-        wv.ts
+        wv.ts,
+        p.category_id,
+        p.price
     FROM window_views AS wv
+    INNER JOIN crm.products AS p ON wv.product_id = p.product_id
     WHERE
         wv.ts <= :as_of - :idle_hours * INTERVAL '1 hour'
         AND (wv.next_view_at IS NULL OR wv.next_view_at > wv.ts + :idle_hours * INTERVAL '1 hour')
+        AND p.price >= :min_price
+        AND p.price < :max_price
 ),
 
 browsed AS (
@@ -41,6 +49,8 @@ browsed AS (
         lv.customer_id,
         lv.product_id,
         lv.ts,
+        lv.category_id,
+        lv.price,
         COUNT(*) AS views,
         SUM(COALESCE(w.duration_s, 0)) AS view_seconds,
         MIN(w.ts) AS first_view_at
@@ -54,7 +64,7 @@ browsed AS (
             AND w.ts > lv.ts - :browse_hours * INTERVAL '1 hour'
             AND w.ts > :since - :idle_hours * INTERVAL '1 hour' - :browse_hours * INTERVAL '1 hour'
             AND w.ts <= :as_of - :idle_hours * INTERVAL '1 hour'
-    GROUP BY lv.customer_id, lv.product_id, lv.ts
+    GROUP BY lv.customer_id, lv.product_id, lv.ts, lv.category_id, lv.price
     HAVING COUNT(*) >= :min_views OR SUM(COALESCE(w.duration_s, 0)) >= :min_seconds
 )
 
@@ -63,17 +73,14 @@ SELECT
     'product-' || CAST(b.product_id AS VARCHAR) AS trigger_key,
     b.ts AS triggered_at,
     b.product_id,
-    p.category_id,
+    b.category_id,
     CAST(b.product_id AS VARCHAR) AS product_ids,
-    p.price AS trigger_value,
+    b.price AS trigger_value,
     b.views,
     b.view_seconds
 FROM browsed AS b
-INNER JOIN crm.products AS p ON b.product_id = p.product_id
 WHERE
-    p.price >= :min_price
-    AND p.price < :max_price
-    AND NOT EXISTS (
+    NOT EXISTS (
         SELECT 1
         FROM crm.events AS c
         WHERE
