@@ -164,25 +164,36 @@ def test_every_duckdb_connection_keeps_to_the_memory_limit(tmp_path, monkeypatch
         Warehouse(f"duckdb:///{tmp_path / 'bad.duckdb'}")
 
 
-def test_postgres_sessions_run_without_jit_unless_the_url_asks_for_it(postgres_warehouse):
-    """JIT compiling took 140 ms of an entry query that read nothing; every session the project opens has
-    it off, through rollbacks and new pooled connections, and a URL's own options win."""
+def test_postgres_sessions_run_without_jit_and_with_ssd_page_costs_unless_the_url_asks_otherwise(
+    postgres_warehouse,
+):
+    """JIT compiling took 140 ms of an entry query that read nothing; a random page costed as on a spinning
+    disk made the cart query read a 73 M-row table whole. Every session the project opens has JIT off and
+    random_page_cost 1.1, through rollbacks and new pooled connections, and a URL's own options win."""
 
-    def jit(warehouse):
+    def settings(warehouse):
         with warehouse.engine.connect() as conn:
-            value = conn.exec_driver_sql("SHOW jit").scalar()
+            value = (
+                conn.exec_driver_sql("SHOW jit").scalar(),
+                conn.exec_driver_sql("SHOW random_page_cost").scalar(),
+            )
             conn.rollback()
             return value
 
-    assert jit(postgres_warehouse) == "off"
-    assert jit(postgres_warehouse) == "off"  # the pooled connection, after a rollback
+    assert settings(postgres_warehouse) == ("off", "1.1")
+    assert settings(postgres_warehouse) == ("off", "1.1")  # the pooled connection, after a rollback
     postgres_warehouse.engine.dispose()
-    assert jit(postgres_warehouse) == "off"
-    asked = Warehouse(postgres_warehouse.url.update_query_dict({"options": "-c jit=on"}))
-    try:
-        assert jit(asked) == "on"
-    finally:
-        asked.engine.dispose()
+    assert settings(postgres_warehouse) == ("off", "1.1")
+    for options, expected in (
+        ("-c jit=on", ("on", "1.1")),
+        ("-c random_page_cost=4", ("off", "4")),
+        ("-c jit=on -c random_page_cost=2", ("on", "2")),
+    ):
+        asked = Warehouse(postgres_warehouse.url.update_query_dict({"options": options}))
+        try:
+            assert settings(asked) == expected, options
+        finally:
+            asked.engine.dispose()
 
 
 def test_statistics_are_refreshed_after_a_write_the_planner_has_not_seen(
