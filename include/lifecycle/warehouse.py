@@ -96,8 +96,8 @@ def _postgres_engine(url: sa.URL) -> sa.Engine:
       read the whole table to find the 0.9 M cart additions of its three days (4.5–7.2 s); at 1.1 it reads
       them through the ``(event_type, ts)`` index (1.5 s)."""
     engine = sa.create_engine(url, pool_pre_ping=True)
-    options = str(url.query.get("options", ""))
-    settings = {name: value for name, value in POSTGRES_SESSION.items() if name not in options}
+    own = set(re.findall(r"-c\s*([\w.]+)\s*=", str(url.query.get("options", ""))))
+    settings = {name: value for name, value in POSTGRES_SESSION.items() if name not in own}
     if not settings:
         return engine
 

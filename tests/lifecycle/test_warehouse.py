@@ -188,6 +188,7 @@ def test_postgres_sessions_run_without_jit_and_with_ssd_page_costs_unless_the_ur
         ("-c jit=on", ("on", "1.1")),
         ("-c random_page_cost=4", ("off", "4")),
         ("-c jit=on -c random_page_cost=2", ("on", "2")),
+        ("-c jit_above_cost=1000", ("off", "1.1")),  # another setting whose name starts alike
     ):
         asked = Warehouse(postgres_warehouse.url.update_query_dict({"options": options}))
         try:
