@@ -12,7 +12,10 @@ from the same saved state:
                      as many (BENCH_STREAM_HOURS hours in all; by default the longest stretch an entry query
                      reads, 75 h: a cart's 3 days and its idle hours), so every window read holds the
                      same stream at both sizes and the carts and visits of those hours come due in it
-                     as in any hour of a steady stream; not the first run: the chains
+                     as in any hour of a steady stream; the streamed events are those of an evenly
+                     spread sample of BENCH_STREAM_CUSTOMERS customers (default 100 k, every customer of
+                     the smallest shop), so the same number of people visit at every size; not the
+                     first run: the chains
                      and the policy already ran an hour earlier, on models trained and scores computed,
                      looking back BENCH_WARMUP_LOOKBACK (default 4h, the late grace and an hour: the timed
                      hour re-reads no older trigger; "chain" for each chain's first_run_lookback, 2-3 days,
@@ -336,7 +339,7 @@ def stage_prepare_hour(url: str, new_events: str) -> dict:
     decide(warehouse, "bench-chains-prev", END - HOUR)
     with warehouse.begin() as conn:
         warehouse.insert_df(conn, "shop.events", last)
-    return {"injected": len(last), "stream_hours": hours}
+    return {"injected": len(last), "stream_hours": hours, "stream_customers": stream_customers()}
 
 
 def stream_hours() -> int:
@@ -404,19 +407,43 @@ def warmup_chains() -> dict:
     }
 
 
+def stream_customers() -> int:
+    """How many of the shop's customers the streamed events come from (BENCH_STREAM_CUSTOMERS, default
+    100,000: every customer of the smallest shop benched).
+
+    The same new events at 10x the history means the same visitors too. Copied from every customer of a
+    larger shop, the stream's 100 k events an hour would come from ten times as many people as in the
+    smaller one (whose customers each visit again and again in 75 hours of such a stream), and each person
+    is an entry, a cap and a due step of their own: the hour would measure how many people the stream
+    reaches, not the history. So a shop with more customers than this streams the events of an evenly
+    spread sample of them (every n-th customer id; ids do not follow sign-up times), as many as the
+    smaller shop has, each with a history ten times as long around them."""
+    text = os.environ.get("BENCH_STREAM_CUSTOMERS", "").strip() or "100000"
+    try:
+        customers = parse_size(text)
+    except SystemExit:
+        customers = 0
+    if customers < 1:
+        raise SystemExit(f"bench: BENCH_STREAM_CUSTOMERS={text!r}: give a number of customers, at least 1")
+    return customers
+
+
 def new_event_hours(warehouse, count: int, hours: int) -> list:
     """``count`` new events for each of the last ``hours`` hours, the timed one last, as frames of
-    ``shop.events``: copies, with new ids, of the ``count * hours`` most recent events before those hours,
-    in their order (the oldest again after the newest when the shop holds fewer), one block of ``count``
-    per hour, each block's times spread over its hour (so a visit's events keep their order), loaded half a
-    second after they happen."""
+    ``shop.events``: copies, with new ids, of the ``count * hours`` most recent events before those hours
+    of the streaming customers (:func:`stream_customers`), in their order (the oldest again after the
+    newest when they have fewer), one block of ``count`` per hour, each block's times spread over its hour
+    (so a visit's events keep their order), loaded half a second after they happen."""
     import numpy as np
     import pandas as pd
 
     first = END - hours * HOUR
     with warehouse.begin() as conn:
+        shop_customers = conn.exec_driver_sql("SELECT COUNT(*) FROM shop.customers").scalar() or 0
+        every = max(shop_customers // stream_customers(), 1)
+        sample = f" AND customer_id % {every} = 0" if every > 1 else ""
         recent = pd.read_sql_query(
-            f"SELECT * FROM shop.events WHERE ts < '{first.isoformat(sep=' ')}' "
+            f"SELECT * FROM shop.events WHERE ts < '{first.isoformat(sep=' ')}'{sample} "
             f"ORDER BY event_id DESC LIMIT {int(count) * hours}",
             conn,
         )
@@ -755,7 +782,7 @@ def bench(engine: str, size: int, runs: int, new_events: int, dispatch_messages:
         )
         log("scoring, the hour before, injecting new events (not timed)")
         prepared, _ = child("prepare_hour", store.rename("ingested", "hour"), str(new_events))
-        prepared = {k: prepared[k] for k in ("injected", "stream_hours")}
+        prepared = {k: prepared[k] for k in ("injected", "stream_hours", "stream_customers")}
         store.note("hour", prepared)
     if os.environ.get("BENCH_HOUR_ONLY") != "1":
         log("daily scoring")
@@ -770,6 +797,8 @@ def bench(engine: str, size: int, runs: int, new_events: int, dispatch_messages:
     hour.judge(TARGET_HOUR_S, f"< {TARGET_HOUR_S:.0f} s, < {rss_target_mb(size) // 1024} GB")
     hour.extra["new_events"] = prepared["injected"]
     hour.extra["stream_hours"] = prepared["stream_hours"]
+    # an hour saved by an older bench streamed from every customer
+    hour.extra["stream_customers"] = prepared.get("stream_customers", "all")
     idle = hour.extra.get("idle_chains", "")
     for label, key, count in (
         ("  hourly ingest", "ingest_s", hour.rows),

@@ -169,6 +169,45 @@ def test_each_streamed_hour_gets_its_own_block_of_recent_events_in_their_order(d
     assert bench.stream_hours() == bench.longest_entry_hours() == 75
 
 
+def test_a_larger_shop_streams_the_events_of_an_evenly_spread_sample_of_as_many_customers(
+    duckdb_migrated, monkeypatch
+):
+    """The same new events at 10x the history come from as many people: a shop with more customers than
+    BENCH_STREAM_CUSTOMERS streams the events of every n-th customer id only; one with no more streams all."""
+    import pandas as pd
+    import pytest
+
+    bench = _bench()
+    end = bench.END
+    with duckdb_migrated.begin() as conn:
+        duckdb_migrated.insert_df(conn, "shop.customers", pd.DataFrame({"customer_id": range(1, 7)}))
+        events = pd.DataFrame(
+            {
+                "event_id": range(1, 25),
+                "customer_id": list(range(1, 7)) * 4,
+                "event_type": ["view"] * 24,
+                "ts": [end - pd.Timedelta(hours=30) + pd.Timedelta(minutes=n) for n in range(24)],
+            }
+        )
+        events["loaded_at"] = events["ts"]
+        duckdb_migrated.insert_df(conn, "shop.events", events)
+
+    monkeypatch.setenv("BENCH_STREAM_CUSTOMERS", "2")  # 6 customers: every third id
+    frames = bench.new_event_hours(duckdb_migrated, 4, 2)
+    assert [list(f["customer_id"]) for f in frames] == [[3, 6, 3, 6], [3, 6, 3, 6]]
+    assert sorted(i for f in frames for i in f["event_id"]) == list(range(25, 33))
+    monkeypatch.setenv("BENCH_STREAM_CUSTOMERS", "4")  # 6 // 4: every id
+    frames = bench.new_event_hours(duckdb_migrated, 6, 2)
+    assert {c for f in frames for c in f["customer_id"]} == set(range(1, 7))
+    monkeypatch.delenv("BENCH_STREAM_CUSTOMERS")
+    assert bench.stream_customers() == 100_000
+    monkeypatch.setenv("BENCH_STREAM_CUSTOMERS", "1M")
+    assert bench.stream_customers() == 1_000_000
+    monkeypatch.setenv("BENCH_STREAM_CUSTOMERS", "some")
+    with pytest.raises(SystemExit, match="BENCH_STREAM_CUSTOMERS='some'"):
+        bench.stream_customers()
+
+
 def test_a_copy_that_does_not_fit_is_refused_and_the_last_hour_run_needs_none(tmp_path, monkeypatch):
     """A 1 M-customer PostgreSQL shop is ~33 GB: a copy the disk cannot hold must stop the bench with the
     reason, not fill the disk under PostgreSQL; the steady hour's last run works on the saved state itself."""
