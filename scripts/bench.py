@@ -45,7 +45,7 @@ with the machine's description on top and written with every run's figures to da
 Warehouses live in data/bench/ (DuckDB files) or databases named bench_* on the PostgreSQL server at
 BENCH_PG_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/postgres). The generated shop is kept
 for BENCH_REUSE=1 unless the disk cannot hold it beside two working copies (a 1 M-customer PostgreSQL shop
-is ~33 GB); the per-chain entry times of the steady hour are in data/bench.json.
+is ~40 GB prepared); the per-chain entry times of the steady hour are in data/bench.json.
 """
 
 from __future__ import annotations
@@ -143,27 +143,16 @@ class Store:
     def copy(self, source: str, target: str) -> str:
         """``target`` as a fresh copy of ``source``. When the disk cannot hold another copy, the saved
         states of :data:`SPARE_STATES` (kept only so that BENCH_REUSE=1 can skip their stage) are dropped
-        first: a 1 M-customer PostgreSQL shop is ~33 GB, and the bench would otherwise keep three or four."""
+        first: a 1 M-customer PostgreSQL shop is ~40 GB prepared, and the bench would otherwise keep three or
+        four."""
         self.drop(target)
-        needed, free = self.size_bytes(source), self.free_bytes()
-        if free is not None and free < needed * 1.1 + 2 * 2**30:
-            for name in SPARE_STATES:
-                if name != source and self.exists(name):
-                    print(
-                        f"  dropping the saved {name!r} state to make room for a copy of {source!r} "
-                        f"({needed / 2**30:.1f} GB, {free / 2**30:.1f} GB free); BENCH_REUSE=1 rebuilds it",
-                        file=sys.stderr,
-                    )
-                    self.drop(name)
-            free = self.free_bytes()
-            if free is not None and free < needed * 1.1 + 2 * 2**30:
-                # Filling the disk would fail the copy half-way, or PostgreSQL itself.
-                raise SystemExit(
-                    f"bench: a copy of the saved {source!r} state of {self.engine} {self.size:,} needs "
-                    f"{needed / 2**30:.1f} GB and a margin; {free / 2**30:.1f} GB are free where it is "
-                    "written. Free some space, or run with BENCH_RUNS=1 and without BENCH_KEEP=1: the "
-                    "steady hour's last run then works on the saved state itself"
-                )
+        self.make_room(
+            self.size_bytes(source),
+            f"a copy of the saved {source!r} state",
+            keep=(source,),
+            advice="or run with BENCH_RUNS=1 and without BENCH_KEEP=1: the steady hour's last run then works "
+            "on the saved state itself",
+        )
         facts = self.noted(source)
         if facts is not None:
             self.note(target, facts)
@@ -175,6 +164,31 @@ class Store:
             strategy = " STRATEGY = FILE_COPY" if self._server_version() >= 150000 else ""
             self._admin(f'CREATE DATABASE "{self._db(target)}" TEMPLATE "{self._db(source)}"{strategy}')
         return self.url(target)
+
+    def make_room(self, needed: int, what: str, keep: tuple[str, ...] = (), advice: str = "") -> None:
+        """Check that ``needed`` bytes (and a margin) are free where the states are written before ``what``
+        writes them. When they are not, the saved states of :data:`SPARE_STATES` (kept only so that
+        BENCH_REUSE=1 can skip their stage) but those in ``keep`` are dropped first; when that is not
+        enough, the bench stops and says what needs how much: filling the disk would fail the stage half-way,
+        or PostgreSQL itself."""
+        free = self.free_bytes()
+        if free is None or free >= needed * 1.1 + 2 * 2**30:
+            return
+        for name in SPARE_STATES:
+            if name not in keep and self.exists(name):
+                print(
+                    f"  dropping the saved {name!r} state to make room for {what} ({needed / 2**30:.1f} GB, "
+                    f"{free / 2**30:.1f} GB free); BENCH_REUSE=1 rebuilds it",
+                    file=sys.stderr,
+                )
+                self.drop(name)
+        free = self.free_bytes()
+        if free is not None and free < needed * 1.1 + 2 * 2**30:
+            raise SystemExit(
+                f"bench: {what} of {self.engine} {self.size:,} needs {needed / 2**30:.1f} GB and a margin; "
+                f"{free / 2**30:.1f} GB are free where it is written. Free some space"
+                + (f", {advice}" if advice else "")
+            )
 
     def rename(self, source: str, target: str) -> str:
         """Move a saved state to another name without copying it."""
@@ -725,10 +739,27 @@ def parse_size(text: str) -> int:
     return size
 
 
+#: What the initial ingest adds to a copy of the generated shop, per byte of it: the crm tables, their indexes
+#: and the ingest's temporary tables at its peak (PostgreSQL, 1 M customers: 11 GB generated, 37 GB ingested,
+#: near 50 GB during the ingest; DuckDB, 100 k customers: 180 MB generated, 493 MB ingested).
+INGEST_GROWTH = {"postgres": 3.5, "duckdb": 2.5}
+#: What one streamed event adds, in shop.events and crm.events with their indexes (PostgreSQL 100 k
+#: customers: 7.5 M streamed events, 3.8 GB; DuckDB: 354 MB).
+STREAM_EVENT_BYTES = {"postgres": 550, "duckdb": 60}
+
+
+def ingest_growth_bytes(engine: str, generated_bytes: int) -> int:
+    return int(INGEST_GROWTH[engine] * generated_bytes)
+
+
+def stream_bytes(engine: str, new_events: int) -> int:
+    return STREAM_EVENT_BYTES[engine] * new_events * stream_hours()
+
+
 def hour_state(store: Store, last: bool) -> str:
     """The state a run of the steady hour works on: a copy of the saved hour, or for the last run, unless
     BENCH_KEEP=1, the saved hour itself (nothing reads it afterwards, and a 1 M-customer PostgreSQL shop is
-    ~33 GB: a copy may not fit)."""
+    ~40 GB: a copy may not fit)."""
     if last and os.environ.get("BENCH_KEEP") != "1":
         return store.rename("hour", "after")
     return store.copy("hour", "after")
@@ -772,15 +803,24 @@ def bench(engine: str, size: int, runs: int, new_events: int, dispatch_messages:
         log(f"initial ingest and the hour before: reusing the saved state (BENCH_REUSE=1): {prepared}")
     else:
         log("initial ingest")
-        fill(
-            Row("initial ingest", size, engine),
-            repeat(runs, lambda n: child("initial_ingest", store.copy("generated", "ingested"))),
-        ).judge()
+
+        def initial_ingest(n: int) -> tuple[dict, float]:
+            url = store.copy("generated", "ingested")
+            # the last run's shop is not copied again: it may give way to the ingest's growth
+            store.make_room(
+                ingest_growth_bytes(engine, store.size_bytes("generated")),
+                "the initial ingest's growth",
+                keep=("ingested",) + (("generated",) if n < runs - 1 else ()),
+            )
+            return child("initial_ingest", url)
+
+        fill(Row("initial ingest", size, engine), repeat(runs, initial_ingest)).judge()
         log("weekly training")
         fill(Row("weekly training", size, engine), [child("training", store.url("ingested"))]).judge(
             TARGET_TRAINING_S, f"< {TARGET_TRAINING_S / 60:.0f} min, < {rss_target_mb(size) // 1024} GB"
         )
         log("scoring, the hour before, injecting new events (not timed)")
+        store.make_room(stream_bytes(engine, new_events), "the streamed hours' events", keep=("ingested",))
         prepared, _ = child("prepare_hour", store.rename("ingested", "hour"), str(new_events))
         prepared = {k: prepared[k] for k in ("injected", "stream_hours", "stream_customers")}
         store.note("hour", prepared)

@@ -235,6 +235,37 @@ def test_a_copy_that_does_not_fit_is_refused_and_the_last_hour_run_needs_none(tm
     assert (folder / "hour.duckdb").exists()
 
 
+def test_a_stage_that_would_fill_the_disk_is_refused_before_it_writes(tmp_path, monkeypatch):
+    """The initial ingest grows a copy of the generated shop several times over, and the streamed hours add
+    their events: the bench makes room for that growth (dropping the spare shop when no later run needs it)
+    or stops and says how much is missing, before it fills the disk under PostgreSQL."""
+    import pytest
+
+    bench = _bench()
+    monkeypatch.setattr(bench, "DATA_DIR", tmp_path)
+    store = bench.Store("duckdb", 1000)
+    (store.folder / "generated.duckdb").write_bytes(b"x" * 10)
+    (store.folder / "ingested.duckdb").write_bytes(b"x" * 10)
+    free = {"bytes": 3 * 2**30}
+    monkeypatch.setattr(store, "free_bytes", lambda: free["bytes"])
+
+    store.make_room(2**29, "the initial ingest's growth", keep=("ingested",))  # 0.5 GB + margin: fits
+    assert store.exists("generated")
+    with pytest.raises(SystemExit, match=r"needs 1\.0 GB"):  # 1 GB + 2 GB margin: short by a little
+        store.make_room(2**30, "the initial ingest's growth", keep=("ingested", "generated"))
+    assert store.exists("generated")  # a later run copies it again: it is kept
+    free["bytes"] = 2**30
+    refused = r"the initial ingest's growth of duckdb 1,000 needs 4\.0 GB .* 1\.0 GB"
+    with pytest.raises(SystemExit, match=refused):
+        store.make_room(4 * 2**30, "the initial ingest's growth", keep=("ingested",))
+    assert not store.exists("generated")  # dropped first, in vain
+    assert store.exists("ingested")
+
+    assert bench.ingest_growth_bytes("postgres", 11 * 10**9) == int(3.5 * 11 * 10**9)
+    monkeypatch.setenv("BENCH_STREAM_HOURS", "75")
+    assert bench.stream_bytes("postgres", 100_000) == 550 * 100_000 * 75
+
+
 def test_a_saved_hour_keeps_how_it_was_prepared_through_copies_and_renames(tmp_path, monkeypatch):
     """BENCH_REUSE=1 reports the new events and streamed hours the saved hour was built with, not those of
     the environment that reuses it; the facts follow the state and go with it."""
