@@ -455,7 +455,7 @@ def new_event_hours(warehouse, count: int, hours: int) -> list:
     with warehouse.begin() as conn:
         shop_customers = conn.exec_driver_sql("SELECT COUNT(*) FROM shop.customers").scalar() or 0
         every = max(shop_customers // stream_customers(), 1)
-        sample = f" AND customer_id % {every} = 0" if every > 1 else ""
+        sample = f" AND MOD(customer_id, {every}) = 0" if every > 1 else ""
         recent = pd.read_sql_query(
             f"SELECT * FROM shop.events WHERE ts < '{first.isoformat(sep=' ')}'{sample} "
             f"ORDER BY event_id DESC LIMIT {int(count) * hours}",

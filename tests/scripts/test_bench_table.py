@@ -170,17 +170,18 @@ def test_each_streamed_hour_gets_its_own_block_of_recent_events_in_their_order(d
 
 
 def test_a_larger_shop_streams_the_events_of_an_evenly_spread_sample_of_as_many_customers(
-    duckdb_migrated, monkeypatch
+    migrated, monkeypatch
 ):
     """The same new events at 10x the history come from as many people: a shop with more customers than
-    BENCH_STREAM_CUSTOMERS streams the events of every n-th customer id only; one with no more streams all."""
+    BENCH_STREAM_CUSTOMERS streams the events of every n-th customer id only; one with no more streams all.
+    On both engines: the sample is part of the query text."""
     import pandas as pd
     import pytest
 
     bench = _bench()
     end = bench.END
-    with duckdb_migrated.begin() as conn:
-        duckdb_migrated.insert_df(conn, "shop.customers", pd.DataFrame({"customer_id": range(1, 7)}))
+    with migrated.begin() as conn:
+        migrated.insert_df(conn, "shop.customers", pd.DataFrame({"customer_id": range(1, 7)}))
         events = pd.DataFrame(
             {
                 "event_id": range(1, 25),
@@ -190,14 +191,14 @@ def test_a_larger_shop_streams_the_events_of_an_evenly_spread_sample_of_as_many_
             }
         )
         events["loaded_at"] = events["ts"]
-        duckdb_migrated.insert_df(conn, "shop.events", events)
+        migrated.insert_df(conn, "shop.events", events)
 
     monkeypatch.setenv("BENCH_STREAM_CUSTOMERS", "2")  # 6 customers: every third id
-    frames = bench.new_event_hours(duckdb_migrated, 4, 2)
+    frames = bench.new_event_hours(migrated, 4, 2)
     assert [list(f["customer_id"]) for f in frames] == [[3, 6, 3, 6], [3, 6, 3, 6]]
     assert sorted(i for f in frames for i in f["event_id"]) == list(range(25, 33))
     monkeypatch.setenv("BENCH_STREAM_CUSTOMERS", "4")  # 6 // 4: every id
-    frames = bench.new_event_hours(duckdb_migrated, 6, 2)
+    frames = bench.new_event_hours(migrated, 6, 2)
     assert {c for f in frames for c in f["customer_id"]} == set(range(1, 7))
     monkeypatch.delenv("BENCH_STREAM_CUSTOMERS")
     assert bench.stream_customers() == 100_000
