@@ -96,8 +96,16 @@ unscored AS (
     WHERE st.counts_as_purchase
 ),
 
--- The line's last order, with each product of the line in it, unless it no longer counts as a purchase (a
--- status that changed since the scores makes it an order loaded since).
+-- Unseen orders that no longer count as a purchase (a status that changed since the scores makes an order
+-- one loaded since): a handful, read once (a hashed list, however few lines the planner expects due).
+not_purchases AS (
+    SELECT ul.order_id
+    FROM unscored_lines AS ul
+    INNER JOIN crm.ref_order_statuses AS st ON ul.status = st.status
+    WHERE NOT st.counts_as_purchase
+),
+
+-- The line's last order, with each product of the line in it, unless it no longer counts as a purchase.
 scored AS (
     SELECT
         sd.customer_id,
@@ -115,12 +123,7 @@ scored AS (
     INNER JOIN cycles AS c ON oi.product_id = c.product_id AND sd.line = c.line
     WHERE
         sd.last_purchase_at <= :as_of
-        AND NOT EXISTS (
-            SELECT 1
-            FROM unscored_lines AS ul
-            INNER JOIN crm.ref_order_statuses AS st ON ul.status = st.status
-            WHERE ul.order_id = sd.last_order_id AND NOT st.counts_as_purchase
-        )
+        AND sd.last_order_id NOT IN (SELECT np.order_id FROM not_purchases AS np)
 ),
 
 -- Unseen orders timed by the product's cycle; the line's last order as the scores saw it is timed above,

@@ -50,3 +50,34 @@ def _indexes(node: dict) -> set:
             child.get("Index Name") for child in plan_nodes(node) if child["Node Type"] == "Bitmap Index Scan"
         }
     return {node.get("Index Name")}
+
+
+@pytest.mark.parametrize("module_warehouse", ["postgres"], indirect=True)
+def test_replenishment_checks_its_due_lines_against_the_unseen_returns_once(wh):
+    """The lines the scores say are due are checked against the unseen orders that no longer count as a
+    purchase through one hashed list: a join per line would read that list again for each of them (at 1 M
+    customers, 1,626 lines x 3,802 unseen order lines: 0.8 s of a 0.03 s query)."""
+    chain = load_chains()["replenishment"]
+    params = {
+        **chain.entry.params,
+        "since": T - 3 * H,
+        "as_of": T,
+        "scores_as_of": (T - 24 * H).date(),
+        "unscored_from": T - 24 * H,
+    }
+    with wh.begin() as conn:
+        statement = sql.single_statement(chain.entry.sql)
+        (plan,) = Warehouse.execute(conn, "EXPLAIN (FORMAT JSON) " + statement, **params).scalar_one()
+    rescans = [
+        node
+        for node in plan_nodes(plan["Plan"])
+        if node["Node Type"] == "Nested Loop"
+        and any(
+            child.get("CTE Name") == "unscored_lines"
+            for inner in node["Plans"]
+            if inner["Parent Relationship"] == "Inner"
+            for child in plan_nodes(inner)
+        )
+    ]
+    assert not rescans
+    assert any("hashed SubPlan" in str(node.get("Filter", "")) for node in plan_nodes(plan["Plan"]))
