@@ -149,7 +149,20 @@ def score(warehouse: Warehouse, as_of: date, config: ScoresConfig, run_key: str)
         warehouse.insert_df(conn, "crm.product_cycles", products)
         interval_row = pd.DataFrame([{**interval, "as_of": as_of, "scored_at": now}])
         warehouse.insert_df(conn, "crm.purchase_intervals", interval_row)
+        # What reads the scores (the send hours below, then every hour's chains and contact policy) reads the
+        # newest date: PostgreSQL must plan it on statistics that know that date, not on ones from before it,
+        # which take it for almost no rows (at 1 M customers, an hour's 1,626 replenishment lines due were
+        # estimated as one). Autovacuum may be off, or not through yet.
+        written = {
+            "crm.customer_scores": len(frame),
+            "crm.customer_line_next_orders": len(lines),
+            "crm.product_cycles": len(products),
+        }
+        warehouse.refresh_statistics(conn, written, read_by_time=tuple(written))
         send_hours = compute_send_hours(warehouse, conn, as_of, config.send_time)
+        # (the profiles hold at least the shop's 24 hours)
+        written = {"crm.customer_send_hours": send_hours["customers"], "crm.send_hour_profiles": 24}
+        warehouse.refresh_statistics(conn, written, read_by_time=tuple(written))
         warehouse.run(conn, "scores/delete_score_run.sql", as_of=as_of, run_key=run_key)
         report = ScoreReport(
             as_of=as_of,

@@ -92,6 +92,27 @@ def test_scores_are_written_per_date_and_a_rescored_date_is_replaced(shop):
     assert distribution.loc["322", "share"] == pytest.approx(1 / 3)
 
 
+@pytest.mark.parametrize("warehouse", ["postgres"], indirect=True)
+def test_postgres_plans_the_hourly_reads_of_the_newest_scores_on_statistics_that_know_that_date(shop):
+    """The hourly chains and the policy read the newest scored date: its rows must be in the planner's
+    statistics once the scoring commits (autovacuum may be off), or it takes them for almost none."""
+
+    def dates_known(table):
+        with shop.begin() as conn:
+            return conn.exec_driver_sql(
+                "SELECT COALESCE(most_common_vals::text, '') || COALESCE(histogram_bounds::text, '') "
+                "FROM pg_stats WHERE schemaname = 'crm' AND tablename = %(table)s AND attname = 'as_of'",
+                {"table": table},
+            ).scalar()
+
+    score(shop, D1, CONFIG, run_key="run-1")
+    assert "2024-05-31" in dates_known("customer_scores")
+    assert "2024-05-31" in dates_known("send_hour_profiles")
+    score(shop, D2, CONFIG, run_key="run-2")
+    assert "2024-06-30" in dates_known("customer_scores")
+    assert "2024-06-30" in dates_known("send_hour_profiles")
+
+
 def test_without_a_current_model_scores_have_rfm_but_no_probabilities(shop):
     report = score(shop, D2, CONFIG, run_key="run-1")
     assert report.churn_model_version is None
