@@ -285,3 +285,34 @@ def test_a_saved_hour_keeps_how_it_was_prepared_through_copies_and_renames(tmp_p
     store.rename("hour", "after")
     assert store.noted("hour") is None
     assert store.noted("after") == {"injected": 5000, "stream_hours": 2}
+
+
+def test_a_cold_hour_empties_the_page_cache_or_says_why_it_cannot(monkeypatch):
+    """BENCH_COLD=1 empties the page cache before each timed hour; where that is refused, the bench stops
+    and says so rather than timing a warm hour as a cold one."""
+    import pytest
+
+    bench = _bench()
+    written = []
+
+    class Proc:
+        def __init__(self, path):
+            self.path = path
+
+        def write_text(self, text):
+            if not allowed:
+                raise PermissionError(13, "Permission denied", self.path)
+            written.append((self.path, text))
+
+    monkeypatch.setattr(bench, "Path", Proc)
+    monkeypatch.setattr(bench.os, "sync", lambda: None)
+    allowed = True
+    monkeypatch.delenv("BENCH_COLD", raising=False)
+    bench.drop_page_cache()
+    assert written == []
+    monkeypatch.setenv("BENCH_COLD", "1")
+    bench.drop_page_cache()
+    assert written == [("/proc/sys/vm/drop_caches", "3\n")]
+    allowed = False
+    with pytest.raises(SystemExit, match="BENCH_COLD=1 needs to write /proc/sys/vm/drop_caches"):
+        bench.drop_page_cache()
