@@ -24,13 +24,7 @@ def test_the_hours_customers_are_found_through_an_index(wh, chain_id):
     """With table scans ruled out, as on a customer base too large to scan (a small one may scan instead),
     every read of the tables named is one of the indexes of migration crm/0033 (or a key look-up)."""
     chain = load_chains()[chain_id]
-    params = {
-        **chain.entry.params,
-        "since": T - 3 * H,
-        "as_of": T,
-        "scores_as_of": (T - 24 * H).date(),
-        "unscored_from": T - 24 * H,
-    }
+    params = _params(chain)
     with wh.begin() as conn:
         conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
         statement = sql.single_statement(chain.entry.sql)
@@ -41,6 +35,17 @@ def test_the_hours_customers_are_found_through_an_index(wh, chain_id):
         )
         assert reads, table
         assert reads <= indexes, (table, reads)
+
+
+def _params(chain) -> dict:
+    """The entry query's parameters for a run at T three hours after the last, on scores of the day before."""
+    return {
+        **chain.entry.params,
+        "since": T - 3 * H,
+        "as_of": T,
+        "scores_as_of": (T - 24 * H).date(),
+        "unscored_from": T - 24 * H,
+    }
 
 
 def _indexes(node: dict) -> set:
@@ -58,13 +63,7 @@ def test_replenishment_checks_its_due_lines_against_the_unseen_returns_once(wh):
     purchase through one hashed list: a join per line would read that list again for each of them (at 1 M
     customers, 1,626 lines x 3,802 unseen order lines: 0.8 s of a 0.03 s query)."""
     chain = load_chains()["replenishment"]
-    params = {
-        **chain.entry.params,
-        "since": T - 3 * H,
-        "as_of": T,
-        "scores_as_of": (T - 24 * H).date(),
-        "unscored_from": T - 24 * H,
-    }
+    params = _params(chain)
     with wh.begin() as conn:
         statement = sql.single_statement(chain.entry.sql)
         (plan,) = Warehouse.execute(conn, "EXPLAIN (FORMAT JSON) " + statement, **params).scalar_one()
