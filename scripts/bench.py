@@ -367,16 +367,22 @@ def stream_hours() -> int:
     window holds only those, ten times as many at 10x the customers, and the ratio measures the shop's own
     traffic, not its history. With 1, only the timed hour gets new events, which are too fresh for the
     idle-based chains."""
-    text = os.environ.get("BENCH_STREAM_HOURS", "").strip()
+    return _env_count("BENCH_STREAM_HOURS", int, "a whole number of hours") or longest_entry_hours()
+
+
+def _env_count(name: str, parse, what: str) -> int | None:
+    """The positive whole number the environment variable ``name`` gives, read by ``parse``; None when it is
+    unset or empty. Anything else stops the bench and says what to give."""
+    text = os.environ.get(name, "").strip()
     if not text:
-        return longest_entry_hours()
+        return None
     try:
-        hours = int(text)
-    except ValueError:
-        hours = 0
-    if hours < 1:
-        raise SystemExit(f"bench: BENCH_STREAM_HOURS={text!r}: give a whole number of hours, at least 1")
-    return hours
+        value = parse(text)
+    except (ValueError, SystemExit):
+        value = 0
+    if value < 1:
+        raise SystemExit(f"bench: {name}={text!r}: give {what}, at least 1")
+    return value
 
 
 def longest_entry_hours() -> int:
@@ -432,14 +438,7 @@ def stream_customers() -> int:
     reaches, not the history. So a shop with more customers than this streams the events of an evenly
     spread sample of them (every n-th customer id; ids do not follow sign-up times), as many as the
     smaller shop has, each with a history ten times as long around them."""
-    text = os.environ.get("BENCH_STREAM_CUSTOMERS", "").strip() or "100000"
-    try:
-        customers = parse_size(text)
-    except SystemExit:
-        customers = 0
-    if customers < 1:
-        raise SystemExit(f"bench: BENCH_STREAM_CUSTOMERS={text!r}: give a number of customers, at least 1")
-    return customers
+    return _env_count("BENCH_STREAM_CUSTOMERS", parse_size, "a number of customers") or 100_000
 
 
 def new_event_hours(warehouse, count: int, hours: int) -> list:
