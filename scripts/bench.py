@@ -91,6 +91,14 @@ TARGET_HISTORY_RATIO = 1.5
 
 #: Saved states a copy may drop when the disk is short: kept only so that BENCH_REUSE=1 can skip a stage.
 SPARE_STATES = ("generated",)
+#: Every saved state a run writes: the generated shop, its ingested copy (renamed to the hour once the hours
+#: before the timed one are streamed in), and the copies that the scoring and the timed hour work on.
+STATES = ("generated", "ingested", "hour", "scoring", "after")
+
+
+def fits(needed: int, free: int) -> bool:
+    """Whether ``needed`` bytes fit in ``free`` with a margin (a tenth, and 2 GB for everything else)."""
+    return free >= needed * 1.1 + 2 * 2**30
 
 
 class Store:
@@ -172,7 +180,7 @@ class Store:
         enough, the bench stops and says what needs how much: filling the disk would fail the stage half-way,
         or PostgreSQL itself."""
         free = self.free_bytes()
-        if free is None or free >= needed * 1.1 + 2 * 2**30:
+        if free is None or fits(needed, free):
             return
         for name in SPARE_STATES:
             if name not in keep and self.exists(name):
@@ -183,12 +191,16 @@ class Store:
                 )
                 self.drop(name)
         free = self.free_bytes()
-        if free is not None and free < needed * 1.1 + 2 * 2**30:
+        if free is not None and not fits(needed, free):
             raise SystemExit(
                 f"bench: {what} of {self.engine} {self.size:,} needs {needed / 2**30:.1f} GB and a margin; "
                 f"{free / 2**30:.1f} GB are free where it is written. Free some space"
                 + (f", {advice}" if advice else "")
             )
+
+    def footprint_bytes(self) -> int:
+        """What this size and engine's saved states take now (a run replaces them, or reuses them)."""
+        return sum(self.size_bytes(name) for name in STATES if self.exists(name))
 
     def rename(self, source: str, target: str) -> str:
         """Move a saved state to another name without copying it."""
@@ -748,8 +760,66 @@ INGEST_GROWTH = {"postgres": 3.5, "duckdb": 9.0}
 STREAM_EVENT_BYTES = {"postgres": 550, "duckdb": 60}
 
 
+#: What the generator writes per customer (PostgreSQL 1 M customers: 11 GB; DuckDB: 1.7 GB).
+GENERATED_BYTES_PER_CUSTOMER = {"postgres": 11_000, "duckdb": 1_700}
+#: What the ingested shop keeps per byte generated, once the ingest's temporary tables are gone (PostgreSQL
+#: 1 M customers: 11 GB generated, 37 GB ingested; DuckDB: 1.7 and 2.7 GB).
+INGESTED_SIZE = {"postgres": 3.4, "duckdb": 1.6}
+
+
 def ingest_growth_bytes(engine: str, generated_bytes: int) -> int:
     return int(INGEST_GROWTH[engine] * generated_bytes)
+
+
+def planned_peak(store: Store, runs: int, new_events: int, copies: bool | None = None) -> tuple[int, str]:
+    """The most the saved states of ``store`` will hold at once in this run, and when: checked before the
+    run starts (see :func:`check_room`), so that a shop too large for the disk is refused at once, not after
+    a generator and an ingest of an hour or more. Sizes not written yet are estimated from the bytes per
+    customer measured above; the spare generated shop is counted only while a later run copies it again.
+    ``copies``: whether a copy of the prepared hour is made beside it (by default: for every run of the
+    steady hour but an unkept last one, and for the scoring's runs)."""
+    if copies is None:
+        copies = runs > 1 or os.environ.get("BENCH_KEEP") == "1" or os.environ.get("BENCH_HOUR_ONLY") != "1"
+    reuse = os.environ.get("BENCH_REUSE") == "1"
+    if reuse and store.exists("hour"):
+        return store.size_bytes("hour") * (2 if copies else 1), "the steady hour on the saved hour"
+    if reuse and store.exists("generated"):
+        generated = store.size_bytes("generated")
+    else:
+        generated = GENERATED_BYTES_PER_CUSTOMER[store.engine] * store.size
+    ingest = generated * (2 if runs > 1 else 1) + ingest_growth_bytes(store.engine, generated)
+    hour = int(INGESTED_SIZE[store.engine] * generated) + stream_bytes(store.engine, new_events)
+    stages = {"the initial ingest": ingest, "the prepared hour and its copies": hour * (2 if copies else 1)}
+    stage = max(stages, key=stages.__getitem__)
+    return stages[stage], stage
+
+
+def check_room(stores: list[Store], runs: int, new_events: int) -> None:
+    """Stop before anything is written when a planned (size, engine) cannot fit where its states are
+    written: what is free there and what its own saved states take now (the run replaces or reuses them).
+    With BENCH_KEEP=1 each size's hour and its copy stay, so what they take is not free for the next."""
+    kept: dict[str, int] = {}
+    for store in stores:
+        free = store.free_bytes()
+        if free is None:
+            continue
+        needed, stage = planned_peak(store, runs, new_events)
+        available = free + store.footprint_bytes() - kept.get(store.engine, 0)
+        if not fits(needed, available):
+            least, _ = planned_peak(store, 1, new_events, copies=False)
+            advice = (
+                "run it alone with BENCH_RUNS=1, BENCH_HOUR_ONLY=1 and without BENCH_KEEP=1: then no copy "
+                f"of the prepared hour is made, and it needs about {least / 2**30:.1f} GB"
+                if fits(least, free + store.footprint_bytes())
+                else f"even one run of the hour alone needs about {least / 2**30:.1f} GB"
+            )
+            raise SystemExit(
+                f"bench: {store.engine} {store.size:,} would need about {needed / 2**30:.1f} GB and a margin "
+                f"for {stage}; {available / 2**30:.1f} GB are free where it is written. Free some space; "
+                + advice
+            )
+        if os.environ.get("BENCH_KEEP") == "1":
+            kept[store.engine] = kept.get(store.engine, 0) + needed
 
 
 def stream_bytes(engine: str, new_events: int) -> int:
@@ -1065,6 +1135,7 @@ def main() -> None:
     runs = max(int(os.environ.get("BENCH_RUNS", "3")), 1)
     new_events = int(os.environ.get("BENCH_NEW_EVENTS", "100000"))
     dispatch_messages = int(os.environ.get("BENCH_DISPATCH_MESSAGES", "0"))
+    check_room([Store(engine, size) for size in sizes for engine in engines], runs, new_events)
     header = "make bench — " + machine()
     started = time.perf_counter()
     rows: list[Row] = []

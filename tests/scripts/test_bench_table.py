@@ -267,6 +267,55 @@ def test_a_stage_that_would_fill_the_disk_is_refused_before_it_writes(tmp_path, 
     assert bench.stream_bytes("postgres", 100_000) == 550 * 100_000 * 75
 
 
+def test_a_run_too_large_for_the_disk_is_refused_before_the_generator_writes(tmp_path, monkeypatch):
+    """The whole run's room is checked before anything is written: a 1 M-customer PostgreSQL shop needs
+    about 50 GB at its initial ingest, and finding that out after a 20-minute generator wastes it. What the
+    store's own saved states take counts as free (the run replaces or reuses them); with BENCH_KEEP=1 what an
+    earlier size keeps does not."""
+    import pytest
+
+    bench = _bench()
+    monkeypatch.setattr(bench, "DATA_DIR", tmp_path)
+    for name in ("BENCH_REUSE", "BENCH_KEEP", "BENCH_HOUR_ONLY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("BENCH_STREAM_HOURS", "75")
+    gb = 2**30
+    free = {"bytes": 60 * gb}
+    small, large = bench.Store("postgres", 100_000), bench.Store("postgres", 1_000_000)
+    for store in (small, large):
+        monkeypatch.setattr(store, "free_bytes", lambda: free["bytes"])
+        monkeypatch.setattr(store, "footprint_bytes", lambda: 0)
+        monkeypatch.setattr(store, "exists", lambda name: False)
+
+    # 1 M, three runs: the prepared hour (37.4 GB ingested, 4.1 GB streamed) and a copy of it beside it
+    hour = int(3.4 * 11 * 10**9) + 550 * 100_000 * 75
+    copied = (2 * hour, "the prepared hour and its copies")
+    assert bench.planned_peak(large, runs=3, new_events=100_000) == copied
+    refused = r"postgres 1,000,000 would need about 77\.3 GB .* its copies; 60\.0 GB are free"
+    with pytest.raises(SystemExit, match=refused):
+        bench.check_room([small, large], runs=3, new_events=100_000)
+    # the initial ingest: an 11 GB shop, its copy and 38.5 GB of growth
+    monkeypatch.setenv("BENCH_HOUR_ONLY", "1")
+    needed, stage = bench.planned_peak(large, runs=1, new_events=100_000)
+    assert stage == "the initial ingest"
+    assert needed == 11 * 10**9 + int(3.5 * 11 * 10**9)
+    # one run, the hour alone: the shop gives way to the growth and no copy of the hour is made
+    bench.check_room([small, large], runs=1, new_events=100_000)
+    # its own saved states are replaced: they count as room
+    free["bytes"] = 40 * gb
+    with pytest.raises(SystemExit, match="would need"):
+        bench.check_room([large], runs=1, new_events=100_000)
+    monkeypatch.setattr(large, "footprint_bytes", lambda: 20 * gb)
+    bench.check_room([large], runs=1, new_events=100_000)
+    # kept: the 100 k hour and its copy (15.7 GB) stay while the 1 M shop is built
+    monkeypatch.setenv("BENCH_KEEP", "1")
+    free["bytes"] = 100 * gb
+    monkeypatch.setattr(large, "footprint_bytes", lambda: 0)
+    bench.check_room([large], runs=1, new_events=100_000)
+    with pytest.raises(SystemExit, match="would need"):
+        bench.check_room([small, large], runs=1, new_events=100_000)
+
+
 def test_a_saved_hour_keeps_how_it_was_prepared_through_copies_and_renames(tmp_path, monkeypatch):
     """BENCH_REUSE=1 reports the new events and streamed hours the saved hour was built with, not those of
     the environment that reuses it; the facts follow the state and go with it."""
