@@ -64,7 +64,9 @@ class TriggerIds:
         return cls(tuple(dict.fromkeys(products)), order_id, category_id, data)
 
 
+@functools.lru_cache(maxsize=65536)
 def with_utm(url: str, channel: str, chain_id: str, step_id: str) -> str:
+    """``url`` with the step's UTM query (cached: a claim links the same catalogue pages again and again)."""
     parts = urlsplit(url)
     utm = _utm(channel, chain_id, step_id)
     return urlunsplit(parts._replace(query=f"{parts.query}&{utm}" if parts.query else utm))
@@ -240,7 +242,7 @@ class ContextBuilder:
         run_data = self.run_data or RunData.load(conn, now)
         loaded = self._load(conn, claim_token)
         bought: dict[int, set[int]] = defaultdict(set)
-        for record in Warehouse.run(conn, "delivery/bought.sql", claim_token=claim_token).mappings():
+        for record in Warehouse.records(Warehouse.run(conn, "delivery/bought.sql", claim_token=claim_token)):
             bought[int(record["customer_id"])].add(int(record["product_id"]))
         recommendations = self._recommendations(rows, parsed, loaded, bought, run_data)
         Warehouse.run(conn, "delivery/stage_clear.sql", claim_token=claim_token)
@@ -295,8 +297,8 @@ class ContextBuilder:
         loaded: dict[str, dict[str, list]] = {}
         for name, (file, params) in queries.items():
             by_key: dict[str, list] = defaultdict(list)
-            for record in Warehouse.run(conn, file, claim_token=claim_token, **params).mappings():
-                by_key[record["send_key"]].append(dict(record))
+            for record in Warehouse.records(Warehouse.run(conn, file, claim_token=claim_token, **params)):
+                by_key[record["send_key"]].append(record)
             loaded[name] = by_key
         return loaded
 

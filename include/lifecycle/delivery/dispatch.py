@@ -343,10 +343,7 @@ class Dispatcher:
                 now=now,
                 batch_limit=limit,
             )
-            rows = [
-                dict(r)
-                for r in Warehouse.run(conn, "delivery/claimed.sql", claim_token=claim_token).mappings()
-            ]
+            rows = Warehouse.records(Warehouse.run(conn, "delivery/claimed.sql", claim_token=claim_token))
         if not rows:
             return None
         report.claimed += len(rows)
@@ -535,7 +532,7 @@ class Dispatcher:
     def _gate_rows(self, conn: sa.Connection, claim_token: str, rows: list[dict]) -> dict[str, GateRow]:
         extra = {
             r["send_key"]: r
-            for r in Warehouse.run(conn, "delivery/gate_rows.sql", claim_token=claim_token).mappings()
+            for r in Warehouse.records(Warehouse.run(conn, "delivery/gate_rows.sql", claim_token=claim_token))
         }
         gate_rows = {}
         for row in rows:

@@ -121,6 +121,8 @@ class Templates:
         )
         #: Compiled step templates by name: looked up once per process, not per render.
         self._compiled: dict[str, jinja2.Template] = {}
+        #: Each step's checked settings, read once per Templates (a claim asks twice per message).
+        self._step_settings: dict[tuple[str, str], StepSettings] = {}
         self.env.filters["money"] = money
         self.env.filters["date_ru"] = date_ru
 
@@ -138,6 +140,13 @@ class Templates:
         return self.settings["shop"]
 
     def step_settings(self, chain_id: str, step_id: str) -> StepSettings:
+        """A step's settings from ``messages.yaml``, checked (a bad one raises every time it is asked for)."""
+        key = (chain_id, step_id)
+        if key not in self._step_settings:
+            self._step_settings[key] = self._read_step_settings(chain_id, step_id)
+        return self._step_settings[key]
+
+    def _read_step_settings(self, chain_id: str, step_id: str) -> StepSettings:
         path = str(self.root / "messages.yaml")
         raw = (self.settings["steps"].get(chain_id) or {}).get(step_id) or {}
         recommend = raw.get("recommend", "none")
