@@ -51,6 +51,16 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def duration(text: str) -> timedelta:
+    """A command-line duration such as 7d or 12h (argparse reports a ValueError as a usage error)."""
+    from lifecycle.settings import parse_duration
+
+    value = parse_duration(text)
+    if value <= timedelta(0):
+        raise ValueError(text)
+    return value
+
+
 def utc_moment(text: str) -> datetime:
     """An ISO time; without an offset it is UTC. Returned naive, in UTC."""
     moment = datetime.fromisoformat(text)
@@ -92,7 +102,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from lifecycle.ingest import QuarantineShareError, ingest
+    from lifecycle.ingest import QuarantineShareError, ingest, ingest_history
 
     warehouse = warehouse_of(args)
     until = args.until or current_hour()
@@ -100,16 +110,22 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     say(f"ingesting the shop's tables up to {until:%Y-%m-%d %H:%M} UTC (run {run_key})")
     started = time.monotonic()
     try:
-        report = ingest(warehouse, window_end=until, run_key=run_key)
+        if args.catch_up:
+            reports = ingest_history(warehouse, until, run_key, step=args.step)
+        else:
+            reports = [ingest(warehouse, window_end=until, run_key=run_key)]
     except QuarantineShareError as exc:
         print(json.dumps(exc.report.as_dict(), indent=2, default=str))
         say(f"quality gate breached: {exc}")
         return PROBLEMS
-    print(json.dumps(report.as_dict(), indent=2, default=str))
-    loaded = sum(t.rows_loaded for t in report.tables)
+    for report in reports:
+        print(json.dumps(report.as_dict(), indent=2, default=str))
+    loaded = sum(t.rows_loaded for report in reports for t in report.tables)
+    steps = f" in {len(reports)} steps" if args.catch_up else ""
+    refreshed = sum(r.customers_refreshed for r in reports)
     say(
-        f"ingested {len(report.tables)} table(s): {loaded} rows loaded, "
-        f"{report.rows_quarantined} quarantined, {report.customers_refreshed} customers refreshed "
+        f"ingested {len(reports[-1].tables)} table(s){steps}: {loaded} rows loaded, "
+        f"{sum(r.rows_quarantined for r in reports)} quarantined, {refreshed} customer refreshes "
         f"in {time.monotonic() - started:.1f} s"
     )
     return OK
@@ -322,6 +338,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--until", type=utc_moment, default=None, help="window end (ISO, UTC); default this hour"
     )
     sub.add_argument("--run-key", default=None, help="the run's key; default cli-ingest-<time>")
+    sub.add_argument(
+        "--catch-up",
+        action="store_true",
+        help="load everything up to --until in steps, each committed on its own: for a whole history before "
+        "the hourly runs start",
+    )
+    sub.add_argument(
+        "--step",
+        type=duration,
+        default=None,
+        help="with --catch-up: how much loaded_at one step loads (e.g. 7d); default catch_up_step in "
+        "include/config/ingest.yaml",
+    )
 
     for name, help in (
         ("train", "train and gate the churn and LTV models on data up to --date"),

@@ -237,6 +237,57 @@ def ingest(
     return report
 
 
+def ingest_history(
+    warehouse: Warehouse,
+    until: datetime,
+    run_key: str,
+    step: timedelta | None = None,
+    now: datetime | None = None,
+    settings: IngestSettings | None = None,
+) -> list[IngestReport]:
+    """Catch the warehouse up to ``until`` in consecutive windows of ``step``, each an ordinary run of
+    :func:`ingest` committed on its own, from the watermark (or, before any ingest, from the earliest
+    ``loaded_at`` of any source row): for loading a retailer's whole history before the hourly runs start.
+    ``step``: the settings' ``catch_up_step`` (30 days) unless given.
+
+    One window over years holds every row, every index entry and every staged table in one transaction:
+    DuckDB keeps a primary key's index in memory while rows go in (it cannot spill), and the project's
+    DuckDB connection gives way at its memory limit. A step's transaction holds one step's rows; between
+    steps the file is let go, and its indexes with it. A catch-up stopped half-way (killed, or a step's
+    quality gate breached) leaves its committed steps and resumes from their watermark; every step is keyed
+    as the hourly runs are, so a step read again changes nothing. Returns each step's report, oldest first;
+    a step's :class:`QuarantineShareError` stops the catch-up after that step committed.
+    """
+    settings = settings or load_settings()
+    step = step or settings.catch_up_step
+    if step <= timedelta(0):
+        raise ValueError(f"the step of a catch-up must be positive, not {step}")
+    until = _naive_utc(until)
+    with warehouse.begin() as conn:
+        watermarks = {
+            row["source_table"]: row["loaded_through"]
+            for row in warehouse.run(conn, "ingest/watermark.sql").mappings()
+        }
+        start = _window_start(watermarks, None, LATE_GRACE)
+        if start == BEGINNING_OF_TIME:
+            earliest = warehouse.run(
+                conn, "ingest/earliest_loaded.sql", window_start=start, window_end=until
+            ).scalar()
+            start = earliest if earliest is not None else until
+    ends: list[datetime] = []
+    end = datetime.combine(start.date(), datetime.min.time()) + step  # steps end on whole days
+    while end < until:
+        ends.append(end)
+        end += step
+    ends.append(until)
+    reports = []
+    for end in ends:
+        log.info("catch-up %s: step to %s UTC (%d of %d)", run_key, end, len(reports) + 1, len(ends))
+        key = run_key if end == until else f"{run_key}-to-{end:%Y%m%dT%H%M}"
+        reports.append(ingest(warehouse, window_end=end, run_key=key, now=now, settings=settings))
+    return reports
+
+
 def window_params(
     start: datetime,
     window_end: datetime,

@@ -51,6 +51,8 @@ class IngestSettings(_Section):
     max_replenishment_days: int = Field(3650, ge=1, le=36_500)
     max_length: StringLimits = StringLimits()
     quality_gate: QualityGate = QualityGate()
+    #: How much of a long history one step of a catch-up loads (lifecycle.ingest.ingest_history).
+    catch_up_step: Duration = timedelta(days=30)
 
     @field_validator("earliest_business_date")
     @classmethod
@@ -64,6 +66,13 @@ class IngestSettings(_Section):
     def _skew(cls, value: timedelta) -> timedelta:
         if not timedelta(0) <= value <= timedelta(days=7):
             raise ValueError("give a duration between 0h and 7d, e.g. 1d")
+        return value
+
+    @field_validator("catch_up_step")
+    @classmethod
+    def _step(cls, value: timedelta) -> timedelta:
+        if not timedelta(hours=1) <= value <= timedelta(days=366):
+            raise ValueError("give a duration between 1h and 366d, e.g. 30d")
         return value
 
     def sql_params(self) -> dict[str, Any]:
