@@ -51,6 +51,18 @@ SOURCE_TABLES = (
 #: Tables whose newest rows the hourly chain queries read by time: their statistics are refreshed after every
 #: load (see Warehouse.refresh_statistics).
 READ_BY_TIME = ("crm.events", "crm.orders")
+#: Tables the ingest updates in place (upserts of newer versions, the customers' state, the watermarks), where
+#: a catch-up's steps leave dead row versions on PostgreSQL; the rest are only appended to.
+UPDATED_IN_PLACE = (
+    "crm.categories",
+    "crm.products",
+    "crm.customers",
+    "crm.push_tokens",
+    "crm.content_mailings",
+    "crm.orders",
+    "crm.customer_state",
+    "crm.watermarks",
+)
 #: The figures the closing statement of each table's file returns.
 _COUNTS = ("rows_read", "rows_loaded", "rows_quarantined", "rows_deferred")
 
@@ -255,8 +267,10 @@ def ingest_history(
     DuckDB connection gives way at its memory limit. A step's transaction holds one step's rows; between
     steps the file is let go, and its indexes with it. A catch-up stopped half-way (killed, or a step's
     quality gate breached) leaves its committed steps and resumes from their watermark; every step is keyed
-    as the hourly runs are, so a step read again changes nothing. Returns each step's report, oldest first;
-    a step's :class:`QuarantineShareError` stops the catch-up after that step committed.
+    as the hourly runs are, so a step read again changes nothing. On PostgreSQL the row versions that the
+    steps' updates left behind are vacuumed at the end (:data:`UPDATED_IN_PLACE`). Returns each
+    step's report, oldest first; a step's :class:`QuarantineShareError` stops the catch-up after that step
+    committed.
     """
     settings = settings or load_settings()
     step = step or settings.catch_up_step
@@ -285,6 +299,8 @@ def ingest_history(
         log.info("catch-up %s: step to %s UTC (%d of %d)", run_key, end, len(reports) + 1, len(ends))
         key = run_key if end == until else f"{run_key}-to-{end:%Y%m%dT%H%M}"
         reports.append(ingest(warehouse, window_end=end, run_key=key, now=now, settings=settings))
+    if len(reports) > 1:
+        warehouse.vacuum(UPDATED_IN_PLACE)
     return reports
 
 

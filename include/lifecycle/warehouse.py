@@ -384,6 +384,22 @@ class Warehouse:
             conn.execute(sa.text("SELECT set_config('lock_timeout', :value, true)"), {"value": previous})
         return True
 
+    def vacuum(self, tables: Collection[str]) -> list[str]:
+        """PostgreSQL: ``VACUUM (ANALYZE)`` each ``schema.table`` of ``tables``, outside any transaction
+        (``VACUUM`` cannot run inside one); returns them. For after a burst of updates that autovacuum would
+        reach only later, or never where it is off: a catch-up of a whole history rewrites each customer's
+        state once per step (the 100 k-customer demo shop's ``crm.customer_state`` grew from 14 to 45 MB,
+        450 k dead rows). DuckDB: nothing."""
+        if self.dialect != "postgresql":
+            return []
+        for table in tables:
+            if not _TABLE_NAME.fullmatch(table):
+                raise ValueError(f"not a schema.table name: {table!r}")
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for table in tables:
+                conn.exec_driver_sql(f"VACUUM (ANALYZE) {table}")
+        return list(tables)
+
     def run_script(self, conn: sa.Connection, script: str) -> None:
         """Execute a multi-statement script without parameters (migrations)."""
         raw = conn.connection.driver_connection
