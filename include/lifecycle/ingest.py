@@ -289,7 +289,9 @@ def ingest_history(
             ).scalar()
             start = earliest if earliest is not None else until
     ends: list[datetime] = []
-    end = datetime.combine(start.date(), datetime.min.time()) + step  # steps end on whole days
+    end = datetime.combine(start.date(), datetime.min.time()) + step  # steps end on the day's grid
+    while end <= start:  # a step shorter than a day: its first end after the start
+        end += step
     while end < until:
         ends.append(end)
         end += step

@@ -100,6 +100,23 @@ def test_the_catch_up_starts_at_the_earliest_row_of_any_source_table():
     assert read == set(SOURCE_TABLES)
 
 
+def test_steps_shorter_than_a_day_start_at_the_first_step_after_the_earliest_row(duckdb_warehouse):
+    """Steps end on a grid from the earliest row's midnight: the first one after that row, not before it."""
+    end = END + timedelta(hours=15)  # a history that starts in the afternoon
+    generate(duckdb_warehouse, DemoConfig(customers=20, seed=3, end=end, days=28))
+    migrate(duckdb_warehouse, ("crm",))
+    with duckdb_warehouse.begin() as conn:
+        earliest = duckdb_warehouse.run(
+            conn, "ingest/earliest_loaded.sql", window_start=datetime(1900, 1, 1), window_end=end
+        ).scalar()
+    assert earliest.hour >= 4
+    step = timedelta(hours=4)
+    reports = ingest_history(duckdb_warehouse, end, "hours", step=step, now=end)
+    assert reports[0].window_end - step <= earliest < reports[0].window_end
+    assert all(b.window_end - a.window_end == step for a, b in pairwise(reports[:-1]))
+    assert reports[-1].window_end == end
+
+
 def test_an_empty_shop_is_caught_up_in_one_run_that_loads_nothing(duckdb_warehouse):
     migrate(duckdb_warehouse)
     reports = ingest_history(duckdb_warehouse, END, "empty", now=END)
