@@ -314,22 +314,40 @@ def stage_initial_ingest(url: str) -> dict:
     BENCH_INGEST_STEP=0 in one window."""
     from lifecycle.ingest import ingest, ingest_history
     from lifecycle.migrations import migrate
-    from lifecycle.settings import parse_duration
 
     warehouse = _warehouse(url)
     migrate(warehouse)
-    text = os.environ.get("BENCH_INGEST_STEP", "").strip()
+    step = ingest_step()
     started = time.perf_counter()
-    if text == "0":
+    if step == ONE_WINDOW:
         reports = [ingest(warehouse, window_end=END - HOUR, run_key="bench-initial", now=END - HOUR)]
     else:
-        step = parse_duration(text) if text else None
         reports = ingest_history(warehouse, END - HOUR, "bench-initial", step=step, now=END - HOUR)
     return {
         "seconds": time.perf_counter() - started,
         "rows": sum(t.rows_read for report in reports for t in report.tables),
         "steps": len(reports),
     }
+
+
+#: BENCH_INGEST_STEP=0: the initial ingest reads the history in one window.
+ONE_WINDOW = timedelta(0)
+
+
+def ingest_step() -> timedelta | None:
+    """The initial ingest's catch-up step (BENCH_INGEST_STEP: a duration such as 7d; 0 for one window,
+    :data:`ONE_WINDOW`; unset for the settings' ``catch_up_step``). Anything else stops the bench."""
+    from lifecycle.settings import parse_duration
+
+    text = os.environ.get("BENCH_INGEST_STEP", "").strip()
+    if not text:
+        return None
+    if text == "0":
+        return ONE_WINDOW
+    try:
+        return parse_duration(text)
+    except ValueError:
+        raise SystemExit(f"bench: BENCH_INGEST_STEP={text!r}: give a duration such as 30d, or 0") from None
 
 
 def stage_training(url: str) -> dict:
@@ -784,8 +802,8 @@ INGESTED_SIZE = {"postgres": 3.4, "duckdb": 2.8}
 
 
 def ingest_growth_bytes(engine: str, generated_bytes: int) -> int:
-    one_window = os.environ.get("BENCH_INGEST_STEP", "").strip() == "0"
-    return int((INGEST_GROWTH if one_window else INGEST_GROWTH_IN_STEPS)[engine] * generated_bytes)
+    growth = INGEST_GROWTH if ingest_step() == ONE_WINDOW else INGEST_GROWTH_IN_STEPS
+    return int(growth[engine] * generated_bytes)
 
 
 def planned_peak(store: Store, runs: int, new_events: int, copies: bool | None = None) -> tuple[int, str]:
@@ -1152,6 +1170,7 @@ def main() -> None:
     runs = max(int(os.environ.get("BENCH_RUNS", "3")), 1)
     new_events = int(os.environ.get("BENCH_NEW_EVENTS", "100000"))
     dispatch_messages = int(os.environ.get("BENCH_DISPATCH_MESSAGES", "0"))
+    ingest_step()  # a bad BENCH_INGEST_STEP stops the bench here, not after the generator
     check_room([Store(engine, size) for size in sizes for engine in engines], runs, new_events)
     header = "make bench — " + machine()
     started = time.perf_counter()

@@ -179,11 +179,7 @@ def ingest(
     window_end = _naive_utc(window_end)
     now = _naive_utc(now or datetime.now(UTC))
     with warehouse.begin() as conn:
-        watermarks = {
-            row["source_table"]: row["loaded_through"]
-            for row in warehouse.run(conn, "ingest/watermark.sql").mappings()
-        }
-        start = _window_start(watermarks, interval_start, late_grace)
+        start = _window_start(_watermarks(warehouse, conn), interval_start, late_grace)
         report = IngestReport(run_key=run_key, window_start=start, window_end=window_end)
         params = window_params(start, window_end, now, settings, late_grace)
         warehouse.run_steps(conn, "ingest/begin.sql")
@@ -278,11 +274,7 @@ def ingest_history(
         raise ValueError(f"the step of a catch-up must be positive, not {step}")
     until = _naive_utc(until)
     with warehouse.begin() as conn:
-        watermarks = {
-            row["source_table"]: row["loaded_through"]
-            for row in warehouse.run(conn, "ingest/watermark.sql").mappings()
-        }
-        start = _window_start(watermarks, None, LATE_GRACE)
+        start = _window_start(_watermarks(warehouse, conn), None, LATE_GRACE)
         if start == BEGINNING_OF_TIME:
             earliest = warehouse.run(
                 conn, "ingest/earliest_loaded.sql", window_start=start, window_end=until
@@ -336,6 +328,14 @@ def _gate_breaches(tables: list[TableFigures], gate: QualityGate) -> list[GateBr
 def _with_reasons(breach: GateBreach, reasons: list, top: int = 3) -> GateBreach:
     mine = [(r["reason"], int(r["row_count"])) for r in reasons if r["source_table"] == breach.source_table]
     return replace(breach, top_reasons=tuple(mine[:top]))
+
+
+def _watermarks(warehouse: Warehouse, conn) -> dict[str, datetime]:
+    """How far each source table has been loaded (its ``loaded_at`` watermark)."""
+    return {
+        row["source_table"]: row["loaded_through"]
+        for row in warehouse.run(conn, "ingest/watermark.sql").mappings()
+    }
 
 
 def _window_start(watermarks: dict, interval_start: datetime | None, late_grace: timedelta) -> datetime:

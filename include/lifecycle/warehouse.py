@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import re
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from functools import lru_cache
 from pathlib import PurePath
@@ -338,10 +338,7 @@ class Warehouse:
         analysed; DuckDB keeps its statistics as it writes, so there it does nothing."""
         if self.dialect != "postgresql":
             return []
-        names = [table for table, rows in written.items() if rows > 0]
-        for table in names:
-            if not _TABLE_NAME.fullmatch(table):
-                raise ValueError(f"not a schema.table name: {table!r}")
+        names = _table_names([table for table, rows in written.items() if rows > 0])
         if not names:
             return []
         believed = {
@@ -392,13 +389,11 @@ class Warehouse:
         450 k dead rows). DuckDB: nothing."""
         if self.dialect != "postgresql":
             return []
-        for table in tables:
-            if not _TABLE_NAME.fullmatch(table):
-                raise ValueError(f"not a schema.table name: {table!r}")
+        names = _table_names(tables)
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            for table in tables:
+            for table in names:
                 conn.exec_driver_sql(f"VACUUM (ANALYZE) {table}")
-        return list(tables)
+        return names
 
     def run_script(self, conn: sa.Connection, script: str) -> None:
         """Execute a multi-statement script without parameters (migrations)."""
@@ -502,6 +497,15 @@ def _as_from_rows(column: Any, kind: str) -> Any:
 
 
 _TABLE_NAME = re.compile(r"[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*")
+
+
+def _table_names(tables: Iterable[str]) -> list[str]:
+    """``tables`` as a list, each checked to be a plain ``schema.table`` (they are written into SQL)."""
+    names = list(tables)
+    for table in names:
+        if not _TABLE_NAME.fullmatch(table):
+            raise ValueError(f"not a schema.table name: {table!r}")
+    return names
 
 
 def _execute(conn: sa.Connection, statement: str, params: Mapping[str, Any]) -> sa.CursorResult:

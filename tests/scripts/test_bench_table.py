@@ -2,6 +2,7 @@
 
 import importlib.util
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
@@ -313,6 +314,12 @@ def test_a_run_too_large_for_the_disk_is_refused_before_the_generator_writes(tmp
     assert bench.planned_peak(duck, runs=1, new_events=100_000)[0] == int(3.0 * 1_700 * 10**7)
     monkeypatch.setenv("BENCH_INGEST_STEP", "0")
     assert bench.planned_peak(duck, runs=1, new_events=100_000)[0] == int(10.0 * 1_700 * 10**7)
+    monkeypatch.setenv("BENCH_INGEST_STEP", "7d")
+    assert bench.ingest_step() == timedelta(days=7)
+    assert bench.planned_peak(duck, runs=1, new_events=100_000)[0] == int(3.0 * 1_700 * 10**7)
+    monkeypatch.setenv("BENCH_INGEST_STEP", "monthly")
+    with pytest.raises(SystemExit, match=r"BENCH_INGEST_STEP='monthly': give a duration such as 30d, or 0"):
+        bench.ingest_step()
     monkeypatch.delenv("BENCH_INGEST_STEP")
     # kept: the 100 k hour and its copy (15.7 GB) stay while the 1 M shop is built
     monkeypatch.setenv("BENCH_KEEP", "1")
