@@ -29,7 +29,8 @@ from the same saved state:
                      BENCH_HOUR_ONLY=1 benches only this stage;
 * weekly training    the churn and LTV models, once (it changes the state the hour is prepared from),
                      on a sample of customers above scores.yaml's training_customers;
-* daily scoring      RFM + churn + LTV for every customer;
+* daily scoring      RFM + churn + LTV for every customer (with BENCH_RUNS=1, after the steady hour on the
+                     state it left: no copy of the prepared hour is made);
 * dispatch <p>       one dispatch run against the local stand-in of each provider with realistic latency
                      (scripts/bench_dispatch.py), against the ceiling batch x concurrency / latency;
                      a miss says how many cores sending at the target rate would take, when that is
@@ -806,15 +807,21 @@ def ingest_growth_bytes(engine: str, generated_bytes: int) -> int:
     return int(growth[engine] * generated_bytes)
 
 
+def single_copy_free(runs: int) -> bool:
+    """Whether the prepared hour is worked on without a copy: one run (its steady hour on the saved hour
+    itself, the daily scoring after it) that does not keep it (BENCH_KEEP=1)."""
+    return runs == 1 and os.environ.get("BENCH_KEEP") != "1"
+
+
 def planned_peak(store: Store, runs: int, new_events: int, copies: bool | None = None) -> tuple[int, str]:
     """The most the saved states of ``store`` will hold at once in this run, and when: checked before the
     run starts (see :func:`check_room`), so that a shop too large for the disk is refused at once, not after
     a generator and an ingest of an hour or more. Sizes not written yet are estimated from the bytes per
     customer measured above; the spare generated shop is counted only while a later run copies it again.
-    ``copies``: whether a copy of the prepared hour is made beside it (by default: for every run of the
-    steady hour but an unkept last one, and for the scoring's runs)."""
+    ``copies``: whether a copy of the prepared hour is made beside it (by default: unless one run works on
+    it alone, see :func:`single_copy_free`)."""
     if copies is None:
-        copies = runs > 1 or os.environ.get("BENCH_KEEP") == "1" or os.environ.get("BENCH_HOUR_ONLY") != "1"
+        copies = not single_copy_free(runs)
     reuse = os.environ.get("BENCH_REUSE") == "1"
     if reuse and store.exists("hour"):
         return store.size_bytes("hour") * (2 if copies else 1), "the steady hour on the saved hour"
@@ -843,7 +850,7 @@ def check_room(stores: list[Store], runs: int, new_events: int) -> None:
         if not fits(needed, available):
             least, _ = planned_peak(store, 1, new_events, copies=False)
             advice = (
-                "run it alone with BENCH_RUNS=1, BENCH_HOUR_ONLY=1 and without BENCH_KEEP=1: then no copy "
+                "run it alone with BENCH_RUNS=1 and without BENCH_KEEP=1: then no copy "
                 f"of the prepared hour is made, and it needs about {least / 2**30:.1f} GB"
                 if fits(least, free + store.footprint_bytes())
                 else f"even one run of the hour alone needs about {least / 2**30:.1f} GB"
@@ -947,12 +954,20 @@ def bench(engine: str, size: int, runs: int, new_events: int, dispatch_messages:
         prepared, _ = child("prepare_hour", store.rename("ingested", "hour"), str(new_events))
         prepared = {k: prepared[k] for k in ("injected", "stream_hours", "stream_customers")}
         store.note("hour", prepared)
-    if os.environ.get("BENCH_HOUR_ONLY") != "1":
+
+    def daily_scoring(url_of_run) -> None:
         log("daily scoring")
         fill(
             Row("daily scoring", size, engine),
-            repeat(runs, lambda n: child("scoring", store.copy("hour", "scoring"))),
+            repeat(runs, lambda n: child("scoring", url_of_run())),
         ).judge(TARGET_SCORING_S, f"< {TARGET_SCORING_S:.0f} s, < {rss_target_mb(size) // 1024} GB")
+
+    # Each of several runs scores a copy of the prepared hour, so that every steady hour starts from it. One
+    # run scores after the steady hour, on the state it left, and no copy is made (a 10 M-customer shop is
+    # ~50 GB prepared).
+    in_place = single_copy_free(runs)
+    if os.environ.get("BENCH_HOUR_ONLY") != "1" and not in_place:
+        daily_scoring(lambda: store.copy("hour", "scoring"))
         store.drop("scoring")
     log(f"steady hour with {prepared['injected']:,} new events")
 
@@ -985,6 +1000,8 @@ def bench(engine: str, size: int, runs: int, new_events: int, dispatch_messages:
             for name in ("hour", "after"):
                 store.drop(name)
         return rows
+    if in_place:
+        daily_scoring(lambda: store.url("after"))
     log("abandoned-cart audience: floor query and pandas")
     floor = fill(
         Row("cart audience: floor query", size, engine),

@@ -302,6 +302,11 @@ def test_a_run_too_large_for_the_disk_is_refused_before_the_generator_writes(tmp
     assert needed == 11 * 10**9 + int(3.5 * 11 * 10**9)
     # one run, the hour alone: the shop gives way to the growth and no copy of the hour is made
     bench.check_room([small, large], runs=1, new_events=100_000)
+    # one run of every stage copies nothing either: its scoring works on the state the hour left
+    monkeypatch.delenv("BENCH_HOUR_ONLY")
+    assert bench.planned_peak(large, runs=1, new_events=100_000) == (needed, stage)
+    assert bench.planned_peak(large, runs=2, new_events=100_000) == copied
+    monkeypatch.setenv("BENCH_HOUR_ONLY", "1")
     # its own saved states are replaced: they count as room
     free["bytes"] = 40 * gb
     with pytest.raises(SystemExit, match="would need"):
