@@ -45,7 +45,7 @@ import sqlalchemy as sa
 
 from lifecycle import sql
 from lifecycle.delivery.context import ContextBuilder, ContextError
-from lifecycle.delivery.gate import GateCustomer, GateRow, Verdict, check
+from lifecycle.delivery.gate import GateCustomer, GateRow, HeldReceived, Verdict, check
 from lifecycle.delivery.messages import (
     EmailContent,
     Message,
@@ -70,6 +70,8 @@ log = logging.getLogger(__name__)
 
 #: How far back actually received messages matter to the send-time check (the weekly cap, with margin).
 _HISTORY = timedelta(days=8)
+#: How far ahead the content mailings of the customers held by :class:`HeldReceived` are read.
+_MAILINGS_AHEAD = timedelta(hours=1)
 #: The PostgreSQL advisory lock that serialises the send-time check of every dispatch (all channels), so
 #: two processes never approve the same customer's messages against the same history.
 GATE_LOCK_KEY = 0x6C69666563796331
@@ -209,6 +211,8 @@ class Dispatcher:
         self.limiter = RateLimiter(provider.requests_per_second)
         #: Warehouse work of the sending threads is serialised: short commits, and one writer for DuckDB.
         self._db = threading.Lock()
+        #: DuckDB: what the customers of the claims in flight received, held while the file is.
+        self._held = HeldReceived() if warehouse.dialect == "duckdb" else None
 
     # --- the run ---------------------------------------------------------------------------------------
 
@@ -303,12 +307,18 @@ class Dispatcher:
     def _anchor(self) -> Iterator[None]:
         """On DuckDB, one connection held open while claims are in flight: the many short transactions of
         their requests then reuse the open database instead of opening and checkpointing the file each
-        time. The file is let go whenever the pipeline drains (at least every ``hold_warehouse_s``)."""
+        time. The file is let go whenever the pipeline drains (at least every ``hold_warehouse_s``). While
+        it is held, no other process can write: what the claims' customers received is held in memory
+        (:class:`HeldReceived`), and forgotten when the file is let go."""
         if self.warehouse.dialect != "duckdb":
             yield
             return
-        with self.warehouse.engine.connect():
-            yield
+        self._held.clear()  # another process may have written since the file was last let go
+        try:
+            with self.warehouse.engine.connect():
+                yield
+        finally:
+            self._held.clear()
 
     def _next_due(self, channel: str) -> datetime | None:
         """When nothing is due now: the moment the next row released in this run is, if soon enough."""
@@ -352,6 +362,7 @@ class Dispatcher:
             with self.warehouse.begin() as conn:
                 contexts = self.builder.build(self.warehouse, conn, claim_token, rows, now)
                 gate_rows = self._gate_rows(conn, claim_token, rows)
+                self._hold_received(conn, [r["customer_id"] for r in rows], now)
         except Exception:
             # Not a row's fault (the warehouse or a query failed): give the whole claim back, untouched.
             self._record(
@@ -580,6 +591,10 @@ class Dispatcher:
                     continue
                 verdict = check(row, customers.get(row.customer_id), self.policy, now)
                 report.count_verdict(verdict)
+                if verdict.state == "sending" and self._held is not None:
+                    self._held.handed_over(
+                        row.customer_id, message.send_key, Received(now, row.channel, row.message_kind)
+                    )
                 write.add(
                     is_outcomes=False,
                     claim_tokens=request.claim.token,
@@ -593,30 +608,51 @@ class Dispatcher:
             approved_by_request.append(approved)
         return approved_by_request
 
+    def _hold_received(self, conn: sa.Connection, customer_ids: list[int], now: datetime) -> None:
+        """DuckDB: read what the customers not held yet received, once, for every wave of their claim."""
+        missing = self._held.missing(customer_ids, now) if self._held is not None else []
+        if missing:
+            until = now + _MAILINGS_AHEAD
+            self._held.load(missing, self._received(conn, missing, now, until), until)
+
+    @staticmethod
+    def _received(
+        conn: sa.Connection, customer_ids: list[int], now: datetime, until: datetime
+    ) -> list[dict[str, Any]]:
+        return Warehouse.records(
+            Warehouse.run(
+                conn, "delivery/gate_received.sql", customer_ids=customer_ids, since=now - _HISTORY, now=until
+            )
+        )
+
     def _gate_customers(
         self, conn: sa.Connection, customer_ids: list[int], now: datetime, not_sent: set[str] = frozenset()
     ) -> dict[int, GateCustomer]:
-        """The wave's customers only, in one read: consents, suppressions and what they received (but the
-        rows of ``not_sent``, whose requests returned without sending them)."""
-        rows = Warehouse.run(
-            conn, "delivery/gate_facts.sql", customer_ids=customer_ids, since=now - _HISTORY, now=now
-        ).mappings()
-        count_mailings = self.policy.caps.content_mailings_count
+        """The wave's customers only: consents and suppressions as they are now, and what they received
+        (but the rows of ``not_sent``, whose requests returned without sending them), read now or, on
+        DuckDB, held for their claim (:class:`HeldReceived`, where those rows are gone already)."""
         customers: dict[int, GateCustomer] = {}
         suppressions: list[tuple[int, str, str]] = []
-        received: dict[int, list[Received]] = defaultdict(list)
-        for r in rows:
+        for r in Warehouse.records(
+            Warehouse.run(conn, "delivery/gate_customers.sql", customer_ids=customer_ids)
+        ):
             if r["fact"] == "customer":
-                customers[r["customer_id"]] = GateCustomer.from_row(dict(r))
-            elif r["fact"] == "suppression":
+                customers[r["customer_id"]] = GateCustomer.from_row(r)
+            else:
                 suppressions.append((r["customer_id"], r["channel"], r["reason"]))
-            elif r["send_key"] in not_sent:
-                continue
-            elif r["source"] != "mailing" or count_mailings:
-                received[r["customer_id"]].append(Received(r["at"], r["channel"], r["kind"]))
         for customer_id, channel, reason in suppressions:
             if customer_id in customers:
                 customers[customer_id].suppressions.setdefault(channel, set()).add(reason)
+        count_mailings = self.policy.caps.content_mailings_count
+        if self._held is not None:
+            self._hold_received(conn, customer_ids, now)
+            for customer_id, customer in customers.items():
+                customer.received = self._held.received(customer_id, count_mailings)
+            return customers
+        received: dict[int, list[Received]] = defaultdict(list)
+        for r in self._received(conn, customer_ids, now, now):
+            if r["send_key"] not in not_sent and (r["source"] != "mailing" or count_mailings):
+                received[r["customer_id"]].append(Received(r["at"], r["channel"], r["kind"]))
         for customer_id, messages in received.items():
             if customer_id in customers:
                 customers[customer_id].received = sorted(messages, key=lambda m: m.at)
@@ -678,6 +714,8 @@ class Dispatcher:
                 )
                 if outcome.state not in ("sent", "unknown"):
                     write.not_sent.add(outcome.send_key)
+                    if self._held is not None and message is not None:
+                        self._held.returned_unsent(message.customer_id, outcome.send_key)
                 write.tokens += [{"token": token} for token in outcome.dead_tokens]
                 report.tokens_retired += len(outcome.dead_tokens)
                 if outcome.opted_out and message is not None:
@@ -818,6 +856,7 @@ class _Pipeline:
         self.closed = False
         self.error: BaseException | None = None
         self.senders = ThreadPoolExecutor(max_workers=self.slots, thread_name_prefix="dispatch-send")
+        self.kept: _KeptConnection | None = None
         self.thread = threading.Thread(target=self._hand_over, name="dispatch-hand-over", daemon=True)
         self.thread.start()
 
@@ -868,8 +907,11 @@ class _Pipeline:
                 returned, self.returned = self.returned, []
                 if wave or returned:
                     return wave, returned
-                if self.closed and self.free == self.slots:
-                    return None
+                if self.free == self.slots:
+                    if self.kept is not None:
+                        self.kept.close()  # drained: the file may be let go
+                    if self.closed:
+                        return None
                 self.cond.wait()
             return None
 
@@ -890,12 +932,18 @@ class _Pipeline:
         return wave[:allowed]
 
     def _hand_over(self) -> None:
+        warehouse = self.dispatcher.warehouse
         try:
-            with self.dispatcher.warehouse.transactions(generic_plans=True) as transaction:
+            with warehouse.transactions(generic_plans=True) as transaction:
+                if warehouse.dialect == "duckdb":
+                    transaction = self.kept = _KeptConnection(warehouse)
                 self._waves(transaction)
         except BaseException as exc:  # the warehouse failed: the run stops, the caller raises it
             log.exception("dispatch: handing requests over failed")
             self._fail(exc)
+        finally:
+            if self.kept is not None:
+                self.kept.close()
 
     def _waves(self, transaction: Callable[[], contextlib.AbstractContextManager[sa.Connection]]) -> None:
         dispatcher, report = self.dispatcher, self.report
@@ -940,6 +988,32 @@ class _Pipeline:
             if self.error is None:
                 self.error = exc
             self.cond.notify_all()
+
+
+class _KeptConnection:
+    """DuckDB: the hand-over's transactions on one connection, kept from wave to wave while requests are in
+    flight (a new one costs about a millisecond a wave) and closed whenever the pipeline drains, so that
+    the file can be let go (see :meth:`Dispatcher._anchor`). Used from the hand-over thread only."""
+
+    def __init__(self, warehouse: Warehouse):
+        self.warehouse = warehouse
+        self.conn: sa.Connection | None = None
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[sa.Connection]:
+        if self.conn is None:
+            self.conn = self.warehouse.engine.connect()
+        try:
+            with self.conn.begin():
+                yield self.conn
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.conn is not None:
+            conn, self.conn = self.conn, None
+            conn.close()
 
 
 @dataclass

@@ -8,13 +8,16 @@ and the minimum gap, and the freshness limit. Service messages, as at planning, 
 and caps, but not a hard bounce or a complaint.
 
 :func:`check` is a pure function (no warehouse), so every rule can be tested directly; the dispatcher loads
-the facts (``delivery/gate_facts.sql``) in one read for a wave of requests about to leave, calls it row by
-row in send order (an approved row counts against the next ones) and writes the verdicts in the same commit
-that marks the approved rows as handed over.
+the facts (``delivery/gate_customers.sql``, ``delivery/gate_received.sql``) for a wave of requests about to
+leave, calls it row by row in send order (an approved row counts against the next ones) and writes the
+verdicts in the same commit that marks the approved rows as handed over. On DuckDB what the customers
+received is held in memory between waves (:class:`HeldReceived`).
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal
@@ -145,3 +148,73 @@ def _count(messages: list[Message], zone: ZoneInfo, channel: str | None, first: 
         for m in messages
         if (channel is None or m.channel == channel) and first <= local(m.at, zone).date() <= last
     )
+
+
+class HeldReceived:
+    """What the customers of the claims in flight received, kept by a dispatch while it is the warehouse's
+    only writer: a DuckDB file is held open by one process at a time, so while the dispatch holds it
+    (its anchor) no other process can hand a message over, send a content mailing or record anything.
+    What they received then changes only by the dispatch's own hand-overs and outcomes, which are applied
+    here as they are committed. It is read from the warehouse once per claim (``delivery/gate_received.sql``,
+    for the claim's customers not held yet) instead of in every wave, a read of the whole send history on
+    DuckDB, which keeps no index on it; consents and suppressions, which a writer in the dispatch's own
+    process may still change, are read in every wave as before. Emptied whenever the file is let go.
+
+    Content mailings are read ahead up to ``until``: past it, every customer is read again."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        #: customer -> send_key -> the trigger message handed over (sent, possibly sent or in flight)
+        self._ledger: dict[int, dict[str, Message]] = {}
+        self._mailings: dict[int, list[Message]] = {}
+        self.until: datetime | None = None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._ledger.clear()
+            self._mailings.clear()
+            self.until = None
+
+    def missing(self, customer_ids: Iterable[int], now: datetime) -> list[int]:
+        """The customers of ``customer_ids`` whose history is not held (all of them once ``until`` passed)."""
+        with self._lock:
+            if self.until is not None and now > self.until:
+                self._ledger.clear()
+                self._mailings.clear()
+                self.until = None
+            return sorted({c for c in customer_ids if c not in self._ledger})
+
+    def load(self, customer_ids: Iterable[int], rows: Iterable[Mapping], until: datetime) -> None:
+        """Hold the history of ``customer_ids`` from the rows of ``delivery/gate_received.sql`` (content
+        mailings scheduled up to ``until``); customers held already keep what they have."""
+        with self._lock:
+            new = {c for c in customer_ids if c not in self._ledger}
+            for customer_id in new:
+                self._ledger[customer_id], self._mailings[customer_id] = {}, []
+            for r in rows:
+                if r["customer_id"] not in new:
+                    continue
+                message = Message(r["at"], r["channel"], r["kind"])
+                if r["source"] == "ledger":
+                    self._ledger[r["customer_id"]][r["send_key"]] = message
+                else:
+                    self._mailings[r["customer_id"]].append(message)
+            self.until = until if self.until is None else min(self.until, until)
+
+    def received(self, customer_id: int, count_mailings: bool) -> list[Message]:
+        """What the customer received, oldest first (content mailings only if they count)."""
+        with self._lock:
+            messages = list(self._ledger.get(customer_id, {}).values())
+            if count_mailings:
+                messages += self._mailings.get(customer_id, [])
+        return sorted(messages, key=lambda m: m.at)
+
+    def handed_over(self, customer_id: int, send_key: str, message: Message) -> None:
+        with self._lock:
+            if customer_id in self._ledger:
+                self._ledger[customer_id][send_key] = message
+
+    def returned_unsent(self, customer_id: int, send_key: str) -> None:
+        """A request returned without sending the row: it counts against nothing."""
+        with self._lock:
+            self._ledger.get(customer_id, {}).pop(send_key, None)

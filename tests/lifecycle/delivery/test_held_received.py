@@ -1,0 +1,135 @@
+"""What the customers received, held in memory by a DuckDB dispatch between waves: why it may be (no other
+process can write while the dispatch holds the file), how it follows the dispatch's own hand-overs and
+outcomes, and that it gives the verdicts a fresh read gives, on DuckDB and PostgreSQL alike."""
+
+import subprocess
+import sys
+from datetime import timedelta
+
+from delivery_shop import NOW, Clock, add_customers, ledger, ledger_row, plan
+from smtp_standin import SmtpStandIn
+
+from lifecycle.delivery.dispatch import Dispatcher, DispatchSettings
+from lifecycle.delivery.gate import HeldReceived
+from lifecycle.delivery.providers.smtp import SmtpProvider
+from lifecycle.delivery.send_audit import audit_sent
+from lifecycle.policy.config import Caps, PolicyConfig
+from lifecycle.policy.rules import Message
+
+TWO_EMAILS_A_DAY = PolicyConfig(
+    caps=Caps(
+        daily_total=10,
+        daily_per_channel={"email": 2, "push": 10, "sms": 10},
+        weekly_per_channel={"email": 10, "push": 10, "sms": 10},
+        min_gap=timedelta(0),
+    )
+)
+
+
+def test_the_held_history_follows_the_dispatchs_own_hand_overs_and_outcomes():
+    held = HeldReceived()
+    until = NOW + timedelta(hours=1)
+    rows = [
+        {"customer_id": 1, "channel": "email", "at": NOW - timedelta(hours=2), "kind": "trigger",
+         "source": "ledger", "send_key": "old"},
+        {"customer_id": 1, "channel": "email", "at": NOW + timedelta(minutes=30), "kind": "content",
+         "source": "mailing", "send_key": None},
+        {"customer_id": 2, "channel": "push", "at": NOW, "kind": "trigger", "source": "ledger", "send_key": "x"},
+    ]  # fmt: skip
+    assert held.missing([2, 1, 1], NOW) == [1, 2]
+    held.load([1], rows, until)  # only customer 1 was asked for: customer 2's row is not taken
+    assert held.missing([1, 2], NOW) == [2]
+    assert [m.kind for m in held.received(1, count_mailings=True)] == ["trigger", "content"]
+    assert [m.kind for m in held.received(1, count_mailings=False)] == ["trigger"]
+
+    held.handed_over(1, "new", Message(NOW, "email", "trigger"))
+    held.handed_over(3, "stray", Message(NOW, "email", "trigger"))  # a customer not held: nothing to add to
+    assert len(held.received(1, count_mailings=False)) == 2
+    assert held.missing([3], NOW) == [3]
+    held.returned_unsent(1, "new")  # its request returned without sending it
+    held.returned_unsent(1, "never-held")
+    assert [m.at for m in held.received(1, count_mailings=False)] == [NOW - timedelta(hours=2)]
+
+    # reloading a customer held already keeps what the dispatch added since
+    held.handed_over(1, "again", Message(NOW, "email", "trigger"))
+    held.load([1, 2], rows, until)
+    assert len(held.received(1, count_mailings=False)) == 2
+    assert len(held.received(2, count_mailings=False)) == 1
+    # past the mailings read ahead, every customer is read again
+    assert held.missing([1, 2], until + timedelta(seconds=1)) == [1, 2]
+    assert held.received(1, count_mailings=True) == []
+    held.load([1], rows, until)
+    held.clear()
+    assert held.missing([1], NOW) == [1]
+
+
+def _write_from_another_process(path: str) -> subprocess.CompletedProcess:
+    code = (
+        "import duckdb, sys\n"
+        "con = duckdb.connect(sys.argv[1])\n"
+        "con.execute(\"UPDATE crm.customers SET email_consent = FALSE WHERE customer_id = 1000\")\n"
+    )
+    return subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, timeout=60)
+
+
+def test_no_other_process_can_write_while_the_dispatch_holds_the_duckdb_file(duck_shop, signer, sender):
+    """The premise of holding what customers received: while the dispatch holds the DuckDB file, a write
+    from any other process (a webhook, an ingest, another channel's dispatch) is refused at the lock; once
+    the file is let go it goes through, and what was held is forgotten."""
+    add_customers(duck_shop, 1)
+    provider = SmtpProvider("127.0.0.1", 1, sender)
+    dispatcher = Dispatcher(duck_shop, provider, signer, settings=DispatchSettings(orphan_after=timedelta(0)))
+    path = duck_shop.url.database
+    with dispatcher._anchor():
+        dispatcher._held.load([1000], [], NOW + timedelta(hours=1))
+        refused = _write_from_another_process(path)
+        assert refused.returncode != 0
+        assert "lock" in refused.stderr.lower()
+        assert dispatcher._held.missing([1000], NOW) == []
+    assert dispatcher._held.missing([1000], NOW) == [1000]
+    done = _write_from_another_process(path)
+    assert done.returncode == 0, done.stderr
+    provider.close()
+
+
+def test_caps_count_earlier_claims_and_a_mailing_that_falls_due_during_the_run(shop, signer, sender):
+    """One email a claim, the clock moving a minute with each: the first email counts against the next
+    claims' rows, and so does a content mailing scheduled half a minute after the run began (read ahead on
+    DuckDB, read in each wave on PostgreSQL). Two emails a day: the first and the mailing fill the day."""
+    (customer,) = add_customers(shop, 1)
+    with shop.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO crm.content_mailings (mailing_id, name, channel, kind, audience, scheduled_at, "
+            f"loaded_at) VALUES (1, 'Весенняя распродажа', 'email', 'content', 'all', "
+            f"TIMESTAMP '{NOW + timedelta(seconds=30)}', TIMESTAMP '{NOW - timedelta(days=1)}')"
+        )
+    plan(shop, [ledger_row(f"m{n}", customer, "ru/welcome/email_1", {}) for n in range(3)])
+    clock = Clock()
+    with SmtpStandIn() as server:
+        provider = SmtpProvider("127.0.0.1", server.port, sender, concurrency=1)
+        send = provider.send
+
+        def send_and_tick(batch):
+            clock.now += timedelta(minutes=1)
+            return send(batch)
+
+        provider.send = send_and_tick
+        dispatcher = Dispatcher(
+            shop,
+            provider,
+            signer,
+            settings=DispatchSettings(orphan_after=timedelta(0), claim_size=1, render_processes=0),
+            clock=clock,
+            sleep=clock.sleep,
+            policy=TWO_EMAILS_A_DAY,
+        )
+        report = dispatcher.run("email")
+        provider.close()
+        received = server.send_keys()
+
+    states = ledger(shop)
+    assert set(received) == {"m0"}
+    assert report.requests >= 1 and report.sent == 1
+    assert report.held == {"daily_cap": 2}
+    assert {states[k]["hold_reason"] for k in ("m1", "m2")} == {"daily_cap"}
+    assert audit_sent(shop).ok
