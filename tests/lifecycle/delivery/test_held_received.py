@@ -29,13 +29,16 @@ TWO_EMAILS_A_DAY = PolicyConfig(
 def test_the_held_history_follows_the_dispatchs_own_hand_overs_and_outcomes():
     held = HeldReceived()
     until = NOW + timedelta(hours=1)
+
+    def row(customer_id, channel, at, kind, source, send_key):
+        return {"customer_id": customer_id, "channel": channel, "at": at, "kind": kind, "source": source,
+                "send_key": send_key}  # fmt: skip
+
     rows = [
-        {"customer_id": 1, "channel": "email", "at": NOW - timedelta(hours=2), "kind": "trigger",
-         "source": "ledger", "send_key": "old"},
-        {"customer_id": 1, "channel": "email", "at": NOW + timedelta(minutes=30), "kind": "content",
-         "source": "mailing", "send_key": None},
-        {"customer_id": 2, "channel": "push", "at": NOW, "kind": "trigger", "source": "ledger", "send_key": "x"},
-    ]  # fmt: skip
+        row(1, "email", NOW - timedelta(hours=2), "trigger", "ledger", "old"),
+        row(1, "email", NOW + timedelta(minutes=30), "content", "mailing", None),
+        row(2, "push", NOW, "trigger", "ledger", "x"),
+    ]
     assert held.missing([2, 1, 1], NOW) == [1, 2]
     held.load([1], rows, until)  # only customer 1 was asked for: customer 2's row is not taken
     assert held.missing([1, 2], NOW) == [2]
@@ -67,7 +70,7 @@ def _write_from_another_process(path: str) -> subprocess.CompletedProcess:
     code = (
         "import duckdb, sys\n"
         "con = duckdb.connect(sys.argv[1])\n"
-        "con.execute(\"UPDATE crm.customers SET email_consent = FALSE WHERE customer_id = 1000\")\n"
+        'con.execute("UPDATE crm.customers SET email_consent = FALSE WHERE customer_id = 1000")\n'
     )
     return subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, timeout=60)
 
@@ -129,7 +132,7 @@ def test_caps_count_earlier_claims_and_a_mailing_that_falls_due_during_the_run(s
 
     states = ledger(shop)
     assert set(received) == {"m0"}
-    assert report.requests >= 1 and report.sent == 1
+    assert report.sent == 1
     assert report.held == {"daily_cap": 2}
     assert {states[k]["hold_reason"] for k in ("m1", "m2")} == {"daily_cap"}
     assert audit_sent(shop).ok
