@@ -160,46 +160,47 @@ class HeldReceived:
     DuckDB, which keeps no index on it; consents and suppressions, which a writer in the dispatch's own
     process may still change, are read in every wave as before. Emptied whenever the file is let go.
 
-    Content mailings are read ahead up to ``until``: past it, every customer is read again."""
+    A customer's content mailings are read ahead up to a moment (``until`` of :meth:`load`); past it they
+    are read again, and the trigger messages held (kept up to date by the dispatch itself) stay."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         #: customer -> send_key -> the trigger message handed over (sent, possibly sent or in flight)
         self._ledger: dict[int, dict[str, Message]] = {}
         self._mailings: dict[int, list[Message]] = {}
-        self.until: datetime | None = None
+        self._until: dict[int, datetime] = {}
 
     def clear(self) -> None:
         with self._lock:
             self._ledger.clear()
             self._mailings.clear()
-            self.until = None
+            self._until.clear()
 
     def missing(self, customer_ids: Iterable[int], now: datetime) -> list[int]:
-        """The customers of ``customer_ids`` whose history is not held (all of them once ``until`` passed)."""
+        """The customers of ``customer_ids`` not held, or whose mailings were read up to before ``now``."""
         with self._lock:
-            if self.until is not None and now > self.until:
-                self._ledger.clear()
-                self._mailings.clear()
-                self.until = None
-            return sorted({c for c in customer_ids if c not in self._ledger})
+            return sorted({c for c in customer_ids if c not in self._until or self._until[c] < now})
 
     def load(self, customer_ids: Iterable[int], rows: Iterable[Mapping], until: datetime) -> None:
-        """Hold the history of ``customer_ids`` from the rows of ``delivery/gate_received.sql`` (content
-        mailings scheduled up to ``until``); customers held already keep what they have."""
+        """Hold what ``customer_ids`` received from the rows of ``delivery/gate_received.sql`` (content
+        mailings scheduled up to ``until``). A customer held already gets their mailings anew and keeps the
+        trigger messages held: the ledger's rows read now may miss a hand-over not yet committed."""
         with self._lock:
-            new = {c for c in customer_ids if c not in self._ledger}
-            for customer_id in new:
-                self._ledger[customer_id], self._mailings[customer_id] = {}, []
+            ids = set(customer_ids)
+            new = {c for c in ids if c not in self._ledger}
+            for customer_id in ids:
+                self._ledger.setdefault(customer_id, {})
+                self._mailings[customer_id] = []
+                self._until[customer_id] = until
             for r in rows:
-                if r["customer_id"] not in new:
+                customer_id = r["customer_id"]
+                if customer_id not in ids:
                     continue
                 message = Message(r["at"], r["channel"], r["kind"])
-                if r["source"] == "ledger":
-                    self._ledger[r["customer_id"]][r["send_key"]] = message
-                else:
-                    self._mailings[r["customer_id"]].append(message)
-            self.until = until if self.until is None else min(self.until, until)
+                if r["source"] != "ledger":
+                    self._mailings[customer_id].append(message)
+                elif customer_id in new:
+                    self._ledger[customer_id][r["send_key"]] = message
 
     def received(self, customer_id: int, count_mailings: bool) -> list[Message]:
         """What the customer received, oldest first (content mailings only if they count)."""

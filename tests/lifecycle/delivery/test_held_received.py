@@ -53,17 +53,21 @@ def test_the_held_history_follows_the_dispatchs_own_hand_overs_and_outcomes():
     held.returned_unsent(1, "never-held")
     assert [m.at for m in held.received(1, count_mailings=False)] == [NOW - timedelta(hours=2)]
 
-    # reloading a customer held already keeps what the dispatch added since
+    # reloading a customer held already keeps the trigger messages the dispatch added since
     held.handed_over(1, "again", Message(NOW, "email", "trigger"))
     held.load([1, 2], rows, until)
     assert len(held.received(1, count_mailings=False)) == 2
     assert len(held.received(2, count_mailings=False)) == 1
-    # past the mailings read ahead, every customer is read again
+    # past the mailings read ahead, the customers are read again: their mailings anew, their messages kept
+    later = until + timedelta(hours=1)
     assert held.missing([1, 2], until + timedelta(seconds=1)) == [1, 2]
-    assert held.received(1, count_mailings=True) == []
-    held.load([1], rows, until)
+    mailing = row(1, "email", until + timedelta(minutes=30), "content", "mailing", None)
+    held.load([1], [mailing], later)
+    assert [m.kind for m in held.received(1, count_mailings=True)] == ["trigger", "trigger", "content"]
+    assert held.missing([1, 2], until + timedelta(seconds=1)) == [2]
     held.clear()
     assert held.missing([1], NOW) == [1]
+    assert held.received(1, count_mailings=True) == []
 
 
 def _write_from_another_process(path: str) -> subprocess.CompletedProcess:
