@@ -226,9 +226,8 @@ def ingest(
             read_by_time=READ_BY_TIME,
         )
         refresh_started = time.monotonic()
-        report.customers_refreshed = warehouse.run(
-            conn, "ingest/refresh_customer_state.sql", now=now
-        ).rowcount
+        (refreshed,) = warehouse.run_steps(conn, "ingest/refresh_customer_state.sql", now=now)
+        report.customers_refreshed = refreshed["refreshed"]
         warehouse.refresh_statistics(conn, {"crm.customer_state": report.customers_refreshed})
         log.info(
             "customer state refreshed for %d customers (%.1f s)",

@@ -2,13 +2,17 @@
 -- costs in proportion to the hour's new rows, not to the history.
 -- Order aggregates are recomputed from crm.orders for those customers (statuses change, e.g. returns);
 -- event timestamps come from this run's new events and are merged with the stored ones by GREATEST.
--- Inputs: touched_customers, crm.orders, crm.ref_order_statuses, stage_events (this run's events).
--- Outputs: crm.customer_state (upsert). Parameters: :now.
-INSERT INTO crm.customer_state (
-    customer_id, first_order_at, last_order_at, orders_count, returned_orders_count, online_orders_count,
-    offline_orders_count, revenue_total, discount_total, avg_check, last_event_at, last_view_at,
-    last_cart_at, last_app_open_at, updated_at
-)
+-- The new rows are computed first, then the touched customers' stored rows are deleted and the new ones
+-- appended. DuckDB updates in place column by column, loading the block of each updated vector: an upsert
+-- of millions of customers (the second step of a catch-up of a 10 M-customer shop, 3 GB memory limit)
+-- read 4.3 TB from the page cache in 23 minutes without finishing; as a delete and an append, the
+-- first two steps committed in five minutes. On PostgreSQL an update is a delete and an insert anyway.
+-- Inputs: touched_customers, crm.orders, crm.ref_order_statuses, stage_events (this run's events),
+--   crm.customer_state (the stored event timestamps).
+-- Outputs: crm.customer_state; the last statement's row: refreshed (customers). Parameters: :now.
+DROP TABLE IF EXISTS refreshed_state;
+
+CREATE TEMP TABLE refreshed_state AS
 WITH order_stats AS (
     SELECT
         o.customer_id,
@@ -51,27 +55,41 @@ SELECT
     COALESCE(o.revenue_total, 0) AS revenue_total,
     COALESCE(o.discount_total, 0) AS discount_total,
     o.revenue_total / NULLIF(o.orders_count, 0) AS avg_check,
-    e.last_event_at,
-    e.last_view_at,
-    e.last_cart_at,
-    e.last_app_open_at,
-    :now AS updated_at
+    GREATEST(s.last_event_at, e.last_event_at) AS last_event_at,
+    GREATEST(s.last_view_at, e.last_view_at) AS last_view_at,
+    GREATEST(s.last_cart_at, e.last_cart_at) AS last_cart_at,
+    GREATEST(s.last_app_open_at, e.last_app_open_at) AS last_app_open_at,
+    CAST(:now AS TIMESTAMP) AS updated_at
 FROM touched_customers AS t
 INNER JOIN crm.customers AS c ON t.customer_id = c.customer_id
 LEFT JOIN order_stats AS o ON t.customer_id = o.customer_id
 LEFT JOIN event_stats AS e ON t.customer_id = e.customer_id
-ON CONFLICT (customer_id) DO UPDATE SET
-    first_order_at = excluded.first_order_at,
-    last_order_at = excluded.last_order_at,
-    orders_count = excluded.orders_count,
-    returned_orders_count = excluded.returned_orders_count,
-    online_orders_count = excluded.online_orders_count,
-    offline_orders_count = excluded.offline_orders_count,
-    revenue_total = excluded.revenue_total,
-    discount_total = excluded.discount_total,
-    avg_check = excluded.avg_check,
-    last_event_at = GREATEST(customer_state.last_event_at, excluded.last_event_at),
-    last_view_at = GREATEST(customer_state.last_view_at, excluded.last_view_at),
-    last_cart_at = GREATEST(customer_state.last_cart_at, excluded.last_cart_at),
-    last_app_open_at = GREATEST(customer_state.last_app_open_at, excluded.last_app_open_at),
-    updated_at = excluded.updated_at
+LEFT JOIN crm.customer_state AS s ON t.customer_id = s.customer_id;
+
+DELETE FROM crm.customer_state
+WHERE customer_id IN (SELECT r.customer_id FROM refreshed_state AS r);
+
+INSERT INTO crm.customer_state (
+    customer_id, first_order_at, last_order_at, orders_count, returned_orders_count, online_orders_count,
+    offline_orders_count, revenue_total, discount_total, avg_check, last_event_at, last_view_at,
+    last_cart_at, last_app_open_at, updated_at
+)
+SELECT
+    customer_id,
+    first_order_at,
+    last_order_at,
+    orders_count,
+    returned_orders_count,
+    online_orders_count,
+    offline_orders_count,
+    revenue_total,
+    discount_total,
+    avg_check,
+    last_event_at,
+    last_view_at,
+    last_cart_at,
+    last_app_open_at,
+    updated_at
+FROM refreshed_state;
+
+SELECT COUNT(*) AS refreshed FROM refreshed_state;
