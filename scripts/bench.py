@@ -41,8 +41,9 @@ from the same saved state:
                      the events of the cart window and peaks near 12 GB at 1 M customers, so it is left out
                      above BENCH_PANDAS_MAX (default 1M customers).
 
-Targets are docs/DESIGN §12's (1 M customers; smaller shops must meet them too; above 1 M, peak memory
-< 8 GB). The table is printed
+Targets are docs/DESIGN §12's (1 M customers; smaller shops must meet them too); above 1 M: the steady hour
+< 120 s, its ingest < 30 s, the daily scoring < 5 min, peak memory < 8 GB, and DuckDB's memory limit 7 GB
+unless LIFECYCLE_DUCKDB_MEMORY_LIMIT is set. The table is printed
 with the machine's description on top and written with every run's figures to data/bench.json.
 Warehouses live in data/bench/ (DuckDB files) or databases named bench_* on the PostgreSQL server at
 BENCH_PG_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/postgres). The generated shop is kept
@@ -61,6 +62,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -83,6 +85,15 @@ TARGET_RSS_MB = 4096
 #: Above 1 M customers (issue 16: 10 M on one machine) the memory target is 8 GB.
 TARGET_RSS_LARGE_MB = 8192
 LARGE_SIZE = 1_000_000
+#: Above 1 M customers (issue 16): the hourly chains run < 120 s, the hour's ingest < 30 s, the daily scoring
+#: < 5 min.
+TARGET_HOUR_LARGE_S = 120.0
+TARGET_INGEST_HOUR_LARGE_S = 30.0
+TARGET_SCORING_LARGE_S = 300.0
+#: DuckDB's memory limit for the stages of a shop above 1 M customers, unless LIFECYCLE_DUCKDB_MEMORY_LIMIT
+#: says otherwise: under the product's 3 GB, a 10 M shop's catch-up runs out of memory DuckDB cannot spill
+#: (in its third step, crm.events then holding ~75 M keys); 7 GB keeps the process under the 8 GB target.
+LARGE_DUCKDB_MEMORY_LIMIT = "7GB"
 TARGET_DISPATCH_SHARE = 0.8
 #: The hourly chains run at 10x the history, same new events: at most this many times slower.
 TARGET_HISTORY_RATIO = 1.5
@@ -767,6 +778,38 @@ def rss_target_mb(size: int) -> int:
     return TARGET_RSS_LARGE_MB if size > LARGE_SIZE else TARGET_RSS_MB
 
 
+def hour_target_s(size: int) -> float:
+    return TARGET_HOUR_LARGE_S if size > LARGE_SIZE else TARGET_HOUR_S
+
+
+def scoring_target_s(size: int) -> float:
+    return TARGET_SCORING_LARGE_S if size > LARGE_SIZE else TARGET_SCORING_S
+
+
+def stage_environment(engine: str, size: int) -> dict[str, str]:
+    """What the stages of ``size`` customers on ``engine`` run with beyond the bench's own environment:
+    DuckDB's larger memory limit above 1 M customers (:data:`LARGE_DUCKDB_MEMORY_LIMIT`), unless one is
+    set."""
+    if engine == "duckdb" and size > LARGE_SIZE and not os.environ.get("LIFECYCLE_DUCKDB_MEMORY_LIMIT"):
+        return {"LIFECYCLE_DUCKDB_MEMORY_LIMIT": LARGE_DUCKDB_MEMORY_LIMIT}
+    return {}
+
+
+@contextmanager
+def environment(extra: dict[str, str]):
+    """``extra`` in os.environ (and so in every stage's process) for the block, as it was after."""
+    before = {name: os.environ.get(name) for name in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def parse_size(text: str) -> int:
     """A number of customers: ``100000``, ``100_000``, ``100k``, ``1M``, ``10m``."""
     value = text.strip().replace("_", "").lower()
@@ -960,7 +1003,7 @@ def bench(engine: str, size: int, runs: int, new_events: int, dispatch_messages:
         fill(
             Row("daily scoring", size, engine),
             repeat(runs, lambda n: child("scoring", url_of_run())),
-        ).judge(TARGET_SCORING_S, f"< {TARGET_SCORING_S:.0f} s, < {rss_target_mb(size) // 1024} GB")
+        ).judge(limit := scoring_target_s(size), f"< {limit:.0f} s, < {rss_target_mb(size) // 1024} GB")
 
     # Each of several runs scores a copy of the prepared hour, so that every steady hour starts from it. One
     # run scores after the steady hour, on the state it left, and no copy is made (a 10 M-customer shop is
@@ -978,7 +1021,7 @@ def bench(engine: str, size: int, runs: int, new_events: int, dispatch_messages:
 
     results = repeat(runs, steady_hour)
     hour = fill(Row("steady hour: ingest + chains + policy", size, engine), results)
-    hour.judge(TARGET_HOUR_S, f"< {TARGET_HOUR_S:.0f} s, < {rss_target_mb(size) // 1024} GB")
+    hour.judge(hour_target_s(size), f"< {hour_target_s(size):.0f} s, < {rss_target_mb(size) // 1024} GB")
     hour.extra["new_events"] = prepared["injected"]
     hour.extra["stream_hours"] = prepared["stream_hours"]
     # an hour saved by an older bench streamed from every customer
@@ -995,6 +1038,10 @@ def bench(engine: str, size: int, runs: int, new_events: int, dispatch_messages:
     ):
         rows.append(Row(label, size, engine, seconds=[round(a[key], 3) for a, _ in results], rows=count))
     rows[-4].extra = {"chains with nothing to do": idle}
+    if size > LARGE_SIZE:
+        hourly_ingest = next(row for row in rows if row.stage == "  hourly ingest")
+        hourly_ingest.target = f"< {TARGET_INGEST_HOUR_LARGE_S:.0f} s"
+        hourly_ingest.passed = hourly_ingest.median_s <= TARGET_INGEST_HOUR_LARGE_S
     if os.environ.get("BENCH_HOUR_ONLY") == "1":
         if os.environ.get("BENCH_KEEP") != "1":
             for name in ("hour", "after"):
@@ -1203,7 +1250,11 @@ def main() -> None:
         parse.judge(TARGET_PARSE_S, f"< {TARGET_PARSE_S} s per file")
     for size in sizes:
         for engine in engines:
-            rows += bench(engine, size, runs, new_events, dispatch_messages)
+            extra = stage_environment(engine, size)
+            if extra:
+                print(f"{engine} {size:,}: the stages run with {extra}", file=sys.stderr)
+            with environment(extra):
+                rows += bench(engine, size, runs, new_events, dispatch_messages)
     rows += history_ratios(rows)
     if os.environ.get("BENCH_HOUR_ONLY") != "1":
         rows.append(parse)

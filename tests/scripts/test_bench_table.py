@@ -106,6 +106,22 @@ def test_memory_target_is_8_gb_above_1_m_and_a_left_out_row_prints():
     assert "cart audience: pandas way | 10,000,000 | duckdb | -" in text
 
 
+def test_above_1_m_the_targets_are_the_large_shops_and_duckdb_gets_7_gb_unless_told(monkeypatch):
+    bench = _bench()
+    assert (bench.hour_target_s(1_000_000), bench.scoring_target_s(1_000_000)) == (60.0, 60.0)
+    assert (bench.hour_target_s(10_000_000), bench.scoring_target_s(10_000_000)) == (120.0, 300.0)
+    monkeypatch.delenv("LIFECYCLE_DUCKDB_MEMORY_LIMIT", raising=False)
+    assert bench.stage_environment("duckdb", 1_000_000) == {}
+    assert bench.stage_environment("postgres", 10_000_000) == {}
+    large = bench.stage_environment("duckdb", 10_000_000)
+    assert large == {"LIFECYCLE_DUCKDB_MEMORY_LIMIT": "7GB"}
+    with bench.environment(large):
+        assert bench.os.environ["LIFECYCLE_DUCKDB_MEMORY_LIMIT"] == "7GB"
+    assert "LIFECYCLE_DUCKDB_MEMORY_LIMIT" not in bench.os.environ
+    monkeypatch.setenv("LIFECYCLE_DUCKDB_MEMORY_LIMIT", "5GB")
+    assert bench.stage_environment("duckdb", 10_000_000) == {}
+
+
 def test_the_warm_up_run_looks_back_the_late_grace_and_an_hour_unless_told(monkeypatch):
     from datetime import timedelta
 
