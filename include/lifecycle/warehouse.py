@@ -155,7 +155,7 @@ class Warehouse:
 
         ``lock_wait_s`` is how long a DuckDB file held by another process is waited for.
         """
-        with self._connect(lock_wait_s) as conn, conn.begin():
+        with self.connect(lock_wait_s) as conn, conn.begin():
             yield conn
 
     @contextmanager
@@ -177,7 +177,7 @@ class Warehouse:
         if self.dialect != "postgresql":
             yield self.begin
             return
-        with self._connect() as held:
+        with self.connect() as held:
 
             @contextmanager
             def transaction() -> Iterator[sa.Connection]:
@@ -231,7 +231,9 @@ class Warehouse:
         self._held = True  # for good: a later held_open leaves these connections be
         return replaced
 
-    def _connect(self, lock_wait_s: float = _DUCKDB_LOCK_WAIT_S) -> sa.Connection:
+    def connect(self, lock_wait_s: float = _DUCKDB_LOCK_WAIT_S) -> sa.Connection:
+        """A connection, no transaction begun, for the caller to close: a DuckDB file held by another
+        process is waited for up to ``lock_wait_s``, as in :meth:`begin`."""
         deadline = time.monotonic() + lock_wait_s
         while True:
             try:

@@ -45,7 +45,7 @@ import sqlalchemy as sa
 
 from lifecycle import sql
 from lifecycle.delivery.context import ContextBuilder, ContextError
-from lifecycle.delivery.gate import GateCustomer, GateRow, HeldReceived, Verdict, check
+from lifecycle.delivery.gate import GateCustomer, GateRow, HeldCustomers, Verdict, check
 from lifecycle.delivery.messages import (
     EmailContent,
     Message,
@@ -70,7 +70,7 @@ log = logging.getLogger(__name__)
 
 #: How far back actually received messages matter to the send-time check (the weekly cap, with margin).
 _HISTORY = timedelta(days=8)
-#: How far ahead the content mailings of the customers held by :class:`HeldReceived` are read.
+#: How far ahead the content mailings of the customers held by :class:`HeldCustomers` are read.
 _MAILINGS_AHEAD = timedelta(hours=1)
 #: The PostgreSQL advisory lock that serialises the send-time check of every dispatch (all channels), so
 #: two processes never approve the same customer's messages against the same history.
@@ -211,8 +211,8 @@ class Dispatcher:
         self.limiter = RateLimiter(provider.requests_per_second)
         #: Warehouse work of the sending threads is serialised: short commits, and one writer for DuckDB.
         self._db = threading.Lock()
-        #: DuckDB: what the customers of the claims in flight received, held while the file is.
-        self._held = HeldReceived() if warehouse.dialect == "duckdb" else None
+        #: DuckDB: the customers of the claims in flight, held while the file is.
+        self._held = HeldCustomers() if warehouse.dialect == "duckdb" else None
 
     # --- the run ---------------------------------------------------------------------------------------
 
@@ -308,8 +308,8 @@ class Dispatcher:
         """On DuckDB, one connection held open while claims are in flight: the many short transactions of
         their requests then reuse the open database instead of opening and checkpointing the file each
         time. The file is let go whenever the pipeline drains (at least every ``hold_warehouse_s``). While
-        it is held, no other process can write: what the claims' customers received is held in memory
-        (:class:`HeldReceived`), and forgotten when the file is let go."""
+        it is held, no other process can write: the claims' customers are held in memory
+        (:class:`HeldCustomers`), and forgotten when the file is let go."""
         if self.warehouse.dialect != "duckdb":
             yield
             return
@@ -362,7 +362,7 @@ class Dispatcher:
             with self.warehouse.begin() as conn:
                 contexts = self.builder.build(self.warehouse, conn, claim_token, rows, now)
                 gate_rows = self._gate_rows(conn, claim_token, rows)
-                self._hold_received(conn, [r["customer_id"] for r in rows], now)
+                self._hold(conn, [r["customer_id"] for r in rows], now)
         except Exception:
             # Not a row's fault (the warehouse or a query failed): give the whole claim back, untouched.
             self._record(
@@ -608,12 +608,13 @@ class Dispatcher:
             approved_by_request.append(approved)
         return approved_by_request
 
-    def _hold_received(self, conn: sa.Connection, customer_ids: list[int], now: datetime) -> None:
-        """DuckDB: read what the customers not held yet received, once, for every wave of their claim."""
+    def _hold(self, conn: sa.Connection, customer_ids: list[int], now: datetime) -> None:
+        """DuckDB: read the customers not held yet, once, for every wave of their claim."""
         missing = self._held.missing(customer_ids, now) if self._held is not None else []
         if missing:
             until = now + _MAILINGS_AHEAD
-            self._held.load(missing, self._received(conn, missing, now, until), until)
+            facts = self._customer_facts(conn, missing)
+            self._held.load(missing, facts, self._received(conn, missing, now, until), until)
 
     @staticmethod
     def _received(
@@ -625,12 +626,9 @@ class Dispatcher:
             )
         )
 
-    def _gate_customers(
-        self, conn: sa.Connection, customer_ids: list[int], now: datetime, not_sent: set[str] = frozenset()
-    ) -> dict[int, GateCustomer]:
-        """The wave's customers only: consents and suppressions as they are now, and what they received
-        (but the rows of ``not_sent``, whose requests returned without sending them), read now or, on
-        DuckDB, held for their claim (:class:`HeldReceived`, where those rows are gone already)."""
+    @staticmethod
+    def _customer_facts(conn: sa.Connection, customer_ids: list[int]) -> dict[int, GateCustomer]:
+        """The customers' time zones, consents and suppressions as they are now."""
         customers: dict[int, GateCustomer] = {}
         suppressions: list[tuple[int, str, str]] = []
         for r in Warehouse.records(
@@ -643,12 +641,21 @@ class Dispatcher:
         for customer_id, channel, reason in suppressions:
             if customer_id in customers:
                 customers[customer_id].suppressions.setdefault(channel, set()).add(reason)
+        return customers
+
+    def _gate_customers(
+        self, conn: sa.Connection, customer_ids: list[int], now: datetime, not_sent: set[str]
+    ) -> dict[int, GateCustomer]:
+        """The wave's customers as they are now: consents, suppressions and what they received (but the
+        rows of ``not_sent``, whose requests returned without sending them). On PostgreSQL read now, as
+        another dispatch may be writing too; on DuckDB held for their claim (:class:`HeldCustomers`, where
+        the rows of ``not_sent`` are gone already)."""
         count_mailings = self.policy.caps.content_mailings_count
         if self._held is not None:
-            self._hold_received(conn, customer_ids, now)
-            for customer_id, customer in customers.items():
-                customer.received = self._held.received(customer_id, count_mailings)
-            return customers
+            self._hold(conn, customer_ids, now)
+            held = {c: self._held.customer(c, count_mailings) for c in customer_ids}
+            return {c: customer for c, customer in held.items() if customer is not None}
+        customers = self._customer_facts(conn, customer_ids)
         received: dict[int, list[Received]] = defaultdict(list)
         for r in self._received(conn, customer_ids, now, now):
             if r["send_key"] not in not_sent and (r["source"] != "mailing" or count_mailings):
@@ -688,6 +695,7 @@ class Dispatcher:
         """The outcomes of returned requests (each with its claim) join ``write``, applied by the caller."""
         now = self.clock()
         attempts: dict[str, dict[str, int]] = {}
+        opted_out: list[dict[str, Any]] = []
         for claim, outcomes in returned:
             if any(o.state == "retry" for o in outcomes) and claim.token not in attempts:
                 attempts[claim.token] = self._attempts(conn, claim.token)
@@ -720,7 +728,7 @@ class Dispatcher:
                 report.tokens_retired += len(outcome.dead_tokens)
                 if outcome.opted_out and message is not None:
                     addresses = {address.strip().lower() for address in message.to}
-                    write.opted_out += [
+                    opted_out += [
                         {
                             "channel": message.channel,
                             "address": address,
@@ -734,6 +742,11 @@ class Dispatcher:
                     report.opted_out += len(addresses)
                 report.count(outcome)
             report.requests += 1 if claim.by_key else 0
+        if opted_out:
+            # Written before the check of the commit's wave, so that no later message goes to them.
+            conn.execute(sa.text(sql.single_statement("delivery/suppression_insert.sql")), opted_out)
+            if self._held is not None:
+                self._held.forget_facts()
 
     @staticmethod
     def _attempts(conn: sa.Connection, claim_token: str) -> dict[str, int]:
@@ -773,12 +786,12 @@ _WAVE_COLUMNS = (
 @dataclass
 class _LedgerWrite:
     """What one commit writes to the ledger: outcomes of returned requests and send-time verdicts, as the
-    parallel arrays of ``delivery/apply_wave.sql`` (one UPDATE for both), with the push tokens to retire and
-    the addresses the provider reported as opted out."""
+    parallel arrays of ``delivery/apply_wave.sql`` (one UPDATE for both), with the push tokens to retire.
+    (The addresses the provider reported as opted out are suppressed at once, see
+    :meth:`Dispatcher._add_outcomes`.)"""
 
     columns: dict[str, list[Any]] = field(default_factory=lambda: {name: [] for name in _WAVE_COLUMNS})
     tokens: list[dict[str, str]] = field(default_factory=list)
-    opted_out: list[dict[str, Any]] = field(default_factory=list)
     #: Rows whose request returned without sending them (failed, or released to be tried again).
     not_sent: set[str] = field(default_factory=set)
     #: When the send-time check of the wave ran: its approved rows are handed over at that moment.
@@ -793,8 +806,6 @@ class _LedgerWrite:
             Warehouse.run(conn, "delivery/apply_wave.sql", **self.columns, now=now)
         if self.tokens:
             conn.execute(sa.text(sql.single_statement("delivery/retire_token.sql")), self.tokens)
-        if self.opted_out:
-            conn.execute(sa.text(sql.single_statement("delivery/suppression_insert.sql")), self.opted_out)
 
 
 class _Anchor:
@@ -1002,7 +1013,7 @@ class _KeptConnection:
     @contextlib.contextmanager
     def __call__(self) -> Iterator[sa.Connection]:
         if self.conn is None:
-            self.conn = self.warehouse.engine.connect()
+            self.conn = self.warehouse.connect()
         try:
             with self.conn.begin():
                 yield self.conn

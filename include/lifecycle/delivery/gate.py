@@ -10,8 +10,8 @@ and caps, but not a hard bounce or a complaint.
 :func:`check` is a pure function (no warehouse), so every rule can be tested directly; the dispatcher loads
 the facts (``delivery/gate_customers.sql``, ``delivery/gate_received.sql``) for a wave of requests about to
 leave, calls it row by row in send order (an approved row counts against the next ones) and writes the
-verdicts in the same commit that marks the approved rows as handed over. On DuckDB what the customers
-received is held in memory between waves (:class:`HeldReceived`).
+verdicts in the same commit that marks the approved rows as handed over. On DuckDB the customers are held
+in memory between waves (:class:`HeldCustomers`).
 """
 
 from __future__ import annotations
@@ -150,21 +150,25 @@ def _count(messages: list[Message], zone: ZoneInfo, channel: str | None, first: 
     )
 
 
-class HeldReceived:
-    """What the customers of the claims in flight received, kept by a dispatch while it is the warehouse's
-    only writer: a DuckDB file is held open by one process at a time, so while the dispatch holds it
-    (its anchor) no other process can hand a message over, send a content mailing or record anything.
-    What they received then changes only by the dispatch's own hand-overs and outcomes, which are applied
-    here as they are committed. It is read from the warehouse once per claim (``delivery/gate_received.sql``,
-    for the claim's customers not held yet) instead of in every wave, a read of the whole send history on
-    DuckDB, which keeps no index on it; consents and suppressions, which a writer in the dispatch's own
-    process may still change, are read in every wave as before. Emptied whenever the file is let go.
+class HeldCustomers:
+    """The customers of the claims in flight, kept by a dispatch while it is the warehouse's only writer: a
+    DuckDB file is held open by one process at a time, so while the dispatch holds it (its anchor) no other
+    process can withdraw a consent, suppress an address, hand a message over, send a content mailing or
+    record anything. The customers then change only by the dispatch's own writes, which are applied here as
+    they happen: a row the check approves is added to what they received, a row whose request returned
+    unsent is taken away, and an opt-out the provider reported makes every customer's consents and
+    suppressions be read again (:meth:`forget_facts`). So the customers are read from the warehouse once per
+    claim (``delivery/gate_customers.sql`` and ``delivery/gate_received.sql``, for the claim's customers not
+    held yet) instead of in every wave: the wave's commit is then the only statement of the wave. Emptied
+    whenever the file is let go, when other processes get their turn.
 
-    A customer's content mailings are read ahead up to a moment (``until`` of :meth:`load`); past it they
-    are read again, and the trigger messages held (kept up to date by the dispatch itself) stay."""
+    A customer's content mailings are read ahead up to a moment (``until`` of :meth:`load`); past it the
+    customer is read again, and the trigger messages held (kept up to date by the dispatch itself) stay."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        #: customer -> time zone, consents and suppressions (None: no longer in the warehouse)
+        self._facts: dict[int, GateCustomer | None] = {}
         #: customer -> send_key -> the trigger message handed over (sent, possibly sent or in flight)
         self._ledger: dict[int, dict[str, Message]] = {}
         self._mailings: dict[int, list[Message]] = {}
@@ -172,8 +176,16 @@ class HeldReceived:
 
     def clear(self) -> None:
         with self._lock:
+            self._facts.clear()
             self._ledger.clear()
             self._mailings.clear()
+            self._until.clear()
+
+    def forget_facts(self) -> None:
+        """Consents and suppressions changed (the dispatch recorded an opt-out): every customer is read
+        again before their next check; what they received stays."""
+        with self._lock:
+            self._facts.clear()
             self._until.clear()
 
     def missing(self, customer_ids: Iterable[int], now: datetime) -> list[int]:
@@ -181,14 +193,22 @@ class HeldReceived:
         with self._lock:
             return sorted({c for c in customer_ids if c not in self._until or self._until[c] < now})
 
-    def load(self, customer_ids: Iterable[int], rows: Iterable[Mapping], until: datetime) -> None:
-        """Hold what ``customer_ids`` received from the rows of ``delivery/gate_received.sql`` (content
-        mailings scheduled up to ``until``). A customer held already gets their mailings anew and keeps the
-        trigger messages held: the ledger's rows read now may miss a hand-over not yet committed."""
+    def load(
+        self,
+        customer_ids: Iterable[int],
+        facts: Mapping[int, GateCustomer],
+        rows: Iterable[Mapping],
+        until: datetime,
+    ) -> None:
+        """Hold ``customer_ids`` as read now: their ``facts`` (a customer missing from them is no longer in
+        the warehouse) and what they received, from the rows of ``delivery/gate_received.sql`` (content
+        mailings scheduled up to ``until``). A customer held already gets their facts and mailings anew and
+        keeps the trigger messages held: the ledger's rows read now may miss a hand-over not yet committed."""
         with self._lock:
             ids = set(customer_ids)
             new = {c for c in ids if c not in self._ledger}
             for customer_id in ids:
+                self._facts[customer_id] = facts.get(customer_id)
                 self._ledger.setdefault(customer_id, {})
                 self._mailings[customer_id] = []
                 self._until[customer_id] = until
@@ -202,12 +222,31 @@ class HeldReceived:
                 elif customer_id in new:
                     self._ledger[customer_id][r["send_key"]] = message
 
+    def customer(self, customer_id: int, count_mailings: bool) -> GateCustomer | None:
+        """The customer as held, with what they received oldest first (content mailings only if they
+        count); a copy, which the caller's checks may add to. None when not in the warehouse (or not held)."""
+        with self._lock:
+            facts = self._facts.get(customer_id)
+            if facts is None:
+                return None
+            received = self._received(customer_id, count_mailings)
+        return GateCustomer(
+            facts.customer_id,
+            facts.timezone,
+            dict(facts.consents),
+            {channel: set(reasons) for channel, reasons in facts.suppressions.items()},
+            received,
+        )
+
     def received(self, customer_id: int, count_mailings: bool) -> list[Message]:
         """What the customer received, oldest first (content mailings only if they count)."""
         with self._lock:
-            messages = list(self._ledger.get(customer_id, {}).values())
-            if count_mailings:
-                messages += self._mailings.get(customer_id, [])
+            return self._received(customer_id, count_mailings)
+
+    def _received(self, customer_id: int, count_mailings: bool) -> list[Message]:
+        messages = list(self._ledger.get(customer_id, {}).values())
+        if count_mailings:
+            messages += self._mailings.get(customer_id, [])
         return sorted(messages, key=lambda m: m.at)
 
     def handed_over(self, customer_id: int, send_key: str, message: Message) -> None:

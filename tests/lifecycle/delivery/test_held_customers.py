@@ -1,17 +1,20 @@
-"""What the customers received, held in memory by a DuckDB dispatch between waves: why it may be (no other
-process can write while the dispatch holds the file), how it follows the dispatch's own hand-overs and
-outcomes, and that it gives the verdicts a fresh read gives, on DuckDB and PostgreSQL alike."""
+"""The customers of the claims in flight (consents, suppressions, what they received), held in memory by a
+DuckDB dispatch between waves: why it may be (no other process can write while the dispatch holds the
+file), how it follows the dispatch's own hand-overs, outcomes and the opt-outs its provider reports, and
+that it gives the verdicts a fresh read gives, on DuckDB and PostgreSQL alike."""
 
 import subprocess
 import sys
 from datetime import timedelta
 
-from delivery_shop import NOW, Clock, add_customers, ledger, ledger_row, plan
+from delivery_shop import NOW, Clock, add_customers, ledger, ledger_row, plan, run_dispatch
+from sms_shop import PHONES, sms_row
 from smtp_standin import SmtpStandIn
 
 from lifecycle.delivery.dispatch import Dispatcher, DispatchSettings
-from lifecycle.delivery.gate import HeldReceived
+from lifecycle.delivery.gate import GateCustomer, HeldCustomers
 from lifecycle.delivery.providers.smtp import SmtpProvider
+from lifecycle.delivery.providers.twilio import TwilioProvider
 from lifecycle.delivery.send_audit import audit_sent
 from lifecycle.policy.config import Caps, PolicyConfig
 from lifecycle.policy.rules import Message
@@ -26,8 +29,8 @@ TWO_EMAILS_A_DAY = PolicyConfig(
 )
 
 
-def test_the_held_history_follows_the_dispatchs_own_hand_overs_and_outcomes():
-    held = HeldReceived()
+def test_the_held_customers_follow_the_dispatchs_own_hand_overs_and_outcomes():
+    held = HeldCustomers()
     until = NOW + timedelta(hours=1)
 
     def row(customer_id, channel, at, kind, source, send_key):
@@ -39,9 +42,26 @@ def test_the_held_history_follows_the_dispatchs_own_hand_overs_and_outcomes():
         row(1, "email", NOW + timedelta(minutes=30), "content", "mailing", None),
         row(2, "push", NOW, "trigger", "ledger", "x"),
     ]
+    one = GateCustomer(1, "Europe/Moscow", {"email": True}, {"sms": {"unsubscribe"}})
+    facts = {1: one, 2: GateCustomer(2, "UTC", {"push": True})}
     assert held.missing([2, 1, 1], NOW) == [1, 2]
-    held.load([1], rows, until)  # only customer 1 was asked for: customer 2's row is not taken
+    held.load([1], facts, rows, until)  # only customer 1 was asked for: customer 2's row is not taken
     assert held.missing([1, 2], NOW) == [2]
+    assert held.customer(2, count_mailings=True) is None
+    customer = held.customer(1, count_mailings=True)
+    assert (customer.timezone, customer.consents, customer.suppressions) == (
+        "Europe/Moscow",
+        {"email": True},
+        {"sms": {"unsubscribe"}},
+    )
+    assert [m.kind for m in customer.received] == ["trigger", "content"]
+    # a copy: what a check adds to it or changes in it is not held
+    customer.received.append(Message(NOW, "email", "trigger"))
+    customer.consents["email"] = False
+    customer.suppressions["sms"].add("complaint")
+    assert held.customer(1, count_mailings=True) == GateCustomer(
+        1, "Europe/Moscow", {"email": True}, {"sms": {"unsubscribe"}}, held.received(1, count_mailings=True)
+    )
     assert [m.kind for m in held.received(1, count_mailings=True)] == ["trigger", "content"]
     assert [m.kind for m in held.received(1, count_mailings=False)] == ["trigger"]
 
@@ -55,16 +75,25 @@ def test_the_held_history_follows_the_dispatchs_own_hand_overs_and_outcomes():
 
     # reloading a customer held already keeps the trigger messages the dispatch added since
     held.handed_over(1, "again", Message(NOW, "email", "trigger"))
-    held.load([1, 2], rows, until)
+    held.load([1, 2], facts, rows, until)
     assert len(held.received(1, count_mailings=False)) == 2
     assert len(held.received(2, count_mailings=False)) == 1
     # past the mailings read ahead, the customers are read again: their mailings anew, their messages kept
     later = until + timedelta(hours=1)
     assert held.missing([1, 2], until + timedelta(seconds=1)) == [1, 2]
     mailing = row(1, "email", until + timedelta(minutes=30), "content", "mailing", None)
-    held.load([1], [mailing], later)
+    held.load([1], facts, [mailing], later)
     assert [m.kind for m in held.received(1, count_mailings=True)] == ["trigger", "trigger", "content"]
     assert held.missing([1, 2], until + timedelta(seconds=1)) == [2]
+    # an opt-out recorded by the dispatch: everyone is read again, the messages held stay
+    held.forget_facts()
+    assert held.missing([1, 2], NOW) == [1, 2]
+    assert held.customer(1, count_mailings=False) is None
+    assert len(held.received(1, count_mailings=False)) == 2
+    withdrawn = GateCustomer(1, "Europe/Moscow", {"email": False})
+    held.load([1], {1: withdrawn}, [], until)
+    assert held.customer(1, count_mailings=False).consents == {"email": False}
+    assert len(held.customer(1, count_mailings=False).received) == 2
     held.clear()
     assert held.missing([1], NOW) == [1]
     assert held.received(1, count_mailings=True) == []
@@ -80,7 +109,7 @@ def _write_from_another_process(path: str) -> subprocess.CompletedProcess:
 
 
 def test_no_other_process_can_write_while_the_dispatch_holds_the_duckdb_file(duck_shop, signer, sender):
-    """The premise of holding what customers received: while the dispatch holds the DuckDB file, a write
+    """The premise of holding the customers: while the dispatch holds the DuckDB file, a write
     from any other process (a webhook, an ingest, another channel's dispatch) is refused at the lock; once
     the file is let go it goes through, and what was held is forgotten."""
     add_customers(duck_shop, 1)
@@ -88,7 +117,7 @@ def test_no_other_process_can_write_while_the_dispatch_holds_the_duckdb_file(duc
     dispatcher = Dispatcher(duck_shop, provider, signer, settings=DispatchSettings(orphan_after=timedelta(0)))
     path = duck_shop.url.database
     with dispatcher._anchor():
-        dispatcher._held.load([1000], [], NOW + timedelta(hours=1))
+        dispatcher._held.load([1000], {}, [], NOW + timedelta(hours=1))
         refused = _write_from_another_process(path)
         assert refused.returncode != 0
         assert "lock" in refused.stderr.lower()
@@ -140,3 +169,27 @@ def test_caps_count_earlier_claims_and_a_mailing_that_falls_due_during_the_run(s
     assert report.held == {"daily_cap": 2}
     assert {states[k]["hold_reason"] for k in ("m1", "m2")} == {"daily_cap"}
     assert audit_sent(shop).ok
+
+
+def test_an_opt_out_the_provider_reports_stops_the_next_waves_to_that_address(sms_shop, signer, twilio):
+    """Twilio answers 21610 (the number unsubscribed by replying STOP) to the first of three SMS to one
+    customer, sent one request at a time: the address is suppressed in the commit that writes that outcome,
+    before that commit's wave is checked, so neither later SMS is handed over; on DuckDB the customers held
+    for the claim are read again. Another customer's SMS in between still leaves."""
+    twilio.unsubscribed.add(PHONES[11])
+    plan(sms_shop, [sms_row("s11-1", 11), sms_row("s10", 10), sms_row("s11-2", 11), sms_row("s11-3", 11)])
+    provider = TwilioProvider(
+        twilio.account_sid, twilio.auth_token, base_url=twilio.url, sender="Elektro", concurrency=1
+    )
+
+    report = run_dispatch(sms_shop, provider, signer, "sms")
+
+    rows = ledger(sms_shop)
+    assert rows["s11-1"]["state"] == "failed"
+    assert rows["s10"]["state"] == "sent"
+    for key in ("s11-2", "s11-3"):
+        assert (rows[key]["state"], rows[key]["hold_reason"]) == ("dropped", "suppressed_address")
+        assert rows[key]["attempted_at"] is None
+    assert report.opted_out == 1
+    assert report.dropped == {"suppressed_address": 2}
+    assert [form["To"] for form in twilio.created.values()] == [PHONES[10]]
