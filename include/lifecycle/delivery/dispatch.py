@@ -359,10 +359,12 @@ class Dispatcher:
         report.claimed += len(rows)
         log.info("claimed %d %s messages (%d so far this run)", len(rows), channel, report.claimed)
         try:
+            # before the transaction: an opt-out the hand-over records meanwhile makes what it reads stale
+            generation = self._held.generation if self._held is not None else 0
             with self.warehouse.begin() as conn:
                 contexts = self.builder.build(self.warehouse, conn, claim_token, rows, now)
                 gate_rows = self._gate_rows(conn, claim_token, rows)
-                self._hold(conn, [r["customer_id"] for r in rows], now)
+                self._hold(conn, [r["customer_id"] for r in rows], now, generation)
         except Exception:
             # Not a row's fault (the warehouse or a query failed): give the whole claim back, untouched.
             self._record(
@@ -608,13 +610,14 @@ class Dispatcher:
             approved_by_request.append(approved)
         return approved_by_request
 
-    def _hold(self, conn: sa.Connection, customer_ids: list[int], now: datetime) -> None:
-        """DuckDB: read the customers not held yet, once, for every wave of their claim."""
+    def _hold(self, conn: sa.Connection, customer_ids: list[int], now: datetime, generation: int) -> None:
+        """DuckDB: read the customers not held yet, once, for every wave of their claim (``generation``:
+        see :meth:`HeldCustomers.load`)."""
         missing = self._held.missing(customer_ids, now) if self._held is not None else []
         if missing:
             until = now + _MAILINGS_AHEAD
             facts = self._customer_facts(conn, missing)
-            self._held.load(missing, facts, self._received(conn, missing, now, until), until)
+            self._held.load(missing, facts, self._received(conn, missing, now, until), until, generation)
 
     @staticmethod
     def _received(
@@ -652,7 +655,8 @@ class Dispatcher:
         the rows of ``not_sent`` are gone already)."""
         count_mailings = self.policy.caps.content_mailings_count
         if self._held is not None:
-            self._hold(conn, customer_ids, now)
+            # the hand-over's own transaction: it sees every opt-out recorded, by its own thread, so far
+            self._hold(conn, customer_ids, now, self._held.generation)
             held = {c: self._held.customer(c, count_mailings) for c in customer_ids}
             return {c: customer for c, customer in held.items() if customer is not None}
         customers = self._customer_facts(conn, customer_ids)

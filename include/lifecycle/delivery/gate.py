@@ -173,9 +173,18 @@ class HeldCustomers:
         self._ledger: dict[int, dict[str, Message]] = {}
         self._mailings: dict[int, list[Message]] = {}
         self._until: dict[int, datetime] = {}
+        #: Counts what made the customers' facts stale (:meth:`forget_facts`, :meth:`clear`).
+        self._generation = 0
+
+    @property
+    def generation(self) -> int:
+        """Taken before the transaction that reads the customers for :meth:`load` begins."""
+        with self._lock:
+            return self._generation
 
     def clear(self) -> None:
         with self._lock:
+            self._generation += 1
             self._facts.clear()
             self._ledger.clear()
             self._mailings.clear()
@@ -185,6 +194,7 @@ class HeldCustomers:
         """Consents and suppressions changed (the dispatch recorded an opt-out): every customer is read
         again before their next check; what they received stays."""
         with self._lock:
+            self._generation += 1
             self._facts.clear()
             self._until.clear()
 
@@ -199,12 +209,19 @@ class HeldCustomers:
         facts: Mapping[int, GateCustomer],
         rows: Iterable[Mapping],
         until: datetime,
-    ) -> None:
+        generation: int,
+    ) -> bool:
         """Hold ``customer_ids`` as read now: their ``facts`` (a customer missing from them is no longer in
         the warehouse) and what they received, from the rows of ``delivery/gate_received.sql`` (content
         mailings scheduled up to ``until``). A customer held already gets their facts and mailings anew and
-        keeps the trigger messages held: the ledger's rows read now may miss a hand-over not yet committed."""
+        keeps the trigger messages held: the ledger's rows read now may miss a hand-over not yet committed.
+
+        ``generation`` is :attr:`generation` as it was before the reading transaction began: if an opt-out
+        was recorded since (in another thread's commit, which that transaction may not see), nothing is held
+        and False is returned; the customers are read again by the check of their wave."""
         with self._lock:
+            if generation != self._generation:
+                return False
             ids = set(customer_ids)
             new = {c for c in ids if c not in self._ledger}
             for customer_id in ids:
@@ -221,6 +238,7 @@ class HeldCustomers:
                     self._mailings[customer_id].append(message)
                 elif customer_id in new:
                     self._ledger[customer_id][r["send_key"]] = message
+            return True
 
     def customer(self, customer_id: int, count_mailings: bool) -> GateCustomer | None:
         """The customer as held, with what they received oldest first (content mailings only if they

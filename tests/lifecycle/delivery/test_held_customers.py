@@ -45,7 +45,9 @@ def test_the_held_customers_follow_the_dispatchs_own_hand_overs_and_outcomes():
     one = GateCustomer(1, "Europe/Moscow", {"email": True}, {"sms": {"unsubscribe"}})
     facts = {1: one, 2: GateCustomer(2, "UTC", {"push": True})}
     assert held.missing([2, 1, 1], NOW) == [1, 2]
-    held.load([1], facts, rows, until)  # only customer 1 was asked for: customer 2's row is not taken
+    held.load(
+        [1], facts, rows, until, held.generation
+    )  # only customer 1 was asked for: customer 2's row is not taken
     assert held.missing([1, 2], NOW) == [2]
     assert held.customer(2, count_mailings=True) is None
     customer = held.customer(1, count_mailings=True)
@@ -75,23 +77,27 @@ def test_the_held_customers_follow_the_dispatchs_own_hand_overs_and_outcomes():
 
     # reloading a customer held already keeps the trigger messages the dispatch added since
     held.handed_over(1, "again", Message(NOW, "email", "trigger"))
-    held.load([1, 2], facts, rows, until)
+    held.load([1, 2], facts, rows, until, held.generation)
     assert len(held.received(1, count_mailings=False)) == 2
     assert len(held.received(2, count_mailings=False)) == 1
     # past the mailings read ahead, the customers are read again: their mailings anew, their messages kept
     later = until + timedelta(hours=1)
     assert held.missing([1, 2], until + timedelta(seconds=1)) == [1, 2]
     mailing = row(1, "email", until + timedelta(minutes=30), "content", "mailing", None)
-    held.load([1], facts, [mailing], later)
+    held.load([1], facts, [mailing], later, held.generation)
     assert [m.kind for m in held.received(1, count_mailings=True)] == ["trigger", "trigger", "content"]
     assert held.missing([1, 2], until + timedelta(seconds=1)) == [2]
     # an opt-out recorded by the dispatch: everyone is read again, the messages held stay
+    before = held.generation
     held.forget_facts()
     assert held.missing([1, 2], NOW) == [1, 2]
     assert held.customer(1, count_mailings=False) is None
     assert len(held.received(1, count_mailings=False)) == 2
+    # what a transaction begun before that opt-out read is not held: it may not see the suppression
+    assert held.load([1, 2], facts, rows, until, before) is False
+    assert held.missing([1, 2], NOW) == [1, 2]
     withdrawn = GateCustomer(1, "Europe/Moscow", {"email": False})
-    held.load([1], {1: withdrawn}, [], until)
+    assert held.load([1], {1: withdrawn}, [], until, held.generation) is True
     assert held.customer(1, count_mailings=False).consents == {"email": False}
     assert len(held.customer(1, count_mailings=False).received) == 2
     held.clear()
@@ -117,7 +123,7 @@ def test_no_other_process_can_write_while_the_dispatch_holds_the_duckdb_file(duc
     dispatcher = Dispatcher(duck_shop, provider, signer, settings=DispatchSettings(orphan_after=timedelta(0)))
     path = duck_shop.url.database
     with dispatcher._anchor():
-        dispatcher._held.load([1000], {}, [], NOW + timedelta(hours=1))
+        dispatcher._held.load([1000], {}, [], NOW + timedelta(hours=1), dispatcher._held.generation)
         refused = _write_from_another_process(path)
         assert refused.returncode != 0
         assert "lock" in refused.stderr.lower()
