@@ -103,6 +103,11 @@ class DispatchSettings:
     #: DuckDB: the dispatch keeps the warehouse file open while it sends, and lets it go for a moment at
     #: least this often (seconds), so other processes (webhooks) get their turn.
     hold_warehouse_s: float = 30.0
+    #: DuckDB: its worker threads while the dispatch holds the file (None: DuckDB's default, one per core).
+    #: What the dispatch runs then are a wave's UPDATE of a few rows and a claim's reads of a few hundred,
+    #: which one thread finishes sooner than several handing the work to each other; the run's one large
+    #: read (the bestsellers, before the file is held) keeps the default.
+    duckdb_threads: int | None = 1
     #: Worker processes rendering a large claim (Jinja is pure CPU); below 2, rendering stays in-process.
     render_processes: int = field(default_factory=lambda: min(os.cpu_count() or 1, 4))
 
@@ -315,10 +320,26 @@ class Dispatcher:
             return
         self._held.clear()  # another process may have written since the file was last let go
         try:
-            with self.warehouse.engine.connect():
+            with self.warehouse.connect() as held, self._threads(held):
                 yield
         finally:
             self._held.clear()
+
+    @contextlib.contextmanager
+    def _threads(self, held: sa.Connection) -> Iterator[None]:
+        """DuckDB's worker threads as ``duckdb_threads`` says while the file is held: a setting of the open
+        database, so of every connection of this process meanwhile, put back as it was at the end (a
+        process that keeps the file open, such as a simulation, goes on with its own)."""
+        threads = self.settings.duckdb_threads
+        if threads is None:
+            yield
+            return
+        before = held.exec_driver_sql("SELECT current_setting('threads')").scalar()
+        held.exec_driver_sql(f"SET threads = {int(threads)}")
+        try:
+            yield
+        finally:
+            held.exec_driver_sql(f"SET threads = {int(before)}")
 
     def _next_due(self, channel: str) -> datetime | None:
         """When nothing is due now: the moment the next row released in this run is, if soon enough."""

@@ -199,3 +199,36 @@ def test_an_opt_out_the_provider_reports_stops_the_next_waves_to_that_address(sm
     assert report.opted_out == 1
     assert report.dropped == {"suppressed_address": 2}
     assert [form["To"] for form in twilio.created.values()] == [PHONES[10]]
+
+
+def test_while_it_holds_the_file_a_duckdb_dispatch_runs_on_one_thread_then_puts_the_setting_back(
+    duck_shop, signer, sender
+):
+    """Its statements are one-row UPDATEs and reads of a claim's rows: one DuckDB thread, not one per core.
+    A process that keeps the file open with its own setting (a simulation) gets it back after the run."""
+    duck_shop.keep_open()
+    with duck_shop.begin() as conn:
+        conn.exec_driver_sql("SET threads = 3")
+    (customer,) = add_customers(duck_shop, 1)
+    plan(duck_shop, [ledger_row("t0", customer, "ru/welcome/email_1", {})])
+
+    def threads() -> int:
+        with duck_shop.begin() as conn:
+            return int(conn.exec_driver_sql("SELECT current_setting('threads')").scalar())
+
+    seen = []
+    with SmtpStandIn() as server:
+        provider = SmtpProvider("127.0.0.1", server.port, sender, concurrency=1)
+        send = provider.send
+
+        def send_and_look(batch):
+            seen.append(threads())
+            return send(batch)
+
+        provider.send = send_and_look
+        report = run_dispatch(duck_shop, provider, signer, "email")
+        provider.close()
+
+    assert report.sent == 1
+    assert seen == [1]
+    assert threads() == 3
