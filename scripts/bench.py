@@ -62,10 +62,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from unittest import mock
 
 SCRIPTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(SCRIPTS))
@@ -795,21 +795,6 @@ def stage_environment(engine: str, size: int) -> dict[str, str]:
     return {}
 
 
-@contextmanager
-def environment(extra: dict[str, str]):
-    """``extra`` in os.environ (and so in every stage's process) for the block, as it was after."""
-    before = {name: os.environ.get(name) for name in extra}
-    os.environ.update(extra)
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def parse_size(text: str) -> int:
     """A number of customers: ``100000``, ``100_000``, ``100k``, ``1M``, ``10m``."""
     value = text.strip().replace("_", "").lower()
@@ -1253,7 +1238,7 @@ def main() -> None:
             extra = stage_environment(engine, size)
             if extra:
                 print(f"{engine} {size:,}: the stages run with {extra}", file=sys.stderr)
-            with environment(extra):
+            with mock.patch.dict(os.environ, extra):  # for every stage's process, then as it was
                 rows += bench(engine, size, runs, new_events, dispatch_messages)
     rows += history_ratios(rows)
     if os.environ.get("BENCH_HOUR_ONLY") != "1":
