@@ -511,9 +511,24 @@ def _table_names(tables: Iterable[str]) -> list[str]:
 
 
 def _execute(conn: sa.Connection, statement: str, params: Mapping[str, Any]) -> sa.CursorResult:
-    """Execute with the parameters the statement binds, so one parameter set can serve a whole file."""
+    """Execute with the parameters the statement binds, so one parameter set can serve a whole file.
+
+    DuckDB's SQLAlchemy dialect keeps no compiled statements (``supports_statement_cache = False``), so
+    SQLAlchemy would compile the text again on every execution: about 2 ms for a dispatch wave's UPDATE,
+    a third of the wave. There the driver's form of each text is compiled once and executed as is."""
     clause, used = sql.clause(statement)
-    return conn.execute(clause, {key: params[key] for key in used if key in params})
+    values = {key: params[key] for key in used if key in params}
+    if conn.dialect.name == "duckdb" and len(values) == len(used):
+        text, order = _driver_form(statement, conn.dialect)
+        return conn.exec_driver_sql(text, tuple(values[key] for key in order))
+    return conn.execute(clause, values)  # (a missing value: SQLAlchemy's error names it)
+
+
+@lru_cache(maxsize=2048)
+def _driver_form(statement: str, dialect: sa.Dialect) -> tuple[str, tuple[str, ...]]:
+    """``statement`` as the dialect's driver takes it, and the names of its positional parameters."""
+    compiled = sql.clause(statement)[0].compile(dialect=dialect)
+    return compiled.string, tuple(compiled.positiontup or ())
 
 
 @lru_cache(maxsize=64)

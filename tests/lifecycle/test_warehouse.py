@@ -285,3 +285,37 @@ def test_a_refresh_never_waits_for_another_transactions_analyze(postgres_warehou
     finally:
         first.close()
         second.close()
+
+
+def test_a_statement_is_compiled_once_and_binds_as_sqlalchemy_would(warehouse, monkeypatch):
+    """DuckDB's dialect keeps no compiled statements, so there each text is compiled once for its driver
+    (PostgreSQL's keeps them itself); what it binds must not change: a name used twice, a cast written
+    ``::``, an escaped colon, a parameter the statement does not use, and a missing value named in the
+    error."""
+    import sqlalchemy as sa
+
+    compiled = []
+    compile_text = sa.sql.compiler.SQLCompiler.visit_textclause
+
+    def counting(self, textclause, **kw):
+        compiled.append(textclause.text)
+        return compile_text(self, textclause, **kw)
+
+    monkeypatch.setattr(sa.sql.compiler.SQLCompiler, "visit_textclause", counting)
+    statement = (
+        "SELECT CAST(:n AS INTEGER) + :n AS twice, '1'::INTEGER AS cast, 'a\\:b' AS colon, :word AS word"
+    )
+    with warehouse.begin() as conn:
+        first = Warehouse.records(Warehouse.execute(conn, statement, n=1, word="w1"))
+        assert statement in compiled
+        compiled.clear()
+        rows = [
+            Warehouse.records(Warehouse.execute(conn, statement, n=k, word=f"w{k}", unused=object()))
+            for k in (2, 3, 4)
+        ]
+        assert compiled == []
+        with pytest.raises(sa.exc.StatementError, match="word"):
+            Warehouse.execute(conn, statement, n=5)
+    assert [first, *rows] == [
+        [{"twice": 2 * k, "cast": 1, "colon": "a:b", "word": f"w{k}"}] for k in (1, 2, 3, 4)
+    ]

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from datetime import timedelta
 
+import sqlalchemy as sa
 from delivery_shop import NOW, Clock, add_customers, ledger, ledger_row, plan, run_dispatch
 from sms_shop import PHONES, sms_row
 from smtp_standin import SmtpStandIn
@@ -232,3 +233,33 @@ def test_while_it_holds_the_file_a_duckdb_dispatch_runs_on_one_thread_then_puts_
     assert report.sent == 1
     assert seen == [1]
     assert threads() == 3
+
+
+def test_holding_the_duckdb_file_keeps_no_transaction_open(duck_shop, signer, sender):
+    """The connection that holds the file holds no transaction: one left open would keep every older version
+    of the ledger's rows alive for the whole hold, and each wave's UPDATE would scan them all. DuckDB
+    checkpoints only when no other transaction is open, so a checkpoint taken while a message is being sent
+    proves it."""
+    duck_shop.keep_open()
+    (customer,) = add_customers(duck_shop, 1)
+    plan(duck_shop, [ledger_row("t0", customer, "ru/welcome/email_1", {})])
+    checkpoints = []
+    with SmtpStandIn() as server:
+        provider = SmtpProvider("127.0.0.1", server.port, sender, concurrency=1)
+        send = provider.send
+
+        def send_and_checkpoint(batch):
+            with duck_shop.engine.connect() as conn:
+                try:
+                    conn.exec_driver_sql("CHECKPOINT")
+                    checkpoints.append("done")
+                except sa.exc.DBAPIError as exc:  # "Cannot CHECKPOINT: there are other transactions…"
+                    checkpoints.append(str(exc.orig))
+            return send(batch)
+
+        provider.send = send_and_checkpoint
+        report = run_dispatch(duck_shop, provider, signer, "email")
+        provider.close()
+
+    assert report.sent == 1, report.summary()
+    assert checkpoints == ["done"]
