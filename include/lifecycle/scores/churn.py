@@ -235,22 +235,36 @@ class ChurnModel:
     horizon_days: int
     bgnbd_params: tuple[float, ...] | None
 
-    def prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The frame with the BG/NBD inputs (fitted on its customers), unless it already has them."""
+    def prepare(self, frame: pd.DataFrame, bgnbd_params: tuple[float, ...] | None = None) -> pd.DataFrame:
+        """The frame with the BG/NBD inputs (fitted on its customers, or with ``bgnbd_params`` when given),
+        unless it already has them."""
         if not set(BGNBD_FEATURES) & set(self.features) or set(BGNBD_FEATURES) <= set(frame.columns):
             return frame
+        if bgnbd_params is not None:
+            from lifecycle.scores.ltv import bgnbd_quantities
+
+            return frame.join(bgnbd_quantities(frame, bgnbd_params, self.horizon_days))
         return with_bgnbd(frame, self.horizon_days, self.bgnbd_params)[0]
 
-    def raw_scores(self, frame: pd.DataFrame) -> np.ndarray:
+    def raw_scores(self, frame: pd.DataFrame, bgnbd_params: tuple[float, ...] | None = None) -> np.ndarray:
         """The classifier's log-odds of churn, before calibration."""
         with _one_thread():
-            return self.classifier.decision_function(self.prepare(frame)[list(self.features)])
+            return self.classifier.decision_function(self.prepare(frame, bgnbd_params)[list(self.features)])
 
-    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+    def predict_proba(self, frame: pd.DataFrame, bgnbd_params: tuple[float, ...] | None = None) -> np.ndarray:
         import numpy as np
 
-        probability = self.calibrator(self.raw_scores(frame))
+        probability = self.calibrator(self.raw_scores(frame, bgnbd_params))
         return np.column_stack([1 - probability, probability])
+
+
+def date_bgnbd_params(model: Any, features: pd.DataFrame) -> tuple[float, ...] | None:
+    """The BG/NBD parameters ``model`` fits on the customers of ``features`` when it scores them (None for
+    a model without BG/NBD inputs): daily scoring in parts fits them once, on its first part, and scores
+    every part with them."""
+    if not isinstance(model, ChurnModel) or not set(BGNBD_FEATURES) & set(model.features):
+        return None
+    return with_bgnbd(features, model.horizon_days, model.bgnbd_params)[1]
 
 
 def fit(training: pd.DataFrame, config: ChurnConfig, features: tuple[str, ...] = MODEL_FEATURES):
@@ -283,10 +297,13 @@ def fit(training: pd.DataFrame, config: ChurnConfig, features: tuple[str, ...] =
     return ChurnModel(classifier, calibrator, tuple(features), config.horizon_days, params)
 
 
-def predict(model: Any, features: pd.DataFrame) -> np.ndarray:
-    """Churn probability per row of a feature frame."""
+def predict(model: Any, features: pd.DataFrame, bgnbd_params: tuple[float, ...] | None = None) -> np.ndarray:
+    """Churn probability per row of a feature frame (BG/NBD inputs with ``bgnbd_params``, when given, see
+    :func:`date_bgnbd_params`)."""
     with _one_thread():
-        return model.predict_proba(features)[:, 1]
+        if bgnbd_params is None:
+            return model.predict_proba(features)[:, 1]
+        return model.predict_proba(features, bgnbd_params=bgnbd_params)[:, 1]
 
 
 def _one_thread():

@@ -177,6 +177,9 @@ class ScoresConfig(_Section):
     #: many (the same customers every snapshot and every week), so training time and memory stop growing
     #: with the shop. Daily scoring always scores everyone.
     training_customers: int = Field(200_000, ge=1000)
+    #: Daily scoring reads the customers' features (34 numbers each) and scores them in parts of at most this
+    #: many customers, so its memory stops growing with the shop; every customer is scored all the same.
+    scoring_customers: int = Field(1_000_000, ge=1000)
     rfm: RfmConfig = RfmConfig()
     churn: ChurnConfig = ChurnConfig()
     ltv: LtvConfig = LtvConfig()

@@ -123,18 +123,27 @@ def build_features(
     sources: list[OptionalSource] | None = None,
     purchase_unit: str = "customer_day",
     sample_every: int = 1,
+    sample_part: int = 0,
 ) -> pd.DataFrame:
     """One row per customer with a purchase by the end of ``as_of`` (index ``customer_id``), all FEATURES;
     purchases are counted per ``purchase_unit`` (``customer_day`` or ``order``). ``sample_every`` k > 1 keeps
-    about one customer in k, the same ones on every date (see :func:`training_sample`)."""
+    about one customer in k, the same ones on every date (see :func:`training_sample`): part
+    ``sample_part`` of the k parts 0 to k - 1, which together are every customer."""
+    if not 0 <= sample_part < sample_every:
+        raise ValueError(
+            f"sample_part {sample_part} is not one of the {sample_every} parts 0 to {sample_every - 1}"
+        )
     frame = warehouse.fetch_df(
         "scores/churn_features_orders.sql",
         as_of=as_of,
         purchase_unit=purchase_unit,
         sample_every=sample_every,
+        sample_part=sample_part,
     ).set_index("customer_id")
     for source in available_sources(warehouse) if sources is None else sources:
-        extra = warehouse.fetch_df(source.sql, as_of=as_of, sample_every=sample_every)
+        extra = warehouse.fetch_df(
+            source.sql, as_of=as_of, sample_every=sample_every, sample_part=sample_part
+        )
         extra = extra.set_index("customer_id")
         frame = frame.join(extra, how="left")
     for source in OPTIONAL_SOURCES:

@@ -6,7 +6,8 @@
 -- Outputs: customer_id, messages_delivered_90d, messages_opened_90d, messages_clicked_90d, unsubscribed_90d.
 -- Parameters: :as_of (date; feedback before the following midnight counts).
 --   :sample_every (1: every customer; k: about one in k, those whose customer_id hashes (times 2654435761
---   modulo 2^31 - 1) to a multiple of k: the same customers in every query, snapshot and week).
+--   modulo 2^31 - 1) to :sample_part modulo k: the same customers in every query, snapshot and week; the k
+--   parts 0 to k - 1 together are every customer).
 SELECT
     l.customer_id,
     SUM(CASE WHEN e.event_type = 'delivered' THEN 1 ELSE 0 END) AS messages_delivered_90d,
@@ -20,6 +21,6 @@ WHERE
     AND e.occurred_at < CAST(:as_of AS DATE) + 1
     AND (
         :sample_every = 1
-        OR MOD(MOD(MOD(l.customer_id, 2147483647) * 2654435761, 2147483647), :sample_every) = 0
+        OR MOD(MOD(MOD(l.customer_id, 2147483647) * 2654435761, 2147483647), :sample_every) = :sample_part
     )
 GROUP BY l.customer_id

@@ -6,7 +6,8 @@
 --   days_since_last_event (0-89).
 -- Parameters: :as_of (date; events before the following midnight count).
 --   :sample_every (1: every customer; k: about one in k, those whose customer_id hashes (times 2654435761
---   modulo 2^31 - 1) to a multiple of k: the same customers in every query, snapshot and week).
+--   modulo 2^31 - 1) to :sample_part modulo k: the same customers in every query, snapshot and week; the k
+--   parts 0 to k - 1 together are every customer).
 SELECT
     customer_id,
     SUM(CASE WHEN ts >= CAST(:as_of AS DATE) - 29 THEN 1 ELSE 0 END) AS events_30d,
@@ -27,6 +28,6 @@ WHERE
     AND ts < CAST(:as_of AS DATE) + 1
     AND (
         :sample_every = 1
-        OR MOD(MOD(MOD(customer_id, 2147483647) * 2654435761, 2147483647), :sample_every) = 0
+        OR MOD(MOD(MOD(customer_id, 2147483647) * 2654435761, 2147483647), :sample_every) = :sample_part
     )
 GROUP BY customer_id

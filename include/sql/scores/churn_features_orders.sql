@@ -18,7 +18,8 @@
 -- Parameters: :as_of (date; orders before the following midnight count), :purchase_unit ('customer_day' or
 --   'order').
 --   :sample_every (1: every customer; k: about one in k, those whose customer_id hashes (times 2654435761
---   modulo 2^31 - 1) to a multiple of k: the same customers in every query, snapshot and week).
+--   modulo 2^31 - 1) to :sample_part modulo k: the same customers in every query, snapshot and week; the k
+--   parts 0 to k - 1 together are every customer).
 -- Note: an order's status is its current one (the source keeps no status history), so a return made after
 -- a past snapshot is already visible in that snapshot.
 WITH orders_to_date AS (
@@ -39,7 +40,7 @@ WITH orders_to_date AS (
         o.ordered_at < CAST(:as_of AS DATE) + 1
         AND (
             :sample_every = 1
-            OR MOD(MOD(MOD(o.customer_id, 2147483647) * 2654435761, 2147483647), :sample_every) = 0
+            OR MOD(MOD(MOD(o.customer_id, 2147483647) * 2654435761, 2147483647), :sample_every) = :sample_part
         )
 ),
 

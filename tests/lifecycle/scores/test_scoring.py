@@ -156,3 +156,47 @@ def test_the_scores_say_from_when_on_orders_may_be_missing_from_them(shop):
     assert unscored_from("run-2") == datetime(2024, 6, 30, 22, 0)
     # a date long loaded: its end
     assert score(shop, D1, CONFIG, run_key="run-3").unscored_from == datetime(2024, 6, 1)
+
+
+def test_a_shop_scored_in_parts_gets_the_scores_it_gets_in_one(trained_demo, monkeypatch):
+    """Above ``scoring_customers`` buyers the features are read and scored in parts (split in the
+    warehouse by a hash of customer_id): every customer once, with the scores of one part."""
+    from lifecycle.scores import scoring
+
+    warehouse, _, _ = trained_demo
+    as_of = date(2026, 6, 29)
+    parts_read = []
+
+    def spy(*args, **kwargs):
+        frame = build_features(*args, **kwargs)
+        parts_read.append((kwargs.get("sample_every"), kwargs.get("sample_part"), len(frame)))
+        return frame
+
+    monkeypatch.setattr(scoring, "build_features", spy)
+    whole = score(warehouse, as_of, ScoresConfig(), run_key="whole")
+    at_once = _scores(warehouse)
+    in_parts = score(warehouse, as_of, ScoresConfig(scoring_customers=1000), run_key="parts")
+    parted = _scores(warehouse)
+
+    assert whole.customers == in_parts.customers > 2000
+    assert parts_read[0] == (1, 0, whole.customers)
+    parts = -(-whole.customers // 1000)
+    assert [(every, part) for every, part, _ in parts_read[1:]] == [(parts, p) for p in range(parts)]
+    assert sum(rows for _, _, rows in parts_read[1:]) == whole.customers
+    assert all(rows < 1000 * 1.2 for _, _, rows in parts_read[1:])
+    assert parted["churn_probability"].notna().all()
+    assert parted["ltv"].notna().all()
+    columns = ["customer_id", "ltv", "rfm_code", "next_order_date"]
+    pd.testing.assert_frame_equal(parted[columns], at_once[columns])
+    # The churn model's BG/NBD inputs are fitted once, on the first part (here only ~860 customers, in a
+    # real shop about scoring_customers), instead of on every customer: close, and in the same order.
+    difference = (parted["churn_probability"] - at_once["churn_probability"]).abs()
+    assert difference.mean() < 0.005, difference.describe()
+    assert difference.max() < 0.1, difference.describe()
+    assert parted["churn_probability"].corr(at_once["churn_probability"], method="spearman") > 0.995
+
+
+def test_a_part_outside_the_parts_is_refused(trained_demo):
+    warehouse, _, _ = trained_demo
+    with pytest.raises(ValueError, match="sample_part 3 is not one of the 3 parts 0 to 2"):
+        build_features(warehouse, date(2026, 6, 29), sample_every=3, sample_part=3)
