@@ -2,6 +2,7 @@
 
     python dispatch_worker.py --warehouse URL --provider smtp --target 127.0.0.1:2525 [--max-batch N]
     python dispatch_worker.py --warehouse URL --provider smsc --target http://127.0.0.1:PORT --channel sms
+    python dispatch_worker.py ... --kill-at-request N   (kills itself with SIGKILL as its Nth request starts)
 
 It prints ``ready`` once everything is imported and built, then runs the dispatcher as the DAG's task does
 (``orphan_after=0``: whatever a killed predecessor left in 'sending' is settled first) and prints the
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 from datetime import timedelta
 
@@ -77,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--channel", default="email")
     parser.add_argument("--max-batch", type=int, default=None)
     parser.add_argument("--concurrency", type=int, default=None)
+    parser.add_argument("--kill-at-request", type=int, default=None)
     args = parser.parse_args(argv)
 
     from lifecycle.delivery.dispatch import Dispatcher, DispatchSettings
@@ -84,6 +88,16 @@ def main(argv: list[str] | None = None) -> int:
     from lifecycle.warehouse import Warehouse
 
     provider = build_provider(args.provider, args.target, args.max_batch, args.concurrency)
+    if args.kill_at_request:
+        send, requests = provider.send, []
+
+        def send_or_die(batch):
+            requests.append(batch)
+            if len(requests) == args.kill_at_request:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return send(batch)
+
+        provider.send = send_or_die
     dispatcher = Dispatcher(
         Warehouse(args.warehouse),
         provider,

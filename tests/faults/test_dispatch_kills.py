@@ -43,6 +43,7 @@ from provider_standins import OneSignalStandIn, SendGridStandIn
 from sms_standins import SmscStandIn, TwilioStandIn
 from smtp_standin import SmtpStandIn
 
+from lifecycle.delivery.feedback import FeedbackEvent, store_events
 from lifecycle.delivery.providers.onesignal import idempotency_key
 from lifecycle.delivery.send_audit import audit_sent
 from lifecycle.migrations import migrate
@@ -385,3 +386,64 @@ def test_twilio_dispatch_killed_at_random(warehouse):
 def _twilio_keys(server: TwilioStandIn, keys: list[str]) -> list[str]:
     by_phone = {phone(int(k[1:])): k for k in keys}
     return [by_phone[form["To"]] for form in server.created.values()]
+
+
+@pytest.mark.parametrize("warehouse", ["duckdb"], indirect=True)
+def test_a_duckdb_dispatch_killed_before_its_claim_returned_leaves_a_journal_the_next_one_applies(warehouse):
+    """On DuckDB each wave appends its verdicts and outcomes to the hand-over journal, and the ledger gets
+    them once the claim's requests have returned. A process killed as its 6th request starts (one message
+    per request, one slot: 5 answered, the 6th handed over) has written nothing of its claim to the ledger,
+    every wave of it to the journal; a delivery report naming a message sent meanwhile finds it there, and
+    the next dispatch applies the journal, as the waves had it, before it recovers anything."""
+    keys = _plan(warehouse, 12)
+    with SmtpStandIn() as server:
+        target = f"127.0.0.1:{server.port}"
+        process = _start(warehouse, "smtp", target, concurrency=1, kill_at_request=6)
+        process.wait(timeout=120)
+        process.stdout.close()
+        process.stderr.close()
+        assert process.returncode == -signal.SIGKILL
+        received_at_kill = server.send_keys()
+        rows = ledger(warehouse)
+        with warehouse.begin() as conn:
+            journal = conn.exec_driver_sql(
+                "SELECT send_key, is_outcome, state, provider_message_id, handed_at FROM crm.send_handovers"
+            ).all()
+        answered = {j.send_key for j in journal if j.is_outcome}
+        handed = {j.send_key: j.handed_at for j in journal if not j.is_outcome}
+        assert len(received_at_kill) == 5
+        assert set(received_at_kill.values()) == {1}
+        assert answered == set(received_at_kill)
+        assert {j.state for j in journal} == {"sending", "sent"}
+        assert len(handed) == 6
+        assert set(handed) > answered
+        # nothing of the claim reached the ledger: every row still claimed, none marked handed over
+        assert {(rows[k]["state"], rows[k]["attempted_at"]) for k in keys} == {("sending", None)}
+
+        # a delivery report for a message whose outcome is only in the journal finds its key
+        reported = next(j for j in journal if j.is_outcome)
+        event = FeedbackEvent(
+            "smtp", "report-1", "delivered", None, None, datetime.now(UTC).replace(tzinfo=None),
+            provider_message_id=reported.provider_message_id,
+        )  # fmt: skip
+        assert store_events(warehouse, [event]) == 1
+        with warehouse.begin() as conn:
+            stored = conn.exec_driver_sql(
+                "SELECT send_key FROM crm.message_events WHERE provider_event_id = 'report-1'"
+            ).scalar_one()
+        assert stored == reported.send_key
+
+        _finish(warehouse, "smtp", target)
+        received = server.send_keys()
+    rows = ledger(warehouse)
+    (in_flight,) = set(handed) - answered
+    assert set(received.values()) == {1}
+    assert set(received) == set(keys) - {in_flight}
+    assert rows[in_flight]["state"] == "unknown"  # handed over, never answered: not sent again
+    assert all(rows[k]["state"] == "sent" for k in keys if k != in_flight)
+    for key in answered:  # applied as the waves had it: handed over when their wave was checked
+        assert rows[key]["attempted_at"] == rows[key]["sent_at"] == handed[key]
+    assert rows[reported.send_key]["delivery_status"] == "delivered"
+    with warehouse.begin() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM crm.send_handovers").scalar_one() == 0
+    assert audit_sent(warehouse).total == 0

@@ -15,7 +15,10 @@
   that returned since the last one, so the warehouse sees one short transaction per wave, not two per
   message. Nothing is handed over to wait for a slot: the check holds at the moment each request leaves,
   and a crash can leave ambiguous only the rows of requests in flight (at most ``provider.concurrency``
-  requests) and those whose answer was not yet written.
+  requests) and those whose answer was not yet written. On DuckDB the commit appends the wave to the claim's
+  hand-over journal (``crm.send_handovers``: an INSERT costs a quarter of the ledger's UPDATE, and the wave's
+  commit is what a free slot waits for); the journal is applied to the ledger once the claim's requests have
+  returned, and what a killed dispatch left in it is applied by the next one before anything is recovered.
 * A message the provider did not take is released to 'planned' with ``send_after`` at the provider's
   Retry-After or an exponential backoff, and claimed again later in the same run when that is near, or in
   a later run; the others go on. A run stops early only when a whole round sent nothing because the
@@ -218,6 +221,10 @@ class Dispatcher:
         self._db = threading.Lock()
         #: DuckDB: the customers of the claims in flight, held while the file is.
         self._held = HeldCustomers() if warehouse.dialect == "duckdb" else None
+        #: DuckDB: the waves append to the hand-over journal, applied to the ledger a claim at a time
+        #: (:meth:`_apply_journal`). While the file is held no other process reads the ledger, and this one
+        #: reads the rows of a claim only once it is applied.
+        self._journal = warehouse.dialect == "duckdb"
 
     # --- the run ---------------------------------------------------------------------------------------
 
@@ -228,6 +235,9 @@ class Dispatcher:
         report = DispatchReport(channel, self.provider.name)
         now = self.clock()
         with self.warehouse.begin() as conn:
+            if self._journal:  # what a killed dispatch handed over, before anything is recovered
+                for token in Warehouse.run(conn, "delivery/journal_claims.sql").scalars().all():
+                    self._apply_journal(conn, token)
             params = {
                 "channel": channel,
                 "provider": self.provider.name,
@@ -413,6 +423,9 @@ class Dispatcher:
         """Wait for a claim's requests; release what was never handed over if it stopped. True when the
         provider took nothing of it and refused some (a round in which it was down)."""
         claim.pool.wait(claim)
+        if self._journal:
+            with self._db, self.warehouse.begin() as conn:
+                self._apply_journal(conn, claim.token)
         if claim.stop.is_set() or self._halt.is_set():
             error = (
                 f"not sent: {claim.config_errors[0]}"
@@ -784,8 +797,27 @@ class Dispatcher:
             for r in Warehouse.run(conn, "delivery/claim_attempts.sql", claim_token=claim_token).mappings()
         }
 
+    def _apply_journal(self, conn: sa.Connection, claim_token: str) -> None:
+        """DuckDB: apply a claim's hand-over journal to the ledger and empty it (in the caller's transaction):
+        its verdicts, then its outcomes, by ``delivery/apply_wave.sql``. Each row has at most one verdict
+        and one outcome per claim, the outcome written after the verdict, so this is the order of the
+        waves; rows the claim no longer holds are left alone, as the waves themselves would have."""
+        rows = Warehouse.records(Warehouse.run(conn, "delivery/journaled.sql", claim_token=claim_token))
+        if not rows:
+            return
+        for outcomes in (False, True):
+            part = [r for r in rows if r["is_outcome"] is outcomes]
+            if part:
+                write = _LedgerWrite()
+                for r in part:
+                    write.add(**{name: r[_JOURNAL_COLUMNS[name]] for name in _WAVE_COLUMNS})
+                Warehouse.run(conn, "delivery/apply_wave.sql", **write.columns)
+        Warehouse.run(conn, "delivery/journal_clear.sql", claim_token=claim_token)
+
     def _release_unattempted(self, claim_token: str, report: DispatchReport, error: str) -> None:
         with self._db, self.warehouse.begin() as conn:
+            if self._journal:
+                self._apply_journal(conn, claim_token)
             released = Warehouse.run(
                 conn,
                 "delivery/release_unattempted.sql",
@@ -809,7 +841,24 @@ _WAVE_COLUMNS = (
     "sent_ats",
     "segments",
     "costs",
+    "handed_ats",
 )
+#: The journal's column (``delivery/journaled.sql``) of each array of ``delivery/apply_wave.sql``.
+_JOURNAL_COLUMNS = {
+    "is_outcomes": "is_outcome",
+    "claim_tokens": "claim_token",
+    "send_keys": "send_key",
+    "states": "state",
+    "reasons": "reason",
+    "send_afters": "send_after",
+    "recipients": "recipient",
+    "provider_message_ids": "provider_message_id",
+    "last_errors": "last_error",
+    "sent_ats": "sent_at",
+    "segments": "segments",
+    "costs": "cost",
+    "handed_ats": "handed_at",
+}
 
 
 @dataclass
@@ -817,7 +866,8 @@ class _LedgerWrite:
     """What one commit writes to the ledger: outcomes of returned requests and send-time verdicts, as the
     parallel arrays of ``delivery/apply_wave.sql`` (one UPDATE for both), with the push tokens to retire.
     (The addresses the provider reported as opted out are suppressed at once, see
-    :meth:`Dispatcher._add_outcomes`.)"""
+    :meth:`Dispatcher._add_outcomes`.) On DuckDB a wave appends them to the hand-over journal instead
+    (:meth:`Dispatcher._apply_journal`)."""
 
     columns: dict[str, list[Any]] = field(default_factory=lambda: {name: [] for name in _WAVE_COLUMNS})
     tokens: list[dict[str, str]] = field(default_factory=list)
@@ -830,9 +880,13 @@ class _LedgerWrite:
         for name in _WAVE_COLUMNS:
             self.columns[name].append(values.get(name))
 
-    def apply(self, conn: sa.Connection, now: datetime) -> None:
+    def apply(self, conn: sa.Connection, now: datetime, journal: bool = False) -> None:
+        """Write it, every row handed over at ``now``: to the ledger, or with ``journal`` to the claims'
+        hand-over journal (``delivery/journal_wave.sql``)."""
         if self.columns["send_keys"]:
-            Warehouse.run(conn, "delivery/apply_wave.sql", **self.columns, now=now)
+            self.columns["handed_ats"] = [now] * len(self.columns["send_keys"])
+            name = "delivery/journal_wave.sql" if journal else "delivery/apply_wave.sql"
+            Warehouse.run(conn, name, **self.columns)
         if self.tokens:
             conn.execute(sa.text(sql.single_statement("delivery/retire_token.sql")), self.tokens)
 
@@ -999,7 +1053,7 @@ class _Pipeline:
                     dispatcher._add_outcomes(conn, written, report, write)
                 if wave:
                     approved = dispatcher._gate_wave(conn, wave, report, write)
-                write.apply(conn, write.checked_at or dispatcher.clock())
+                write.apply(conn, write.checked_at or dispatcher.clock(), journal=dispatcher._journal)
             with self.cond:
                 for request, _ in returned:
                     self._done(request)

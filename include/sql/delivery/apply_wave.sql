@@ -4,7 +4,8 @@
 --   sent; it may be claimed again from :send_afters on (the provider's Retry-After, or backoff). A sent
 --   row's sent_at is the moment its request left, the moment the send-time check approved it.
 -- * send-time verdicts (:is_outcomes false) of the requests about to leave, only for rows not yet handed
---   over. 'sending' is approved: attempted_at = :now marks the row handed to the provider in this commit;
+--   over. 'sending' is approved: attempted_at = its :handed_ats (the moment its wave was checked) marks the
+--   row handed to the provider;
 --   'planned' is held (quiet hours, daily cap, minimum gap) until :send_afters; 'dropped' / 'expired' is
 --   never sent (consent withdrawn, suppressed, quiet hours with drop, weekly cap, freshness limit), the
 --   reason code kept in hold_reason.
@@ -12,7 +13,10 @@
 -- params: :is_outcomes, :claim_tokens, :send_keys, :states, :reasons, :send_afters, :recipients,
 --   :provider_message_ids, :last_errors, :sent_ats, :segments, :costs (arrays of one length; reasons only
 --   for verdicts; recipients, provider message ids, errors, sent_ats, segments and cost only for outcomes,
---   segments and cost only for SMS), :now
+--   segments and cost only for SMS), :handed_ats (when each row's wave was checked)
+-- On DuckDB the waves append these arrays to crm.send_handovers instead (delivery/journal_wave.sql), and this
+-- statement applies a claim's journal at once: all its verdicts, then all its outcomes (a row has at most
+-- one of each per claim, its outcome written after its verdict, so that is the order of its waves).
 -- The rows are found by their keys. The state test is written so that PostgreSQL cannot answer it from the
 -- partial index of claimed rows (send_ledger_claim_idx, state = 'sending'): its statistics often count no
 -- claimed row, and a busy dispatch leaves that index full of dead entries until the next vacuum, so a scan of
@@ -37,7 +41,7 @@ SET
     attempted_at = CASE
         WHEN w.is_outcome AND w.state = 'planned' THEN NULL
         WHEN w.is_outcome THEN crm.send_ledger.attempted_at
-        WHEN w.state = 'sending' THEN CAST(:now AS TIMESTAMP)
+        WHEN w.state = 'sending' THEN w.handed_at
     END,
     hold_reason = CASE
         WHEN w.is_outcome THEN crm.send_ledger.hold_reason
@@ -48,7 +52,7 @@ SET
         WHEN w.state = 'planned' THEN COALESCE(crm.send_ledger.held_count, 0) + 1
         ELSE COALESCE(crm.send_ledger.held_count, 0)
     END,
-    updated_at = CAST(:now AS TIMESTAMP)
+    updated_at = w.handed_at
 FROM (
     SELECT
         UNNEST(CAST(:is_outcomes AS BOOLEAN[])) AS is_outcome,
@@ -62,7 +66,8 @@ FROM (
         UNNEST(CAST(:last_errors AS VARCHAR[])) AS last_error,
         UNNEST(CAST(:sent_ats AS TIMESTAMP[])) AS sent_at,
         UNNEST(CAST(:segments AS INTEGER[])) AS segments,
-        UNNEST(CAST(:costs AS DOUBLE PRECISION[])) AS cost
+        UNNEST(CAST(:costs AS DOUBLE PRECISION[])) AS cost,
+        UNNEST(CAST(:handed_ats AS TIMESTAMP[])) AS handed_at
 ) AS w
 WHERE
     crm.send_ledger.send_key = w.send_key

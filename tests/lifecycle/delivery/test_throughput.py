@@ -223,7 +223,7 @@ def test_a_wave_writes_its_ledger_rows_by_key_whatever_the_claim_index_holds(pos
         "sent_ats": [now] * n,
         "segments": [None] * n,
         "costs": [None] * n,
-        "now": now,
+        "handed_ats": [now] * n,
     }
     statement = sql.single_statement("delivery/apply_wave.sql")
     with wh.begin() as conn:
