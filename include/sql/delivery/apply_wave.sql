@@ -14,9 +14,10 @@
 --   :provider_message_ids, :last_errors, :sent_ats, :segments, :costs (arrays of one length; reasons only
 --   for verdicts; recipients, provider message ids, errors, sent_ats, segments and cost only for outcomes,
 --   segments and cost only for SMS), :handed_ats (when each row's wave was checked)
--- On DuckDB the waves append these arrays to crm.send_handovers instead (delivery/journal_wave.sql), and this
--- statement applies a claim's journal at once: all its verdicts, then all its outcomes (a row has at most
--- one of each per claim, its outcome written after its verdict, so that is the order of its waves).
+-- On DuckDB the waves of one-message requests append these arrays to crm.send_handovers instead
+-- (delivery/journal_wave.sql), and this statement applies a claim's journal at once: all its verdicts,
+-- then all its outcomes (a row has at most one of each per claim, its outcome written after its verdict,
+-- so that is the order of its waves).
 -- The rows are found by their keys. The state test is written so that PostgreSQL cannot answer it from the
 -- partial index of claimed rows (send_ledger_claim_idx, state = 'sending'): its statistics often count no
 -- claimed row, and a busy dispatch leaves that index full of dead entries until the next vacuum, so a scan of

@@ -1,5 +1,6 @@
--- DuckDB: what one commit of the dispatch hands over, appended to the claim's journal instead of written to
--- the ledger (one INSERT: a quarter of what delivery/apply_wave.sql's UPDATE costs a wave). The journal is
+-- DuckDB, one-message requests: what one commit of the dispatch hands over, appended to the claim's
+-- journal instead of written to the ledger (one INSERT: a quarter of what delivery/apply_wave.sql's UPDATE
+-- costs a wave). The journal is
 -- applied to the ledger by apply_wave.sql once the claim's requests have returned (delivery/journaled.sql).
 -- inputs: the wave's rows; outputs: crm.send_handovers
 -- params: the parallel arrays of delivery/apply_wave.sql

@@ -1,6 +1,7 @@
--- Migration crm/0034: the dispatch's hand-over journal (used on DuckDB; empty on PostgreSQL).
+-- Migration crm/0034: the dispatch's hand-over journal (used on DuckDB by one-message providers; empty on
+-- PostgreSQL).
 --
--- crm.send_handovers   what each wave of a dispatch on DuckDB commits: the send-time verdicts of the rows
+-- crm.send_handovers   what each wave of such a dispatch commits: the send-time verdicts of the rows
 --                      about to leave and the outcomes of the requests that returned, appended (one INSERT a
 --                      wave, where an UPDATE of the ledger cost four times as much) in the columns of
 --                      delivery/apply_wave.sql, each row with the moment its wave was checked (handed_at).
