@@ -815,11 +815,11 @@ class Dispatcher:
         if not rows:
             return
         for outcomes in (False, True):
-            part = [r for r in rows if r["is_outcome"] is outcomes]
+            part = [r for r in rows if r["is_outcomes"] is outcomes]
             if part:
                 write = _LedgerWrite()
                 for r in part:
-                    write.add(**{name: r[_JOURNAL_COLUMNS[name]] for name in _WAVE_COLUMNS})
+                    write.add(**r)
                 Warehouse.run(conn, "delivery/apply_wave.sql", **write.columns)
         Warehouse.run(conn, "delivery/journal_clear.sql", claim_token=claim_token)
 
@@ -857,22 +857,6 @@ _WAVE_COLUMNS = (
 #: to a few hundred, a SendGrid claim 2,000) read from 1 M customers in 3 ms instead of 29 (200 keys; 12
 #: against 32 for 1,000, 21 against 33 for 2,000; above that the filter costs more than it saves).
 _DUCKDB_KEY_FILTERS = 2000
-#: The journal's column (``delivery/journaled.sql``) of each array of ``delivery/apply_wave.sql``.
-_JOURNAL_COLUMNS = {
-    "is_outcomes": "is_outcome",
-    "claim_tokens": "claim_token",
-    "send_keys": "send_key",
-    "states": "state",
-    "reasons": "reason",
-    "send_afters": "send_after",
-    "recipients": "recipient",
-    "provider_message_ids": "provider_message_id",
-    "last_errors": "last_error",
-    "sent_ats": "sent_at",
-    "segments": "segments",
-    "costs": "cost",
-    "handed_ats": "handed_at",
-}
 
 
 @dataclass
