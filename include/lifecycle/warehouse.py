@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from functools import lru_cache
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
@@ -198,6 +198,28 @@ class Warehouse:
             if generic_plans:
                 with transaction():
                     held.exec_driver_sql("RESET plan_cache_mode")
+
+    @contextmanager
+    def reads_side_by_side(self, workers: int = 2) -> Iterator[Callable[..., Read]]:
+        """Independent reads, each its own call (and so its own transactions), started with
+        ``later(function, *args, **kwargs)``; ``.result()`` gives a read's result, or raises its error.
+
+        On PostgreSQL up to ``workers`` of them run at once, each on a connection of its own, while the
+        caller goes on: a PostgreSQL query runs on one core (parallel workers only for large scans), so the
+        daily scores' reads left the rest of the machine idle. On DuckDB, which spreads every query over all
+        the cores itself, a read runs only when its result is first asked for, in the caller's thread: in
+        the order, and with the memory, of calling it there. Leaving the block cancels the reads not started
+        and waits for those running."""
+        if self.dialect != "postgresql":
+            yield _Deferred
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="warehouse-read")
+        try:
+            yield pool.submit
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     @contextmanager
     def held_open(self) -> Iterator[Warehouse]:
@@ -534,6 +556,27 @@ def _driver_form(statement: str, dialect: sa.Dialect) -> tuple[str, tuple[str, .
 @lru_cache(maxsize=64)
 def _creates_table(table: str) -> re.Pattern[str]:
     return re.compile(rf"CREATE\s+TEMP(?:ORARY)?\s+TABLE\s+{re.escape(table)}\s+AS\b", re.IGNORECASE)
+
+
+class Read(Protocol):
+    """A read started by :meth:`Warehouse.reads_side_by_side` (a :class:`concurrent.futures.Future` on
+    PostgreSQL)."""
+
+    def result(self) -> Any: ...
+
+
+class _Deferred:
+    """A call made when its result is first asked for, then kept (DuckDB's side of
+    :meth:`Warehouse.reads_side_by_side`)."""
+
+    def __init__(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any):
+        self._call: Callable[[], Any] | None = lambda: function(*args, **kwargs)
+        self._value: Any = None
+
+    def result(self) -> Any:
+        if self._call is not None:
+            self._value, self._call = self._call(), None
+        return self._value
 
 
 #: Rows of a frame written as one piece of CSV for PostgreSQL's COPY: the CSV is never the whole frame's.

@@ -319,3 +319,44 @@ def test_a_statement_is_compiled_once_and_binds_as_sqlalchemy_would(warehouse, m
     assert [first, *rows] == [
         [{"twice": 2 * k, "cast": 1, "colon": "a:b", "word": f"w{k}"}] for k in (1, 2, 3, 4)
     ]
+
+
+@pytest.mark.parametrize("warehouse", ["postgres"], indirect=True)
+def test_postgres_reads_side_by_side_run_at_once_on_their_own_connections(warehouse):
+    """Each read waits at a barrier for the other: run one after the other, they would break it."""
+    import threading
+
+    barrier = threading.Barrier(2, timeout=20)
+
+    def read(n: int) -> tuple[int, int]:
+        with warehouse.begin() as conn:
+            backend = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+            barrier.wait()
+            return n, backend
+
+    with warehouse.reads_side_by_side() as later:
+        first, second = later(read, 1), later(read, 2)
+        failing = later(warehouse.fetch_df, "no/such_file.sql")
+        (one, pid_one), (two, pid_two) = first.result(), second.result()
+        with pytest.raises(Exception, match="such_file"):
+            failing.result()
+    assert (one, two) == (1, 2)
+    assert pid_one != pid_two
+
+
+def test_duckdb_reads_side_by_side_run_in_the_callers_thread_when_asked_for(duckdb_warehouse):
+    import threading
+
+    calls = []
+
+    def read(n: int) -> int:
+        calls.append((n, threading.current_thread()))
+        return n * 10
+
+    with duckdb_warehouse.reads_side_by_side() as later:
+        first, second = later(read, 1), later(read, 2)
+        assert calls == []  # nothing read yet: held frames would all be in memory at once
+        assert second.result() == 20
+        assert first.result() == 10
+        assert second.result() == 20
+    assert calls == [(2, threading.current_thread()), (1, threading.current_thread())]

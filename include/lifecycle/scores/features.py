@@ -133,19 +133,28 @@ def build_features(
         raise ValueError(
             f"sample_part {sample_part} is not one of the {sample_every} parts 0 to {sample_every - 1}"
         )
-    frame = warehouse.fetch_df(
-        "scores/churn_features_orders.sql",
-        as_of=as_of,
-        purchase_unit=purchase_unit,
-        sample_every=sample_every,
-        sample_part=sample_part,
-    ).set_index("customer_id")
-    for source in available_sources(warehouse) if sources is None else sources:
-        extra = warehouse.fetch_df(
-            source.sql, as_of=as_of, sample_every=sample_every, sample_part=sample_part
-        )
-        extra = extra.set_index("customer_id")
-        frame = frame.join(extra, how="left")
+    sources = available_sources(warehouse) if sources is None else sources
+    # (the events' query takes the longest: on PostgreSQL the others run beside it)
+    with warehouse.reads_side_by_side() as later:
+        extras = [
+            later(
+                warehouse.fetch_df,
+                source.sql,
+                as_of=as_of,
+                sample_every=sample_every,
+                sample_part=sample_part,
+            )
+            for source in sources
+        ]
+        frame = warehouse.fetch_df(
+            "scores/churn_features_orders.sql",
+            as_of=as_of,
+            purchase_unit=purchase_unit,
+            sample_every=sample_every,
+            sample_part=sample_part,
+        ).set_index("customer_id")
+        for extra in extras:
+            frame = frame.join(extra.result().set_index("customer_id"), how="left")
     for source in OPTIONAL_SOURCES:
         for column, neutral in source.neutral.items():
             frame[column] = frame[column].fillna(neutral) if column in frame else neutral

@@ -217,11 +217,16 @@ def customer_rhythm(gaps: pd.DataFrame, rfm: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def purchase_gaps(warehouse: Warehouse, as_of: date, purchase_unit: str) -> pd.DataFrame:
+    """Every customer's gaps between purchases as of ``as_of`` (``scores/purchase_gaps.sql``)."""
+    return warehouse.fetch_df("scores/purchase_gaps.sql", as_of=as_of, purchase_unit=purchase_unit)
+
+
 def expected_next_orders(
-    warehouse: Warehouse, as_of: date, rfm: pd.DataFrame, config: NextOrderConfig, purchase_unit: str
+    gaps: pd.DataFrame, rfm: pd.DataFrame, config: NextOrderConfig
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The customer rhythm frame and the predicted days (see :func:`predict_days`) as of ``as_of``."""
-    gaps = warehouse.fetch_df("scores/purchase_gaps.sql", as_of=as_of, purchase_unit=purchase_unit)
+    """The customer rhythm frame and the predicted days (see :func:`predict_days`) from the customers'
+    :func:`purchase_gaps` and their RFM frame."""
     customers = customer_rhythm(gaps, rfm)
     return customers, predict_days(learn_rhythm(gaps, config.min_sample), customers, config.horizon_days)
 
@@ -315,7 +320,7 @@ def evaluate(warehouse: Warehouse, data_end: date, config: ScoresConfig) -> dict
     rfm, _ = compute_rfm(warehouse, as_of, config.rfm, config.purchase_unit)
     if rfm.empty:
         raise ValueError(f"no purchases up to {as_of}: the history is too short to check the next order")
-    gaps = warehouse.fetch_df("scores/purchase_gaps.sql", as_of=as_of, purchase_unit=config.purchase_unit)
+    gaps = purchase_gaps(warehouse, as_of, config.purchase_unit)
     rhythm = learn_rhythm(gaps, config.next_order.min_sample)
     customers = customer_rhythm(gaps, rfm)
     days = predict_days(rhythm, customers, window)

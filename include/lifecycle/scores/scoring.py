@@ -102,40 +102,18 @@ def score(warehouse: Warehouse, as_of: date, config: ScoresConfig, run_key: str)
     # Read before any order is: an ingest that commits while the scores run moves the watermark past rows
     # they may not have seen.
     unscored_from = _unscored_from(warehouse, as_of)
-    frame, cuts = compute_rfm(warehouse, as_of, config.rfm, config.purchase_unit)
-    if frame.empty:
-        raise no_purchases_error(warehouse, up_to=as_of)
-    log.info(
-        "RFM as of %s: %d customers (%s cut points) in %.1f s",
-        as_of,
-        len(frame),
-        config.rfm.method,
-        time.perf_counter() - started,
-    )
-    churn_model = registry.current_model(warehouse, churn.MODEL_NAME)
-    ltv_model = registry.current_model(warehouse, ltv.MODEL_NAME)
-    frame["churn_probability"] = pd.array([None] * len(frame), dtype="Float64")
-    frame["ltv"] = pd.array([None] * len(frame), dtype="Float64")
-    if len(frame) and (churn_model or ltv_model):
-        churn_probability, ltv_value = _predictions(
-            warehouse, as_of, config, frame.index, churn_model, ltv_model
-        )
-        if churn_model:
-            frame["churn_probability"] = churn_probability
-        if ltv_model:
-            frame["ltv"] = ltv_value
-    if not churn_model or not ltv_model:
-        log.warning(
-            "no current %s model: its scores are left empty; run the lifecycle_train_churn DAG",
-            " or ".join(name for name, m in (("churn", churn_model), ("ltv", ltv_model)) if not m),
-        )
-    rhythm, days = next_order.expected_next_orders(
-        warehouse, as_of, frame, config.next_order, config.purchase_unit
-    )
-    frame = frame.join(next_order.as_dates(as_of, rhythm, days))
-    del rhythm, days
-    lines = next_order.consumable_lines(warehouse, as_of, config.next_order)
-    products, interval = next_order.learnt_cycles(warehouse, as_of, config.next_order)
+    with warehouse.reads_side_by_side() as later:
+        # (what does not depend on the RFM frame is read beside it and the models' features on PostgreSQL)
+        gaps = later(next_order.purchase_gaps, warehouse, as_of, config.purchase_unit)
+        lines = later(next_order.consumable_lines, warehouse, as_of, config.next_order)
+        cycles = later(next_order.learnt_cycles, warehouse, as_of, config.next_order)
+        frame, cuts, churn_model, ltv_model = _rfm_and_models(warehouse, as_of, config)
+        rhythm, days = next_order.expected_next_orders(gaps.result(), frame, config.next_order)
+        del gaps
+        frame = frame.join(next_order.as_dates(as_of, rhythm, days))
+        del rhythm, days
+        lines = lines.result()
+        products, interval = cycles.result()
     churn_version = churn_model.version if churn_model else None
     ltv_version = ltv_model.version if ltv_model else None
     now = datetime.now(UTC).replace(tzinfo=None)
@@ -213,6 +191,42 @@ def score(warehouse: Warehouse, as_of: date, config: ScoresConfig, run_key: str)
         time.perf_counter() - started,
     )
     return report
+
+
+def _rfm_and_models(warehouse: Warehouse, as_of: date, config: ScoresConfig):
+    """The RFM frame of every purchasing customer with their churn probability and LTV (empty without a
+    current model), its cut points, and the two current models."""
+    import pandas as pd
+
+    started = time.perf_counter()
+    frame, cuts = compute_rfm(warehouse, as_of, config.rfm, config.purchase_unit)
+    if frame.empty:
+        raise no_purchases_error(warehouse, up_to=as_of)
+    log.info(
+        "RFM as of %s: %d customers (%s cut points) in %.1f s",
+        as_of,
+        len(frame),
+        config.rfm.method,
+        time.perf_counter() - started,
+    )
+    churn_model = registry.current_model(warehouse, churn.MODEL_NAME)
+    ltv_model = registry.current_model(warehouse, ltv.MODEL_NAME)
+    frame["churn_probability"] = pd.array([None] * len(frame), dtype="Float64")
+    frame["ltv"] = pd.array([None] * len(frame), dtype="Float64")
+    if churn_model or ltv_model:
+        churn_probability, ltv_value = _predictions(
+            warehouse, as_of, config, frame.index, churn_model, ltv_model
+        )
+        if churn_model:
+            frame["churn_probability"] = churn_probability
+        if ltv_model:
+            frame["ltv"] = ltv_value
+    if not churn_model or not ltv_model:
+        log.warning(
+            "no current %s model: its scores are left empty; run the lifecycle_train_churn DAG",
+            " or ".join(name for name, m in (("churn", churn_model), ("ltv", ltv_model)) if not m),
+        )
+    return frame, cuts, churn_model, ltv_model
 
 
 def _predictions(
