@@ -57,7 +57,9 @@ WITH responses AS (
         AND o.ordered_at < CAST(:as_of AS DATE) + 1
 ),
 
-local_responses AS (
+-- (materialized: each response's local hour is worked out once, not for each of its neighbouring hours;
+-- PostgreSQL evaluated the time zone in the join below, 24 times a response)
+local_responses AS MATERIALIZED (
     SELECT
         r.customer_id,
         r.weight,
@@ -70,15 +72,16 @@ local_responses AS (
     WHERE c.timezone IS NOT NULL AND r.weight > 0
 ),
 
+-- Each response in its hour (offset 0) and the hours after (1) and before (23, modulo the day).
 spread AS (
     SELECT
         l.customer_id,
         l.segment,
-        h.hour,
-        l.weight * CASE WHEN l.hour = h.hour THEN 0.5 ELSE 0.25 END AS responses,
-        CASE WHEN l.hour = h.hour THEN l.weight ELSE 0 END AS weight
+        (l.hour + n.offset_hours) % 24 AS hour,
+        l.weight * CASE WHEN n.offset_hours = 0 THEN 0.5 ELSE 0.25 END AS responses,
+        CASE WHEN n.offset_hours = 0 THEN l.weight ELSE 0 END AS weight
     FROM local_responses AS l
-    INNER JOIN send_hours_of_day AS h ON (l.hour - h.hour + 24) % 24 IN (0, 1, 23)
+    CROSS JOIN (VALUES (0), (1), (23)) AS n (offset_hours)
 )
 
 SELECT
@@ -89,6 +92,10 @@ SELECT
     SUM(weight) AS weight
 FROM spread
 GROUP BY customer_id, hour;
+
+-- Its statistics, for the joins below: PostgreSQL has none for a table just created, and took the customers
+-- with responses for 200 (22,658 at 100 k customers), merging where a hash join takes half the time.
+ANALYZE send_hour_counts;
 
 INSERT INTO crm.send_hour_profiles (as_of, segment, hour, responses, probability)
 WITH segment_counts AS (
