@@ -135,23 +135,11 @@ def build_features(
         )
     sources = available_sources(warehouse) if sources is None else sources
     # (the events' query takes the longest: on PostgreSQL the others run beside it)
+    snapshot = {"as_of": as_of, "sample_every": sample_every, "sample_part": sample_part}
     with warehouse.reads_side_by_side() as later:
-        extras = [
-            later(
-                warehouse.fetch_df,
-                source.sql,
-                as_of=as_of,
-                sample_every=sample_every,
-                sample_part=sample_part,
-            )
-            for source in sources
-        ]
+        extras = [later(warehouse.fetch_df, source.sql, **snapshot) for source in sources]
         frame = warehouse.fetch_df(
-            "scores/churn_features_orders.sql",
-            as_of=as_of,
-            purchase_unit=purchase_unit,
-            sample_every=sample_every,
-            sample_part=sample_part,
+            "scores/churn_features_orders.sql", purchase_unit=purchase_unit, **snapshot
         ).set_index("customer_id")
         for extra in extras:
             frame = frame.join(extra.result().set_index("customer_id"), how="left")

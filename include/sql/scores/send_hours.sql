@@ -19,7 +19,7 @@ WHERE as_of = :as_of;
 DELETE FROM crm.customer_send_hours
 WHERE as_of = :as_of;
 
--- The 24 local hours, for the spreading and the shop's profile below (a temporary table of this transaction,
+-- The 24 local hours, for the shop's profile below (a temporary table of this transaction,
 -- dropped at the end).
 CREATE TEMPORARY TABLE send_hours_of_day AS
 SELECT h.hour
